@@ -1,0 +1,263 @@
+package relaybox.relay.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Owns turning one TOML table into typed values, and every configuration error message. Each
+ * stage's config record reads its own keys through one of these; {@link #finish()} then fails on
+ * any key nobody read, so a typo is an error at start, never a silently ignored setting.
+ *
+ * <p>Error messages have one shape: {@code FILE: KEY: what is wrong (got VALUE)}.
+ */
+public final class ConfigReader {
+
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|k|K|M|G)?");
+
+    private final String source;
+    private final String prefix;
+    private final JsonNode table;
+    private final Set<String> used = new LinkedHashSet<>();
+    private final List<ConfigReader> children = new ArrayList<>();
+
+    private ConfigReader(String source, String prefix, JsonNode table) {
+        this.source = source;
+        this.prefix = prefix;
+        this.table = table;
+    }
+
+    /** Reads a TOML file; a syntax error is reported with the file name and position. */
+    public static ConfigReader load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return parse(file.toString(), text);
+    }
+
+    public static ConfigReader parse(String source, String toml) throws ConfigException {
+        try {
+            JsonNode root = new TomlMapper().readTree(toml);
+            return new ConfigReader(source, "", root == null ? new TomlMapper().createObjectNode() : root);
+        } catch (IOException e) {
+            throw new ConfigException(source + ": not valid TOML: " + e.getMessage().lines().findFirst().orElse(""), e);
+        }
+    }
+
+    /** An empty reader: every key takes its default. */
+    public static ConfigReader empty() {
+        return new ConfigReader("(defaults)", "", new TomlMapper().createObjectNode());
+    }
+
+    public String source() {
+        return source;
+    }
+
+    public boolean has(String key) {
+        return table.has(key);
+    }
+
+    public String string(String key, String def) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (!n.isTextual()) {
+            throw error(key, "expected a string in quotes", n);
+        }
+        return n.asText();
+    }
+
+    /** A string that must be one of {@code allowed}. */
+    public String choice(String key, String def, String... allowed) throws ConfigException {
+        String v = string(key, def);
+        for (String a : allowed) {
+            if (a.equals(v)) {
+                return v;
+            }
+        }
+        throw error(key, "expected one of " + String.join(", ", allowed), v);
+    }
+
+    public boolean bool(String key, boolean def) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (!n.isBoolean()) {
+            throw error(key, "expected true or false", n);
+        }
+        return n.asBoolean();
+    }
+
+    public long integer(String key, long def, long min, long max) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (!n.isIntegralNumber()) {
+            throw error(key, "expected a whole number", n);
+        }
+        long v = n.asLong();
+        if (v < min || v > max) {
+            throw error(key, "expected a number from " + min + " to " + max, n);
+        }
+        return v;
+    }
+
+    public double decimal(String key, double def, double min, double max) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (!n.isNumber()) {
+            throw error(key, "expected a number", n);
+        }
+        double v = n.asDouble();
+        if (!(v >= min && v <= max)) {
+            throw error(key, "expected a number from " + min + " to " + max, n);
+        }
+        return v;
+    }
+
+    /** A duration written as "500ms", "30s", "5m", "2h" or "5d". */
+    public Duration duration(String key, Duration def) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        return parseDuration(n.asText()).orElseThrow(() ->
+                error(key, "expected a duration like \"30s\", \"5m\", \"2h\" or \"5d\"", n));
+    }
+
+    public static java.util.Optional<Duration> parseDuration(String text) {
+        Matcher m = DURATION.matcher(text.trim());
+        if (!m.matches()) {
+            return java.util.Optional.empty();
+        }
+        long v = Long.parseLong(m.group(1));
+        return java.util.Optional.of(switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(v);
+            case "s" -> Duration.ofSeconds(v);
+            case "m" -> Duration.ofMinutes(v);
+            case "h" -> Duration.ofHours(v);
+            default -> Duration.ofDays(v);
+        });
+    }
+
+    /** A byte size written as a number of bytes or "512KiB", "25MiB", "1GiB". */
+    public long size(String key, long def) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (n.isIntegralNumber() && n.asLong() >= 0) {
+            return n.asLong();
+        }
+        Matcher m = SIZE.matcher(n.asText().trim());
+        if (!n.isTextual() || !m.matches()) {
+            throw error(key, "expected a size like \"25MiB\" or a number of bytes", n);
+        }
+        long v = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "B" : m.group(2);
+        return switch (unit) {
+            case "KiB", "k", "K" -> v << 10;
+            case "MiB", "M" -> v << 20;
+            case "GiB", "G" -> v << 30;
+            default -> v;
+        };
+    }
+
+    public List<String> stringList(String key, List<String> def) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return def;
+        }
+        if (!n.isArray()) {
+            throw error(key, "expected a list of strings like [\"a\", \"b\"]", n);
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : n) {
+            if (!e.isTextual()) {
+                throw error(key, "expected a list of strings like [\"a\", \"b\"]", n);
+            }
+            out.add(e.asText());
+        }
+        return List.copyOf(out);
+    }
+
+    public Path path(String key, Path def) throws ConfigException {
+        String s = string(key, def == null ? null : def.toString());
+        return s == null ? null : Path.of(s);
+    }
+
+    /** The tables of an array of tables such as {@code [[upstream]]}, each read with its own reader. */
+    public List<ConfigReader> tables(String key) throws ConfigException {
+        JsonNode n = take(key);
+        if (n == null) {
+            return List.of();
+        }
+        if (!n.isArray()) {
+            throw error(key, "expected [[" + key + "]] tables", n);
+        }
+        List<ConfigReader> out = new ArrayList<>();
+        int i = 0;
+        for (JsonNode e : n) {
+            if (!e.isObject()) {
+                throw error(key, "expected [[" + key + "]] tables", n);
+            }
+            ConfigReader child = new ConfigReader(source, prefix + key + "[" + i++ + "].", e);
+            children.add(child);
+            out.add(child);
+        }
+        return out;
+    }
+
+    /** Fails on the first key that no stage read: a typo or a key from another version. */
+    public void finish() throws ConfigException {
+        Iterator<String> names = table.fieldNames();
+        while (names.hasNext()) {
+            String k = names.next();
+            if (!used.contains(k)) {
+                throw new ConfigException(source + ": " + prefix + k + ": unknown key (check the spelling;"
+                        + " every key is listed in the shipped relaybox.conf)");
+            }
+        }
+        for (ConfigReader c : children) {
+            c.finish();
+        }
+    }
+
+    /** An error about {@code key} with the offending value, for checks done by the caller. */
+    public ConfigException error(String key, String what, Object got) {
+        String shown = got instanceof JsonNode j ? j.toString() : "\"" + got + "\"";
+        return new ConfigException(source + ": " + prefix + key + ": " + what + " (got " + shown + ")");
+    }
+
+    private JsonNode take(String key) {
+        used.add(key);
+        JsonNode n = table.get(key);
+        return n == null || n.isNull() ? null : n;
+    }
+
+    static String lower(String s) {
+        return s.toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,24 @@
+package relaybox.relay.config;
+
+import java.nio.file.Path;
+
+/**
+ * The daemon's whole configuration, immutable, built in one place: defaults, then the file, then
+ * validation of every key. Each stage owns its record and its keys (prefix {@code intake_},
+ * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
+ * only composes them and rejects keys that no stage knows. Changes take effect on restart.
+ */
+public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue) {
+
+    /** Reads and validates {@code file}; every error names the file and the key. */
+    public static RelayConfig load(Path file) throws ConfigException {
+        return from(file, ConfigReader.load(file));
+    }
+
+    public static RelayConfig from(Path file, ConfigReader r) throws ConfigException {
+        IntakeConfig intake = IntakeConfig.from(r);
+        QueueConfig queue = QueueConfig.from(r);
+        r.finish();
+        return new RelayConfig(file, intake, queue);
+    }
+}
