@@ -1,0 +1,59 @@
+package relaybox.relay.dkim;
+
+/**
+ * What the intake asks of DKIM: sign a message while its bytes stream past, once, before it is
+ * queued, so retries send exactly the bytes that were signed. Implementations own key choice and
+ * canonicalisation; the intake owns the bytes and where the result goes.
+ *
+ * <p>Call order per message: {@link #begin()}, then {@link Signing#update} with every byte of the
+ * client's message in order (exactly the bytes that are stored), then {@link Signing#finish} once.
+ */
+public interface MessageSigner {
+
+    /** Signs nothing; for when DKIM is not configured. */
+    MessageSigner NONE = () -> new Signing() {
+        @Override
+        public void update(byte[] b, int off, int len) {
+        }
+
+        @Override
+        public String finish(String addedHeaders) {
+            return "";
+        }
+    };
+
+    Signing begin();
+
+    /** One message being signed. Not thread-safe; used by one intake session at a time. */
+    interface Signing {
+        /** The next bytes of the client's message (headers and body, CRLF line ends, not dot-stuffed). */
+        void update(byte[] b, int off, int len);
+
+        /**
+         * Finishes the signature.
+         *
+         * @param addedHeaders header lines the intake puts above the client's headers (Received:,
+         *                     a missing Date: or Message-ID:), CRLF-terminated; they are part of
+         *                     the header block that is signed
+         * @return the DKIM-Signature header field(s), CRLF-terminated, to be placed above
+         *         {@code addedHeaders}; "" when the policy says to send this message unsigned
+         * @throws SigningException when the message must not be queued (signing failed, or no
+         *                          key for its domain and the policy says refuse)
+         */
+        String finish(String addedHeaders) throws SigningException;
+    }
+
+    /** A message could not be signed. {@link #permanent()} decides 5xx (refuse) or 451 (try later). */
+    final class SigningException extends Exception {
+        private final boolean permanent;
+
+        public SigningException(String message, boolean permanent, Throwable cause) {
+            super(message, cause);
+            this.permanent = permanent;
+        }
+
+        public boolean permanent() {
+            return permanent;
+        }
+    }
+}

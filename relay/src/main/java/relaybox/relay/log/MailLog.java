@@ -1,0 +1,101 @@
+package relaybox.relay.log;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.QueueId;
+
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * Owns the mail log: the only place that formats mail-event lines. One line per event on the
+ * logger {@value #LOGGER}, queue id first ("-" before there is one), then stage and event, then
+ * key=value pairs in a fixed order, identity before performance, and last the upstream's or our
+ * literal reply, because that is what operators paste into support tickets. Values that may hold
+ * spaces are quoted. Operators parse these lines: {@code MailLogTest} pins their exact text.
+ */
+public class MailLog {
+
+    public static final String LOGGER = "relaybox.mail";
+    private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
+
+    /** Where lines go; tests substitute a collector. */
+    public interface Sink {
+        void line(String line);
+    }
+
+    private final Sink sink;
+
+    public MailLog() {
+        this(LOG::info);
+    }
+
+    public MailLog(Sink sink) {
+        this.sink = sink;
+    }
+
+    public void queued(QueueId id, String from, int nrcpt, long size, String client, String helo, String tls,
+                       String dkim) {
+        emit(id + " intake queued from=<" + from + "> nrcpt=" + nrcpt + " size=" + size + " client=" + client
+                + " helo=" + quote(helo) + " tls=" + dash(tls) + " dkim=" + dash(dkim));
+    }
+
+    /** A refusal at intake; {@code to} may be empty when the refusal came before RCPT. */
+    public void rejected(String from, String to, String client, String reply) {
+        emit("- intake rejected from=<" + from + "> to=<" + to + "> client=" + client + " reply=" + quote(reply));
+    }
+
+    public void delivered(QueueId id, String to, String upstream, int attempt, Duration delay, String delays,
+                          String reply) {
+        emit(id + " forward delivered to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
+                + " delay=" + seconds(delay) + " delays=" + delays + " reply=" + quote(reply));
+    }
+
+    public void deferred(QueueId id, String to, String upstream, int attempt, String next, String stage,
+                         String reply) {
+        emit(id + " forward deferred to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
+                + " next=" + next + " stage=" + stage + " reply=" + quote(reply));
+    }
+
+    public void failed(QueueId id, String to, String upstream, int attempt, String stage, String reply) {
+        emit(id + " forward failed to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
+                + " stage=" + stage + " reply=" + quote(reply));
+    }
+
+    /** Queue events without further detail: removed, held, released, deleted, requeued, retried. */
+    public void queueEvent(QueueId id, String event) {
+        emit(id + " queue " + event);
+    }
+
+    public void quarantined(String id, String reason) {
+        emit(id + " queue quarantined reason=" + quote(reason));
+    }
+
+    private void emit(String line) {
+        sink.line(line);
+    }
+
+    /** Quotes a value and escapes what would break one-line parsing. */
+    public static String quote(String v) {
+        StringBuilder b = new StringBuilder(v.length() + 2).append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\r' -> b.append("\\r");
+                case '\n' -> b.append("\\n");
+                default -> b.append(c < 0x20 || c == 0x7f ? '?' : c);
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    private static String dash(String v) {
+        return v == null || v.isEmpty() ? "-" : v;
+    }
+
+    private static String seconds(Duration d) {
+        return String.format(Locale.ROOT, "%.2fs", d.toMillis() / 1000.0);
+    }
+}
