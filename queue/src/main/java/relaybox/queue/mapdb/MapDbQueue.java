@@ -26,9 +26,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,13 +57,15 @@ public final class MapDbQueue extends AbstractQueue {
 
     private static final Logger LOG = LoggerFactory.getLogger(MapDbQueue.class);
     private static final int MAX_BATCH = 4096;
+    public static final long[] PROF = new long[3];
 
     /** A quarantined record found at open, for the daemon's mail log. */
     public record Quarantined(String id, String reason) { }
 
     private sealed interface Op permits Put, Remove, Stop { }
 
-    private record Put(QueueEntry entry, boolean newMessage, CompletableFuture<Void> done) implements Op { }
+    private record Put(QueueEntry entry, Spool.Location location, boolean newMessage, CompletableFuture<Void> done)
+            implements Op { }
 
     private record Remove(QueueEntry entry, CompletableFuture<Void> done) implements Op { }
 
@@ -72,6 +77,8 @@ public final class MapDbQueue extends AbstractQueue {
     private final Spool spool;
     private final long minFreeSpace;
     private final LinkedBlockingQueue<Op> ops = new LinkedBlockingQueue<>();
+    /** Where each entry's message bytes are; written only with the record that refers to them. */
+    private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
     private final Thread committer;
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
@@ -85,7 +92,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.db = db;
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
-        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         this.committer = new Thread(this::commitLoop, "queue-committer");
     }
@@ -134,44 +141,45 @@ public final class MapDbQueue extends AbstractQueue {
 
     private void recover() throws IOException {
         Instant now = clock.instant();
-        List<String> keep = new ArrayList<>();
+        Set<String> ownFiles = new HashSet<>(quarantine.keySet());
         for (Map.Entry<String, byte[]> r : List.copyOf(records.entrySet())) {
-            QueueEntry e;
+            EntryCodec.Stored stored;
             try {
-                e = EntryCodec.decode(r.getValue());
+                stored = EntryCodec.decodeStored(r.getValue());
             } catch (EntryCodec.DecodeException ex) {
                 quarantineRaw(r.getKey(), r.getValue(), "decode: " + ex.getMessage());
                 continue;
             }
+            QueueEntry e = stored.entry();
+            Spool.Location loc = stored.location();
             if (e.state() == EntryState.SENDING) {
                 // It was being sent when we stopped; we cannot know whether the upstream took it,
                 // so it goes out again. A duplicate is better than a lost message.
                 e = e.recovered(now);
-                records.put(r.getKey(), EntryCodec.encode(e));
+                records.put(r.getKey(), EntryCodec.encode(e, loc));
             }
-            if (e.state() != EntryState.QUARANTINED) {
-                long expected = e.messageSize() - e.addedHeaders().getBytes(StandardCharsets.UTF_8).length;
-                long actual = spool.size(e.id());
-                if (actual != expected) {
-                    String why = actual < 0 ? "spool file missing" : "spool file has " + actual + " bytes, expected "
-                            + expected;
-                    e = e.quarantined(why);
-                    records.put(r.getKey(), EntryCodec.encode(e));
-                    quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
-                }
+            if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
+                String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+                e = e.quarantined(why);
+                records.put(r.getKey(), EntryCodec.encode(e, loc));
+                quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
             }
-            keep.add(e.id().value());
+            if (loc.inFile()) {
+                ownFiles.add(e.id().value());
+            }
+            spool.reference(loc);
+            locations.put(e.id(), loc);
             index(e);
         }
         db.commit();
-        for (String name : spool.names()) {
-            if (!records.containsKey(name) && !quarantine.containsKey(name)) {
-                // Written but never committed, so never acknowledged: safe to remove.
-                Files.deleteIfExists(spool.dir().resolve(name));
-            }
+        if (quarantine.isEmpty()) {
+            spool.removeOrphans(ownFiles);
+        } else {
+            // Undecodable records may point into any segment: keep every segment for inspection.
+            spool.removeOrphans(ownFiles, true);
         }
-        spool.syncDirectory();
-        LOG.info("queue opened: {} entries, {} quarantined at open", keep.size(), quarantinedAtOpen.size());
+        spool.sync();
+        LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
     }
 
     private void quarantineRaw(String key, byte[] raw, String reason) {
@@ -198,20 +206,13 @@ public final class MapDbQueue extends AbstractQueue {
     @Override
     public Incoming receive() throws QueueException {
         checkWritable();
-        checkSpace(0);
-        QueueId id = QueueId.next(clock.instant());
-        Spool.Writer w;
-        try {
-            w = spool.create(id);
-        } catch (IOException e) {
-            throw storageError("cannot create spool file for " + id, e);
-        }
-        return new SpoolIncoming(w);
+        checkSpace();
+        return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())));
     }
 
     private static final class SpoolIncoming implements Incoming {
         final Spool.Writer writer;
-        volatile boolean accepted;
+        volatile boolean finished;
 
         SpoolIncoming(Spool.Writer writer) {
             this.writer = writer;
@@ -229,8 +230,9 @@ public final class MapDbQueue extends AbstractQueue {
 
         @Override
         public void discard() {
-            if (!accepted) {
-                writer.discard();
+            if (!finished) {
+                finished = true;
+                writer.discard(null);
             }
         }
     }
@@ -240,43 +242,53 @@ public final class MapDbQueue extends AbstractQueue {
         if (!(incoming instanceof SpoolIncoming in)) {
             throw new IllegalArgumentException("incoming message is not from this queue");
         }
+        if (in.finished) {
+            throw new IllegalStateException(in.id() + " was already accepted or discarded");
+        }
+        in.finished = true;
+        Spool.Location loc = null;
+        boolean committed = false;
         try {
             checkWritable();
-            long bodySize;
             try {
-                bodySize = in.writer.sync();
+                loc = in.writer.finish();
             } catch (IOException e) {
-                throw storageError("cannot write spool file for " + in.id(), e);
+                throw storageError("cannot write the message to the spool: " + e, e);
             }
-            // Checked after the body is on disk, so a message that ate the reserve is refused too.
-            checkSpace(0);
-            long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
+            // Checked after the bytes are written, so a message that ate the reserve is refused too.
+            checkSpace();
+            long size = loc.length() + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
             CompletableFuture<Void> done = new CompletableFuture<>();
-            submit(new Put(e, true, done));
+            submit(new Put(e, loc, true, done));
             await(done);
-            in.accepted = true;
+            committed = true;
+            locations.put(e.id(), loc);
             index(e);
             return e;
         } finally {
-            if (!in.accepted) {
-                in.writer.discard();
+            if (!committed) {
+                in.writer.discard(loc);
             }
         }
     }
 
     @Override
     public InputStream openMessage(QueueId id) throws IOException {
-        QueueEntry e = get(id).orElseThrow(() -> new IOException("no queue entry " + id));
+        QueueEntry e = get(id).orElse(null);
+        Spool.Location loc = locations.get(id);
+        if (e == null || loc == null) {
+            throw new IOException("no queue entry " + id);
+        }
         return new SequenceInputStream(new ByteArrayInputStream(e.addedHeaders().getBytes(StandardCharsets.UTF_8)),
-                spool.open(id));
+                spool.open(id, loc));
     }
 
     @Override
     protected void store(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Put(entry, false, done));
+        submit(new Put(entry, locations.get(entry.id()), false, done));
         if (wait) {
             await(done);
         }
@@ -339,9 +351,13 @@ public final class MapDbQueue extends AbstractQueue {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
             boolean newMessages = false;
+            long t0 = System.nanoTime();
             for (Op op : batch) {
                 if (op instanceof Put p) {
-                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry()));
+                    if (p.location() == null) {
+                        continue; // deleted meanwhile; nothing to write
+                    }
+                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry(), p.location()));
                     newMessages |= p.newMessage();
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
@@ -353,10 +369,14 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
+            long t1 = System.nanoTime();
             if (newMessages) {
-                spool.syncDirectory();
+                spool.sync();
             }
+            long t2 = System.nanoTime();
             db.commit();
+            long t3 = System.nanoTime();
+            PROF[0] += t1 - t0; PROF[1] += t2 - t1; PROF[2] += t3 - t2;
             commits.incrementAndGet();
         } catch (IOException | RuntimeException | Error e) {
             // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
@@ -372,8 +392,11 @@ public final class MapDbQueue extends AbstractQueue {
         }
         done.forEach(f -> f.complete(null));
         for (QueueEntry e : removed) {
+            Spool.Location loc = locations.remove(e.id());
             try {
-                spool.delete(e.id());
+                if (loc != null) {
+                    spool.release(e.id(), loc);
+                }
             } catch (IOException ex) {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", e.id(), ex.toString());
             }
@@ -424,14 +447,14 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
-    private void checkSpace(long extra) throws QueueException {
+    private void checkSpace() throws QueueException {
         long free;
         try {
             free = spool.usableSpace();
         } catch (IOException e) {
             throw storageError("cannot read free space of the queue filesystem", e);
         }
-        if (free - extra < minFreeSpace) {
+        if (free < minFreeSpace) {
             throw new QueueException(QueueException.Kind.STORAGE_FULL, "queue filesystem has " + free
                     + " bytes free, below queue_min_free_space " + minFreeSpace);
         }
@@ -465,5 +488,6 @@ public final class MapDbQueue extends AbstractQueue {
         if (!db.isClosed()) {
             db.close();
         }
+        spool.close();
     }
 }
