@@ -167,6 +167,12 @@ public final class DkimSigner implements MessageSigner {
             return out.toString();
         }
 
+        /** Feeds a whole message and finishes; for tools and tests. */
+        public String finishWith(byte[] message, String addedHeaders) throws SigningException {
+            update(message, 0, message.length);
+            return finish(addedHeaders);
+        }
+
         /** "domain/selector[,domain/selector]" of the keys that signed, "-" when unsigned; for dkim= in the log. */
         public String summary() {
             return summary;
