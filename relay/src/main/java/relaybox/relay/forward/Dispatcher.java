@@ -195,8 +195,16 @@ public final class Dispatcher implements AutoCloseable {
                 return;
             }
         }
+        if (upstreams.stream().noneMatch(Upstream::isUp)) {
+            // Everything went down after the lease: give it back untouched; the dispatcher now
+            // waits for a probe instead of leasing.
+            giveBack(e);
+            inflight.release();
+            return;
+        }
         // Its routed upstreams are down while others are up: this entry cannot move now. Spend
-        // an attempt (the prober's retryAll brings it back as soon as one is up again).
+        // an attempt (the prober's retryAll brings it back as soon as one is up again), because
+        // giving it back would have the dispatcher lease it again at once, in a loop.
         Upstream first = route.get(0);
         String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
         Map<String, DeliveryOutcome> outcomes = new HashMap<>();
@@ -205,7 +213,7 @@ public final class Dispatcher implements AutoCloseable {
             outcomes.put(r, new DeliveryOutcome.Deferred(reason));
             stages.put(r, Stage.CONNECT);
         }
-        record(e, new Attempt(outcomes, stages, first.name()), "-");
+        record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
         inflight.release();
     }
 
@@ -347,11 +355,11 @@ public final class Dispatcher implements AutoCloseable {
                 case DELIVERED -> log.delivered(e.id(), r.address(), a.upstream(), n.attempts(),
                         Duration.between(e.queuedAt(), now), delays, r.lastReply());
                 case FAILED -> {
-                    log.failed(e.id(), r.address(), a.upstream(), n.attempts(), st.word(), r.lastReply());
+                    log.failed(e.id(), r.address(), a.upstream(), n.attempts(), st.name(), r.lastReply());
                     failedNow.add(r);
                 }
                 case PENDING -> log.deferred(e.id(), r.address(), a.upstream(), n.attempts(),
-                        "+" + human(Duration.between(now, n.nextAttemptAt())), st.word(), r.lastReply());
+                        "+" + human(Duration.between(now, n.nextAttemptAt())), st.name(), r.lastReply());
             }
         }
         if (n.state() == EntryState.DELIVERED) {

@@ -25,7 +25,7 @@ public enum Stage {
         this.expected = expected;
     }
 
-    /** The name used in log lines and reasons, e.g. "DATA end". */
+    /** The name used in reasons, e.g. "DATA end: timeout after 600s". Log lines use {@link #name()}. */
     public String word() {
         return word;
     }
