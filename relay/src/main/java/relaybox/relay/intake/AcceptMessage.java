@@ -93,14 +93,13 @@ final class AcceptMessage {
             LOG.error("queue failed on {}", t.incoming.id(), e);
             return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
         }
-        t.accepted();
         intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
                 session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
         return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
     }
 
     private static Response refuse(IntakeSession session, Transaction t, SMTPResponse r) {
-        t.abort();
+        t.discardSpool();
         String client = session.getRemoteAddress().getAddress().getHostAddress();
         session.intake().mailLog.rejected(t.sender, t.recipients.isEmpty() ? "" : t.recipients.get(0), client,
                 r.getLines().get(0).toString());

@@ -68,6 +68,7 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
             } else if (event instanceof DataEnd end) {
                 if (session != null) {
                     write(session, session.dataEnd(end.bareNewline()));
+                    session.resetState();
                 }
             } else if (event instanceof LineTooLong) {
                 if (session != null) {

@@ -233,12 +233,12 @@ public final class IntakeServer implements AutoCloseable {
         }
         listeners.clear();
         for (Channel c : List.copyOf(sessions)) {
-            c.close();
+            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
-        // I/O first, so the last channelInactive events are queued to the workers, which run them
-        // (discarding unfinished messages) during their own quiet period.
-        io.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+        // Workers before I/O: the sessions' last events (discarding unfinished messages, closing)
+        // run on the workers and still need the I/O threads.
         workers.shutdownGracefully(50, 5_000, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        io.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
         io = null;
         workers = null;
         LOG.info("intake stopped");

@@ -63,11 +63,8 @@ final class IntakeSession extends SMTPSessionImpl {
         if (t == null || !t.inData()) {
             return null;
         }
-        try {
-            return AcceptMessage.finish(this, t, bareNewline);
-        } finally {
-            resetState();
-        }
+        // The caller writes the reply and then calls resetState(), which ends the transaction.
+        return AcceptMessage.finish(this, t, bareNewline);
     }
 
     @Override

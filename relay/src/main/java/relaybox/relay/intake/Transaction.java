@@ -104,17 +104,22 @@ final class Transaction {
         return signing;
     }
 
-    /** Ends the transaction without queueing: the spool reservation is discarded. Idempotent. */
+    /** Gives up the spool reservation (the message is refused); the transaction ends with {@link #abort()}. */
+    void discardSpool() {
+        incoming.discard();
+    }
+
+    /**
+     * Ends the transaction: discards the spool reservation unless the message was accepted (then
+     * discard does nothing). Called after the reply to the final dot was written, so a stopping
+     * daemon that waits for open transactions never closes a connection before its reply.
+     * Idempotent.
+     */
     void abort() {
         if (!ended) {
             ended = true;
             incoming.discard();
             onEnd.run();
         }
-    }
-
-    /** Ends the transaction after its message was accepted (discard is then a no-op). */
-    void accepted() {
-        abort();
     }
 }
