@@ -8,7 +8,9 @@ import relaybox.queue.mapdb.MapDbQueue;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.RelayConfig;
+import relaybox.relay.dkim.DkimSigner;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.intake.Credentials;
 import relaybox.relay.intake.IntakeServer;
 import relaybox.relay.log.MailLog;
@@ -35,10 +37,15 @@ public final class RelayDaemon {
     public static final int EX_OSERR = 71;
     public static final int EX_CONFIG = 78;
 
-    /** --dev: SMTP on 127.0.0.1:2525, queue in ./relaybox-data, everything else default. */
+    /** --dev: SMTP on 127.0.0.1:2525, queue in ./relaybox-data, mail as .eml files in ./relaybox-data/outbox. */
     static final String DEV_CONFIG = """
             intake_listen = ["127.0.0.1:2525"]
             queue_dir = "./relaybox-data"
+
+            [[upstream]]
+            name = "outbox"
+            type = "outbox"
+            dir = "./relaybox-data/outbox"
             """;
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
@@ -46,6 +53,7 @@ public final class RelayDaemon {
     private final RelayConfig config;
     private Queue queue;
     private IntakeServer intake;
+    private Dispatcher dispatcher;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -104,11 +112,14 @@ public final class RelayDaemon {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
                 Clock.systemUTC());
         MailLog mailLog = new MailLog();
-        MessageSigner signer = MessageSigner.NONE;
-        // TODO(lead): DKIM signer from the dkim_* settings replaces MessageSigner.NONE here.
+        if (queue instanceof MapDbQueue q) {
+            q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
+        }
+        MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
+        // The dispatcher starts first so that mail queued before a crash drains while intake opens.
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog);
         intake.start();
-        // TODO(lead): start the dispatcher and forwarder here (and stop them in stop(), before the queue).
         LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
     }
 
@@ -117,6 +128,11 @@ public final class RelayDaemon {
         if (intake != null) {
             intake.stop();
             intake = null;
+        }
+        if (dispatcher != null) {
+            // Returns the leases of attempts it abandons, so nothing stays in sending.
+            dispatcher.close();
+            dispatcher = null;
         }
         if (queue != null) {
             queue.close();
