@@ -8,7 +8,8 @@ import java.nio.file.Path;
  * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
  */
-public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim) {
+public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
+                          MetricsConfig metrics, LogConfig log) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -20,7 +21,9 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         QueueConfig queue = QueueConfig.from(r);
         ForwardConfig forward = ForwardConfig.from(r);
         DkimConfig dkim = DkimConfig.from(r);
+        MetricsConfig metrics = MetricsConfig.from(r);
+        LogConfig log = LogConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim);
+        return new RelayConfig(file, intake, queue, forward, dkim, metrics, log);
     }
 }
