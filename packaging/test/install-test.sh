@@ -117,8 +117,9 @@ CONF
     check "ExecStart credentials: relaybox, only CAP_NET_BIND_SERVICE, no new privileges" \
         test "$(echo "$status" | tr -s ' \t' ' ' | tr '\n' ' ')" \
         = "relaybox CapEff: 0000000000000400 CapBnd: 0000000000000400 CapAmb: 0000000000000400 NoNewPrivs: 1 "
+    # UMask=0027 as well, then exactly the unit's ExecStart.
     # shellcheck disable=SC2086
-    "${as_unit[@]}" $exec_start > "$work/daemon.log" 2>&1 &
+    "${as_unit[@]}" sh -c 'umask 0027; exec "$@"' sh $exec_start > "$work/daemon.log" 2>&1 &
     local daemon=$!
     local t0=$SECONDS up=0
     while [ $((SECONDS - t0)) -lt "$deadline_start" ]; do
@@ -183,7 +184,7 @@ PY
         [ "$got_sendmail$got_smtp" = 11 ] && break
         sleep 0.5
     done
-    ls -la "$outbox" 2>/dev/null | head
+    in_root ls -la /var/lib/relaybox/outbox 2>/dev/null | head
     [ "$got_sendmail" = 1 ] && record PASS "message through /usr/sbin/sendmail arrives" \
         || record FAIL "message through /usr/sbin/sendmail arrives" "not in $outbox after ${deadline_mail}s"
     [ "$got_smtp" = 1 ] && record PASS "message over SMTP arrives" \
