@@ -61,6 +61,8 @@ phase_install() {
         return
     fi
     grep -E '^(Setting up|relaybox:)' "$work/apt-install.log" | grep -E 'openjdk|default-jre|relaybox' || true
+    # Keep the download cache to what the mirror still serves.
+    in_root apt-get autoclean -qq || true
 
     local jv
     jv=$(in_root java -version 2>&1)
@@ -273,6 +275,16 @@ if [ ! -s "$base_tar" ]; then
     log "base cached in $base_tar ($((SECONDS - t0)) s)"
 fi
 
+# Under the lock no other run is active: a run.* left behind was killed half-way.
+for stale in "$cache"/run.*; do
+    [ -d "$stale" ] || continue
+    if grep -q " $stale/" /proc/self/mountinfo; then
+        log "stale $stale still has mounts; left in place"
+    else
+        log "removing stale $stale"
+        rm -rf --one-file-system "$stale"
+    fi
+done
 work=$(mktemp -d "$cache/run.XXXXXX")
 root=$work/root
 results=$work/results
