@@ -61,6 +61,10 @@ public final class Main implements Callable<Integer> {
 
     /** Runs one command line; returns its exit code. */
     public static int run(String[] args, Cli cli) {
+        if (args.length > 0 && args[0].equals("sendmail")) {
+            return Sendmail.run(Arrays.copyOfRange(args, 1, args.length), cli.in(), cli.out(), cli.err(), cli.env(),
+                    cli.defaultConfig());
+        }
         CommandLine cl = commandLine(cli);
         return cl.execute(args);
     }
@@ -78,6 +82,7 @@ public final class Main implements Callable<Integer> {
             return Cli.NOT_FOUND;
         });
         documentExitCodes(cl);
+        cl.getSubcommands().get("sendmail").setUnmatchedOptionsArePositionalParams(true);
         return cl;
     }
 
