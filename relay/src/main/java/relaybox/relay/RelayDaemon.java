@@ -10,7 +10,10 @@ import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.RelayConfig;
 import relaybox.relay.dkim.DkimSigner;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.control.ControlServer;
+import relaybox.relay.control.ControlService;
 import relaybox.relay.forward.Dispatcher;
+import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
 import relaybox.relay.intake.IntakeServer;
 import relaybox.relay.log.MailLog;
@@ -37,10 +40,15 @@ public final class RelayDaemon {
     public static final int EX_OSERR = 71;
     public static final int EX_CONFIG = 78;
 
-    /** --dev: SMTP on 127.0.0.1:2525, queue in ./relaybox-data, mail as .eml files in ./relaybox-data/outbox. */
+    /**
+     * --dev: SMTP on 127.0.0.1:2525, queue and control socket in ./relaybox-data, mail as .eml
+     * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
+     */
     static final String DEV_CONFIG = """
             intake_listen = ["127.0.0.1:2525"]
             queue_dir = "./relaybox-data"
+            control_socket = "./relaybox-data/control.sock"
+            control_group = ""
 
             [[upstream]]
             name = "outbox"
@@ -54,6 +62,7 @@ public final class RelayDaemon {
     private Queue queue;
     private IntakeServer intake;
     private Dispatcher dispatcher;
+    private ControlServer control;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -111,7 +120,8 @@ public final class RelayDaemon {
     void start() throws Exception {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
                 Clock.systemUTC());
-        MailLog mailLog = new MailLog();
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        MailLog mailLog = status;
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
         }
@@ -120,11 +130,20 @@ public final class RelayDaemon {
         dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog);
         intake.start();
+        control = new ControlServer(config.control(), new ControlService(queue, status,
+                new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
+        control.start();
+        status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
+                control.socket().toString());
         LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
     }
 
     /** Stops in reverse order of start. Idempotent. */
     synchronized void stop() {
+        if (control != null) {
+            control.close();
+            control = null;
+        }
         if (intake != null) {
             intake.stop();
             intake = null;

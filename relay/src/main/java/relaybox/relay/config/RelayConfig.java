@@ -7,9 +7,11 @@ import java.nio.file.Path;
  * validation of every key. Each stage owns its record and its keys (prefix {@code intake_},
  * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
+ *
+ * @param effective every key with the value in effect, defaults included, as TOML (config show)
  */
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
-                          MetricsConfig metrics, LogConfig log) {
+                          ControlConfig control, MetricsConfig metrics, LogConfig log, String effective) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -21,9 +23,10 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         QueueConfig queue = QueueConfig.from(r);
         ForwardConfig forward = ForwardConfig.from(r);
         DkimConfig dkim = DkimConfig.from(r);
+        ControlConfig control = ControlConfig.from(r);
         MetricsConfig metrics = MetricsConfig.from(r);
         LogConfig log = LogConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim, metrics, log);
+        return new RelayConfig(file, intake, queue, forward, dkim, control, metrics, log, r.render());
     }
 }

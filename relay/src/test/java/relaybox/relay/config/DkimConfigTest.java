@@ -38,7 +38,7 @@ class DkimConfigTest {
         r.finish();
         // the example [[dkim_key]] table parses too
         int table = text.indexOf("# [[dkim_key]]");
-        String example = text.substring(table).replaceAll("(?m)^# ?", "");
+        String example = text.substring(table).split("\n\n", 2)[0].replaceAll("(?m)^# ?", "");
         DkimConfig withKey = DkimConfig.from(ConfigReader.parse("example", example));
         assertEquals(1, withKey.keys().size());
     }
