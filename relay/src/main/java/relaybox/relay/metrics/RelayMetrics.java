@@ -199,6 +199,36 @@ public final class RelayMetrics implements AutoCloseable {
         return "io";
     }
 
+    /**
+     * The refusal reason of one of the intake's refusal replies (the {@code reply} of a
+     * {@code MailLog.rejected} line), for callers that only have the reply.
+     */
+    public static String refusalReason(String reply) {
+        String r = reply.toLowerCase(java.util.Locale.ROOT);
+        if (r.contains("relay access denied")) {
+            return "relay_denied";
+        }
+        if (r.contains("signed")) {
+            return "signing";
+        }
+        if (r.startsWith("552") || r.contains("5.3.4")) {
+            return "size";
+        }
+        if (r.contains("4.3.1") || r.contains("insufficient system storage")) {
+            return "storage_full";
+        }
+        if (r.contains("4.3.0")) {
+            return "storage_error";
+        }
+        if (r.startsWith("530") || r.startsWith("535") || r.startsWith("538") || r.contains("authentication")) {
+            return "auth";
+        }
+        if (r.startsWith("5")) {
+            return "bad_input";
+        }
+        return "other";
+    }
+
     /** From the intake's 250 to the upstream's 250; call with {@link #delivered}. */
     public void endToEndLatency(Duration d) {
         endToEnd.record(d);
