@@ -16,7 +16,9 @@ import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
 import relaybox.relay.intake.IntakeServer;
+import relaybox.relay.log.LogSetup;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.Observability;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -63,6 +65,7 @@ public final class RelayDaemon {
     private IntakeServer intake;
     private Dispatcher dispatcher;
     private ControlServer control;
+    private Observability observability;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -90,6 +93,8 @@ public final class RelayDaemon {
             System.err.println("relaybox: " + e.getMessage());
             return EX_CONFIG;
         }
+        // log_format: switch before the stages log anything.
+        LogSetup.apply(config.log());
         RelayDaemon daemon = new RelayDaemon(config);
         try {
             daemon.start();
@@ -120,7 +125,10 @@ public final class RelayDaemon {
     void start() throws Exception {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
                 Clock.systemUTC());
-        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        // Metrics and health come up before the stages, which report to them from their first event.
+        observability = Observability.start(config.metrics(), config.queue(), queue,
+                () -> intake != null && !intake.boundAddresses().isEmpty(), Clock.systemUTC());
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC(), observability.metrics());
         MailLog mailLog = status;
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
@@ -134,12 +142,16 @@ public final class RelayDaemon {
                 new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
         control.start();
         status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
-                control.socket().toString());
+                control.socket().toString(), observability.metricsAddress());
+        observability.ready("accepting mail on " + intake.boundAddresses());
         LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
     }
 
     /** Stops in reverse order of start. Idempotent. */
     synchronized void stop() {
+        if (observability != null) {
+            observability.stopping();
+        }
         if (control != null) {
             control.close();
             control = null;
@@ -156,6 +168,10 @@ public final class RelayDaemon {
         if (queue != null) {
             queue.close();
             queue = null;
+        }
+        if (observability != null) {
+            observability.close();
+            observability = null;
         }
     }
 
