@@ -135,7 +135,7 @@ public final class RelayDaemon {
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
-        dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics());
         intake = new IntakeServer(config.intake(), queue, signer, mailLog);
         intake.start();
         control = new ControlServer(config.control(), new ControlService(queue, status,

@@ -13,6 +13,8 @@ import relaybox.queue.RecipientState;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.LinkState;
+import relaybox.relay.metrics.RelayMetrics;
 
 import java.io.IOException;
 import java.time.Clock;
@@ -60,6 +62,8 @@ public final class Dispatcher implements AutoCloseable {
     private final ForwardConfig cfg;
     private final MailLog log;
     private final Clock clock;
+    /** Where outcomes and sessions are counted; null when nobody collects metrics (tests). */
+    private final RelayMetrics metrics;
     private final List<Upstream> upstreams;
     private final Semaphore inflight;
     private final DsnWriter dsn;
@@ -70,11 +74,13 @@ public final class Dispatcher implements AutoCloseable {
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
-    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+            throws IOException {
         this.queue = queue;
         this.cfg = cfg;
         this.log = log;
         this.clock = clock;
+        this.metrics = metrics;
         this.inflight = new Semaphore(cfg.concurrency());
         this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
         List<Upstream> ups = new ArrayList<>();
@@ -118,7 +124,13 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
-        Dispatcher d = new Dispatcher(queue, cfg, log, clock);
+        return start(queue, cfg, log, clock, null);
+    }
+
+    /** As above, counting outcomes, sessions and link probes in {@code metrics}. */
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+            throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics);
         d.run();
         return d;
     }
@@ -213,7 +225,7 @@ public final class Dispatcher implements AutoCloseable {
             outcomes.put(r, new DeliveryOutcome.Deferred(reason));
             stages.put(r, Stage.CONNECT);
         }
-        record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
+        record(first, e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
         inflight.release();
     }
 
@@ -297,6 +309,9 @@ public final class Dispatcher implements AutoCloseable {
         if (session == null) {
             try {
                 session = u.open();
+                if (metrics != null) {
+                    session = new MeteredSession(session, u.name(), metrics);
+                }
             } catch (SessionOpenException x) {
                 down(u, x);
                 giveBack(e);
@@ -306,11 +321,12 @@ public final class Dispatcher implements AutoCloseable {
         long t1 = System.nanoTime();
         Attempt a = session.send(e, () -> queue.openMessage(e.id()));
         long t2 = System.nanoTime();
-        if (session instanceof SmtpSession s && s.slowDownRequested) {
+        UpstreamSession bare = session instanceof MeteredSession m ? m.inner() : session;
+        if (bare instanceof SmtpSession s && s.slowDownRequested) {
             u.rate.pause(1000);
         }
         String delays = String.format(Locale.ROOT, "%.2f/%.2f/%.2f", Math.max(0, wait), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
-        record(e, a, delays);
+        record(u, e, a, delays);
         if (!session.reusable()) {
             session.close();
             return null;
@@ -328,6 +344,9 @@ public final class Dispatcher implements AutoCloseable {
 
     private void down(Upstream u, SessionOpenException x) {
         FailurePolicy.Decision d = x.decision();
+        if (metrics != null) {
+            metrics.linkState(u.name(), LinkState.DOWN);
+        }
         if (u.markDown(d.outcome().reply())) {
             log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
             if (d.configError()) {
@@ -338,13 +357,14 @@ public final class Dispatcher implements AutoCloseable {
 
     // ---- recording ----
 
-    private void record(QueueEntry e, Attempt a, String delays) {
+    private void record(Upstream u, QueueEntry e, Attempt a, String delays) {
         Instant now = clock.instant();
         Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
         if (next.isEmpty()) {
             return;
         }
         QueueEntry n = next.get();
+        count(u, e, n, now);
         List<RecipientState> failedNow = new ArrayList<>();
         for (RecipientState r : n.recipients()) {
             if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {
@@ -368,6 +388,24 @@ public final class Dispatcher implements AutoCloseable {
         dsn.failed(n, failedNow);
     }
 
+    /** One count per message attempt, by the state the attempt left the entry in. */
+    private void count(Upstream u, QueueEntry before, QueueEntry after, Instant now) {
+        if (metrics == null) {
+            return;
+        }
+        switch (after.state()) {
+            case DELIVERED -> {
+                metrics.delivered(u.name(), before.messageSize());
+                metrics.endToEndLatency(Duration.between(before.queuedAt(), now));
+            }
+            case DEFERRED -> metrics.deferred(u.name(), RelayMetrics.replyClass(after.lastReply()));
+            case FAILED -> metrics.failed(u.name(), RelayMetrics.replyClass(after.lastReply()));
+            default -> {
+                // Other states do not follow an attempt.
+            }
+        }
+    }
+
     static String human(Duration d) {
         long s = Math.max(0, d.toSeconds());
         if (s < 120) {
@@ -386,7 +424,13 @@ public final class Dispatcher implements AutoCloseable {
             if (u.isUp() || !running) {
                 continue;
             }
+            if (metrics != null) {
+                metrics.linkState(u.name(), LinkState.PROBING);
+            }
             try (UpstreamSession s = u.open()) {
+                if (metrics != null) {
+                    metrics.linkState(u.name(), LinkState.UP);
+                }
                 if (u.markUp()) {
                     int due = queue.retryAll(clock.instant());
                     log.upstreamUp(u.name(), s.upstream(), due);
@@ -396,6 +440,9 @@ public final class Dispatcher implements AutoCloseable {
                 }
             } catch (SessionOpenException x) {
                 LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
+                if (metrics != null) {
+                    metrics.linkState(u.name(), LinkState.DOWN);
+                }
             } catch (RuntimeException x) {
                 bug("probe " + u.name(), x);
             }
