@@ -136,7 +136,8 @@ public final class RelayDaemon {
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
         dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics());
-        intake = new IntakeServer(config.intake(), queue, signer, mailLog);
+        intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
+                observability.metrics());
         intake.start();
         control = new ControlServer(config.control(), new ControlService(queue, status,
                 new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
