@@ -1,0 +1,104 @@
+package relaybox.relay.forward;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import relaybox.queue.Envelope;
+import relaybox.queue.Queue;
+import relaybox.queue.mapdb.MapDbQueue;
+import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.log.MailLog;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Session life: idle NOOP and QUIT, retirement on 421, and a run against the real MapDB queue. */
+class ForwardSessionLifeTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private final FakeEsp esp = new FakeEsp();
+    private final Harness h = new Harness();
+
+    @TempDir
+    Path tmp;
+
+    @AfterEach
+    void tearDown() {
+        h.close();
+        esp.close();
+    }
+
+    private static ForwardConfig withIdle(ForwardConfig c, Duration idle, Duration noop) {
+        return new ForwardConfig(c.concurrency(), idle, noop, c.connectTimeout(), c.greetingTimeout(),
+                c.commandTimeout(), c.dataTimeout(), c.probeInterval(), c.heloName(), c.dsn(), c.dsnPerMinute(),
+                c.upstreams());
+    }
+
+    @Test
+    void idleSessionsAreKeptAliveWithNoopThenClosedWithQuit() throws Exception {
+        esp.start();
+        h.start(withIdle(Harness.config(1, new Harness.Up("esp", esp.port()).build()),
+                Duration.ofMillis(600), Duration.ofMillis(150)));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("QUIT after idling", WAIT, () -> esp.count("QUIT") == 1);
+        assertTrue(esp.count("NOOP") >= 1, "NOOP while idle: " + esp.commands);
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(2));
+        h.await("second message on a new connection", WAIT, () -> esp.received.size() == 2);
+        assertEquals(2, esp.connections.get());
+    }
+
+    @Test
+    void a421RetiresTheSession() throws Exception {
+        esp.start();
+        esp.reply("MAIL", "421 4.4.2 closing connection, too many messages", 1);
+        h.start(Harness.config(1, new Harness.Up("esp", esp.port()).build()));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("delivered on a new connection", WAIT, () -> esp.received.size() == 1);
+        assertEquals(2, esp.connections.get());
+    }
+
+    @Test
+    void messagesPerConnectionRetiresSessions() throws Exception {
+        esp.start();
+        Harness.Up u = new Harness.Up("esp", esp.port());
+        u.perConnection = 5;
+        h.start(Harness.config(1, u.build()));
+        for (int i = 0; i < 20; i++) {
+            h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
+        }
+        h.await("all delivered", WAIT, () -> esp.received.size() == 20);
+        assertEquals(4, esp.connections.get());
+    }
+
+    @Test
+    void drainsTheMapDbQueue() throws Exception {
+        esp.start();
+        List<String> lines = new CopyOnWriteArrayList<>();
+        try (Queue q = MapDbQueue.open(tmp.resolve("q"), 0, Harness.FAST_RETRY, Clock.systemUTC());
+             Dispatcher d = Dispatcher.start(q, Harness.config(4, new Harness.Up("esp", esp.port()).build()),
+                     new MailLog(lines::add))) {
+            Set<String> sent = new HashSet<>();
+            for (int i = 0; i < 200; i++) {
+                Queue.Incoming in = q.receive();
+                String body = Harness.message(i) + "x".repeat(i * 50) + "\r\n";
+                in.body().write(body.getBytes(StandardCharsets.UTF_8));
+                q.accept(in, Envelope.of("app@corp.example", List.of("a@x.example")), "X-Test: " + i + "\r\n");
+                sent.add("X-Test: " + i + "\r\n" + body + "\r\n".substring(body.endsWith("\r\n") ? 2 : 0));
+            }
+            h.await("drained", WAIT, () -> esp.received.size() == 200 && q.list().isEmpty());
+            Set<String> got = new HashSet<>();
+            esp.received.forEach(r -> got.add(r.text()));
+            assertEquals(sent, got, "byte-exact through the MapDB queue");
+            assertEquals(null, d.firstBug());
+        }
+    }
+}
