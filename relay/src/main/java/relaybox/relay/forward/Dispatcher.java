@@ -5,6 +5,7 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
@@ -78,14 +79,13 @@ public final class Dispatcher implements AutoCloseable {
         this.inflight = new Semaphore(cfg.concurrency());
         this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
         List<Upstream> ups = new ArrayList<>();
-        String host = "localhost";
+        String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         try {
             for (UpstreamConfig u : cfg.upstreams()) {
                 if (u.isOutbox()) {
                     ups.add(new Upstream(u, () -> outbox(u)));
                 } else {
                     SmtpConnector c = new SmtpConnector(u, cfg, group);
-                    host = c.heloName;
                     ups.add(new Upstream(u, c::open));
                 }
             }
@@ -235,7 +235,8 @@ public final class Dispatcher implements AutoCloseable {
         UpstreamSession session = null;
         long idleSince = System.nanoTime();
         long lastNoop = idleSince;
-        long slice = Math.max(10, Math.min(1000, Math.min(cfg.noopInterval().toMillis(), cfg.idleTimeout().toMillis())));
+        // Short slices keep close() prompt; an idle worker wakes ten times a second, which costs nothing.
+        long slice = Math.max(10, Math.min(100, Math.min(cfg.noopInterval().toMillis(), cfg.idleTimeout().toMillis())));
         try {
             while (running) {
                 QueueEntry e = u.work.poll(slice, TimeUnit.MILLISECONDS);
@@ -253,6 +254,7 @@ public final class Dispatcher implements AutoCloseable {
                     }
                     continue;
                 }
+                MDC.put("queueId", e.id().toString());
                 try {
                     session = deliver(u, e, session);
                 } catch (RuntimeException | Error x) {
@@ -264,6 +266,7 @@ public final class Dispatcher implements AutoCloseable {
                     }
                 } finally {
                     inflight.release();
+                    MDC.remove("queueId");
                 }
                 idleSince = System.nanoTime();
                 lastNoop = idleSince;

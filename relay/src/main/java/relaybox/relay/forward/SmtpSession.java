@@ -153,6 +153,9 @@ final class SmtpSession implements UpstreamSession {
                 SslHandler h = conn.tlsHandler(ch);
                 ch.pipeline().addFirst("tls", h);
                 handshake(h);
+                // RFC 3207: forget everything learnt before TLS, including any reply an attacker
+                // may have injected in clear after the 220.
+                inbox.queue.removeIf(o -> o instanceof UpstreamReply);
                 stage = Stage.EHLO;
                 extensions.clear();
                 ehlo();
