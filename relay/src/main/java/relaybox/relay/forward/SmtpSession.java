@@ -275,6 +275,7 @@ final class SmtpSession implements UpstreamSession {
                              Map<String, DeliveryOutcome> out, Map<String, Stage> stages) {
         Stage stage = Stage.MAIL;
         List<String> accepted = new ArrayList<>();
+        FailurePolicy.Decision mail = null;
         transactions++;
         try {
             if (needsReset) {
@@ -294,7 +295,7 @@ final class SmtpSession implements UpstreamSession {
                 ch.write(SmtpRequests.data());
             }
             ch.flush();
-            FailurePolicy.Decision mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
+            mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
             stage = Stage.RCPT;
             state = State.RCPT;
             for (String r : rcpts) {
@@ -315,7 +316,8 @@ final class SmtpSession implements UpstreamSession {
                 }
             }
             if (!mail.ok()) {
-                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, mail.outcome()));
+                DeliveryOutcome refused = mail.outcome();
+                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, refused));
             }
             stage = Stage.DATA;
             state = State.DATA;
@@ -361,10 +363,14 @@ final class SmtpSession implements UpstreamSession {
             state = State.READY;
         } catch (SessionException e) {
             broken = true;
-            FailurePolicy.Decision d = policy.exception(stage, e);
+            // A refused MAIL (a 421, typically) explains the closed connection better than the
+            // I/O error that followed it.
+            boolean mailRefused = mail != null && !mail.ok();
+            Stage st = mailRefused ? Stage.MAIL : stage;
+            DeliveryOutcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
             for (String r : rcpts) {
                 if (!out.containsKey(r)) {
-                    record(out, stages, r, stage, d.outcome());
+                    record(out, stages, r, st, o);
                 }
             }
             abort();

@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Rules match a command by prefix ("RCPT TO:<b@", "MAIL", "DATA") or one of the pseudo
  * commands GREETING, BODY (after the first body line) and DATA_END (after the final "."), and
- * apply {@code times} times: reply with a given line, hang (never answer), or close the
- * connection. Everything else gets a normal answer.
+ * apply {@code times} times: reply with a given line ("reply TEXT"), reply then close
+ * ("replyclose TEXT"), hang (never answer), or close the connection ("close"). Everything else gets a normal answer.
  */
 final class FakeEsp implements AutoCloseable {
 
@@ -147,6 +147,10 @@ final class FakeEsp implements AutoCloseable {
     private boolean act(String action, Conn c) throws IOException {
         if (action == null) {
             return false;
+        }
+        if (action.startsWith("replyclose ")) {
+            c.send(action.substring(11));
+            throw new IOException("closed after reply by rule");
         }
         if (action.startsWith("reply ")) {
             c.send(action.substring(6));

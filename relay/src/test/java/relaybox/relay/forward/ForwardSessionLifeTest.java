@@ -59,11 +59,13 @@ class ForwardSessionLifeTest {
     @Test
     void a421RetiresTheSession() throws Exception {
         esp.start();
-        esp.reply("MAIL", "421 4.4.2 closing connection, too many messages", 1);
+        esp.rule("MAIL", "replyclose 421 4.4.2 closing connection, too many messages", 1);
         h.start(Harness.config(1, new Harness.Up("esp", esp.port()).build()));
-        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        var e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
         h.await("delivered on a new connection", WAIT, () -> esp.received.size() == 1);
         assertEquals(2, esp.connections.get());
+        String deferred = h.linesWith(e.id() + " forward deferred ").get(0);
+        assertTrue(deferred.endsWith("stage=MAIL reply=\"421 4.4.2 closing connection, too many messages\""), deferred);
     }
 
     @Test
