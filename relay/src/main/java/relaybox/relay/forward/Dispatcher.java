@@ -51,6 +51,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Failure behaviour: exceptions on worker threads are caught, logged with the queue id, and
  * the entry is given back to the queue; {@link #firstBug()} exposes the first one for tests.
  * {@link #close()} stops leasing, gives back entries not yet sent and QUITs sessions.
+ *
+ * <p>Known limits: an entry is only expired (failed after the queue lifetime) when an attempt is
+ * made, so mail held back by a long total outage is delivered late rather than bounced. Mail routed
+ * by {@code sender_domains} to upstreams that are all down, while others are up, spends attempts
+ * (the dispatcher cannot park it) and comes back with {@code retryAll} when one recovers.
+ *
+ * <p>Thread safety: {@link #start} and {@link #close} may be called from any thread; close is
+ * idempotent and returns once every worker has stopped.
  */
 public final class Dispatcher implements AutoCloseable {
 

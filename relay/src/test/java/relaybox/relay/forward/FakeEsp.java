@@ -55,6 +55,9 @@ final class FakeEsp implements AutoCloseable {
 
     // Records.
     final AtomicInteger connections = new AtomicInteger();
+    /** The most connections open at the same time. */
+    final AtomicInteger maxConcurrent = new AtomicInteger();
+    private final AtomicInteger concurrent = new AtomicInteger();
     final ConcurrentLinkedQueue<String> commands = new ConcurrentLinkedQueue<>();
     final List<Received> received = new CopyOnWriteArrayList<>();
 
@@ -123,6 +126,8 @@ final class FakeEsp implements AutoCloseable {
                 Socket c = s.accept();
                 c.setTcpNoDelay(true);
                 connections.incrementAndGet();
+                int now = concurrent.incrementAndGet();
+                maxConcurrent.accumulateAndGet(now, Math::max);
                 open.add(c);
                 Thread t = new Thread(() -> serve(c), "fake-esp-conn");
                 t.setDaemon(true);
@@ -318,6 +323,7 @@ final class FakeEsp implements AutoCloseable {
         } catch (IOException e) {
             // The client went away, or a rule closed the connection.
         } finally {
+            concurrent.decrementAndGet();
             open.remove(s);
             closeQuietly(s);
         }

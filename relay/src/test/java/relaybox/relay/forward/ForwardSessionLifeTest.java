@@ -82,6 +82,24 @@ class ForwardSessionLifeTest {
     }
 
     @Test
+    void maxConnectionsAndRatePerUpstream() throws Exception {
+        esp.start();
+        Harness.Up u = new Harness.Up("esp", esp.port());
+        u.maxConnections = 2;
+        u.rate = 40;
+        h.start(Harness.config(8, u.build()));
+        for (int i = 0; i < 60; i++) {
+            h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
+        }
+        long t0 = System.nanoTime();
+        h.await("all delivered", WAIT, () -> esp.received.size() == 60);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(esp.maxConcurrent.get() <= 2, "concurrent connections: " + esp.maxConcurrent.get());
+        // 40 tokens at once, then 20 more at 40/s: never faster than ~500ms (a lower bound only).
+        assertTrue(ms >= 400, "60 messages at 40/s took " + ms + "ms");
+    }
+
+    @Test
     void drainsTheMapDbQueue() throws Exception {
         esp.start();
         List<String> lines = new CopyOnWriteArrayList<>();
