@@ -8,7 +8,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpRequest;
-import io.netty.handler.codec.smtp.SmtpRequest;
 import io.netty.handler.codec.smtp.SmtpRequests;
 import io.netty.handler.codec.smtp.SmtpResponse;
 import io.netty.handler.ssl.SslHandler;
@@ -291,7 +290,7 @@ final class SmtpSession implements UpstreamSession {
             state = State.MAIL;
             ch.write(mailCommand(entry));
             if (pipelining) {
-                rcpts.forEach(r -> ch.write(SmtpRequests.rcpt(r)));
+                rcpts.forEach(r -> ch.write(utf8Line("RCPT TO:<" + r + ">")));
                 ch.write(SmtpRequests.data());
             }
             ch.flush();
@@ -303,7 +302,7 @@ final class SmtpSession implements UpstreamSession {
                     break;
                 }
                 if (!pipelining) {
-                    ch.writeAndFlush(SmtpRequests.rcpt(r));
+                    ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
                 }
                 FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
                 if (!mail.ok()) {
@@ -384,9 +383,17 @@ final class SmtpSession implements UpstreamSession {
         }
     }
 
-    private SmtpRequest mailCommand(QueueEntry entry) {
+    /**
+     * MAIL and RCPT go out as UTF-8 lines written here, not as codec requests: the codec encodes
+     * command parameters as ASCII, which would mangle an SMTPUTF8 address.
+     */
+    private static ByteBuf utf8Line(String line) {
+        return Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.UTF_8);
+    }
+
+    private ByteBuf mailCommand(QueueEntry entry) {
         Envelope env = entry.envelope();
-        List<CharSequence> params = new ArrayList<>();
+        List<String> params = new ArrayList<>();
         if (extensions.containsKey("SIZE")) {
             params.add("SIZE=" + (entry.messageSize() + extraHeaderBytes().length));
         }
@@ -398,8 +405,10 @@ final class SmtpSession implements UpstreamSession {
         }
         String rewrite = conn.upstream.envelopeSender();
         // The null sender stays null: a bounce must never itself be bounced.
-        String sender = env.isNullSender() ? null : rewrite.isEmpty() ? env.sender() : rewrite;
-        return SmtpRequests.mail(sender, params.toArray(new CharSequence[0]));
+        String sender = env.isNullSender() ? "" : rewrite.isEmpty() ? env.sender() : rewrite;
+        StringBuilder line = new StringBuilder("MAIL FROM:<").append(sender).append('>');
+        params.forEach(p -> line.append(' ').append(p));
+        return utf8Line(line.toString());
     }
 
     private byte[] extraHeaderBytes() {

@@ -265,6 +265,20 @@ class ForwardTest {
     }
 
     @Test
+    void smtputf8MailGoesOutWithItsParameterWhenOffered() throws Exception {
+        esp.start();
+        esp.offerSmtpUtf8 = true;
+        h.start(Harness.config(1, up().build()));
+        h.enqueue(new Envelope("j\u00f6rg@corp.example", List.of("\u00e5sa@x.example"), true, true,
+                "127.0.0.1", "app1", ""), "", Harness.message(1).getBytes(StandardCharsets.UTF_8));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        FakeEsp.Received r = esp.received.get(0);
+        assertEquals("j\u00f6rg@corp.example", r.from());
+        assertEquals(List.of("\u00e5sa@x.example"), r.to());
+        assertTrue(r.mailLine().endsWith(" SMTPUTF8"), r.mailLine());
+    }
+
+    @Test
     void envelopeSenderRewriteKeepsTheNullSender() throws Exception {
         esp.start();
         Harness.Up u = up();
