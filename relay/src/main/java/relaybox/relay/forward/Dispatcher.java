@@ -5,12 +5,9 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 import relaybox.queue.DeliveryOutcome;
-import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
-import relaybox.queue.RecipientState;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.log.MailLog;
@@ -18,13 +15,11 @@ import relaybox.relay.log.MailLog;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
@@ -34,9 +29,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Owns when mail is sent and through which upstream: it leases due entries from the queue,
  * picks an upstream for each (sender-domain route, then failover order, skipping upstreams whose
- * circuit is open), hands them to that upstream's workers, and records each outcome with
- * {@link Queue#recordOutcome}, logging one line per recipient and queueing DSNs. It never speaks
- * SMTP (sessions do) and never decides what a reply means ({@link FailurePolicy} does).
+ * circuit is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
+ * circuits and the prober. It never speaks SMTP (sessions do), never decides what a reply means
+ * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
  *
  * <p>Concurrency: at most {@code forward_concurrency} entries are leased at once; each upstream
  * has {@code min(max_connections, forward_concurrency)} workers, each owning at most one session
@@ -65,13 +60,13 @@ public final class Dispatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
     private static final int MAX_BATCH = 32;
 
-    private final Queue queue;
-    private final ForwardConfig cfg;
+    final Queue queue;
+    final ForwardConfig cfg;
     private final MailLog log;
-    private final Clock clock;
+    final Clock clock;
     private final List<Upstream> upstreams;
     private final Semaphore inflight;
-    private final DsnWriter dsn;
+    final OutcomeRecorder recorder;
     private final EventLoopGroup group;
     private final ScheduledExecutorService prober;
     private final List<Thread> threads = new ArrayList<>();
@@ -102,7 +97,8 @@ public final class Dispatcher implements AutoCloseable {
             throw e;
         }
         this.upstreams = List.copyOf(ups);
-        this.dsn = new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock);
+        this.recorder = new OutcomeRecorder(queue, log,
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock), clock);
         this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
     }
 
@@ -134,7 +130,7 @@ public final class Dispatcher implements AutoCloseable {
     private void run() {
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
-                threads.add(thread("forward-" + u.name() + "-" + i, () -> work(u)));
+                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));
             }
         }
         threads.add(thread("forward-dispatch", this::dispatch));
@@ -221,7 +217,7 @@ public final class Dispatcher implements AutoCloseable {
             outcomes.put(r, new DeliveryOutcome.Deferred(reason));
             stages.put(r, Stage.CONNECT);
         }
-        record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
+        recorder.record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
         inflight.release();
     }
 
@@ -237,99 +233,16 @@ public final class Dispatcher implements AutoCloseable {
         return defaults.isEmpty() ? upstreams : defaults;
     }
 
-    // ---- workers: one session each, many messages ----
-
-    private void work(Upstream u) {
-        UpstreamSession session = null;
-        long idleSince = System.nanoTime();
-        long lastNoop = idleSince;
-        // Short slices keep close() prompt; an idle worker wakes ten times a second, which costs nothing.
-        long slice = Math.max(10, Math.min(100, Math.min(cfg.noopInterval().toMillis(), cfg.idleTimeout().toMillis())));
-        try {
-            while (running) {
-                QueueEntry e = u.work.poll(slice, TimeUnit.MILLISECONDS);
-                long now = System.nanoTime();
-                if (e == null) {
-                    if (session != null && now - idleSince >= cfg.idleTimeout().toNanos()) {
-                        session.close();
-                        session = null;
-                    } else if (session != null && now - lastNoop >= cfg.noopInterval().toNanos()) {
-                        lastNoop = now;
-                        if (!session.keepAlive()) {
-                            session.close();
-                            session = null;
-                        }
-                    }
-                    continue;
-                }
-                MDC.put("queueId", e.id().toString());
-                try {
-                    session = deliver(u, e, session);
-                } catch (RuntimeException | Error x) {
-                    bug(e.id().toString(), x);
-                    giveBack(e);
-                    if (session != null) {
-                        session.close();
-                        session = null;
-                    }
-                } finally {
-                    inflight.release();
-                    MDC.remove("queueId");
-                }
-                idleSince = System.nanoTime();
-                lastNoop = idleSince;
-            }
-        } catch (InterruptedException ie) {
-            // Shutting down.
-        } finally {
-            if (session != null) {
-                session.close();
-            }
-            for (QueueEntry left; (left = u.work.poll()) != null; ) {
-                giveBack(left);
-            }
-        }
+    boolean running() {
+        return running;
     }
 
-    /** Sends one leased entry through {@code u}; returns the session to keep (or null). */
-    private UpstreamSession deliver(Upstream u, QueueEntry e, UpstreamSession session) throws InterruptedException {
-        if (!u.isUp() || !running) {
-            // The circuit opened while this entry waited: let the dispatcher route it again.
-            giveBack(e);
-            return session;
-        }
-        u.rate.acquire();
-        long t0 = System.nanoTime();
-        double wait = Duration.between(e.nextAttemptAt(), clock.instant()).toMillis() / 1000.0;
-        if (session != null && !session.reusable()) {
-            session.close();
-            session = null;
-        }
-        if (session == null) {
-            try {
-                session = u.open();
-            } catch (SessionOpenException x) {
-                down(u, x);
-                giveBack(e);
-                return null;
-            }
-        }
-        long t1 = System.nanoTime();
-        Attempt a = session.send(e, () -> queue.openMessage(e.id()));
-        long t2 = System.nanoTime();
-        if (session instanceof SmtpSession s && s.slowDownRequested) {
-            u.rate.pause(1000);
-        }
-        String delays = String.format(Locale.ROOT, "%.2f/%.2f/%.2f", Math.max(0, wait), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
-        record(e, a, delays);
-        if (!session.reusable()) {
-            session.close();
-            return null;
-        }
-        return session;
+    /** A worker finished with an entry (recorded or given back): one more may be leased. */
+    void released() {
+        inflight.release();
     }
 
-    private void giveBack(QueueEntry e) {
+    void giveBack(QueueEntry e) {
         try {
             queue.returnLease(e.id());
         } catch (IllegalStateException x) {
@@ -337,7 +250,7 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private void down(Upstream u, SessionOpenException x) {
+    void down(Upstream u, SessionOpenException x) {
         FailurePolicy.Decision d = x.decision();
         if (u.markDown(d.outcome().reply())) {
             log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
@@ -345,49 +258,6 @@ public final class Dispatcher implements AutoCloseable {
                 FailurePolicy.logConfigError(u.name(), d.outcome());
             }
         }
-    }
-
-    // ---- recording ----
-
-    private void record(QueueEntry e, Attempt a, String delays) {
-        Instant now = clock.instant();
-        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
-        if (next.isEmpty()) {
-            return;
-        }
-        QueueEntry n = next.get();
-        List<RecipientState> failedNow = new ArrayList<>();
-        for (RecipientState r : n.recipients()) {
-            if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {
-                continue;
-            }
-            Stage st = a.stages().getOrDefault(r.address(), Stage.MAIL);
-            switch (r.status()) {
-                case DELIVERED -> log.delivered(e.id(), r.address(), a.upstream(), n.attempts(),
-                        Duration.between(e.queuedAt(), now), delays, r.lastReply());
-                case FAILED -> {
-                    log.failed(e.id(), r.address(), a.upstream(), n.attempts(), st.name(), r.lastReply());
-                    failedNow.add(r);
-                }
-                case PENDING -> log.deferred(e.id(), r.address(), a.upstream(), n.attempts(),
-                        "+" + human(Duration.between(now, n.nextAttemptAt())), st.name(), r.lastReply());
-            }
-        }
-        if (n.state() == EntryState.DELIVERED) {
-            log.queueEvent(e.id(), "removed");
-        }
-        dsn.failed(n, failedNow);
-    }
-
-    static String human(Duration d) {
-        long s = Math.max(0, d.toSeconds());
-        if (s < 120) {
-            return s + "s";
-        }
-        if (s < 7200) {
-            return (s / 60) + "m";
-        }
-        return (s / 3600) + "h";
     }
 
     // ---- the prober: notice recovery, then drain at full speed ----
@@ -413,7 +283,7 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private void bug(String where, Throwable t) {
+    void bug(String where, Throwable t) {
         firstBug.compareAndSet(null, t);
         LOG.error("{}: unexpected failure in the dispatcher", where, t);
     }
