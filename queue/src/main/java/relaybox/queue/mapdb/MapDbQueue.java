@@ -33,6 +33,9 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -57,7 +60,6 @@ public final class MapDbQueue extends AbstractQueue {
 
     private static final Logger LOG = LoggerFactory.getLogger(MapDbQueue.class);
     private static final int MAX_BATCH = 4096;
-    public static final long[] PROF = new long[3];
 
     /** A quarantined record found at open, for the daemon's mail log. */
     public record Quarantined(String id, String reason) { }
@@ -80,6 +82,11 @@ public final class MapDbQueue extends AbstractQueue {
     /** Where each entry's message bytes are; written only with the record that refers to them. */
     private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
     private final Thread committer;
+    private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "queue-spool-sync");
+        t.setDaemon(true);
+        return t;
+    });
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private volatile boolean healthy = true;
@@ -142,12 +149,26 @@ public final class MapDbQueue extends AbstractQueue {
     private void recover() throws IOException {
         Instant now = clock.instant();
         Set<String> ownFiles = new HashSet<>(quarantine.keySet());
-        for (Map.Entry<String, byte[]> r : List.copyOf(records.entrySet())) {
+        // Keys first, then each value on its own: a damaged value record (MapDB checks its
+        // pointers' parity) then costs one quarantined entry, not a store that cannot open.
+        for (String key : List.copyOf(records.keySet())) {
+            byte[] raw;
+            try {
+                raw = records.get(key);
+            } catch (RuntimeException | AssertionError ex) {
+                quarantinedAtOpen.add(new Quarantined(key, "store record unreadable: " + ex));
+                try {
+                    records.remove(key);
+                } catch (RuntimeException | AssertionError ignored) {
+                    // Left in place, it is reported again at the next open.
+                }
+                continue;
+            }
             EntryCodec.Stored stored;
             try {
-                stored = EntryCodec.decodeStored(r.getValue());
+                stored = EntryCodec.decodeStored(raw);
             } catch (EntryCodec.DecodeException ex) {
-                quarantineRaw(r.getKey(), r.getValue(), "decode: " + ex.getMessage());
+                quarantineRaw(key, raw, "decode: " + ex.getMessage());
                 continue;
             }
             QueueEntry e = stored.entry();
@@ -156,12 +177,12 @@ public final class MapDbQueue extends AbstractQueue {
                 // It was being sent when we stopped; we cannot know whether the upstream took it,
                 // so it goes out again. A duplicate is better than a lost message.
                 e = e.recovered(now);
-                records.put(r.getKey(), EntryCodec.encode(e, loc));
+                records.put(key, EntryCodec.encode(e, loc));
             }
             if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
                 String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
                 e = e.quarantined(why);
-                records.put(r.getKey(), EntryCodec.encode(e, loc));
+                records.put(key, EntryCodec.encode(e, loc));
                 quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
             }
             if (loc.inFile()) {
@@ -351,7 +372,6 @@ public final class MapDbQueue extends AbstractQueue {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
             boolean newMessages = false;
-            long t0 = System.nanoTime();
             for (Op op : batch) {
                 if (op instanceof Put p) {
                     if (p.location() == null) {
@@ -369,14 +389,25 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
-            long t1 = System.nanoTime();
-            if (newMessages) {
+            // The spool fsync and the MapDB commit run at the same time and the accepts are
+            // released only after both. A crash between the two can leave a record whose bytes
+            // did not reach the disk; that message was never acknowledged, and recovery
+            // quarantines the record instead of sending garbage.
+            Future<?> synced = newMessages ? syncer.submit(() -> {
                 spool.sync();
-            }
-            long t2 = System.nanoTime();
+                return null;
+            }) : null;
             db.commit();
-            long t3 = System.nanoTime();
-            PROF[0] += t1 - t0; PROF[1] += t2 - t1; PROF[2] += t3 - t2;
+            if (synced != null) {
+                try {
+                    synced.get();
+                } catch (ExecutionException ee) {
+                    throw ee.getCause() instanceof IOException io ? io : new IOException(ee.getCause());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while syncing the spool", ie);
+                }
+            }
             commits.incrementAndGet();
         } catch (IOException | RuntimeException | Error e) {
             // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
@@ -485,6 +516,7 @@ public final class MapDbQueue extends AbstractQueue {
             LOG.error("queue committer failed at close", e);
         }
         wakeAll();
+        syncer.shutdown();
         if (!db.isClosed()) {
             db.close();
         }

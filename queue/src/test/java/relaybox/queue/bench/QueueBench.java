@@ -40,7 +40,6 @@ public final class QueueBench {
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("queue accept: %d x 4KiB, %d writers: %.0f msg/s durable, %d commits (%.1f msg/commit)%n",
                     total, threads, total / s, q.commitCount(), (double) total / q.commitCount());
-            System.out.printf("put %.0f ms, dirsync %.0f ms, commit %.0f ms%n", MapDbQueue.PROF[0] / 1e6, MapDbQueue.PROF[1] / 1e6, MapDbQueue.PROF[2] / 1e6);
         }
     }
 }
