@@ -195,7 +195,7 @@ public final class Dispatcher implements AutoCloseable {
         List<Upstream> route = route(e);
         for (Upstream u : route) {
             if (u.isUp()) {
-                u.work.add(e);
+                u.submit(e);
                 return;
             }
         }
@@ -317,9 +317,7 @@ public final class Dispatcher implements AutoCloseable {
             }
         }
         for (Upstream u : upstreams) {
-            for (QueueEntry left; (left = u.work.poll()) != null; ) {
-                giveBack(left);
-            }
+            u.drainBacklog().forEach(this::giveBack);
         }
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

@@ -5,6 +5,7 @@ import relaybox.queue.QueueEntry;
 
 import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,10 +20,16 @@ final class UpstreamWorker implements Runnable {
 
     private final Dispatcher d;
     private final Upstream u;
+    /** Where {@link Upstream#submit} puts an entry for this worker while it is idle. */
+    private final LinkedBlockingQueue<QueueEntry> slot = new LinkedBlockingQueue<>();
 
     UpstreamWorker(Dispatcher d, Upstream u) {
         this.d = d;
         this.u = u;
+    }
+
+    void give(QueueEntry e) {
+        slot.add(e);
     }
 
     @Override
@@ -34,7 +41,10 @@ final class UpstreamWorker implements Runnable {
         long slice = Math.max(10, Math.min(100, Math.min(d.cfg.noopInterval().toMillis(), d.cfg.idleTimeout().toMillis())));
         try {
             while (d.running()) {
-                QueueEntry e = u.work.poll(slice, TimeUnit.MILLISECONDS);
+                QueueEntry e = u.next(this);
+                if (e == null) {
+                    e = slot.poll(slice, TimeUnit.MILLISECONDS);
+                }
                 long now = System.nanoTime();
                 if (e == null) {
                     if (session != null && now - idleSince >= d.cfg.idleTimeout().toNanos()) {
@@ -72,7 +82,8 @@ final class UpstreamWorker implements Runnable {
             if (session != null) {
                 session.close();
             }
-            for (QueueEntry left; (left = u.work.poll()) != null; ) {
+            u.leave(this);
+            for (QueueEntry left; (left = slot.poll()) != null; ) {
                 d.giveBack(left);
             }
         }

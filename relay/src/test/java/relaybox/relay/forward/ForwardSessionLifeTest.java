@@ -57,6 +57,17 @@ class ForwardSessionLifeTest {
     }
 
     @Test
+    void lightTrafficStaysOnOneConnection() throws Exception {
+        esp.start();
+        h.start(Harness.config(4, new Harness.Up("esp", esp.port()).build()));
+        for (int i = 0; i < 30; i++) {
+            var e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
+            h.await("message " + i, WAIT, () -> h.lines.contains(e.id() + " queue removed"));
+        }
+        assertEquals(1, esp.connections.get(), "one message at a time needs one session, not four");
+    }
+
+    @Test
     void a421RetiresTheSession() throws Exception {
         esp.start();
         esp.rule("MAIL", "replyclose 421 4.4.2 closing connection, too many messages", 1);
