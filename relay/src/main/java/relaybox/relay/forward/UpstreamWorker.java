@@ -96,7 +96,13 @@ final class UpstreamWorker implements Runnable {
             d.giveBack(e);
             return session;
         }
-        u.rate.acquire();
+        try {
+            u.rate.acquire();
+        } catch (InterruptedException ie) {
+            // Shutdown while waiting for the rate limit: nothing was sent, the entry goes back.
+            d.giveBack(e);
+            throw ie;
+        }
         long t0 = System.nanoTime();
         double wait = Duration.between(e.nextAttemptAt(), d.clock.instant()).toMillis() / 1000.0;
         if (session != null && !session.reusable()) {
