@@ -230,6 +230,11 @@ public final class ConfigReader {
         return out;
     }
 
+    /** Every key some stage asked for at this level, present or not (for the shipped-config test). */
+    public Set<String> keysRead() {
+        return Set.copyOf(used);
+    }
+
     /** Fails on the first key that no stage read: a typo or a key from another version. */
     public void finish() throws ConfigException {
         Iterator<String> names = table.fieldNames();

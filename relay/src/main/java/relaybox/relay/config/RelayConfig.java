@@ -8,7 +8,7 @@ import java.nio.file.Path;
  * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
  */
-public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue) {
+public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -18,7 +18,9 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue) {
     public static RelayConfig from(Path file, ConfigReader r) throws ConfigException {
         IntakeConfig intake = IntakeConfig.from(r);
         QueueConfig queue = QueueConfig.from(r);
+        ForwardConfig forward = ForwardConfig.from(r);
+        DkimConfig dkim = DkimConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue);
+        return new RelayConfig(file, intake, queue, forward, dkim);
     }
 }
