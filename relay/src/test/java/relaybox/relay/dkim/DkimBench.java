@@ -68,7 +68,7 @@ public final class DkimBench {
 
     /** Signs once; "body only" (no key) measures header buffering and body hashing alone. */
     static void once(DkimSigner signer, byte[] message, DkimKey key) throws Exception {
-        DkimSigner.Session s = signer.begin();
+        DkimSigner.Session s = signer.begin(null);
         for (int i = 0; i < message.length; i += 65536) {
             s.update(message, i, Math.min(65536, message.length - i));
         }
