@@ -46,17 +46,20 @@ public final class RelayDaemon {
      * --dev: SMTP on 127.0.0.1:2525, queue and control socket in ./relaybox-data, mail as .eml
      * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
      */
-    static final String DEV_CONFIG = """
-            intake_listen = ["127.0.0.1:2525"]
-            queue_dir = "./relaybox-data"
-            control_socket = "./relaybox-data/control.sock"
-            control_group = ""
+    static String devConfig() {
+        String data = Path.of("relaybox-data").toAbsolutePath().toString().replace("\\", "\\\\");
+        return """
+                intake_listen = ["127.0.0.1:2525"]
+                queue_dir = "%1$s"
+                control_socket = "%1$s/control.sock"
+                control_group = ""
 
-            [[upstream]]
-            name = "outbox"
-            type = "outbox"
-            dir = "./relaybox-data/outbox"
-            """;
+                [[upstream]]
+                name = "outbox"
+                type = "outbox"
+                dir = "%1$s/outbox"
+                """.formatted(data);
+    }
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
 
@@ -82,7 +85,7 @@ public final class RelayDaemon {
         RelayConfig config;
         try {
             if (args.length == 2 && args[0].equals("run") && args[1].equals("--dev")) {
-                config = RelayConfig.from(null, ConfigReader.parse("(--dev defaults)", DEV_CONFIG));
+                config = RelayConfig.from(null, ConfigReader.parse("(--dev defaults)", devConfig()));
             } else if (args.length == 3 && args[0].equals("run") && args[1].equals("--config")) {
                 config = RelayConfig.load(Path.of(args[2]));
             } else {
