@@ -154,12 +154,16 @@ class IntakeLifecycleTest {
         c.cmd("RCPT TO:<c@d.example>");
         assertTrue(c.cmd("DATA").startsWith("354"));
         assertEquals(1, h.server.openTransactions());
+        RawSmtp other = h.connect();
+        other.cmd("EHLO b");
         Thread stopper = new Thread(h.server::stop);
         stopper.start();
         Awaits.until(() -> h.server.boundAddresses().isEmpty(), "listeners closed");
+        // While the first transaction is open the daemon waits; new transactions are refused.
+        String refused = other.cmd("MAIL FROM:<a@b.example>");
+        assertTrue(refused.startsWith("421 4.3.2"), refused);
         String r = c.cmd("Subject: late\r\n\r\nx\r\n.");
         assertTrue(r.startsWith("250 2.0.0"), r);
-        assertTrue(c.cmd("MAIL FROM:<a@b.example>").startsWith("421 4.3.2"));
         stopper.join(10_000);
         List<QueueEntry> all = h.queue.list();
         assertEquals(1, all.size());
