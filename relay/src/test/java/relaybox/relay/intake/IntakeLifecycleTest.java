@@ -53,6 +53,26 @@ class IntakeLifecycleTest {
     }
 
     @Test
+    void listensOnIpv6LoopbackWhenTheHostHasIt() throws Exception {
+        boolean v6;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new java.net.InetSocketAddress("::1", 0));
+            v6 = true;
+        } catch (java.io.IOException e) {
+            v6 = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(v6, "no IPv6 loopback here");
+        try (IntakeHarness h = new IntakeHarness(new InMemoryQueue(), "", "[::1]")) {
+            assertEquals("0:0:0:0:0:0:0:1", h.address().getAddress().getHostAddress());
+            try (RawSmtp c = h.connect()) {
+                c.cmd("EHLO v6");
+                assertEquals("250 2.1.0 Ok", c.cmd("MAIL FROM:<a@b.example>"));
+                assertEquals("250 2.1.5 Ok", c.cmd("RCPT TO:<c@d.example>"), "::1 is in the default networks");
+            }
+        }
+    }
+
+    @Test
     void aSessionWaitingForTheQueueDoesNotStallOtherSessions() throws Exception {
         ControllableQueue queue = new ControllableQueue();
         CountDownLatch release = new CountDownLatch(1);
