@@ -232,8 +232,16 @@ public final class IntakeServer implements AutoCloseable {
             c.close();
         }
         listeners.clear();
+        byte[] bye = ("421 4.3.2 " + config.hostname() + " Service shutting down, closing connection\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         for (Channel c : List.copyOf(sessions)) {
-            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+            // RFC 5321 4.1.4 lets a server that must shut down say 421 at any time; the client
+            // then knows to come back rather than seeing a reset.
+            c.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(bye))
+                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+        }
+        for (Channel c : List.copyOf(sessions)) {
+            c.closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         // Workers before I/O: the sessions' last events (discarding unfinished messages, closing)
         // run on the workers and still need the I/O threads.

@@ -153,6 +153,8 @@ class IntakeLifecycleTest {
         assertTrue(r.startsWith("250"), r);
         RawSmtp idle = h.connect();
         h.close();
+        String bye = idle.reply();
+        assertTrue(bye != null && bye.startsWith("421 4.3.2"), bye);
         assertTrue(idle.closedByServer(), "open connections are closed at stop");
         Awaits.until(() -> Thread.getAllStackTraces().keySet().stream()
                 .noneMatch(t -> t.isAlive() && t.getName().startsWith("intake-")), "intake threads ended");
