@@ -8,7 +8,12 @@ import relaybox.queue.mapdb.MapDbQueue;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.RelayConfig;
+import relaybox.relay.dkim.DkimSigner;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.control.ControlServer;
+import relaybox.relay.control.ControlService;
+import relaybox.relay.forward.Dispatcher;
+import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
 import relaybox.relay.intake.IntakeServer;
 import relaybox.relay.log.MailLog;
@@ -35,17 +40,32 @@ public final class RelayDaemon {
     public static final int EX_OSERR = 71;
     public static final int EX_CONFIG = 78;
 
-    /** --dev: SMTP on 127.0.0.1:2525, queue in ./relaybox-data, everything else default. */
-    static final String DEV_CONFIG = """
-            intake_listen = ["127.0.0.1:2525"]
-            queue_dir = "./relaybox-data"
-            """;
+    /**
+     * --dev: SMTP on 127.0.0.1:2525, queue and control socket in ./relaybox-data, mail as .eml
+     * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
+     */
+    static String devConfig() {
+        String data = Path.of("relaybox-data").toAbsolutePath().toString().replace("\\", "\\\\");
+        return """
+                intake_listen = ["127.0.0.1:2525"]
+                queue_dir = "%1$s"
+                control_socket = "%1$s/control.sock"
+                control_group = ""
+
+                [[upstream]]
+                name = "outbox"
+                type = "outbox"
+                dir = "%1$s/outbox"
+                """.formatted(data);
+    }
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
 
     private final RelayConfig config;
     private Queue queue;
     private IntakeServer intake;
+    private Dispatcher dispatcher;
+    private ControlServer control;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -62,7 +82,7 @@ public final class RelayDaemon {
         RelayConfig config;
         try {
             if (args.length == 2 && args[0].equals("run") && args[1].equals("--dev")) {
-                config = RelayConfig.from(null, ConfigReader.parse("(--dev defaults)", DEV_CONFIG));
+                config = RelayConfig.from(null, ConfigReader.parse("(--dev defaults)", devConfig()));
             } else if (args.length == 3 && args[0].equals("run") && args[1].equals("--config")) {
                 config = RelayConfig.load(Path.of(args[2]));
             } else {
@@ -110,20 +130,38 @@ public final class RelayDaemon {
     void start() throws Exception {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
                 Clock.systemUTC());
-        MailLog mailLog = new MailLog();
-        MessageSigner signer = MessageSigner.NONE;
-        // TODO(lead): DKIM signer from the dkim_* settings replaces MessageSigner.NONE here.
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        MailLog mailLog = status;
+        if (queue instanceof MapDbQueue q) {
+            q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
+        }
+        MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
+        // The dispatcher starts first so that mail queued before a crash drains while intake opens.
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog);
         intake.start();
-        // TODO(lead): start the dispatcher and forwarder here (and stop them in stop(), before the queue).
+        control = new ControlServer(config.control(), new ControlService(queue, status,
+                new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
+        control.start();
+        status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
+                control.socket().toString());
         LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
     }
 
     /** Stops in reverse order of start. Idempotent. */
     synchronized void stop() {
+        if (control != null) {
+            control.close();
+            control = null;
+        }
         if (intake != null) {
             intake.stop();
             intake = null;
+        }
+        if (dispatcher != null) {
+            // Returns the leases of attempts it abandons, so nothing stays in sending.
+            dispatcher.close();
+            dispatcher = null;
         }
         if (queue != null) {
             queue.close();

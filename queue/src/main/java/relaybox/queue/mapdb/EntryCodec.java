@@ -25,7 +25,9 @@ import java.util.List;
  * <p>Format version 1, big-endian: version byte; id; state; state before lease; sender;
  * recipient count, then per recipient address, status, attempts, last reply; smtputf8 and 8bit
  * flags; client; helo; auth user; added headers; message size; queued-at, life-start and
- * next-attempt in epoch milliseconds; attempts; last reply. Strings are an int length and UTF-8.
+ * next-attempt in epoch milliseconds; attempts; last reply; then where the message bytes are in
+ * the spool (segment number or -1 for the message's own file, offset, length). Strings are an
+ * int length and UTF-8.
  * A record with another version, trailing bytes or invalid values does not decode; the queue
  * quarantines it rather than guessing. A future version 2 adds a branch in {@link #decode} and
  * keeps reading version 1.
@@ -46,7 +48,19 @@ public final class EntryCodec {
         }
     }
 
+    /** An entry with the spool location of its message, as one MapDB record holds them. */
+    record Stored(QueueEntry entry, Spool.Location location) { }
+
+    /** For tests and tools that have no spool location: the message is in its own file. */
     public static byte[] encode(QueueEntry e) {
+        return encode(e, Spool.Location.file(e.messageSize() - e.addedHeaders().getBytes(StandardCharsets.UTF_8).length));
+    }
+
+    public static QueueEntry decode(byte[] record) throws DecodeException {
+        return decodeStored(record).entry();
+    }
+
+    static byte[] encode(QueueEntry e, Spool.Location loc) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256 + e.addedHeaders().length());
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(VERSION);
@@ -74,13 +88,16 @@ public final class EntryCodec {
             out.writeLong(e.nextAttemptAt().toEpochMilli());
             out.writeInt(e.attempts());
             str(out, e.lastReply());
+            out.writeLong(loc.segment());
+            out.writeLong(loc.offset());
+            out.writeLong(loc.length());
         } catch (IOException impossible) {
             throw new UncheckedIOException(impossible);
         }
         return bytes.toByteArray();
     }
 
-    public static QueueEntry decode(byte[] record) throws DecodeException {
+    static Stored decodeStored(byte[] record) throws DecodeException {
         if (record == null || record.length == 0) {
             throw new DecodeException("empty record");
         }
@@ -115,14 +132,15 @@ public final class EntryCodec {
             Instant next = Instant.ofEpochMilli(in.readLong());
             int attempts = in.readInt();
             String lastReply = str(in);
+            Spool.Location loc = new Spool.Location(in.readLong(), in.readLong(), in.readLong());
             if (in.available() > 0) {
                 throw new DecodeException(in.available() + " trailing bytes");
             }
-            if (size < 0 || attempts < 0) {
-                throw new DecodeException("negative size or attempts");
+            if (size < 0 || attempts < 0 || loc.offset() < 0 || loc.length() < 0) {
+                throw new DecodeException("negative size, attempts or location");
             }
-            return new QueueEntry(id, state, env, rcpts, added, size, queuedAt, lifeStart, next, attempts,
-                    lastReply, before);
+            return new Stored(new QueueEntry(id, state, env, rcpts, added, size, queuedAt, lifeStart, next, attempts,
+                    lastReply, before), loc);
         } catch (EOFException e) {
             throw new DecodeException("record truncated");
         } catch (IOException | RuntimeException e) {

@@ -26,10 +26,16 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -60,7 +66,8 @@ public final class MapDbQueue extends AbstractQueue {
 
     private sealed interface Op permits Put, Remove, Stop { }
 
-    private record Put(QueueEntry entry, boolean newMessage, CompletableFuture<Void> done) implements Op { }
+    private record Put(QueueEntry entry, Spool.Location location, boolean newMessage, CompletableFuture<Void> done)
+            implements Op { }
 
     private record Remove(QueueEntry entry, CompletableFuture<Void> done) implements Op { }
 
@@ -72,7 +79,14 @@ public final class MapDbQueue extends AbstractQueue {
     private final Spool spool;
     private final long minFreeSpace;
     private final LinkedBlockingQueue<Op> ops = new LinkedBlockingQueue<>();
+    /** Where each entry's message bytes are; written only with the record that refers to them. */
+    private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
     private final Thread committer;
+    private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "queue-spool-sync");
+        t.setDaemon(true);
+        return t;
+    });
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private volatile boolean healthy = true;
@@ -85,7 +99,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.db = db;
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
-        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         this.committer = new Thread(this::commitLoop, "queue-committer");
     }
@@ -134,44 +148,59 @@ public final class MapDbQueue extends AbstractQueue {
 
     private void recover() throws IOException {
         Instant now = clock.instant();
-        List<String> keep = new ArrayList<>();
-        for (Map.Entry<String, byte[]> r : List.copyOf(records.entrySet())) {
-            QueueEntry e;
+        Set<String> ownFiles = new HashSet<>(quarantine.keySet());
+        // Keys first, then each value on its own: a damaged value record (MapDB checks its
+        // pointers' parity) then costs one quarantined entry, not a store that cannot open.
+        for (String key : List.copyOf(records.keySet())) {
+            byte[] raw;
             try {
-                e = EntryCodec.decode(r.getValue());
-            } catch (EntryCodec.DecodeException ex) {
-                quarantineRaw(r.getKey(), r.getValue(), "decode: " + ex.getMessage());
+                raw = records.get(key);
+            } catch (RuntimeException | AssertionError ex) {
+                quarantinedAtOpen.add(new Quarantined(key, "store record unreadable: " + ex));
+                try {
+                    records.remove(key);
+                } catch (RuntimeException | AssertionError ignored) {
+                    // Left in place, it is reported again at the next open.
+                }
                 continue;
             }
+            EntryCodec.Stored stored;
+            try {
+                stored = EntryCodec.decodeStored(raw);
+            } catch (EntryCodec.DecodeException ex) {
+                quarantineRaw(key, raw, "decode: " + ex.getMessage());
+                continue;
+            }
+            QueueEntry e = stored.entry();
+            Spool.Location loc = stored.location();
             if (e.state() == EntryState.SENDING) {
                 // It was being sent when we stopped; we cannot know whether the upstream took it,
                 // so it goes out again. A duplicate is better than a lost message.
                 e = e.recovered(now);
-                records.put(r.getKey(), EntryCodec.encode(e));
+                records.put(key, EntryCodec.encode(e, loc));
             }
-            if (e.state() != EntryState.QUARANTINED) {
-                long expected = e.messageSize() - e.addedHeaders().getBytes(StandardCharsets.UTF_8).length;
-                long actual = spool.size(e.id());
-                if (actual != expected) {
-                    String why = actual < 0 ? "spool file missing" : "spool file has " + actual + " bytes, expected "
-                            + expected;
-                    e = e.quarantined(why);
-                    records.put(r.getKey(), EntryCodec.encode(e));
-                    quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
-                }
+            if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
+                String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+                e = e.quarantined(why);
+                records.put(key, EntryCodec.encode(e, loc));
+                quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
             }
-            keep.add(e.id().value());
+            if (loc.inFile()) {
+                ownFiles.add(e.id().value());
+            }
+            spool.reference(loc);
+            locations.put(e.id(), loc);
             index(e);
         }
         db.commit();
-        for (String name : spool.names()) {
-            if (!records.containsKey(name) && !quarantine.containsKey(name)) {
-                // Written but never committed, so never acknowledged: safe to remove.
-                Files.deleteIfExists(spool.dir().resolve(name));
-            }
+        if (quarantine.isEmpty()) {
+            spool.removeOrphans(ownFiles);
+        } else {
+            // Undecodable records may point into any segment: keep every segment for inspection.
+            spool.removeOrphans(ownFiles, true);
         }
-        spool.syncDirectory();
-        LOG.info("queue opened: {} entries, {} quarantined at open", keep.size(), quarantinedAtOpen.size());
+        spool.sync();
+        LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
     }
 
     private void quarantineRaw(String key, byte[] raw, String reason) {
@@ -198,20 +227,13 @@ public final class MapDbQueue extends AbstractQueue {
     @Override
     public Incoming receive() throws QueueException {
         checkWritable();
-        checkSpace(0);
-        QueueId id = QueueId.next(clock.instant());
-        Spool.Writer w;
-        try {
-            w = spool.create(id);
-        } catch (IOException e) {
-            throw storageError("cannot create spool file for " + id, e);
-        }
-        return new SpoolIncoming(w);
+        checkSpace();
+        return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())));
     }
 
     private static final class SpoolIncoming implements Incoming {
         final Spool.Writer writer;
-        volatile boolean accepted;
+        volatile boolean finished;
 
         SpoolIncoming(Spool.Writer writer) {
             this.writer = writer;
@@ -229,8 +251,9 @@ public final class MapDbQueue extends AbstractQueue {
 
         @Override
         public void discard() {
-            if (!accepted) {
-                writer.discard();
+            if (!finished) {
+                finished = true;
+                writer.discard(null);
             }
         }
     }
@@ -240,43 +263,53 @@ public final class MapDbQueue extends AbstractQueue {
         if (!(incoming instanceof SpoolIncoming in)) {
             throw new IllegalArgumentException("incoming message is not from this queue");
         }
+        if (in.finished) {
+            throw new IllegalStateException(in.id() + " was already accepted or discarded");
+        }
+        in.finished = true;
+        Spool.Location loc = null;
+        boolean committed = false;
         try {
             checkWritable();
-            long bodySize;
             try {
-                bodySize = in.writer.sync();
+                loc = in.writer.finish();
             } catch (IOException e) {
-                throw storageError("cannot write spool file for " + in.id(), e);
+                throw storageError("cannot write the message to the spool: " + e, e);
             }
-            // Checked after the body is on disk, so a message that ate the reserve is refused too.
-            checkSpace(0);
-            long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
+            // Checked after the bytes are written, so a message that ate the reserve is refused too.
+            checkSpace();
+            long size = loc.length() + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
             CompletableFuture<Void> done = new CompletableFuture<>();
-            submit(new Put(e, true, done));
+            submit(new Put(e, loc, true, done));
             await(done);
-            in.accepted = true;
+            committed = true;
+            locations.put(e.id(), loc);
             index(e);
             return e;
         } finally {
-            if (!in.accepted) {
-                in.writer.discard();
+            if (!committed) {
+                in.writer.discard(loc);
             }
         }
     }
 
     @Override
     public InputStream openMessage(QueueId id) throws IOException {
-        QueueEntry e = get(id).orElseThrow(() -> new IOException("no queue entry " + id));
+        QueueEntry e = get(id).orElse(null);
+        Spool.Location loc = locations.get(id);
+        if (e == null || loc == null) {
+            throw new IOException("no queue entry " + id);
+        }
         return new SequenceInputStream(new ByteArrayInputStream(e.addedHeaders().getBytes(StandardCharsets.UTF_8)),
-                spool.open(id));
+                spool.open(id, loc));
     }
 
     @Override
     protected void store(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Put(entry, false, done));
+        submit(new Put(entry, locations.get(entry.id()), false, done));
         if (wait) {
             await(done);
         }
@@ -341,7 +374,10 @@ public final class MapDbQueue extends AbstractQueue {
             boolean newMessages = false;
             for (Op op : batch) {
                 if (op instanceof Put p) {
-                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry()));
+                    if (p.location() == null) {
+                        continue; // deleted meanwhile; nothing to write
+                    }
+                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry(), p.location()));
                     newMessages |= p.newMessage();
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
@@ -353,10 +389,25 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
-            if (newMessages) {
-                spool.syncDirectory();
-            }
+            // The spool fsync and the MapDB commit run at the same time and the accepts are
+            // released only after both. A crash between the two can leave a record whose bytes
+            // did not reach the disk; that message was never acknowledged, and recovery
+            // quarantines the record instead of sending garbage.
+            Future<?> synced = newMessages ? syncer.submit(() -> {
+                spool.sync();
+                return null;
+            }) : null;
             db.commit();
+            if (synced != null) {
+                try {
+                    synced.get();
+                } catch (ExecutionException ee) {
+                    throw ee.getCause() instanceof IOException io ? io : new IOException(ee.getCause());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while syncing the spool", ie);
+                }
+            }
             commits.incrementAndGet();
         } catch (IOException | RuntimeException | Error e) {
             // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
@@ -372,8 +423,11 @@ public final class MapDbQueue extends AbstractQueue {
         }
         done.forEach(f -> f.complete(null));
         for (QueueEntry e : removed) {
+            Spool.Location loc = locations.remove(e.id());
             try {
-                spool.delete(e.id());
+                if (loc != null) {
+                    spool.release(e.id(), loc);
+                }
             } catch (IOException ex) {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", e.id(), ex.toString());
             }
@@ -424,14 +478,14 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
-    private void checkSpace(long extra) throws QueueException {
+    private void checkSpace() throws QueueException {
         long free;
         try {
             free = spool.usableSpace();
         } catch (IOException e) {
             throw storageError("cannot read free space of the queue filesystem", e);
         }
-        if (free - extra < minFreeSpace) {
+        if (free < minFreeSpace) {
             throw new QueueException(QueueException.Kind.STORAGE_FULL, "queue filesystem has " + free
                     + " bytes free, below queue_min_free_space " + minFreeSpace);
         }
@@ -462,8 +516,10 @@ public final class MapDbQueue extends AbstractQueue {
             LOG.error("queue committer failed at close", e);
         }
         wakeAll();
+        syncer.shutdown();
         if (!db.isClosed()) {
             db.close();
         }
+        spool.close();
     }
 }

@@ -96,7 +96,14 @@ class MapDbQueueTest implements QueueContract {
         try (MapDbQueue q = open(dir, clock)) {
             e = put(q, "m", "a@x.example");
         }
-        rawStore(dir, db -> db.put(e.id().value(), EntryCodec.encode(e.leased())));
+        rawStore(dir, db -> {
+            try {
+                EntryCodec.Stored st = EntryCodec.decodeStored(db.get(e.id().value()));
+                db.put(e.id().value(), EntryCodec.encode(st.entry().leased(), st.location()));
+            } catch (EntryCodec.DecodeException x) {
+                throw new AssertionError(x);
+            }
+        });
         try (MapDbQueue q = open(dir, clock)) {
             assertEquals(EntryState.QUEUED, q.get(e.id()).orElseThrow().state());
             assertEquals(1, q.leaseDue(clock.instant(), 10).size());
@@ -124,41 +131,89 @@ class MapDbQueueTest implements QueueContract {
             assertTrue(q.get(bad.id()).isEmpty());
             assertTrue(q.quarantinedRecords().containsKey(bad.id().value()));
             assertEquals("Received: test\r\ngood", read(q, good.id()));
-            assertTrue(Files.exists(dir.resolve("spool").resolve(bad.id().value())), "quarantined bytes kept");
+            q.leaseDue(clock.instant(), 10);
+            q.recordOutcome(good.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertTrue(q.list().isEmpty());
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count(), "segments are kept while a record that may point into them is quarantined");
+            }
         }
     }
 
     @Test
-    void entryWhoseSpoolFileIsMissingIsQuarantined() throws Exception {
+    void entriesWhoseBytesAreMissingAreQuarantined() throws Exception {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("missing");
-        QueueEntry e;
+        QueueEntry small;
+        QueueEntry large;
         try (MapDbQueue q = open(dir, clock)) {
-            e = put(q, "m", "a@x.example");
+            small = put(q, "m", "a@x.example");
+            large = put(q, "L".repeat(Spool.SMALL + 1), "a@x.example");
         }
-        Files.delete(dir.resolve("spool").resolve(e.id().value()));
+        try (var files = Files.list(dir.resolve("spool"))) {
+            for (Path p : files.toList()) {
+                Files.delete(p);
+            }
+        }
         try (MapDbQueue q = open(dir, clock)) {
-            QueueEntry back = q.get(e.id()).orElseThrow();
-            assertEquals(EntryState.QUARANTINED, back.state());
-            assertEquals("spool file missing", back.lastReply());
+            assertEquals(EntryState.QUARANTINED, q.get(small.id()).orElseThrow().state());
+            assertEquals("spool segment missing or short", q.get(small.id()).orElseThrow().lastReply());
+            assertEquals("spool file missing or short", q.get(large.id()).orElseThrow().lastReply());
+            assertEquals(2, q.quarantinedAtOpen().size());
             assertEquals(List.of(), q.leaseDue(clock.instant(), 10));
         }
     }
 
     @Test
-    void spoolFileWithoutRecordIsRemovedAtOpen() throws Exception {
+    void bytesNeverCommittedAreRemovedAtOpen() throws Exception {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("orphan");
+        QueueEntry kept;
         try (MapDbQueue q = open(dir, clock)) {
+            kept = put(q, "kept", "a@x.example");
             Queue.Incoming in = q.receive();
-            in.body().write("never acknowledged".getBytes(StandardCharsets.UTF_8));
+            in.body().write(new byte[Spool.SMALL + 10]);
             in.body().flush();
-            // Simulates a crash between spool write and commit: no discard, no accept.
+            // Simulates a crash between writing the bytes and the commit: no discard, no accept.
         }
-        assertEquals(1, Files.list(dir.resolve("spool")).count());
+        try (var files = Files.list(dir.resolve("spool"))) {
+            assertEquals(2, files.count(), "one segment and one large message file");
+        }
         try (MapDbQueue q = open(dir, clock)) {
-            assertEquals(0, Files.list(dir.resolve("spool")).count());
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count(), "only the segment holding the committed message is left");
+            }
+            assertEquals(List.of(kept), q.list());
+            assertEquals("Received: test\r\nkept", read(q, kept.id()));
+        }
+    }
+
+    @Test
+    void smallMessagesShareSegmentsAndDeliveredOnesFreeThem() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("segments");
+        try (MapDbQueue q = open(dir, clock)) {
+            List<QueueEntry> all = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                all.add(put(q, "message " + i, "a@x.example"));
+            }
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count());
+            }
+            for (QueueEntry e : all) {
+                assertEquals("Received: test\r\n" + "message " + all.indexOf(e), read(q, e.id()));
+            }
+            for (QueueEntry e : q.leaseDue(clock.instant(), 1000)) {
+                q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+            }
+        }
+        try (MapDbQueue q = open(dir, clock)) {
             assertTrue(q.list().isEmpty());
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(0, files.count(), "an unreferenced segment is removed at open");
+            }
         }
     }
 

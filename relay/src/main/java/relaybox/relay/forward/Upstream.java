@@ -1,0 +1,82 @@
+package relaybox.relay.forward;
+
+import relaybox.queue.QueueEntry;
+import relaybox.relay.config.UpstreamConfig;
+
+import java.util.Locale;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * One configured upstream at run time: its settings, its circuit (up or down), its rate limit
+ * and the hand-off queue from the dispatcher to its workers. It opens sessions but does not
+ * decide which message goes where (the dispatcher does) nor how to talk (the session does).
+ *
+ * <p>The circuit is a single flag: {@link #markDown} and {@link #markUp} return true only on a
+ * change, so an outage is noticed and logged once, not once per message. Thread safe.
+ */
+final class Upstream {
+
+    /** Opens a session to this upstream. */
+    @FunctionalInterface
+    interface Opener {
+        UpstreamSession open() throws SessionOpenException;
+    }
+
+    final UpstreamConfig config;
+    final TokenBucket rate;
+    final LinkedBlockingQueue<QueueEntry> work = new LinkedBlockingQueue<>();
+    private final Opener opener;
+    private boolean down;
+    private String downReason = "";
+
+    Upstream(UpstreamConfig config, Opener opener) {
+        this.config = config;
+        this.opener = opener;
+        this.rate = new TokenBucket(config.ratePerSecond());
+    }
+
+    String name() {
+        return config.name();
+    }
+
+    UpstreamSession open() throws SessionOpenException {
+        return opener.open();
+    }
+
+    synchronized boolean isUp() {
+        return !down;
+    }
+
+    synchronized String downReason() {
+        return downReason;
+    }
+
+    /** Opens the circuit. True if it was closed (the caller logs the outage once). */
+    synchronized boolean markDown(String reason) {
+        boolean changed = !down;
+        down = true;
+        downReason = reason;
+        return changed;
+    }
+
+    /** Closes the circuit. True if it was open. */
+    synchronized boolean markUp() {
+        boolean changed = down;
+        down = false;
+        return changed;
+    }
+
+    /** True if mail from {@code senderDomain} is routed here by {@code sender_domains}. */
+    boolean routes(String senderDomain) {
+        return config.senderDomains().contains(senderDomain.toLowerCase(Locale.ROOT));
+    }
+
+    boolean isDefaultRoute() {
+        return config.senderDomains().isEmpty();
+    }
+
+    /** How many workers (and so connections) this upstream gets. */
+    int workers(int concurrency) {
+        return Math.min(config.maxConnections(), concurrency);
+    }
+}
