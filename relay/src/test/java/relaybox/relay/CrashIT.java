@@ -67,7 +67,7 @@ class CrashIT {
                     t.start();
                     clients.add(t);
                 }
-                Thread.sleep(300 + random.nextInt(1200));
+                Thread.sleep(500 + random.nextInt(2000));
                 d.kill();
                 go.set(false);
                 for (Thread t : clients) {

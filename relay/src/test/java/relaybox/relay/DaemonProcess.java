@@ -47,11 +47,17 @@ final class DaemonProcess implements AutoCloseable {
         reader.start();
     }
 
-    /** Writes a config file for a daemon on 127.0.0.1:0 with its queue in {@code queueDir}. */
+    /**
+     * Writes a config file for a daemon on 127.0.0.1:0 with its queue in {@code queueDir}, its
+     * control socket in {@code dir}, and an upstream that refuses connections (port 9 on
+     * loopback), so every accepted message stays in the queue, deferred, for the test to inspect.
+     */
     static Path config(Path dir, Path queueDir, String extra) throws IOException {
         Path f = dir.resolve("relaybox.conf");
         Files.writeString(f, "intake_listen = [\"127.0.0.1:0\"]\nintake_hostname = \"relay.test\"\n"
-                + "intake_drain_timeout = \"5s\"\nqueue_dir = \"" + queueDir + "\"\n" + extra);
+                + "intake_drain_timeout = \"5s\"\nqueue_dir = \"" + queueDir + "\"\n"
+                + "control_socket = \"" + dir.resolve("control.sock") + "\"\ncontrol_group = \"\"\n" + extra
+                + "\n[[upstream]]\nname = \"nowhere\"\ntype = \"smtp\"\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\n");
         return f;
     }
 

@@ -39,7 +39,8 @@ class DaemonTest {
     @Test
     void unknownKeyExits78() throws Exception {
         Path f = dir.resolve("typo.conf");
-        Files.writeString(f, "intake_lissen = [\"127.0.0.1:25\"]\n");
+        Files.writeString(f, "intake_lissen = [\"127.0.0.1:25\"]\n\n[[upstream]]\ntype = \"outbox\"\ndir = \""
+                + dir.resolve("outbox") + "\"\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(RelayDaemon.EX_CONFIG, runCapturingStderr(err, "run", "--config", f.toString()));
         assertTrue(err.toString().contains("intake_lissen: unknown key"), err.toString());

@@ -1,6 +1,8 @@
 package relaybox.relay.intake;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -237,8 +239,7 @@ public final class IntakeServer implements AutoCloseable {
         for (Channel c : List.copyOf(sessions)) {
             // RFC 5321 4.1.4 lets a server that must shut down say 421 at any time; the client
             // then knows to come back rather than seeing a reset.
-            c.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(bye))
-                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+            c.writeAndFlush(Unpooled.wrappedBuffer(bye)).addListener(ChannelFutureListener.CLOSE);
         }
         for (Channel c : List.copyOf(sessions)) {
             c.closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);

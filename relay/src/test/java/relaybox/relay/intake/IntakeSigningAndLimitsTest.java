@@ -22,7 +22,7 @@ class IntakeSigningAndLimitsTest {
         volatile SigningException failWith;
 
         @Override
-        public Signing begin() {
+        public Signing begin(String envelopeSender) {
             seen.reset();
             return new Signing() {
                 @Override
