@@ -23,6 +23,11 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         QueueConfig queue = QueueConfig.from(r);
         ForwardConfig forward = ForwardConfig.from(r);
         DkimConfig dkim = DkimConfig.from(r);
+        if (!dkim.expiry().isZero() && dkim.expiry().compareTo(queue.retry().lifetime()) <= 0) {
+            // Mail retried late in its life would arrive with an expired signature.
+            throw r.error("dkim_expiry", "must be 0s or longer than queue_lifetime ("
+                    + queue.retry().lifetime().toDays() + "d)", dkim.expiry());
+        }
         ControlConfig control = ControlConfig.from(r);
         r.finish();
         return new RelayConfig(file, intake, queue, forward, dkim, control, r.render());

@@ -78,6 +78,10 @@ final class AcceptMessage {
             return refuse(session, t, e.permanent()
                     ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
                     : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
+        } catch (RuntimeException e) {
+            // A signer bug must not send mail unsigned or lose it: the client keeps it and retries.
+            LOG.error("signer failed on {}", t.incoming.id(), e);
+            return refuse(session, t, new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
         }
         String authUser = auth ? session.getUsername().asString() : "";
         Envelope envelope = new Envelope(t.sender, t.recipients, t.smtputf8, t.eightBit, client, helo, authUser);
