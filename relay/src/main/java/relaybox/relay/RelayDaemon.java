@@ -110,18 +110,25 @@ public final class RelayDaemon {
             daemon.stop();
             return EX_OSERR;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("stopping (signal)");
-            daemon.stop();
-            stopped.countDown();
-        }, "relaybox-shutdown"));
+        CountDownLatch stopRequested = new CountDownLatch(1);
+        // SIGTERM and SIGINT are handled here rather than by a shutdown hook alone, so that the
+        // daemon stops in order on the main thread and exits 0 (a JVM ended by the signal exits 143).
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
+                LOG.info("stopping (SIG{})", sig.getName());
+                stopRequested.countDown();
+            });
+        }
+        // Any other way out of the JVM still closes the queue cleanly.
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::stop, "relaybox-shutdown"));
         try {
-            // The intake's threads are daemon threads; main waits here until the shutdown hook has run.
-            stopped.await();
+            // The intake's threads are daemon threads; main waits here until a stop is asked for.
+            stopRequested.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        daemon.stop();
+        LOG.info("relaybox stopped");
         return 0;
     }
 

@@ -1,6 +1,8 @@
 package relaybox.relay.intake;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -247,8 +249,15 @@ public final class IntakeServer implements AutoCloseable {
             c.close();
         }
         listeners.clear();
+        byte[] bye = ("421 4.3.2 " + config.hostname() + " Service shutting down, closing connection\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         for (Channel c : List.copyOf(sessions)) {
-            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+            // RFC 5321 4.1.4 lets a server that must shut down say 421 at any time; the client
+            // then knows to come back rather than seeing a reset.
+            c.writeAndFlush(Unpooled.wrappedBuffer(bye)).addListener(ChannelFutureListener.CLOSE);
+        }
+        for (Channel c : List.copyOf(sessions)) {
+            c.closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         // Workers before I/O: the sessions' last events (discarding unfinished messages, closing)
         // run on the workers and still need the I/O threads.
