@@ -57,6 +57,7 @@ final class Spool {
     }
 
     private final Path dir;
+    /** Null where the JDK finds no mount entry for the directory (a plain chroot, some containers). */
     private final FileStore store;
     private final Map<Long, FileChannel> segments = new HashMap<>();
     private final Map<Long, Integer> references = new HashMap<>();
@@ -67,11 +68,20 @@ final class Spool {
 
     Spool(Path dir) throws IOException {
         this.dir = Files.createDirectories(dir);
-        this.store = Files.getFileStore(dir);
+        this.store = fileStore(this.dir);
     }
 
     long usableSpace() throws IOException {
-        return store.getUsableSpace();
+        // File.getUsableSpace asks statvfs directly and needs no mount table; 0 means it failed.
+        return store != null ? store.getUsableSpace() : dir.toFile().getUsableSpace();
+    }
+
+    private static FileStore fileStore(Path dir) {
+        try {
+            return Files.getFileStore(dir);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** A writer for one new message; nothing is on disk until it spills or is appended. */
