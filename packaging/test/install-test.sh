@@ -4,6 +4,8 @@
 # starts it (same command, as the relaybox user with only CAP_NET_BIND_SERVICE, no new
 # privileges), one message submitted through /usr/sbin/sendmail and one over SMTP on port 25,
 # both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
+# Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
+# owners and modes; not an EL/Fedora host, so dependencies are not resolved).
 #
 # There is no systemd in the chroot: the unit's ExecStart runs under setpriv, in a private
 # network namespace (so port 25 is ours alone) with /run/relaybox and /var/lib/relaybox created
@@ -226,6 +228,33 @@ phase_remove() {
     check "purge: dpkg forgot relaybox" sh -c "! chroot '$root' dpkg -s relaybox >/dev/null 2>&1"
 }
 
+# =====================================================================================
+# Phase "rpm": the .rpm installed with the host's rpm into a second fresh Debian root. Not an
+# EL/Fedora host (so --nodeps: the Java package names are theirs), but the scriptlets and
+# ownership are real: %pre must create the user before rpm lays out files owned by it.
+# =====================================================================================
+phase_rpm() {
+    mount -t proc proc "$rpm_root/proc"
+    local r=(rpm --root "$rpm_root" --nodeps)
+    in_rpm_root() { chroot "$rpm_root" "$@"; }
+    rpm --root "$rpm_root" --initdb
+    # The path is the host's: rpm reads the package before it enters the root for scriptlets.
+    if "${r[@]}" -ivh "$rpm_root/tmp/$rpm_name" > "$work/rpm-install.log" 2>&1; then record PASS "rpm -ivh (scriptlets run)"
+    else cat "$work/rpm-install.log"; record FAIL "rpm -ivh (scriptlets run)"; return; fi
+    cat "$work/rpm-install.log"
+    check "rpm: %pre created the relaybox user" in_rpm_root getent passwd relaybox
+    check "rpm: /var/lib/relaybox 0750 relaybox:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
+    check "rpm: upstream.secret 0640 root:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "rpm: rpm -V clean" "${r[@]}" -V relaybox
+    in_rpm_root sh -c 'echo queued > /var/lib/relaybox/keep-me'
+    if "${r[@]}" -e relaybox > "$work/rpm-erase.log" 2>&1; then record PASS "rpm -e"
+    else cat "$work/rpm-erase.log"; record FAIL "rpm -e"; return; fi
+    check "rpm -e: program files gone" test ! -e "$rpm_root/usr/share/relaybox/relaybox.jar"
+    check "rpm -e: queue with mail kept" test -f "$rpm_root/var/lib/relaybox/keep-me"
+}
+
 # ---- entry points of the namespaced phases ----
 if [ -n "${RELAYBOX_IT_PHASE:-}" ]; then
     "phase_$RELAYBOX_IT_PHASE"
@@ -295,7 +324,9 @@ cleanup() {
     if grep -q " $work/" /proc/self/mountinfo; then
         echo "install-test: something is still mounted under $work; left in place"
     else
+        local t=$SECONDS
         rm -rf --one-file-system "$work"
+        log "removed the test roots in $((SECONDS - t)) s"
     fi
 }
 trap cleanup EXIT
@@ -304,9 +335,24 @@ t0=$SECONDS
 tar -C "$root" -xf "$base_tar"
 install -m 0644 "$deb" "$root/tmp/$deb_name"
 log "fresh root from the cached base in $((SECONDS - t0)) s"
+phases=(install run remove)
+rpmf=$(ls "$repo"/packaging/target/relaybox-*.noarch.rpm 2>/dev/null | head -1)
+rpm_root=$work/rpm-root
+rpm_name=
+if [ -n "$rpmf" ] && command -v rpm >/dev/null; then
+    rpm_name=$(basename "$rpmf")
+    mkdir -p "$rpm_root"
+    tar -C "$rpm_root" -xf "$base_tar"
+    install -m 0644 "$rpmf" "$rpm_root/tmp/$rpm_name"
+    phases+=(rpm)
+else
+    log "no .rpm or no rpm tool: the rpm phase is skipped"
+fi
 
-export repo cache suite mirror archives work root results deb_name deadline_start deadline_mail
-for phase in install run remove; do
+export repo cache suite mirror archives work root results deb_name deadline_start deadline_mail rpm_root rpm_name
+deb_ok=1
+for phase in "${phases[@]}"; do
+    if [ "$deb_ok" = 0 ] && [ "$phase" != rpm ]; then continue; fi
     t0=$SECONDS
     log "phase $phase"
     case $phase in
@@ -316,8 +362,8 @@ for phase in install run remove; do
     RELAYBOX_IT_PHASE=$phase "${ns[@]}" bash "$here/install-test.sh"
     log "phase $phase took $((SECONDS - t0)) s"
     if [ "$phase" = install ] && ! grep -q '^PASS|apt install' "$results"; then
-        log "install failed: skipping the later phases"
-        break
+        log "install failed: skipping the deb's later phases"
+        deb_ok=0
     fi
 done
 
