@@ -373,6 +373,9 @@ skipped=$(grep -c '^SKIP|' "$results")
 echo
 grep '^FAIL|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test FAILED: $step${detail:+ ($detail)}"; done
 grep '^SKIP|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test skipped: $step${detail:+ ($detail)}"; done
+# Clean up now, so that the summary stays the last line.
+cleanup
+trap - EXIT
 log "total $((SECONDS - total0)) s"
 echo "install-test: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
