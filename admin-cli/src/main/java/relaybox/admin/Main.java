@@ -1,19 +1,117 @@
 package relaybox.admin;
 
-/**
- * Placeholder entry point of the {@code relaybox} command, so that the jar layout and the
- * packages can be built and tested before the real command lands. The admin CLI work replaces
- * this class with the picocli top-level command (run, queue, dkim, sendmail, config, status,
- * upstream); the jar's manifest names this class and must keep naming it.
- */
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
-    private Main() {
+import java.io.PrintWriter;
+import java.lang.reflect.Constructor;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * The {@code relaybox} command: runs the daemon ({@code run}) and is the operator's way into a
+ * running one (queue, status, config, upstream test, dkim) and the applications' way to submit
+ * without SMTP ({@code sendmail}). It owns argument parsing and exit codes only: every command
+ * asks the daemon over the control socket and never opens the queue store, except
+ * {@code --offline} while the daemon is stopped.
+ *
+ * <p>{@code relaybox sendmail ...} bypasses picocli entirely (see {@link Sendmail}): it is run by
+ * PHP and cron for every message, so it keeps its class loading to a minimum.
+ */
+@Command(name = "relaybox", mixinStandardHelpOptions = true, version = "relaybox 0.1.0",
+        description = "Local store-and-forward smart-host relay: run the daemon, inspect and steer its queue.",
+        subcommands = {
+                RunCommand.class,
+                QueueCommand.class,
+                StatusCommand.class,
+                ConfigCommand.class,
+                UpstreamCommand.class,
+                SendmailCommand.class,
+                // Commands owned by other stages go here, one line each.
+                DkimCommand.class,
+                CommandLine.HelpCommand.class,
+        })
+public final class Main implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    /** Documented in every command's --help (sendmail and dkim document their own). */
+    static final Map<String, String> EXIT_CODES = new LinkedHashMap<>();
+
+    static {
+        EXIT_CODES.put("0", "ok");
+        EXIT_CODES.put("1", "not found, or nothing to do (status: daemon up but degraded)");
+        EXIT_CODES.put("2", "usage or configuration error");
+        EXIT_CODES.put("3", "daemon unreachable (not running, or no permission on the control socket)");
     }
 
     public static void main(String[] args) {
-        System.err.println("usage: relaybox run|queue|dkim|sendmail|config|status|upstream ...");
-        System.err.println("relaybox: this build has no commands yet (placeholder entry point)");
-        System.exit(2); // sysexits-style usage error, as the real command documents
+        if (args.length > 0 && args[0].equals("sendmail")) {
+            // Fast path: no picocli, no Jackson; see Sendmail's class comment.
+            System.exit(Sendmail.run(Arrays.copyOfRange(args, 1, args.length), System.in, System.out, System.err,
+                    System.getenv(), Cli.DEFAULT_CONFIG));
+        }
+        System.exit(run(args, Cli.system()));
+    }
+
+    /** Runs one command line; returns its exit code. */
+    public static int run(String[] args, Cli cli) {
+        if (args.length > 0 && args[0].equals("sendmail")) {
+            return Sendmail.run(Arrays.copyOfRange(args, 1, args.length), cli.in(), cli.out(), cli.err(), cli.env(),
+                    cli.defaultConfig());
+        }
+        CommandLine cl = commandLine(cli);
+        return cl.execute(args);
+    }
+
+    static CommandLine commandLine(Cli cli) {
+        CommandLine cl = new CommandLine(Main.class, new Factory(cli));
+        cl.setOut(new PrintWriter(cli.out(), true));
+        cl.setErr(new PrintWriter(cli.err(), true));
+        cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+            if (ex instanceof CliException c) {
+                cli.err().println("relaybox: " + c.getMessage());
+                return c.code();
+            }
+            cli.err().println("relaybox: " + ex);
+            return Cli.NOT_FOUND;
+        });
+        documentExitCodes(cl);
+        cl.getSubcommands().get("sendmail").setUnmatchedOptionsArePositionalParams(true);
+        return cl;
+    }
+
+    private static void documentExitCodes(CommandLine cl) {
+        String name = cl.getCommandName();
+        if (name.equals("dkim") || name.equals("sendmail")) {
+            return;
+        }
+        cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
+        cl.getSubcommands().values().forEach(Main::documentExitCodes);
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return Cli.USAGE;
+    }
+
+    /** Gives commands that want it the {@link Cli}; others get their no-argument constructor. */
+    private record Factory(Cli cli) implements CommandLine.IFactory {
+        @Override
+        public <K> K create(Class<K> cls) throws Exception {
+            try {
+                Constructor<K> c = cls.getDeclaredConstructor(Cli.class);
+                c.setAccessible(true);
+                return c.newInstance(cli);
+            } catch (NoSuchMethodException e) {
+                return CommandLine.defaultFactory().create(cls);
+            }
+        }
     }
 }

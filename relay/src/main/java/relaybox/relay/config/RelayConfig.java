@@ -7,8 +7,11 @@ import java.nio.file.Path;
  * validation of every key. Each stage owns its record and its keys (prefix {@code intake_},
  * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
+ *
+ * @param effective every key with the value in effect, defaults included, as TOML (config show)
  */
-public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue) {
+public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
+                          ControlConfig control, String effective) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -18,7 +21,15 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue) {
     public static RelayConfig from(Path file, ConfigReader r) throws ConfigException {
         IntakeConfig intake = IntakeConfig.from(r);
         QueueConfig queue = QueueConfig.from(r);
+        ForwardConfig forward = ForwardConfig.from(r);
+        DkimConfig dkim = DkimConfig.from(r);
+        if (!dkim.expiry().isZero() && dkim.expiry().compareTo(queue.retry().lifetime()) <= 0) {
+            // Mail retried late in its life would arrive with an expired signature.
+            throw r.error("dkim_expiry", "must be 0s or longer than queue_lifetime ("
+                    + queue.retry().lifetime().toDays() + "d)", dkim.expiry());
+        }
+        ControlConfig control = ControlConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue);
+        return new RelayConfig(file, intake, queue, forward, dkim, control, r.render());
     }
 }

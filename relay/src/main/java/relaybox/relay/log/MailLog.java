@@ -62,6 +62,26 @@ public class MailLog {
                 + " stage=" + stage + " reply=" + quote(reply));
     }
 
+    /** An upstream's circuit opened: it cannot be reached or refuses us. Logged once per outage. */
+    public void upstreamDown(String name, String upstream, String reason) {
+        emit("- forward down upstream=" + upstream + " name=" + name + " reason=" + quote(reason));
+    }
+
+    /** A probe reached a down upstream again; {@code retried} queued entries were made due at once. */
+    public void upstreamUp(String name, String upstream, int retried) {
+        emit("- forward up upstream=" + upstream + " name=" + name + " retried=" + retried);
+    }
+
+    /** A delivery status notification for {@code id}'s failed recipients was queued as {@code dsn}. */
+    public void dsnQueued(QueueId id, QueueId dsn, String to) {
+        emit(id + " forward dsn to=<" + to + "> dsn=" + dsn);
+    }
+
+    /** A DSN that policy did not send (rate limit). */
+    public void dsnSkipped(QueueId id, String reason) {
+        emit(id + " forward dsn-skipped reason=" + quote(reason));
+    }
+
     /** Queue events without further detail: removed, held, released, deleted, requeued, retried. */
     public void queueEvent(QueueId id, String event) {
         emit(id + " queue " + event);

@@ -1,0 +1,97 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import relaybox.relay.control.ControlJson;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * The shape every queue action shares: ids or a selector, one line per entry touched, and exit 0
+ * only when every named id was acted on (or, for a selector, at least one entry was).
+ */
+abstract class ActionCommand implements Callable<Integer> {
+
+    private final Cli cli;
+    private final String op;
+    private final String past;
+    @Spec
+    CommandSpec spec;
+    @Mixin
+    ClientOptions client;
+    @Parameters(paramLabel = "ID", arity = "0..*", description = "Queue ids.")
+    List<String> ids = new ArrayList<>();
+    @Option(names = "--json", description = "One JSON object per entry: id, action, result.")
+    boolean json;
+
+    ActionCommand(Cli cli, String op, String past) {
+        this.cli = cli;
+        this.op = op;
+        this.past = past;
+    }
+
+    /** Which selector flag was given ("all", "failed") or null. */
+    abstract String selector();
+
+    @Override
+    public Integer call() throws CliException {
+        String sel = selector();
+        if (ids.isEmpty() == (sel == null) || "both".equals(sel)) {
+            throw new ParameterException(spec.commandLine(), "give queue ids or " + selectorsText() + ", not both");
+        }
+        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", op);
+        if (sel != null) {
+            req.put(sel, true);
+        } else {
+            ArrayNode a = req.putArray("ids");
+            ids.forEach(a::add);
+        }
+        JsonNode reply;
+        try (Control c = client.connect(cli)) {
+            reply = c.call(req).json();
+        }
+        int done = 0;
+        for (JsonNode r : reply.path("results")) {
+            String result = r.path("result").asText();
+            if (result.equals("done")) {
+                done++;
+            }
+            if (json) {
+                ObjectNode o = ControlJson.MAPPER.createObjectNode();
+                o.put("id", r.path("id").asText()).put("action", op).put("result", result);
+                if (r.has("message")) {
+                    o.put("message", r.path("message").asText());
+                }
+                cli.out().println(o.toString());
+            } else {
+                cli.out().println(r.path("id").asText() + " " + switch (result) {
+                    case "done" -> past;
+                    case "not_found" -> "not found";
+                    case "not_applicable" -> "not " + past + ": not possible in its current state";
+                    default -> "error: " + r.path("message").asText();
+                });
+            }
+        }
+        int selected = reply.path("results").size();
+        if (!json) {
+            cli.out().println(past + " " + done + " of " + selected + (selected == 1 ? " entry" : " entries"));
+        }
+        if (sel != null) {
+            return done > 0 ? Cli.OK : Cli.NOT_FOUND;
+        }
+        return done == selected ? Cli.OK : Cli.NOT_FOUND;
+    }
+
+    String selectorsText() {
+        return "--all";
+    }
+}

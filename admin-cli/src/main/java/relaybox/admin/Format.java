@@ -1,0 +1,113 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/** How durations, sizes and lists look in the human tables. JSON output never goes through here. */
+final class Format {
+
+    private Format() {
+    }
+
+    /** 42s, 5m, 3h12m, 2d4h. */
+    static String age(long seconds) {
+        if (seconds < 60) {
+            return seconds + "s";
+        }
+        if (seconds < 3600) {
+            return seconds / 60 + "m";
+        }
+        if (seconds < 86400) {
+            long m = seconds / 60 % 60;
+            return seconds / 3600 + "h" + (m == 0 ? "" : m + "m");
+        }
+        long h = seconds / 3600 % 24;
+        return seconds / 86400 + "d" + (h == 0 ? "" : h + "h");
+    }
+
+    /** "+15m", "now" or "-" as in the mail log's next= key. */
+    static String next(JsonNode next, Instant now) {
+        if (next == null || next.isNull() || next.asText().isEmpty()) {
+            return "-";
+        }
+        long s = Duration.between(now, Instant.parse(next.asText())).getSeconds();
+        return s <= 0 ? "now" : "+" + age(s);
+    }
+
+    static String size(long bytes) {
+        if (bytes < 10_000) {
+            return Long.toString(bytes);
+        }
+        if (bytes < 10_000_000) {
+            return bytes / 1024 + "K";
+        }
+        return bytes / (1024 * 1024) + "M";
+    }
+
+    static String clip(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max - 1) + "…";
+    }
+
+    static String addresses(JsonNode list, int shown) {
+        List<String> a = new ArrayList<>();
+        list.forEach(n -> a.add(n.asText()));
+        if (a.size() <= shown) {
+            return String.join(",", a);
+        }
+        return String.join(",", a.subList(0, shown)) + " +" + (a.size() - shown);
+    }
+
+    /** Aligned columns, left-aligned except those named numeric; the last column is not padded. */
+    static final class Table {
+        private final List<String[]> rows = new ArrayList<>();
+        private final boolean[] right;
+
+        Table(boolean[] right, String... header) {
+            this.right = right;
+            rows.add(header);
+        }
+
+        void add(String... cells) {
+            rows.add(cells);
+        }
+
+        int size() {
+            return rows.size() - 1;
+        }
+
+        String render() {
+            int cols = rows.get(0).length;
+            int[] w = new int[cols];
+            for (String[] r : rows) {
+                for (int i = 0; i < cols; i++) {
+                    w[i] = Math.max(w[i], r[i].length());
+                }
+            }
+            StringBuilder b = new StringBuilder();
+            for (String[] r : rows) {
+                StringBuilder line = new StringBuilder();
+                for (int i = 0; i < cols; i++) {
+                    String c = r[i];
+                    boolean last = i == cols - 1;
+                    if (right != null && i < right.length && right[i]) {
+                        line.append(" ".repeat(w[i] - c.length())).append(c);
+                    } else {
+                        line.append(c);
+                        if (!last) {
+                            line.append(" ".repeat(w[i] - c.length()));
+                        }
+                    }
+                    if (!last) {
+                        line.append("  ");
+                    }
+                }
+                b.append(line.toString().stripTrailing()).append('\n');
+            }
+            return b.toString();
+        }
+    }
+}

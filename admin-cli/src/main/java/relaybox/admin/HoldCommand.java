@@ -1,0 +1,22 @@
+package relaybox.admin;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code relaybox queue hold}. */
+@Command(name = "hold", mixinStandardHelpOptions = true,
+        description = "Hold entries so they are not sent until released. --all holds every queued, deferred and failed entry.")
+final class HoldCommand extends ActionCommand {
+
+    @Option(names = "--all", description = "Every entry this applies to.")
+    boolean all;
+
+    HoldCommand(Cli cli) {
+        super(cli, "hold", "held");
+    }
+
+    @Override
+    String selector() {
+        return all ? "all" : null;
+    }
+}

@@ -1,0 +1,98 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import relaybox.relay.control.ControlJson;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code relaybox queue list} (also {@code mailq}): one line per entry. The JSON Lines form has
+ * the fields of {@link ControlJson.EntryView}, named as in the mail log.
+ */
+@Command(name = "list", mixinStandardHelpOptions = true,
+        description = {"List queue entries: id, state, age, size, attempts, next attempt, sender, pending "
+                + "recipients, last reply.",
+                "--json prints one JSON object per line with the fields id, state, queued_at, age (seconds), "
+                        + "size (bytes), attempts, next (ISO time or null), from, to (pending), reply, recipients."})
+final class ListCommand implements Callable<Integer> {
+
+    private final Cli cli;
+    @Mixin
+    ClientOptions client;
+    @Option(names = "--state", paramLabel = "S", description = "Only entries in these states (comma list: queued, "
+            + "sending, deferred, held, failed, quarantined).")
+    String state;
+    @Option(names = "--older-than", paramLabel = "D", description = "Only entries queued longer ago than D (30m, 2h, 5d).")
+    String olderThan;
+    @Option(names = "--sender", paramLabel = "X", description = "Only entries whose sender contains X.")
+    String sender;
+    @Option(names = "--recipient", paramLabel = "X", description = "Only entries with a recipient containing X.")
+    String recipient;
+    @Option(names = "--json", description = "JSON Lines instead of a table.")
+    boolean json;
+    @Option(names = "--offline", description = "Read the queue store directly; only while the daemon is stopped.")
+    boolean offline;
+    @Option(names = "--queue-dir", paramLabel = "DIR", description = "Queue directory for --offline "
+            + "(default: queue_dir from the config file).")
+    Path queueDir;
+
+    ListCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public Integer call() throws CliException {
+        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", "list");
+        if (state != null) {
+            req.put("state", state);
+        }
+        if (olderThan != null) {
+            req.put("older_than", olderThan);
+        }
+        if (sender != null) {
+            req.put("sender", sender);
+        }
+        if (recipient != null) {
+            req.put("recipient", recipient);
+        }
+        JsonNode entries;
+        try (Control c = open(cli, client, offline, queueDir)) {
+            entries = c.call(req).json().path("entries");
+        }
+        if (json) {
+            for (JsonNode e : entries) {
+                cli.out().println(e.toString());
+            }
+            return Cli.OK;
+        }
+        if (entries.isEmpty()) {
+            cli.out().println("no entries" + (state != null || olderThan != null || sender != null
+                    || recipient != null ? " match" : ": the queue is empty"));
+            return Cli.OK;
+        }
+        Instant now = Instant.now();
+        Format.Table t = new Format.Table(new boolean[]{false, false, true, true, true},
+                "ID", "STATE", "AGE", "SIZE", "ATT", "NEXT", "FROM", "TO", "REPLY");
+        long bytes = 0;
+        for (JsonNode e : entries) {
+            bytes += e.path("size").asLong();
+            t.add(e.path("id").asText(), e.path("state").asText(), Format.age(e.path("age").asLong()),
+                    Format.size(e.path("size").asLong()), e.path("attempts").asText(), Format.next(e.get("next"), now),
+                    "<" + e.path("from").asText() + ">", Format.addresses(e.path("to"), 2),
+                    Format.clip(e.path("reply").asText(), 60));
+        }
+        cli.out().print(t.render());
+        cli.out().println("-- " + t.size() + (t.size() == 1 ? " entry, " : " entries, ") + Format.size(bytes) + " bytes");
+        return Cli.OK;
+    }
+
+    static Control open(Cli cli, ClientOptions client, boolean offline, Path queueDir) throws CliException {
+        return offline ? OfflineControl.open(client.queueDir(cli, queueDir)) : client.connect(cli);
+    }
+}

@@ -1,0 +1,527 @@
+package relaybox.admin;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code relaybox sendmail} (installed as /usr/sbin/sendmail): reads one message on stdin and
+ * submits it over SMTP to the local daemon's intake, which queues it durably before answering.
+ * It never queues anything itself: when the daemon is down or refuses, it says on stderr that the
+ * message was NOT queued and exits with a sysexits code, so the caller (PHP's mail() returns
+ * false, cron mails the error) knows.
+ *
+ * <h2>What it accepts</h2>
+ * Recipients as arguments (comma lists allowed); -t (also To/Cc/Bcc of the message, added to the
+ * arguments as Postfix does); -i and -oi (a line with a single dot is text, not the end);
+ * -f/-r sender ("" or "<>" is the null sender); -F full name (for a From: header added when the
+ * message has none); -B 8BITMIME; -bs (SMTP on stdin/stdout, relayed to the daemon); -bp (the
+ * queue list); -v (SMTP dialogue on stderr); --smtp host:port and $RELAYBOX_SMTP (where the
+ * intake listens; default the first intake_listen of the config file). Options without meaning
+ * here (-odb, -oem, -N, -R, -V, -U, -q ...) are accepted; unknown -o options get a warning.
+ *
+ * <h2>What it does to the message</h2>
+ * Line ends become CRLF (LF-only and lone CR input included, because the intake refuses bare
+ * ones), lines starting with a dot are dot-stuffed, Bcc: fields are removed, a leading mbox
+ * "From " line is dropped, and a From: header is added if missing. Date: and Message-ID: are the
+ * intake's job. Everything else passes byte for byte.
+ *
+ * <h2>Exit codes (sysexits)</h2>
+ * 0 queued; 64 usage (bad option, no recipients); 65 sender or message refused; 67 a recipient
+ * refused; 69 daemon refuses service; 74 stdin unreadable; 75 daemon down or temporary refusal;
+ * 78 config unreadable.
+ *
+ * <p>Class loading is kept small on purpose (no picocli, no Jackson, no config library): this
+ * runs once per message, and JVM start-up is its whole cost.
+ */
+public final class Sendmail {
+
+    static final int EX_OK = 0;
+    static final int EX_USAGE = 64;
+    static final int EX_DATAERR = 65;
+    static final int EX_NOUSER = 67;
+    static final int EX_UNAVAILABLE = 69;
+    static final int EX_IOERR = 74;
+    static final int EX_TEMPFAIL = 75;
+    static final int EX_CONFIG = 78;
+
+    static final String SMTP_ENV = "RELAYBOX_SMTP";
+    static final String DEFAULT_SMTP = "127.0.0.1:25";
+    private static final Pattern HEADER = Pattern.compile("^[!-9;-~]+:.*", Pattern.DOTALL);
+    private static final Pattern LISTEN = Pattern.compile("^[ \\t]*intake_listen[ \\t]*=[ \\t]*\\[(.*?)]",
+            Pattern.MULTILINE | Pattern.DOTALL);
+    private static final Pattern QUOTED = Pattern.compile("\"([^\"]*)\"");
+    /** -o options that only tune delivery or error modes of the classic sendmail: nothing to warn about. */
+    private static final Set<String> QUIET_O = Set.of("i", "em", "ee", "ep", "eq", "ew", "db", "di", "dq", "dd", "dp",
+            "m", "8", "7");
+
+    private Sendmail() {
+    }
+
+    /** Parsed command line. */
+    static final class Options {
+        boolean extract;
+        boolean ignoreDots;
+        boolean verbose;
+        boolean eightBit;
+        String mode = "m";
+        String sender;
+        String fullName;
+        String smtp;
+        Path config;
+        final List<String> recipients = new ArrayList<>();
+    }
+
+    public static int run(String[] args, InputStream stdin, PrintStream stdout, PrintStream stderr,
+                          Map<String, String> env, Path defaultConfig) {
+        Options o;
+        try {
+            o = parse(args, stderr);
+        } catch (IllegalArgumentException e) {
+            stderr.println("relaybox sendmail: " + e.getMessage());
+            stderr.println("usage: relaybox sendmail [-t] [-i] [-f sender] [-F name] [-v] [--smtp host:port] "
+                    + "[recipient ...] < message");
+            return EX_USAGE;
+        }
+        if (o == null) {
+            stdout.println(USAGE);
+            return EX_OK;
+        }
+        switch (o.mode) {
+            case "p":
+                return Main.run(new String[]{"queue", "list"}, new Cli(stdin, stdout, stderr, env, defaultConfig));
+            case "i":
+                stderr.println("relaybox sendmail: relaybox has no aliases database; nothing to do");
+                return EX_OK;
+            case "q":
+                // The daemon runs its queue by itself; "sendmail -q" from old cron jobs is harmless.
+                return EX_OK;
+            default:
+                break;
+        }
+        String target;
+        try {
+            target = target(o, env, defaultConfig);
+        } catch (IOException e) {
+            stderr.println("relaybox sendmail: message NOT queued: " + e.getMessage());
+            return EX_CONFIG;
+        }
+        String host = host(target);
+        int port = port(target);
+        if (o.mode.equals("s")) {
+            return smtpOnStdio(host, port, stdin, stdout, stderr);
+        }
+        try {
+            String reply = submit(o, host, port, new BufferedInputStream(stdin, 65536), o.verbose ? stderr : null);
+            if (o.verbose) {
+                stderr.println("relaybox sendmail: " + reply);
+            }
+            return EX_OK;
+        } catch (SmtpSubmission.Failure f) {
+            stderr.println("relaybox sendmail: message NOT queued: " + f.getMessage()
+                    + (f.exit == EX_TEMPFAIL ? "; try again later" : ""));
+            return f.exit;
+        } catch (IOException e) {
+            stderr.println("relaybox sendmail: message NOT queued: cannot read the message: " + e.getMessage());
+            return EX_IOERR;
+        }
+    }
+
+    static final String USAGE = """
+            usage: relaybox sendmail [options] [recipient ...] < message
+
+            Reads a message on stdin and queues it with the local relaybox daemon (SMTP to its intake).
+              -t            also send to the To, Cc and Bcc addresses of the message (Bcc is removed)
+              -i, -oi       a line with a single dot does not end the message
+              -f SENDER     envelope sender (also -r); "" or "<>" for the null sender
+              -F NAME       full name for the From: header added when the message has none
+              -B 8BITMIME   declare an 8-bit body
+              -bs           speak SMTP on stdin/stdout (relayed to the daemon)
+              -bp           list the queue (relaybox queue list)
+              -v            print the SMTP dialogue on stderr
+              --smtp H:P    intake address (default: $RELAYBOX_SMTP, else the first intake_listen in
+                            --config FILE, default /etc/relaybox/relaybox.conf, else 127.0.0.1:25)
+            Other classic options (-odb, -oem, -N, -R, -V, -U, -q) are accepted and ignored.
+
+            Exit codes (sysexits): 0 queued, 64 usage, 65 sender or message refused, 67 recipient
+            refused, 69 service refused, 74 input error, 75 daemon down or temporary refusal (the
+            message was NOT queued: try again), 78 configuration unreadable.""";
+
+    /** Returns null for --help. */
+    static Options parse(String[] args, PrintStream stderr) {
+        Options o = new Options();
+        boolean onlyRecipients = false;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (onlyRecipients || !a.startsWith("-") || a.equals("-")) {
+                o.recipients.addAll(Addresses.parse(a));
+                continue;
+            }
+            if (a.equals("--")) {
+                onlyRecipients = true;
+                continue;
+            }
+            if (a.equals("--help")) {
+                return null;
+            }
+            if (a.equals("--smtp") || a.equals("--config")) {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(a + " needs a value");
+                }
+                if (a.equals("--smtp")) {
+                    o.smtp = args[++i];
+                } else {
+                    o.config = Path.of(args[++i]);
+                }
+                continue;
+            }
+            char f = a.charAt(1);
+            String attached = a.substring(2);
+            switch (f) {
+                case 'f', 'r', 'F', 'B', 'N', 'R', 'V', 'X', 'L', 'h', 'C', 'O', 'A' -> {
+                    String v;
+                    if (!attached.isEmpty()) {
+                        v = attached;
+                    } else if (i + 1 < args.length) {
+                        v = args[++i];
+                    } else {
+                        throw new IllegalArgumentException("option -" + f + " needs a value");
+                    }
+                    switch (f) {
+                        case 'f', 'r' -> o.sender = v.equals("<>") ? "" : strip(v);
+                        case 'F' -> o.fullName = v;
+                        case 'B' -> o.eightBit = v.equalsIgnoreCase("8BITMIME");
+                        case 'C' -> o.config = Path.of(v);
+                        case 'O' -> stderr.println("relaybox sendmail: warning: option -O " + v + " ignored");
+                        default -> { }
+                    }
+                }
+                case 'o' -> {
+                    if (attached.equals("i")) {
+                        o.ignoreDots = true;
+                    } else if (!QUIET_O.contains(attached) && !attached.startsWith("e") && !attached.startsWith("d")) {
+                        stderr.println("relaybox sendmail: warning: option " + a + " ignored");
+                    }
+                }
+                case 'b' -> {
+                    switch (attached) {
+                        case "m", "s", "p", "i", "I" -> o.mode = attached.equals("I") ? "i" : attached;
+                        default -> throw new IllegalArgumentException("mode " + a + " is not supported");
+                    }
+                }
+                case 'q' -> o.mode = "q";
+                case 'I' -> o.mode = "i";
+                default -> {
+                    // Clustered flags such as -ti.
+                    for (char c : a.substring(1).toCharArray()) {
+                        switch (c) {
+                            case 't' -> o.extract = true;
+                            case 'i' -> o.ignoreDots = true;
+                            case 'v' -> o.verbose = true;
+                            case 'm', 'n', 'U', 'G', 'x' -> { }
+                            default -> throw new IllegalArgumentException("unknown option -" + c);
+                        }
+                    }
+                }
+            }
+        }
+        return o;
+    }
+
+    private static String strip(String s) {
+        s = s.trim();
+        return s.startsWith("<") && s.endsWith(">") ? s.substring(1, s.length() - 1) : s;
+    }
+
+    /** --smtp, else $RELAYBOX_SMTP, else the config's first intake_listen, else 127.0.0.1:25. */
+    static String target(Options o, Map<String, String> env, Path defaultConfig) throws IOException {
+        if (o.smtp != null) {
+            return o.smtp;
+        }
+        String e = env.get(SMTP_ENV);
+        if (e != null && !e.isBlank()) {
+            return e.trim();
+        }
+        Path file = o.config != null ? o.config : defaultConfig;
+        if (!Files.exists(file)) {
+            if (o.config != null) {
+                throw new IOException("config file " + file + " does not exist");
+            }
+            return DEFAULT_SMTP;
+        }
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException ex) {
+            throw new IOException("cannot read " + file + " to find the intake address (" + ex.getMessage()
+                    + "); make it readable or set " + SMTP_ENV);
+        }
+        return firstListen(text).orElse(DEFAULT_SMTP);
+    }
+
+    /**
+     * The first address of the top-level {@code intake_listen} key. A deliberately small scan
+     * instead of a TOML parser, to keep this path's start-up short; SendmailTest checks it
+     * against ConfigReader on the shipped file.
+     */
+    static java.util.Optional<String> firstListen(String toml) {
+        // Top-level keys end at the first [table] or [[array]] header.
+        Matcher table = Pattern.compile("(?m)^[ \\t]*\\[").matcher(toml);
+        String top = table.find() ? toml.substring(0, table.start()) : toml;
+        Matcher m = LISTEN.matcher(top);
+        if (!m.find()) {
+            return java.util.Optional.empty();
+        }
+        Matcher q = QUOTED.matcher(m.group(1));
+        return q.find() ? java.util.Optional.of(q.group(1)) : java.util.Optional.empty();
+    }
+
+    /** A wildcard listen address is reached on loopback. */
+    static String host(String hostPort) {
+        int c = hostPort.lastIndexOf(':');
+        String h = c < 0 ? hostPort : hostPort.substring(0, c);
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        return switch (h) {
+            case "", "0.0.0.0", "*" -> "127.0.0.1";
+            case "::" -> "::1";
+            default -> h;
+        };
+    }
+
+    static int port(String hostPort) {
+        int c = hostPort.lastIndexOf(':');
+        try {
+            return c < 0 ? 25 : Integer.parseInt(hostPort.substring(c + 1));
+        } catch (NumberFormatException e) {
+            return 25;
+        }
+    }
+
+    /** Reads the header section, opens the SMTP transaction, then streams the body. */
+    static String submit(Options o, String host, int port, InputStream in, PrintStream trace)
+            throws SmtpSubmission.Failure, IOException {
+        LineReader reader = new LineReader(in);
+        List<String> fields = new ArrayList<>();
+        String firstBodyLine = null;
+        boolean ended = false;
+        boolean first = true;
+        while (true) {
+            String line = reader.next();
+            if (line == null) {
+                ended = true;
+                break;
+            }
+            if (!o.ignoreDots && line.equals(".")) {
+                ended = true;
+                break;
+            }
+            if (first && line.startsWith("From ")) {
+                first = false;
+                continue; // mbox separator, not a header
+            }
+            first = false;
+            if (line.isEmpty()) {
+                break;
+            }
+            if ((line.startsWith(" ") || line.startsWith("\t")) && !fields.isEmpty()) {
+                fields.set(fields.size() - 1, fields.get(fields.size() - 1) + "\r\n" + line);
+            } else if (HEADER.matcher(line).matches()) {
+                fields.add(line);
+            } else {
+                firstBodyLine = line; // no blank line between headers and body
+                break;
+            }
+        }
+        String sender = o.sender != null ? o.sender : defaultSender();
+        Set<String> rcpts = new LinkedHashSet<>(o.recipients);
+        boolean hasFrom = false;
+        List<String> kept = new ArrayList<>();
+        for (String f : fields) {
+            String name = f.substring(0, f.indexOf(':')).trim().toLowerCase(Locale.ROOT);
+            String value = f.substring(f.indexOf(':') + 1).replace("\r\n", "");
+            if (o.extract && (name.equals("to") || name.equals("cc") || name.equals("bcc"))) {
+                rcpts.addAll(Addresses.parse(value));
+            }
+            if (name.equals("from")) {
+                hasFrom = true;
+            }
+            if (!name.equals("bcc")) {
+                kept.add(f);
+            }
+        }
+        if (!hasFrom) {
+            kept.add(0, "From: " + fromHeader(o.fullName, sender));
+        }
+        if (rcpts.isEmpty()) {
+            throw new SmtpSubmission.Failure(EX_USAGE, "no recipients (give them as arguments, or use -t with To/Cc/Bcc"
+                    + " headers)");
+        }
+        String helo = "localhost";
+        try (SmtpSubmission smtp = SmtpSubmission.open(host, port, helo, trace)) {
+            StringBuilder params = new StringBuilder();
+            if (o.eightBit && smtp.supports("8BITMIME")) {
+                params.append(" BODY=8BITMIME");
+            }
+            boolean utf8 = !isAscii(sender) || rcpts.stream().anyMatch(r -> !isAscii(r));
+            if (utf8 && smtp.supports("SMTPUTF8")) {
+                params.append(" SMTPUTF8");
+            }
+            smtp.mail(sender, params.toString());
+            try {
+                for (String r : rcpts) {
+                    smtp.rcpt(r);
+                }
+            } catch (SmtpSubmission.Failure f) {
+                smtp.reset();
+                smtp.quit();
+                throw f;
+            }
+            smtp.data();
+            for (String f : kept) {
+                for (String l : f.split("\r\n", -1)) {
+                    smtp.line(l);
+                }
+            }
+            smtp.line("");
+            if (firstBodyLine != null) {
+                smtp.line(firstBodyLine);
+            }
+            while (!ended) {
+                String line = reader.next();
+                if (line == null || (!o.ignoreDots && line.equals("."))) {
+                    break;
+                }
+                smtp.line(line);
+            }
+            String reply = smtp.finish();
+            smtp.quit();
+            return reply;
+        }
+    }
+
+    private static boolean isAscii(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) > 127) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** From: value for a message without one; a non-ASCII name is RFC 2047 encoded. */
+    static String fromHeader(String fullName, String sender) {
+        String addr = "<" + sender + ">";
+        if (fullName == null || fullName.isBlank()) {
+            return sender.isEmpty() ? "<MAILER-DAEMON>" : sender;
+        }
+        String name;
+        if (isAscii(fullName)) {
+            name = fullName.matches("[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+") ? fullName
+                    : "\"" + fullName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+        } else {
+            name = "=?UTF-8?B?" + Base64.getEncoder().encodeToString(fullName.getBytes(StandardCharsets.UTF_8)) + "?=";
+        }
+        // Header text is handled as ISO-8859-1 bytes; the encoded name is pure ASCII.
+        return name + " " + addr;
+    }
+
+    /** user@domain of the caller: /etc/mailname (Debian's mail domain), else the host name. */
+    static String defaultSender() {
+        String user = System.getProperty("user.name", "nobody");
+        String domain = firstLine(Path.of("/etc/mailname"));
+        if (domain == null) {
+            domain = firstLine(Path.of("/etc/hostname"));
+        }
+        return user + "@" + (domain == null ? "localhost" : domain);
+    }
+
+    private static String firstLine(Path p) {
+        try {
+            String s = Files.readString(p, StandardCharsets.ISO_8859_1).strip();
+            return s.isEmpty() ? null : s.lines().findFirst().orElse(null);
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** -bs: the caller speaks SMTP itself; relay its bytes to the intake and back. */
+    private static int smtpOnStdio(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr) {
+        try (Socket s = new Socket()) {
+            try {
+                s.connect(new java.net.InetSocketAddress(host, port), SmtpSubmission.CONNECT_TIMEOUT_MS);
+            } catch (IOException e) {
+                stdout.print("421 4.3.0 relaybox daemon not reachable; message NOT queued\r\n");
+                stdout.flush();
+                stderr.println("relaybox sendmail: the relaybox daemon is not reachable on " + host + ":" + port);
+                return EX_TEMPFAIL;
+            }
+            OutputStream toDaemon = s.getOutputStream();
+            Thread up = new Thread(() -> {
+                try {
+                    stdin.transferTo(toDaemon);
+                    s.shutdownOutput();
+                } catch (IOException ignored) {
+                    // The daemon closed first; the reader below ends too.
+                }
+            }, "sendmail-bs");
+            up.setDaemon(true);
+            up.start();
+            s.getInputStream().transferTo(stdout);
+            stdout.flush();
+            return EX_OK;
+        } catch (IOException e) {
+            stderr.println("relaybox sendmail: SMTP session broke: " + e.getMessage());
+            return EX_TEMPFAIL;
+        }
+    }
+
+    /** Lines as ISO-8859-1 strings without their end; CRLF, LF and a lone CR all end a line. */
+    static final class LineReader {
+        private final InputStream in;
+        private int pushed = -1;
+
+        LineReader(InputStream in) {
+            this.in = in;
+        }
+
+        String next() throws IOException {
+            ByteArrayOutputStream b = new ByteArrayOutputStream(128);
+            while (true) {
+                int c = pushed >= 0 ? pushed : in.read();
+                pushed = -1;
+                if (c < 0) {
+                    return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
+                }
+                if (c == '\n') {
+                    return b.toString(StandardCharsets.ISO_8859_1);
+                }
+                if (c == '\r') {
+                    int d = in.read();
+                    if (d != '\n' && d >= 0) {
+                        pushed = d;
+                    }
+                    return b.toString(StandardCharsets.ISO_8859_1);
+                }
+                b.write(c);
+            }
+        }
+    }
+}

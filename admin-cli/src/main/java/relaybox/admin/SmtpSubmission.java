@@ -1,0 +1,225 @@
+package relaybox.admin;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A one-message SMTP client for {@link Sendmail}: loopback to our own intake, no TLS, no AUTH
+ * (the intake trusts loopback). Owns the dialogue and the mapping of its failures to sysexits;
+ * does not read stdin or build the message (the caller streams lines into {@link #line}).
+ *
+ * <p>Strings are ISO-8859-1 throughout so that every byte of an 8-bit message passes unchanged.
+ * Recipients are all-or-nothing: if the intake refuses any RCPT the transaction is abandoned,
+ * so the caller never has to guess who got a copy.
+ */
+final class SmtpSubmission implements AutoCloseable {
+
+    static final int CONNECT_TIMEOUT_MS = 10_000;
+    /** The 250 after DATA comes only after the queue's durable commit: allow for a slow disk. */
+    static final int READ_TIMEOUT_MS = 120_000;
+
+    /** A refusal or failure, with the sysexits code to exit with. */
+    static final class Failure extends Exception {
+        final int exit;
+
+        Failure(int exit, String message) {
+            super(message);
+            this.exit = exit;
+        }
+    }
+
+    private final Socket socket;
+    private final InputStream in;
+    private final OutputStream out;
+    private final PrintStream trace;
+    private final List<String> extensions = new ArrayList<>();
+
+    private SmtpSubmission(Socket socket, PrintStream trace) throws IOException {
+        this.socket = socket;
+        this.in = new BufferedInputStream(socket.getInputStream());
+        this.out = new BufferedOutputStream(socket.getOutputStream(), 65536);
+        this.trace = trace;
+    }
+
+    /** Connects and reads the greeting; {@code trace} (may be null) gets the dialogue for -v. */
+    static SmtpSubmission open(String host, int port, String helo, PrintStream trace) throws Failure {
+        Socket s = new Socket();
+        SmtpSubmission c;
+        try {
+            s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
+            s.setSoTimeout(READ_TIMEOUT_MS);
+            c = new SmtpSubmission(s, trace);
+        } catch (IOException e) {
+            closeQuietly(s);
+            throw new Failure(Sendmail.EX_TEMPFAIL, "the relaybox daemon is not reachable on " + host + ":" + port
+                    + " (" + e.getMessage() + ")");
+        }
+        try {
+            c.expect("greeting", 220);
+            String ehlo = c.command("EHLO " + helo);
+            if (ehlo.startsWith("250")) {
+                for (String l : ehlo.split("\r\n")) {
+                    c.extensions.add(l.substring(Math.min(4, l.length())).toUpperCase(Locale.ROOT));
+                }
+            } else {
+                c.check("HELO", c.command("HELO " + helo), 250);
+            }
+            return c;
+        } catch (Failure f) {
+            c.close();
+            throw f;
+        }
+    }
+
+    boolean supports(String ext) {
+        return extensions.stream().anyMatch(e -> e.equals(ext) || e.startsWith(ext + " "));
+    }
+
+    void mail(String sender, String params) throws Failure {
+        check("MAIL FROM", command("MAIL FROM:<" + sender + ">" + params), 250);
+    }
+
+    void rcpt(String recipient) throws Failure {
+        check("RCPT TO <" + recipient + ">", command("RCPT TO:<" + recipient + ">"), 250, 251);
+    }
+
+    void data() throws Failure {
+        check("DATA", command("DATA"), 354);
+    }
+
+    /** One message line, without its line end; dot-stuffed here (RFC 5321 4.5.2). */
+    void line(String text) throws Failure {
+        try {
+            if (text.startsWith(".")) {
+                out.write('.');
+            }
+            out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+            out.write('\r');
+            out.write('\n');
+        } catch (IOException e) {
+            throw new Failure(Sendmail.EX_TEMPFAIL, "connection to the daemon broke while sending the message ("
+                    + e.getMessage() + ")");
+        }
+    }
+
+    /** Ends the message; returns the daemon's 250 reply ("250 2.0.0 Ok: queued as ID"). */
+    String finish() throws Failure {
+        String r = command(".");
+        check("end of DATA", r, 250);
+        return r;
+    }
+
+    void quit() {
+        try {
+            command("QUIT");
+        } catch (Failure ignored) {
+            // The message is already queued or abandoned; QUIT is a courtesy.
+        }
+    }
+
+    void reset() {
+        try {
+            command("RSET");
+        } catch (Failure ignored) {
+            // We are giving up anyway.
+        }
+    }
+
+    private void expect(String stage, int... ok) throws Failure {
+        check(stage, reply(), ok);
+    }
+
+    private void check(String stage, String reply, int... ok) throws Failure {
+        int code = code(reply);
+        for (int c : ok) {
+            if (code == c) {
+                return;
+            }
+        }
+        String text = reply.replace("\r\n", " / ");
+        if (code >= 400 && code < 500 || code < 200) {
+            throw new Failure(Sendmail.EX_TEMPFAIL, stage + ": the daemon refused temporarily: " + text);
+        }
+        int exit = stage.startsWith("RCPT") ? Sendmail.EX_NOUSER
+                : stage.startsWith("MAIL") || stage.startsWith("end of DATA") ? Sendmail.EX_DATAERR
+                : Sendmail.EX_UNAVAILABLE;
+        throw new Failure(exit, stage + ": the daemon refused: " + text);
+    }
+
+    private String command(String line) throws Failure {
+        try {
+            if (trace != null) {
+                trace.println(">>> " + line);
+            }
+            out.write(line.getBytes(StandardCharsets.ISO_8859_1));
+            out.write('\r');
+            out.write('\n');
+            out.flush();
+        } catch (IOException e) {
+            throw new Failure(Sendmail.EX_TEMPFAIL, "connection to the daemon broke (" + e.getMessage() + ")");
+        }
+        return reply();
+    }
+
+    /** A whole reply, continuation lines joined with CRLF. */
+    private String reply() throws Failure {
+        StringBuilder all = new StringBuilder();
+        try {
+            while (true) {
+                StringBuilder l = new StringBuilder();
+                int c;
+                while ((c = in.read()) >= 0 && c != '\n') {
+                    if (c != '\r') {
+                        l.append((char) c);
+                    }
+                }
+                if (c < 0 && l.length() == 0) {
+                    throw new IOException("connection closed by the daemon");
+                }
+                if (trace != null) {
+                    trace.println("<<< " + l);
+                }
+                if (all.length() > 0) {
+                    all.append("\r\n");
+                }
+                all.append(l);
+                if (l.length() < 4 || l.charAt(3) != '-') {
+                    return all.toString();
+                }
+            }
+        } catch (IOException e) {
+            throw new Failure(Sendmail.EX_TEMPFAIL, "no answer from the daemon (" + e.getMessage() + ")");
+        }
+    }
+
+    private static int code(String reply) {
+        try {
+            return Integer.parseInt(reply.substring(0, 3));
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // Nothing left to do with it.
+        }
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(socket);
+    }
+}

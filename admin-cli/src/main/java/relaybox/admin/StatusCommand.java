@@ -1,0 +1,71 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import relaybox.relay.control.ControlJson;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code relaybox status}: is the daemon up, what it listens on, queue depth and link state. The
+ * exit code is meant for monitoring: 0 up and healthy, 1 up but degraded (queue store failing or
+ * an upstream link down), 3 not reachable.
+ */
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = {"Daemon status: up, listeners, queue depth, upstream link state.",
+                "For monitoring: exit 0 healthy, 1 degraded (queue store failing or an upstream link down), "
+                        + "3 daemon unreachable."})
+final class StatusCommand implements Callable<Integer> {
+
+    private final Cli cli;
+    @Mixin
+    ClientOptions client;
+    @Option(names = "--json", description = "One JSON object.")
+    boolean json;
+
+    StatusCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public Integer call() throws CliException {
+        JsonNode s;
+        try (Control c = client.connect(cli)) {
+            s = c.call(ControlJson.MAPPER.createObjectNode().put("op", "status")).json();
+        }
+        List<String> problems = new ArrayList<>();
+        if (!s.path("queue_healthy").asBoolean(true)) {
+            problems.add("the queue store's last commit failed");
+        }
+        for (JsonNode l : s.path("links")) {
+            if ("down".equals(l.path("state").asText())) {
+                problems.add("upstream " + l.path("upstream").asText() + " is down");
+            }
+        }
+        if (json) {
+            cli.out().println(s.toString());
+        } else {
+            StringBuilder b = new StringBuilder();
+            b.append("relaybox daemon is up (pid ").append(s.path("pid").asLong()).append(", up ")
+                    .append(Format.age(s.path("uptime").asLong())).append(", since ")
+                    .append(s.path("started_at").asText()).append(")\n");
+            for (JsonNode l : s.path("listeners")) {
+                b.append("listening: ").append(l.path("name").asText()).append(' ')
+                        .append(l.path("address").asText()).append('\n');
+            }
+            List<String> parts = new ArrayList<>();
+            s.path("counts").fields().forEachRemaining(e -> parts.add(e.getKey() + " " + e.getValue().asLong()));
+            b.append("queue: ").append(s.path("queue_healthy").asBoolean(true) ? "healthy" : "FAILING")
+                    .append(", depth ").append(s.path("depth").asLong()).append(" (").append(String.join(", ", parts))
+                    .append(")\n");
+            StatsCommand.links(b, s.path("links"));
+            b.append(problems.isEmpty() ? "status: ok\n" : "status: DEGRADED: " + String.join("; ", problems) + "\n");
+            cli.out().print(b);
+        }
+        return problems.isEmpty() ? Cli.OK : Cli.NOT_FOUND;
+    }
+}

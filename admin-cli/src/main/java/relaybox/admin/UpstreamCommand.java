@@ -1,0 +1,75 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import relaybox.relay.control.ControlJson;
+
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** {@code relaybox upstream test}: the daemon probes each upstream and we print each step. */
+@Command(name = "upstream", mixinStandardHelpOptions = true, description = "Upstream (smart host) checks.",
+        subcommands = {UpstreamCommand.Test.class, CommandLine.HelpCommand.class})
+final class UpstreamCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return Cli.USAGE;
+    }
+
+    @Command(name = "test", mixinStandardHelpOptions = true,
+            description = {"Connect to each configured upstream, STARTTLS, verify the certificate, AUTH, and report "
+                    + "each step, without sending mail. The daemon runs the test with its own configuration and "
+                    + "credentials.", "Exit 1 if any step failed."})
+    static final class Test implements Callable<Integer> {
+        private final Cli cli;
+        @Mixin
+        ClientOptions client;
+        @Option(names = "--json", description = "One JSON object per upstream.")
+        boolean json;
+
+        Test(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public Integer call() throws CliException {
+            JsonNode r;
+            // Connect and TLS timeouts of several upstreams add up: wait longer than for other requests.
+            try (Control c = client.connect(cli, Duration.ofSeconds(Math.max(client.timeoutSeconds, 180)))) {
+                r = c.call(ControlJson.MAPPER.createObjectNode().put("op", "upstream-test")).json();
+            }
+            boolean allOk = true;
+            for (JsonNode u : r.path("upstreams")) {
+                if (json) {
+                    cli.out().println(u.toString());
+                }
+                Format.Table t = new Format.Table(new boolean[]{false, false, true}, "STEP", "RESULT", "TIME", "DETAIL");
+                for (JsonNode s : u.path("steps")) {
+                    boolean ok = s.path("ok").asBoolean();
+                    allOk &= ok;
+                    t.add(s.path("name").asText(), ok ? "ok" : "FAILED", s.path("millis").asLong() + "ms",
+                            s.path("detail").asText());
+                }
+                if (!json) {
+                    cli.out().println("upstream " + u.path("upstream").asText() + ":");
+                    t.render().lines().forEach(l -> cli.out().println("  " + l));
+                }
+            }
+            if (r.path("upstreams").isEmpty()) {
+                cli.out().println("no upstream configured");
+                return Cli.NOT_FOUND;
+            }
+            return allOk ? Cli.OK : Cli.NOT_FOUND;
+        }
+    }
+}

@@ -1,0 +1,525 @@
+package relaybox.queue.mapdb;
+
+import org.mapdb.BTreeMap;
+import org.mapdb.DB;
+import org.mapdb.DBException;
+import org.mapdb.DBMaker;
+import org.mapdb.Serializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.AbstractQueue;
+import relaybox.queue.EntryState;
+import relaybox.queue.Envelope;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueException;
+import relaybox.queue.QueueId;
+import relaybox.queue.RetrySchedule;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.SequenceInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The durable queue: owns the MapDB store ({@code queue.db}) and the spool directory, and is the
+ * only code that opens either. Message bytes live in spool files; MapDB holds one small record
+ * per entry. A single committer thread does every MapDB write, so concurrent accepts share one
+ * commit (group commit) and MapDB's one global transaction is never shared between writers.
+ *
+ * <h2>Failure behaviour</h2>
+ * Below {@code minFreeSpace} free bytes nothing new is accepted (STORAGE_FULL), because MapDB
+ * damages its store when the disk fills in the middle of a commit. If a commit fails anyway the
+ * queue stops writing and reports itself unhealthy: the store is not trusted until a restart
+ * recovers it; every later write fails with STORAGE_ERROR rather than risk acknowledged mail.
+ * At open, a record that does not decode, or whose spool file is missing or short, is moved to
+ * the quarantine map and reported by {@link #quarantinedAtOpen()}; nothing is dropped silently.
+ *
+ * <h2>Thread safety</h2>
+ * Safe for any number of threads. Accepts block until their commit; other writes do not.
+ */
+public final class MapDbQueue extends AbstractQueue {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MapDbQueue.class);
+    private static final int MAX_BATCH = 4096;
+
+    /** A quarantined record found at open, for the daemon's mail log. */
+    public record Quarantined(String id, String reason) { }
+
+    private sealed interface Op permits Put, Remove, Stop { }
+
+    private record Put(QueueEntry entry, Spool.Location location, boolean newMessage, CompletableFuture<Void> done)
+            implements Op { }
+
+    private record Remove(QueueEntry entry, CompletableFuture<Void> done) implements Op { }
+
+    private record Stop(CompletableFuture<Void> done) implements Op { }
+
+    private final DB db;
+    private final BTreeMap<String, byte[]> records;
+    private final BTreeMap<String, byte[]> quarantine;
+    private final Spool spool;
+    private final long minFreeSpace;
+    private final LinkedBlockingQueue<Op> ops = new LinkedBlockingQueue<>();
+    /** Where each entry's message bytes are; written only with the record that refers to them. */
+    private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
+    private final Thread committer;
+    private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "queue-spool-sync");
+        t.setDaemon(true);
+        return t;
+    });
+    private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
+    private final AtomicLong commits = new AtomicLong();
+    private volatile boolean healthy = true;
+    private volatile boolean closed;
+    /** Set by the committer when it exits; guarded by {@code ops}. */
+    private boolean stopped;
+
+    private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock) {
+        super(clock, schedule);
+        this.db = db;
+        this.spool = spool;
+        this.minFreeSpace = minFreeSpace;
+        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
+        this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.committer = new Thread(this::commitLoop, "queue-committer");
+    }
+
+    /**
+     * Opens (or creates) the queue in {@code dir} and recovers it: entries left in SENDING are
+     * QUEUED again, undecodable records and entries without their message are quarantined, and
+     * spool files without a record (a crash between spool write and commit) are deleted.
+     *
+     * @throws QueueException when the store is locked by another process or cannot be opened
+     */
+    public static MapDbQueue open(Path dir, long minFreeSpace, RetrySchedule schedule, Clock clock)
+            throws QueueException {
+        Spool spool;
+        DB db;
+        try {
+            Files.createDirectories(dir);
+            spool = new Spool(dir.resolve("spool"));
+        } catch (IOException e) {
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot create queue directory " + dir
+                    + ": " + e, e);
+        }
+        try {
+            db = DBMaker.fileDB(dir.resolve("queue.db").toFile())
+                    .transactionEnable()
+                    .fileChannelEnable()
+                    .make();
+        } catch (DBException.FileLocked e) {
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue store " + dir.resolve("queue.db")
+                    + " is locked by another process (is the relaybox daemon running?)", e);
+        } catch (RuntimeException | Error e) {
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open queue store "
+                    + dir.resolve("queue.db") + ": " + e, e);
+        }
+        MapDbQueue q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
+        try {
+            q.recover();
+        } catch (IOException | RuntimeException | Error e) {
+            db.close();
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot recover queue store "
+                    + dir.resolve("queue.db") + ": " + e, e);
+        }
+        q.committer.start();
+        return q;
+    }
+
+    private void recover() throws IOException {
+        Instant now = clock.instant();
+        Set<String> ownFiles = new HashSet<>(quarantine.keySet());
+        // Keys first, then each value on its own: a damaged value record (MapDB checks its
+        // pointers' parity) then costs one quarantined entry, not a store that cannot open.
+        for (String key : List.copyOf(records.keySet())) {
+            byte[] raw;
+            try {
+                raw = records.get(key);
+            } catch (RuntimeException | AssertionError ex) {
+                quarantinedAtOpen.add(new Quarantined(key, "store record unreadable: " + ex));
+                try {
+                    records.remove(key);
+                } catch (RuntimeException | AssertionError ignored) {
+                    // Left in place, it is reported again at the next open.
+                }
+                continue;
+            }
+            EntryCodec.Stored stored;
+            try {
+                stored = EntryCodec.decodeStored(raw);
+            } catch (EntryCodec.DecodeException ex) {
+                quarantineRaw(key, raw, "decode: " + ex.getMessage());
+                continue;
+            }
+            QueueEntry e = stored.entry();
+            Spool.Location loc = stored.location();
+            if (e.state() == EntryState.SENDING) {
+                // It was being sent when we stopped; we cannot know whether the upstream took it,
+                // so it goes out again. A duplicate is better than a lost message.
+                e = e.recovered(now);
+                records.put(key, EntryCodec.encode(e, loc));
+            }
+            if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
+                String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+                e = e.quarantined(why);
+                records.put(key, EntryCodec.encode(e, loc));
+                quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
+            }
+            if (loc.inFile()) {
+                ownFiles.add(e.id().value());
+            }
+            spool.reference(loc);
+            locations.put(e.id(), loc);
+            index(e);
+        }
+        db.commit();
+        if (quarantine.isEmpty()) {
+            spool.removeOrphans(ownFiles);
+        } else {
+            // Undecodable records may point into any segment: keep every segment for inspection.
+            spool.removeOrphans(ownFiles, true);
+        }
+        spool.sync();
+        LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
+    }
+
+    private void quarantineRaw(String key, byte[] raw, String reason) {
+        quarantine.put(key, raw);
+        records.remove(key);
+        quarantinedAtOpen.add(new Quarantined(key, reason));
+    }
+
+    /** Records quarantined while opening the store, for the daemon to log. */
+    public List<Quarantined> quarantinedAtOpen() {
+        return List.copyOf(quarantinedAtOpen);
+    }
+
+    /** Raw records that did not decode, by key. */
+    public Map<String, byte[]> quarantinedRecords() {
+        return Map.copyOf(quarantine);
+    }
+
+    /** MapDB commits made since open (to see group commit at work). */
+    public long commitCount() {
+        return commits.get();
+    }
+
+    @Override
+    public Incoming receive() throws QueueException {
+        checkWritable();
+        checkSpace();
+        return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())));
+    }
+
+    private static final class SpoolIncoming implements Incoming {
+        final Spool.Writer writer;
+        volatile boolean finished;
+
+        SpoolIncoming(Spool.Writer writer) {
+            this.writer = writer;
+        }
+
+        @Override
+        public QueueId id() {
+            return writer.id;
+        }
+
+        @Override
+        public OutputStream body() {
+            return writer.out;
+        }
+
+        @Override
+        public void discard() {
+            if (!finished) {
+                finished = true;
+                writer.discard(null);
+            }
+        }
+    }
+
+    @Override
+    public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
+        if (!(incoming instanceof SpoolIncoming in)) {
+            throw new IllegalArgumentException("incoming message is not from this queue");
+        }
+        if (in.finished) {
+            throw new IllegalStateException(in.id() + " was already accepted or discarded");
+        }
+        in.finished = true;
+        Spool.Location loc = null;
+        boolean committed = false;
+        try {
+            checkWritable();
+            try {
+                loc = in.writer.finish();
+            } catch (IOException e) {
+                throw storageError("cannot write the message to the spool: " + e, e);
+            }
+            // Checked after the bytes are written, so a message that ate the reserve is refused too.
+            checkSpace();
+            long size = loc.length() + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
+            QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            submit(new Put(e, loc, true, done));
+            await(done);
+            committed = true;
+            locations.put(e.id(), loc);
+            index(e);
+            return e;
+        } finally {
+            if (!committed) {
+                in.writer.discard(loc);
+            }
+        }
+    }
+
+    @Override
+    public InputStream openMessage(QueueId id) throws IOException {
+        QueueEntry e = get(id).orElse(null);
+        Spool.Location loc = locations.get(id);
+        if (e == null || loc == null) {
+            throw new IOException("no queue entry " + id);
+        }
+        return new SequenceInputStream(new ByteArrayInputStream(e.addedHeaders().getBytes(StandardCharsets.UTF_8)),
+                spool.open(id, loc));
+    }
+
+    @Override
+    protected void store(QueueEntry entry, boolean wait) throws QueueException {
+        checkWritable();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        submit(new Put(entry, locations.get(entry.id()), false, done));
+        if (wait) {
+            await(done);
+        }
+    }
+
+    @Override
+    protected void drop(QueueEntry entry, boolean wait) throws QueueException {
+        checkWritable();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        submit(new Remove(entry, done));
+        if (wait) {
+            await(done);
+        }
+    }
+
+    @Override
+    protected void onAsyncStoreFailure(QueueEntry entry, QueueException e) {
+        LOG.error("{} could not be written to the queue store: {}", entry.id(), e.getMessage());
+    }
+
+    private void commitLoop() {
+        List<Op> batch = new ArrayList<>();
+        while (true) {
+            batch.clear();
+            try {
+                batch.add(ops.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            ops.drainTo(batch, MAX_BATCH - 1);
+            Stop stop = null;
+            for (Op op : batch) {
+                if (op instanceof Stop s) {
+                    stop = s;
+                }
+            }
+            commitBatch(batch);
+            if (stop != null) {
+                synchronized (ops) {
+                    stopped = true;
+                    List<Op> late = new ArrayList<>();
+                    ops.drainTo(late);
+                    QueueException qe = storageError("queue is closed", null);
+                    for (Op op : late) {
+                        fail(op, qe);
+                    }
+                }
+                stop.done().complete(null);
+                return;
+            }
+        }
+    }
+
+    /** One group commit: every op waiting shares one spool-directory fsync and one MapDB commit. */
+    private void commitBatch(List<Op> batch) {
+        List<CompletableFuture<Void>> done = new ArrayList<>();
+        List<QueueEntry> removed = new ArrayList<>();
+        try {
+            if (!healthy) {
+                throw new IOException("queue store failed earlier; restart relaybox to recover it");
+            }
+            boolean newMessages = false;
+            for (Op op : batch) {
+                if (op instanceof Put p) {
+                    if (p.location() == null) {
+                        continue; // deleted meanwhile; nothing to write
+                    }
+                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry(), p.location()));
+                    newMessages |= p.newMessage();
+                    done.add(p.done());
+                } else if (op instanceof Remove r) {
+                    records.remove(r.entry().id().value());
+                    removed.add(r.entry());
+                    done.add(r.done());
+                }
+            }
+            if (done.isEmpty()) {
+                return;
+            }
+            // The spool fsync and the MapDB commit run at the same time and the accepts are
+            // released only after both. A crash between the two can leave a record whose bytes
+            // did not reach the disk; that message was never acknowledged, and recovery
+            // quarantines the record instead of sending garbage.
+            Future<?> synced = newMessages ? syncer.submit(() -> {
+                spool.sync();
+                return null;
+            }) : null;
+            db.commit();
+            if (synced != null) {
+                try {
+                    synced.get();
+                } catch (ExecutionException ee) {
+                    throw ee.getCause() instanceof IOException io ? io : new IOException(ee.getCause());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while syncing the spool", ie);
+                }
+            }
+            commits.incrementAndGet();
+        } catch (IOException | RuntimeException | Error e) {
+            // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
+            // every spike run), so stop writing: callers get errors, nothing acknowledged is
+            // touched on disk, and the next open recovers from the last good commit.
+            healthy = false;
+            LOG.error("queue commit failed; relaybox stops accepting mail until restarted", e);
+            QueueException qe = storageError("queue commit failed: " + e, e);
+            for (Op op : batch) {
+                fail(op, qe);
+            }
+            return;
+        }
+        done.forEach(f -> f.complete(null));
+        for (QueueEntry e : removed) {
+            Spool.Location loc = locations.remove(e.id());
+            try {
+                if (loc != null) {
+                    spool.release(e.id(), loc);
+                }
+            } catch (IOException ex) {
+                LOG.warn("{} spool file not deleted ({}); it is removed at the next open", e.id(), ex.toString());
+            }
+        }
+    }
+
+    /** Hands an op to the committer, or fails it at once once the committer has stopped. */
+    private void submit(Op op) {
+        synchronized (ops) {
+            if (stopped) {
+                fail(op, storageError("queue is closed", null));
+            } else {
+                ops.add(op);
+            }
+        }
+    }
+
+    private static void fail(Op op, QueueException e) {
+        if (op instanceof Put p) {
+            p.done().completeExceptionally(e);
+        } else if (op instanceof Remove r) {
+            r.done().completeExceptionally(e);
+        } else if (op instanceof Stop s) {
+            s.done().complete(null);
+        }
+    }
+
+    private static void await(CompletableFuture<Void> f) throws QueueException {
+        try {
+            f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof QueueException q) {
+                throw q;
+            }
+            throw storageError("queue write failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw storageError("interrupted while waiting for the queue commit", e);
+        }
+    }
+
+    private void checkWritable() throws QueueException {
+        if (closed) {
+            throw storageError("queue is closed", null);
+        }
+        if (!healthy) {
+            throw storageError("queue store failed earlier; restart relaybox to recover it", null);
+        }
+    }
+
+    private void checkSpace() throws QueueException {
+        long free;
+        try {
+            free = spool.usableSpace();
+        } catch (IOException e) {
+            throw storageError("cannot read free space of the queue filesystem", e);
+        }
+        if (free < minFreeSpace) {
+            throw new QueueException(QueueException.Kind.STORAGE_FULL, "queue filesystem has " + free
+                    + " bytes free, below queue_min_free_space " + minFreeSpace);
+        }
+    }
+
+    private static QueueException storageError(String message, Throwable cause) {
+        return new QueueException(QueueException.Kind.STORAGE_ERROR, message, cause);
+    }
+
+    @Override
+    public boolean healthy() {
+        return healthy && !closed;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        CompletableFuture<Void> stop = new CompletableFuture<>();
+        submit(new Stop(stop));
+        try {
+            stop.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            LOG.error("queue committer failed at close", e);
+        }
+        wakeAll();
+        syncer.shutdown();
+        if (!db.isClosed()) {
+            db.close();
+        }
+        spool.close();
+    }
+}

@@ -1,0 +1,396 @@
+package relaybox.queue.mapdb;
+
+import relaybox.queue.QueueId;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Owns the spool directory, where message bytes live, exactly as the client sent them. It does
+ * not know about entries or states; the queue tells it which locations are still referenced.
+ *
+ * <p>Two layouts, chosen per message by size. A message of at most {@link #SMALL} bytes is
+ * collected in memory while it arrives and appended whole to the current <em>segment</em> file
+ * ({@code seg-NNNNNNNNNNNNNNNN}); a segment is fsynced once per group commit, however many
+ * messages went into it, so small messages cost no fsync of their own. A larger message streams
+ * to its own file named by its queue id, fsynced by its writer, so no message is ever held whole
+ * in memory beyond {@link #SMALL} bytes. A segment is deleted when no committed entry refers to
+ * it any more and it is no longer the one being appended to; segments roll over at
+ * {@link #SEGMENT_SIZE}.
+ *
+ * <p>Durability order, which the queue follows: bytes written, then {@link #sync} (segments and
+ * directory), then the MapDB commit that references them; deletion only after the commit that
+ * removed the last reference.
+ */
+final class Spool {
+
+    /** Messages up to this size go into segments. */
+    static final int SMALL = 256 << 10;
+    static final long SEGMENT_SIZE = 64L << 20;
+    private static final String SEGMENT_PREFIX = "seg-";
+
+    /** Where one message's bytes are: a range of a segment, or a whole file when segment is -1. */
+    record Location(long segment, long offset, long length) {
+        static Location file(long length) {
+            return new Location(-1, 0, length);
+        }
+
+        boolean inFile() {
+            return segment < 0;
+        }
+    }
+
+    private final Path dir;
+    private final FileStore store;
+    private final Map<Long, FileChannel> segments = new HashMap<>();
+    private final Map<Long, Integer> references = new HashMap<>();
+    private long current = -1;
+    private long currentSize;
+    private final Set<Long> unsynced = new HashSet<>();
+    private boolean directoryDirty;
+
+    Spool(Path dir) throws IOException {
+        this.dir = Files.createDirectories(dir);
+        this.store = Files.getFileStore(dir);
+    }
+
+    long usableSpace() throws IOException {
+        return store.getUsableSpace();
+    }
+
+    /** A writer for one new message; nothing is on disk until it spills or is appended. */
+    Writer writer(QueueId id) {
+        return new Writer(id);
+    }
+
+    /** Counts a committed (or recovered) entry's reference to its location. */
+    synchronized void reference(Location loc) {
+        if (!loc.inFile()) {
+            references.merge(loc.segment(), 1, Integer::sum);
+        }
+    }
+
+    /**
+     * Drops a reference after the commit that removed its entry; deletes the file, or the segment
+     * once nothing refers to it and nothing is appended to it any more.
+     */
+    void release(QueueId id, Location loc) throws IOException {
+        if (loc.inFile()) {
+            Files.deleteIfExists(file(id));
+            return;
+        }
+        synchronized (this) {
+            int left = references.merge(loc.segment(), -1, Integer::sum);
+            if (left > 0 || loc.segment() == current) {
+                return;
+            }
+            references.remove(loc.segment());
+            closeSegment(loc.segment());
+        }
+        Files.deleteIfExists(segment(loc.segment()));
+    }
+
+    /** Makes every appended byte and every new directory entry durable: one call per group commit. */
+    void sync() throws IOException {
+        Set<Long> toSync;
+        boolean dirty;
+        synchronized (this) {
+            toSync = new HashSet<>(unsynced);
+            unsynced.clear();
+            dirty = directoryDirty;
+            directoryDirty = false;
+        }
+        try {
+            for (long s : toSync) {
+                FileChannel ch = channel(s);
+                if (ch != null) {
+                    ch.force(false);
+                }
+            }
+            if (dirty) {
+                try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                    d.force(true);
+                }
+            }
+        } catch (IOException e) {
+            synchronized (this) {
+                unsynced.addAll(toSync);
+                directoryDirty |= dirty;
+            }
+            throw e;
+        }
+    }
+
+    /** Marks that a new file's directory entry must be synced before the next commit. */
+    synchronized void fileCreated() {
+        directoryDirty = true;
+    }
+
+    InputStream open(QueueId id, Location loc) throws IOException {
+        if (loc.inFile()) {
+            return Files.newInputStream(file(id));
+        }
+        FileChannel ch = channel(loc.segment());
+        if (ch == null) {
+            throw new NoSuchFileException(segment(loc.segment()).toString());
+        }
+        return new RangeInputStream(ch, loc.offset(), loc.length());
+    }
+
+    /** True when the bytes a location names are all there (checked at open). */
+    boolean intact(QueueId id, Location loc) throws IOException {
+        try {
+            if (loc.inFile()) {
+                return Files.size(file(id)) == loc.length();
+            }
+            return Files.size(segment(loc.segment())) >= loc.offset() + loc.length();
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
+    /**
+     * At open, after every entry has been referenced: deletes segments and files nothing refers
+     * to (bytes written but never committed, so never acknowledged) and starts a new segment.
+     *
+     * @param fileIds ids of entries whose bytes are in their own file
+     */
+    synchronized void removeOrphans(Collection<String> fileIds) throws IOException {
+        removeOrphans(fileIds, false);
+    }
+
+    synchronized void removeOrphans(Collection<String> fileIds, boolean keepSegments) throws IOException {
+        long highest = -1;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                if (name.startsWith(SEGMENT_PREFIX)) {
+                    long n = Long.parseUnsignedLong(name.substring(SEGMENT_PREFIX.length()), 16);
+                    highest = Math.max(highest, n);
+                    if (!keepSegments && !references.containsKey(n)) {
+                        Files.delete(p);
+                    }
+                } else if (!fileIds.contains(name)) {
+                    Files.delete(p);
+                }
+            }
+        }
+        current = highest;
+        directoryDirty = true;
+    }
+
+    synchronized void close() {
+        for (FileChannel ch : segments.values()) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // Closing a read/append channel loses nothing: every byte that matters was synced.
+            }
+        }
+        segments.clear();
+    }
+
+    private Path file(QueueId id) {
+        return dir.resolve(id.value());
+    }
+
+    private Path segment(long n) {
+        return dir.resolve(String.format("%s%016x", SEGMENT_PREFIX, n));
+    }
+
+    private synchronized FileChannel channel(long n) throws IOException {
+        FileChannel ch = segments.get(n);
+        if (ch == null && Files.exists(segment(n))) {
+            ch = FileChannel.open(segment(n), StandardOpenOption.READ, StandardOpenOption.WRITE);
+            segments.put(n, ch);
+        }
+        return ch;
+    }
+
+    private void closeSegment(long n) {
+        FileChannel ch = segments.remove(n);
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // The file is deleted next; nothing in it is referenced.
+            }
+        }
+    }
+
+    /** Appends a small message whole to the current segment and returns where it went. */
+    private synchronized Location append(byte[] bytes, int length) throws IOException {
+        if (current < 0 || currentSize + length > SEGMENT_SIZE) {
+            long old = current;
+            current++;
+            FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE);
+            segments.put(current, ch);
+            currentSize = 0;
+            directoryDirty = true;
+            if (old >= 0 && references.getOrDefault(old, 0) == 0) {
+                references.remove(old);
+                closeSegment(old);
+                Files.deleteIfExists(segment(old));
+            }
+        }
+        FileChannel ch = segments.get(current);
+        long offset = currentSize;
+        ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
+        long pos = offset;
+        while (buf.hasRemaining()) {
+            pos += ch.write(buf, pos);
+        }
+        currentSize = pos;
+        // Counted now, not at commit, so the segment cannot be deleted under an accept in flight;
+        // a failed accept gives the reference back through release().
+        references.merge(current, 1, Integer::sum);
+        unsynced.add(current);
+        return new Location(current, offset, length);
+    }
+
+    /**
+     * One message being written: bytes collect in memory up to {@link #SMALL}, then spill to the
+     * message's own file. The stream ignores close(), so a stray close cannot end the message.
+     */
+    final class Writer {
+        final QueueId id;
+        private final Buffer small = new Buffer();
+        private FileChannel file;
+        private OutputStream fileOut;
+        private long written;
+        private boolean finished;
+        final OutputStream out = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (finished) {
+                    throw new IOException("message " + id + " is already finished");
+                }
+                if (file == null && small.size() + len > SMALL) {
+                    spill();
+                }
+                if (file == null) {
+                    small.write(b, off, len);
+                } else {
+                    fileOut.write(b, off, len);
+                }
+                written += len;
+            }
+
+            @Override
+            public void flush() throws IOException {
+                if (fileOut != null) {
+                    fileOut.flush();
+                }
+            }
+        };
+
+        private Writer(QueueId id) {
+            this.id = id;
+        }
+
+        private void spill() throws IOException {
+            file = FileChannel.open(file(id), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            fileOut = new java.io.BufferedOutputStream(Channels.newOutputStream(file), 64 << 10);
+            small.writeTo(fileOut);
+            small.reset();
+        }
+
+        /**
+         * Puts the bytes where they stay. A large message's file is fsynced here, by the writer's
+         * own thread; a small one is appended to the segment, which the next group commit syncs.
+         */
+        Location finish() throws IOException {
+            finished = true;
+            if (file == null) {
+                return append(small.bytes(), small.size());
+            }
+            fileOut.flush();
+            file.force(false);
+            file.close();
+            fileCreated();
+            return Location.file(written);
+        }
+
+        /** Forgets an unfinished message; or gives back the location of one whose commit failed. */
+        void discard(Location loc) {
+            finished = true;
+            try {
+                if (file != null) {
+                    file.close();
+                }
+                if (loc != null) {
+                    release(id, loc);
+                } else if (file != null) {
+                    Files.deleteIfExists(file(id));
+                }
+            } catch (IOException ignored) {
+                // Whatever is left is unreferenced and removed at the next open.
+            }
+        }
+    }
+
+    /** A ByteArrayOutputStream whose array can be appended without a copy. */
+    private static final class Buffer extends ByteArrayOutputStream {
+        Buffer() {
+            super(8192);
+        }
+
+        byte[] bytes() {
+            return buf;
+        }
+    }
+
+    /** Reads a byte range of a segment with positional reads, so many readers can share the channel. */
+    private static final class RangeInputStream extends InputStream {
+        private final FileChannel ch;
+        private long pos;
+        private final long end;
+
+        RangeInputStream(FileChannel ch, long offset, long length) {
+            this.ch = ch;
+            this.pos = offset;
+            this.end = offset + length;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (pos >= end) {
+                return -1;
+            }
+            int n = ch.read(ByteBuffer.wrap(b, off, (int) Math.min(len, end - pos)), pos);
+            if (n < 0) {
+                throw new IOException("segment ends before the message does");
+            }
+            pos += n;
+            return n;
+        }
+    }
+}

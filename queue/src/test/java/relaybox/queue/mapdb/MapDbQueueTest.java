@@ -1,0 +1,323 @@
+package relaybox.queue.mapdb;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+import org.mapdb.DB;
+import org.mapdb.DBMaker;
+import org.mapdb.Serializer;
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.EntryState;
+import relaybox.queue.Envelope;
+import relaybox.queue.MutableClock;
+import relaybox.queue.Queue;
+import relaybox.queue.QueueContract;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueException;
+import relaybox.queue.QueueId;
+import relaybox.queue.RetrySchedule;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static relaybox.queue.QueueContract.put;
+import static relaybox.queue.QueueContract.read;
+
+class MapDbQueueTest implements QueueContract {
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path root;
+    private int n;
+
+    @Override
+    public Queue create(MutableClock clock) throws Exception {
+        return MapDbQueue.open(root.resolve("q" + n++), 0, RetrySchedule.DEFAULT, clock);
+    }
+
+    private MapDbQueue open(Path dir, MutableClock clock) throws QueueException {
+        return MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock);
+    }
+
+    @Test
+    void reopenedQueueKeepsEveryEntryStateAndMessage() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("reopen");
+        List<QueueEntry> before;
+        QueueId held;
+        QueueId deferred;
+        try (MapDbQueue q = open(dir, clock)) {
+            held = put(q, "held", "a@x.example").id();
+            deferred = put(q, "deferred", "a@x.example", "b@x.example").id();
+            put(q, "queued", "a@x.example");
+            QueueId delivered = put(q, "delivered", "a@x.example").id();
+            q.hold(held);
+            for (QueueEntry e : q.leaseDue(clock.instant(), 10)) {
+                Map<String, DeliveryOutcome> o = e.id().equals(delivered)
+                        ? Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok"))
+                        : e.id().equals(deferred)
+                        ? Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok"),
+                                 "b@x.example", new DeliveryOutcome.Deferred("451 later"))
+                        : null;
+                if (o == null) {
+                    q.returnLease(e.id());
+                } else {
+                    q.recordOutcome(e.id(), o, clock.instant());
+                }
+            }
+            before = q.list();
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(before, q.list());
+            assertEquals(3, q.list().size());
+            assertEquals(EntryState.HELD, q.get(held).orElseThrow().state());
+            assertEquals(EntryState.DEFERRED, q.get(deferred).orElseThrow().state());
+            assertEquals("Received: test\r\ndeferred", read(q, deferred));
+            assertTrue(q.quarantinedAtOpen().isEmpty());
+        }
+    }
+
+    @Test
+    void entryLeftInSendingIsQueuedAgainAtOpen() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("sending");
+        QueueEntry e;
+        try (MapDbQueue q = open(dir, clock)) {
+            e = put(q, "m", "a@x.example");
+        }
+        rawStore(dir, db -> {
+            try {
+                EntryCodec.Stored st = EntryCodec.decodeStored(db.get(e.id().value()));
+                db.put(e.id().value(), EntryCodec.encode(st.entry().leased(), st.location()));
+            } catch (EntryCodec.DecodeException x) {
+                throw new AssertionError(x);
+            }
+        });
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(EntryState.QUEUED, q.get(e.id()).orElseThrow().state());
+            assertEquals(1, q.leaseDue(clock.instant(), 10).size());
+        }
+    }
+
+    @Test
+    void undecodableRecordIsQuarantinedAndOthersAreIntact() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("corrupt");
+        QueueEntry good;
+        QueueEntry bad;
+        try (MapDbQueue q = open(dir, clock)) {
+            good = put(q, "good", "a@x.example");
+            bad = put(q, "bad", "a@x.example");
+        }
+        rawStore(dir, db -> {
+            byte[] raw = db.get(bad.id().value());
+            raw[0] = 9;
+            db.put(bad.id().value(), raw);
+        });
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(List.of(new MapDbQueue.Quarantined(bad.id().value(), "decode: unknown format version 9")),
+                    q.quarantinedAtOpen());
+            assertTrue(q.get(bad.id()).isEmpty());
+            assertTrue(q.quarantinedRecords().containsKey(bad.id().value()));
+            assertEquals("Received: test\r\ngood", read(q, good.id()));
+            q.leaseDue(clock.instant(), 10);
+            q.recordOutcome(good.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertTrue(q.list().isEmpty());
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count(), "segments are kept while a record that may point into them is quarantined");
+            }
+        }
+    }
+
+    @Test
+    void entriesWhoseBytesAreMissingAreQuarantined() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("missing");
+        QueueEntry small;
+        QueueEntry large;
+        try (MapDbQueue q = open(dir, clock)) {
+            small = put(q, "m", "a@x.example");
+            large = put(q, "L".repeat(Spool.SMALL + 1), "a@x.example");
+        }
+        try (var files = Files.list(dir.resolve("spool"))) {
+            for (Path p : files.toList()) {
+                Files.delete(p);
+            }
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(EntryState.QUARANTINED, q.get(small.id()).orElseThrow().state());
+            assertEquals("spool segment missing or short", q.get(small.id()).orElseThrow().lastReply());
+            assertEquals("spool file missing or short", q.get(large.id()).orElseThrow().lastReply());
+            assertEquals(2, q.quarantinedAtOpen().size());
+            assertEquals(List.of(), q.leaseDue(clock.instant(), 10));
+        }
+    }
+
+    @Test
+    void bytesNeverCommittedAreRemovedAtOpen() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("orphan");
+        QueueEntry kept;
+        try (MapDbQueue q = open(dir, clock)) {
+            kept = put(q, "kept", "a@x.example");
+            Queue.Incoming in = q.receive();
+            in.body().write(new byte[Spool.SMALL + 10]);
+            in.body().flush();
+            // Simulates a crash between writing the bytes and the commit: no discard, no accept.
+        }
+        try (var files = Files.list(dir.resolve("spool"))) {
+            assertEquals(2, files.count(), "one segment and one large message file");
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count(), "only the segment holding the committed message is left");
+            }
+            assertEquals(List.of(kept), q.list());
+            assertEquals("Received: test\r\nkept", read(q, kept.id()));
+        }
+    }
+
+    @Test
+    void smallMessagesShareSegmentsAndDeliveredOnesFreeThem() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("segments");
+        try (MapDbQueue q = open(dir, clock)) {
+            List<QueueEntry> all = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                all.add(put(q, "message " + i, "a@x.example"));
+            }
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(1, files.count());
+            }
+            for (QueueEntry e : all) {
+                assertEquals("Received: test\r\n" + "message " + all.indexOf(e), read(q, e.id()));
+            }
+            for (QueueEntry e : q.leaseDue(clock.instant(), 1000)) {
+                q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+            }
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertTrue(q.list().isEmpty());
+            try (var files = Files.list(dir.resolve("spool"))) {
+                assertEquals(0, files.count(), "an unreferenced segment is removed at open");
+            }
+        }
+    }
+
+    @Test
+    void belowTheFreeSpaceReserveNothingIsAccepted() throws Exception {
+        Path dir = root.resolve("full");
+        try (MapDbQueue q = MapDbQueue.open(dir, Long.MAX_VALUE, RetrySchedule.DEFAULT, new MutableClock())) {
+            QueueException e = assertThrows(QueueException.class, q::receive);
+            assertEquals(QueueException.Kind.STORAGE_FULL, e.kind());
+            assertTrue(e.getMessage().contains("queue_min_free_space"), e.getMessage());
+            assertTrue(q.healthy());
+        }
+    }
+
+    @Test
+    void secondOpenOfALockedStoreSaysWhy() throws Exception {
+        Path dir = root.resolve("locked");
+        try (MapDbQueue q = open(dir, new MutableClock())) {
+            QueueException e = assertThrows(QueueException.class, () -> open(dir, new MutableClock()));
+            assertTrue(e.getMessage().contains("locked"), e.getMessage());
+        }
+    }
+
+    @Test
+    void concurrentAcceptsShareCommitsAndAllSurviveReopen() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("group");
+        int threads = 20;
+        int each = 50;
+        List<QueueId> ids = new ArrayList<>();
+        long commits;
+        try (MapDbQueue q = open(dir, clock)) {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            List<Future<List<QueueId>>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int tt = t;
+                fs.add(pool.submit(() -> {
+                    List<QueueId> mine = new ArrayList<>();
+                    for (int i = 0; i < each; i++) {
+                        mine.add(put(q, "t" + tt + " m" + i, "a@x.example").id());
+                    }
+                    return mine;
+                }));
+            }
+            for (Future<List<QueueId>> f : fs) {
+                ids.addAll(f.get());
+            }
+            pool.shutdown();
+            commits = q.commitCount();
+        }
+        assertTrue(commits < threads * each, "group commit: " + commits + " commits for " + threads * each + " accepts");
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(threads * each, q.list().size());
+            for (QueueId id : ids) {
+                assertTrue(read(q, id).startsWith("Received: test\r\nt"));
+            }
+        }
+    }
+
+    @Test
+    void largeMessageStreamsThroughIntact() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("large");
+        byte[] chunk = new byte[1 << 20];
+        for (int i = 0; i < chunk.length; i++) {
+            chunk[i] = (byte) ('a' + i % 26);
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            Queue.Incoming in = q.receive();
+            for (int i = 0; i < 30; i++) {
+                in.body().write(chunk);
+            }
+            QueueEntry e = q.accept(in, Envelope.of("", List.of("a@x.example")), "");
+            assertEquals(30L << 20, e.messageSize());
+            try (var s = q.openMessage(e.id())) {
+                byte[] buf = new byte[chunk.length];
+                for (int i = 0; i < 30; i++) {
+                    assertArrayEquals(chunk, s.readNBytes(chunk.length));
+                }
+                assertEquals(-1, s.read(buf));
+            }
+        }
+    }
+
+    @Test
+    void closedQueueRefusesWrites() throws Exception {
+        MapDbQueue q = open(root.resolve("closed"), new MutableClock());
+        q.close();
+        assertFalse(q.healthy());
+        assertThrows(QueueException.class, q::receive);
+    }
+
+    private interface StoreEdit {
+        void edit(org.mapdb.BTreeMap<String, byte[]> entries);
+    }
+
+    /** Edits the closed store behind the queue's back, as a crash or damaged disk would. */
+    private static void rawStore(Path dir, StoreEdit edit) {
+        DB db = DBMaker.fileDB(dir.resolve("queue.db").toFile()).transactionEnable().fileChannelEnable().make();
+        try {
+            edit.edit(db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen());
+            db.commit();
+        } finally {
+            db.close();
+        }
+    }
+}

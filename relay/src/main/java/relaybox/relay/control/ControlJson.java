@@ -1,0 +1,69 @@
+package relaybox.relay.control;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import relaybox.queue.EntryState;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.RecipientState;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The control API's wire vocabulary: the JSON mapper and the views of queue entries. Field names
+ * are lower_snake and match the mail log keys ({@code id, state, from, to, size, attempts, next,
+ * reply}), because operators grep both; they are part of the CLI's {@code --json} contract, so
+ * renaming one is a breaking change.
+ */
+public final class ControlJson {
+
+    /** Requests and replies; unknown fields are ignored so a newer CLI can talk to an older daemon. */
+    public static final ObjectMapper MAPPER = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+            .configure(SerializationFeature.FAIL_ON_EMPTY_BEANS, false);
+
+    private ControlJson() {
+    }
+
+    /**
+     * One entry as {@code queue list} and {@code queue show} present it.
+     *
+     * @param id         queue id
+     * @param state      entry state word (queued, deferred, ...)
+     * @param queuedAt   ISO-8601 time the intake accepted it
+     * @param age        seconds since queuedAt
+     * @param size       message bytes as sent
+     * @param attempts   delivery attempts so far
+     * @param next       ISO-8601 time of the next attempt, or null when none is scheduled (held,
+     *                   failed, quarantined, sending)
+     * @param from       envelope sender ("" is the null sender)
+     * @param to         recipients still pending
+     * @param reply      the last upstream reply or local reason, "" before any attempt
+     * @param recipients every recipient with its status
+     */
+    public record EntryView(String id, String state, String queuedAt, long age, long size, int attempts,
+                            String next, String from, List<String> to, String reply,
+                            List<RecipientView> recipients) {
+
+        public static EntryView of(QueueEntry e, Instant now) {
+            boolean scheduled = e.state() == EntryState.QUEUED || e.state() == EntryState.DEFERRED;
+            return new EntryView(e.id().value(), e.state().word(), e.queuedAt().toString(),
+                    Math.max(0, Duration.between(e.queuedAt(), now).getSeconds()), e.messageSize(), e.attempts(),
+                    scheduled ? e.nextAttemptAt().toString() : null, e.envelope().sender(), e.pendingRecipients(),
+                    e.lastReply(), e.recipients().stream().map(RecipientView::of).toList());
+        }
+    }
+
+    /** @param status pending, delivered or failed */
+    public record RecipientView(String address, String status, int attempts, String reply) {
+        static RecipientView of(RecipientState r) {
+            return new RecipientView(r.address(), r.status().name().toLowerCase(Locale.ROOT), r.attempts(),
+                    r.lastReply());
+        }
+    }
+}

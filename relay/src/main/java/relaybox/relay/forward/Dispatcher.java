@@ -1,0 +1,324 @@
+package relaybox.relay.forward;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.Queue;
+import relaybox.queue.QueueEntry;
+import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.config.UpstreamConfig;
+import relaybox.relay.log.MailLog;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Owns when mail is sent and through which upstream: it leases due entries from the queue,
+ * picks an upstream for each (sender-domain route, then failover order, skipping upstreams whose
+ * circuit is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
+ * circuits and the prober. It never speaks SMTP (sessions do), never decides what a reply means
+ * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
+ *
+ * <p>Concurrency: at most {@code forward_concurrency} entries are leased at once; each upstream
+ * has {@code min(max_connections, forward_concurrency)} workers, each owning at most one session
+ * that it keeps across messages, NOOPs while idle and closes after {@code forward_idle_timeout}.
+ *
+ * <p>Offline: when a session cannot be opened (connect, greeting, TLS, EHLO, AUTH), the upstream's
+ * circuit opens with one log line and the message goes back to the queue untouched (no attempt
+ * spent, no backoff). While every upstream is down nothing is leased. A prober opens a test
+ * session to each down upstream every {@code forward_probe_interval}; when one succeeds the
+ * circuit closes and {@link Queue#retryAll} makes the whole backlog due at once.
+ *
+ * <p>Failure behaviour: exceptions on worker threads are caught, logged with the queue id, and
+ * the entry is given back to the queue; {@link #firstBug()} exposes the first one for tests.
+ * {@link #close()} stops leasing, gives back entries not yet sent and QUITs sessions.
+ *
+ * <p>Known limits: an entry is only expired (failed after the queue lifetime) when an attempt is
+ * made, so mail held back by a long total outage is delivered late rather than bounced. Mail routed
+ * by {@code sender_domains} to upstreams that are all down, while others are up, spends attempts
+ * (the dispatcher cannot park it) and comes back with {@code retryAll} when one recovers.
+ *
+ * <p>Thread safety: {@link #start} and {@link #close} may be called from any thread; close is
+ * idempotent and returns once every worker has stopped.
+ */
+public final class Dispatcher implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
+    private static final int MAX_BATCH = 32;
+
+    final Queue queue;
+    final ForwardConfig cfg;
+    private final MailLog log;
+    final Clock clock;
+    private final List<Upstream> upstreams;
+    private final Semaphore inflight;
+    final OutcomeRecorder recorder;
+    private final EventLoopGroup group;
+    private final ScheduledExecutorService prober;
+    private final List<Thread> threads = new ArrayList<>();
+    private final Object circuitChange = new Object();
+    private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
+    private volatile boolean running = true;
+
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+        this.queue = queue;
+        this.cfg = cfg;
+        this.log = log;
+        this.clock = clock;
+        this.inflight = new Semaphore(cfg.concurrency());
+        this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
+        List<Upstream> ups = new ArrayList<>();
+        String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
+        try {
+            for (UpstreamConfig u : cfg.upstreams()) {
+                if (u.isOutbox()) {
+                    ups.add(new Upstream(u, () -> outbox(u)));
+                } else {
+                    SmtpConnector c = new SmtpConnector(u, cfg, group);
+                    ups.add(new Upstream(u, c::open));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
+        this.upstreams = List.copyOf(ups);
+        this.recorder = new OutcomeRecorder(queue, log,
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock), clock);
+        this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
+    }
+
+    private static UpstreamSession outbox(UpstreamConfig u) throws SessionOpenException {
+        try {
+            return new OutboxSession(u.dir(), u.headers());
+        } catch (IOException e) {
+            throw new SessionOpenException("outbox[" + u.dir() + "]",
+                    new FailurePolicy(List.of()).exception(Stage.CONNECT, e));
+        }
+    }
+
+    /**
+     * Starts dispatching from {@code queue} with {@code cfg}. Reads every upstream's credentials
+     * and CA file first, so a bad secrets file fails here, at start.
+     *
+     * @throws IOException when an auth_file or ca_file cannot be used
+     */
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log) throws IOException {
+        return start(queue, cfg, log, Clock.systemUTC());
+    }
+
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock);
+        d.run();
+        return d;
+    }
+
+    private void run() {
+        for (Upstream u : upstreams) {
+            for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
+                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));
+            }
+        }
+        threads.add(thread("forward-dispatch", this::dispatch));
+        long probe = cfg.probeInterval().toMillis();
+        prober.scheduleWithFixedDelay(this::probe, probe, probe, TimeUnit.MILLISECONDS);
+    }
+
+    private static Thread thread(String name, Runnable r) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** The first unexpected exception a worker caught, or null: tests assert it stays null. */
+    public Throwable firstBug() {
+        return firstBug.get();
+    }
+
+    /** True when the named upstream's circuit is closed (it is taking mail). */
+    public boolean isUp(String upstream) {
+        return upstreams.stream().filter(u -> u.name().equals(upstream)).anyMatch(Upstream::isUp);
+    }
+
+    // ---- the dispatcher thread: lease and hand over ----
+
+    private void dispatch() {
+        while (running) {
+            try {
+                if (upstreams.stream().noneMatch(Upstream::isUp)) {
+                    // Everything is down: leave mail queued, untouched, until a probe succeeds.
+                    synchronized (circuitChange) {
+                        circuitChange.wait(cfg.probeInterval().toMillis());
+                    }
+                    continue;
+                }
+                if (!inflight.tryAcquire(250, TimeUnit.MILLISECONDS)) {
+                    continue;
+                }
+                int n = 1;
+                while (n < MAX_BATCH && inflight.tryAcquire()) {
+                    n++;
+                }
+                List<QueueEntry> leased = running ? queue.leaseDue(clock.instant(), n) : List.of();
+                inflight.release(n - leased.size());
+                if (leased.isEmpty()) {
+                    queue.awaitDue(Duration.ofMillis(500));
+                    continue;
+                }
+                for (QueueEntry e : leased) {
+                    hand(e);
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                bug("dispatch", e);
+            }
+        }
+    }
+
+    private void hand(QueueEntry e) {
+        List<Upstream> route = route(e);
+        for (Upstream u : route) {
+            if (u.isUp()) {
+                u.submit(e);
+                return;
+            }
+        }
+        if (upstreams.stream().noneMatch(Upstream::isUp)) {
+            // Everything went down after the lease: give it back untouched; the dispatcher now
+            // waits for a probe instead of leasing.
+            giveBack(e);
+            inflight.release();
+            return;
+        }
+        // Its routed upstreams are down while others are up: this entry cannot move now. Spend
+        // an attempt (the prober's retryAll brings it back as soon as one is up again), because
+        // giving it back would have the dispatcher lease it again at once, in a loop.
+        Upstream first = route.get(0);
+        String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
+        Map<String, DeliveryOutcome> outcomes = new HashMap<>();
+        Map<String, Stage> stages = new HashMap<>();
+        for (String r : e.pendingRecipients()) {
+            outcomes.put(r, new DeliveryOutcome.Deferred(reason));
+            stages.put(r, Stage.CONNECT);
+        }
+        recorder.record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
+        inflight.release();
+    }
+
+    /** Upstreams that may carry {@code e}, in preference order. */
+    private List<Upstream> route(QueueEntry e) {
+        String sender = e.envelope().sender();
+        String domain = sender.substring(sender.lastIndexOf('@') + 1).toLowerCase(Locale.ROOT);
+        List<Upstream> routed = upstreams.stream().filter(u -> !domain.isEmpty() && u.routes(domain)).toList();
+        if (!routed.isEmpty()) {
+            return routed;
+        }
+        List<Upstream> defaults = upstreams.stream().filter(Upstream::isDefaultRoute).toList();
+        return defaults.isEmpty() ? upstreams : defaults;
+    }
+
+    boolean running() {
+        return running;
+    }
+
+    /** A worker finished with an entry (recorded or given back): one more may be leased. */
+    void released() {
+        inflight.release();
+    }
+
+    void giveBack(QueueEntry e) {
+        try {
+            queue.returnLease(e.id());
+        } catch (IllegalStateException x) {
+            LOG.warn("{}: could not give the lease back: {}", e.id(), x.getMessage());
+        }
+    }
+
+    void down(Upstream u, SessionOpenException x) {
+        FailurePolicy.Decision d = x.decision();
+        if (u.markDown(d.outcome().reply())) {
+            log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
+            if (d.configError()) {
+                FailurePolicy.logConfigError(u.name(), d.outcome());
+            }
+        }
+    }
+
+    // ---- the prober: notice recovery, then drain at full speed ----
+
+    private void probe() {
+        for (Upstream u : upstreams) {
+            if (u.isUp() || !running) {
+                continue;
+            }
+            try (UpstreamSession s = u.open()) {
+                if (u.markUp()) {
+                    int due = queue.retryAll(clock.instant());
+                    log.upstreamUp(u.name(), s.upstream(), due);
+                    synchronized (circuitChange) {
+                        circuitChange.notifyAll();
+                    }
+                }
+            } catch (SessionOpenException x) {
+                LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
+            } catch (RuntimeException x) {
+                bug("probe " + u.name(), x);
+            }
+        }
+    }
+
+    void bug(String where, Throwable t) {
+        firstBug.compareAndSet(null, t);
+        LOG.error("{}: unexpected failure in the dispatcher", where, t);
+    }
+
+    /**
+     * Stops leasing, waits up to {@code forward_command_timeout} for messages in flight, gives
+     * back every entry not yet sent ({@link Queue#returnLease}) and QUITs every session.
+     */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        prober.shutdownNow();
+        synchronized (circuitChange) {
+            circuitChange.notifyAll();
+        }
+        long deadline = System.nanoTime() + cfg.commandTimeout().toNanos();
+        for (Thread t : threads) {
+            try {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                t.join(Math.max(1, left));
+                if (t.isAlive()) {
+                    t.interrupt();
+                    t.join(1000);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        for (Upstream u : upstreams) {
+            u.drainBacklog().forEach(this::giveBack);
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+}

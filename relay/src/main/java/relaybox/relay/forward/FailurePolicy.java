@@ -1,0 +1,160 @@
+package relaybox.relay.forward;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.DeliveryOutcome;
+
+import javax.net.ssl.SSLException;
+import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Owns the classification of every upstream reply and every local failure into a
+ * {@link DeliveryOutcome}, once, by stage. No other class decides whether a failure is temporary
+ * or permanent. It does not send anything and does not touch the queue.
+ *
+ * <pre>
+ * stage      success  4xx                   5xx                           timeout / I/O / TLS failure
+ * connect    -        -                     -                             defer, upstream down
+ * greeting   220      defer, upstream down  defer, upstream down (config) defer, upstream down
+ * EHLO       250      defer, upstream down  defer, upstream down (config) defer, upstream down
+ * STARTTLS   220      defer, upstream down  defer, upstream down (config) defer, upstream down (config)
+ * AUTH       235      defer, upstream down  defer, upstream down (config) defer, upstream down
+ * MAIL       250      defer the message     fail the message              defer the message
+ * RCPT       250/251  defer that recipient  fail that recipient only      defer the message
+ * DATA       354      defer the message     fail the message              defer the message
+ * DATA end   250      defer the message     fail the message              defer the message (may duplicate)
+ * message    -        -                     -                             defer (spool read error)
+ * </pre>
+ *
+ * <ul>
+ *   <li>"upstream down": the failure is the link's or the upstream's, not the message's. The
+ *       session cannot be opened, the dispatcher opens the upstream's circuit and the message goes
+ *       back to the queue without spending an attempt.</li>
+ *   <li>"(config)": a 5xx while opening the session (a refused greeting, EHLO, STARTTLS or AUTH,
+ *       STARTTLS not offered, a certificate that does not verify) means the relay's configuration
+ *       or the account is wrong. Bouncing every message for that would be a disaster, so it
+ *       defers and logs loudly at ERROR instead.</li>
+ *   <li>A reply that matches one of the upstream's {@code temporary_replies} rules is temporary
+ *       whatever its code (SES's {@code 454 Throttling}, "550 ... try again"). Such a reply, or
+ *       one whose text says "throttl", also asks the sender to slow down.</li>
+ *   <li>A 421 at any stage also means the upstream is closing: the session is retired.</li>
+ *   <li>Anything not in the table (a 1xx or 3xx where 2xx was due, a 6xx, an unknown exception)
+ *       defers: losing mail is worse than retrying it.</li>
+ * </ul>
+ *
+ * <p>Outcome texts: for a reply, the upstream's literal reply; for a local failure, the stage and
+ * what happened ("DATA end: timeout after 600s").
+ */
+public final class FailurePolicy {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FailurePolicy.class);
+
+    /** What a classified event means for the message and the session. */
+    public enum Verdict { OK, DEFER, FAIL }
+
+    /**
+     * @param verdict      ok, defer or fail
+     * @param outcome      the outcome to record, null when the verdict is OK
+     * @param upstreamDown the session could not be opened: open the circuit, return the message
+     * @param configError  the failure points at the relay's configuration (logged at ERROR)
+     * @param retire       the session must not carry another message (421, I/O error, timeout)
+     * @param slowDown     the upstream asked us to slow down (throttling)
+     */
+    public record Decision(Verdict verdict, DeliveryOutcome outcome, boolean upstreamDown, boolean configError,
+                           boolean retire, boolean slowDown) {
+        public boolean ok() {
+            return verdict == Verdict.OK;
+        }
+    }
+
+    private static final Decision OK = new Decision(Verdict.OK, null, false, false, false, false);
+
+    private final List<ReplyRule> temporaryReplies;
+
+    public FailurePolicy(List<ReplyRule> temporaryReplies) {
+        this.temporaryReplies = List.copyOf(temporaryReplies);
+    }
+
+    /** Classifies a reply received at {@code stage}. */
+    public Decision reply(Stage stage, UpstreamReply reply) {
+        if (stage.accepts(reply.code())) {
+            return OK;
+        }
+        boolean ruled = temporaryReplies.stream().anyMatch(r -> r.matches(reply));
+        boolean slow = ruled || reply.text().toLowerCase(Locale.ROOT).contains("throttl");
+        boolean retire = reply.code() == 421;
+        String text = reply.toString();
+        if (stage.isSessionSetup()) {
+            boolean config = reply.isPermanent() && !ruled;
+            return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(text), true, config, true, slow);
+        }
+        if (reply.isPermanent() && !ruled) {
+            return new Decision(Verdict.FAIL, new DeliveryOutcome.Failed(text), false, false, false, false);
+        }
+        // 4xx, a rule-matched 5xx, and every code the table does not know.
+        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(text), false, false, retire, slow);
+    }
+
+    /**
+     * Classifies a local failure at {@code stage}: a timeout, a closed connection, an I/O or TLS
+     * error. Always temporary; the session is always retired.
+     */
+    public Decision exception(Stage stage, Throwable t) {
+        boolean tls = isTls(t);
+        String reason = stage.word() + ": " + describe(t);
+        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(reason), stage.isSessionSetup(),
+                tls && stage.isSessionSetup(), true, false);
+    }
+
+    /** A session-setup condition found by the client itself, e.g. STARTTLS required but not offered. */
+    public Decision configProblem(Stage stage, String what) {
+        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(stage.word() + ": " + what), true, true,
+                true, false);
+    }
+
+    /**
+     * The message cannot go through this upstream as it is (SMTPUTF8 needed but not offered).
+     * Permanent, as in Postfix ("SMTPUTF8 is required, but was not offered"): the upstream's
+     * capabilities do not change between retries, and an early bounce beats one after 5 days.
+     */
+    public Decision unsendable(String what) {
+        return new Decision(Verdict.FAIL, new DeliveryOutcome.Failed("message: " + what), false, false, false, false);
+    }
+
+    /** Logs a configuration error loudly; called once per circuit opening, not per message. */
+    public static void logConfigError(String upstream, DeliveryOutcome outcome) {
+        LOG.error("upstream {}: configuration or account problem, mail is deferred until it is fixed: {}",
+                upstream, outcome.reply());
+    }
+
+    private static boolean isTls(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SSLException || c instanceof java.security.cert.CertificateException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static String describe(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (t instanceof SessionException s) {
+            return s.getMessage();
+        }
+        if (root instanceof UnknownHostException) {
+            return "unknown host " + root.getMessage();
+        }
+        if (root instanceof ConnectException) {
+            return "connection refused";
+        }
+        String m = root.getMessage();
+        String what = root.getClass().getSimpleName();
+        return m == null || m.isEmpty() ? what : what + ": " + m;
+    }
+}

@@ -1,0 +1,105 @@
+package relaybox.relay.forward;
+
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.QueueEntry;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The {@code outbox} upstream: writes each message as {@code <queue id>.eml} into a directory
+ * instead of sending it, for development and staging (nothing reaches real people). The file
+ * starts with {@code Return-Path:} and {@code X-Relaybox-To:} lines carrying the envelope, then
+ * the upstream's extra headers, then the message exactly as queued. Written to a temporary name,
+ * fsynced, then renamed, so a reader never sees half a message.
+ */
+final class OutboxSession implements UpstreamSession {
+
+    private final Path dir;
+    private final List<String> headers;
+
+    OutboxSession(Path dir, List<String> headers) throws IOException {
+        this.dir = dir;
+        this.headers = headers;
+        Files.createDirectories(dir);
+    }
+
+    @Override
+    public Attempt send(QueueEntry entry, MessageSource source) {
+        List<String> rcpts = entry.pendingRecipients();
+        Map<String, DeliveryOutcome> out = new LinkedHashMap<>();
+        Map<String, Stage> stages = new HashMap<>();
+        DeliveryOutcome o;
+        Stage stage = Stage.DATA_END;
+        Path tmp = dir.resolve("." + entry.id() + ".tmp");
+        Path eml = dir.resolve(entry.id() + ".eml");
+        try (FileChannel fc = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING); InputStream in = source.open()) {
+            OutputStream os = Channels.newOutputStream(fc);
+            StringBuilder top = new StringBuilder();
+            top.append("Return-Path: <").append(entry.envelope().sender()).append(">\r\n");
+            top.append("X-Relaybox-To: <").append(String.join(">, <", rcpts)).append(">\r\n");
+            headers.forEach(h -> top.append(h).append("\r\n"));
+            os.write(top.toString().getBytes(StandardCharsets.UTF_8));
+            in.transferTo(os);
+            os.flush();
+            fc.force(true);
+            Files.move(tmp, eml, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            syncDir();
+            o = new DeliveryOutcome.Delivered("250 2.0.0 written to " + eml);
+        } catch (IOException e) {
+            stage = Stage.MESSAGE;
+            o = new DeliveryOutcome.Deferred("outbox: cannot write " + eml + ": " + e.getMessage());
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // The next attempt truncates it anyway.
+            }
+        }
+        for (String r : rcpts) {
+            out.put(r, o);
+            stages.put(r, stage);
+        }
+        return new Attempt(out, stages, upstream());
+    }
+
+    private void syncDir() {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException e) {
+            // Some filesystems cannot fsync a directory; the rename is still atomic.
+        }
+    }
+
+    @Override
+    public boolean reusable() {
+        return true;
+    }
+
+    @Override
+    public boolean keepAlive() {
+        return true;
+    }
+
+    @Override
+    public String upstream() {
+        return "outbox[" + dir + "]";
+    }
+
+    @Override
+    public void close() {
+        // Nothing is held open between messages.
+    }
+}

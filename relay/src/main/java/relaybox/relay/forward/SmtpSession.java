@@ -1,0 +1,565 @@
+package relaybox.relay.forward;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
+import io.netty.handler.codec.smtp.DefaultSmtpContent;
+import io.netty.handler.codec.smtp.DefaultSmtpRequest;
+import io.netty.handler.codec.smtp.SmtpRequests;
+import io.netty.handler.codec.smtp.SmtpResponse;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.Envelope;
+import relaybox.queue.QueueEntry;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Owns one SMTP client connection to an upstream and the conversation on it: greeting, EHLO,
+ * STARTTLS (then EHLO again), AUTH, then per message MAIL, RCPT..., DATA, the body and the final
+ * ".", with RSET after a failed transaction. The states are explicit ({@link State}), as in
+ * OpenSMTPD's mta. Replies are parsed by netty-codec-smtp; the worker thread that owns the
+ * session drives it and waits for each reply with a deadline, so every wait has a timeout.
+ *
+ * <p>PIPELINING (RFC 2920): when offered, MAIL, every RCPT and DATA go out in one write and the
+ * replies are read in order. If DATA gets 354 although no RCPT was accepted, a lone "." ends
+ * the empty transaction, which counts as failed. LIMITS (RFC 9422): RCPTMAX splits a message's
+ * recipients over several transactions; MAILMAX caps transactions per connection.
+ *
+ * <p>The body is streamed from the queue in 64 KiB chunks, dot-stuffed on the way, never held
+ * whole; the upstream's extra {@code headers} go out first. Credentials are never logged.
+ *
+ * <p>Failure behaviour: each reply and each exception is classified by {@link FailurePolicy}.
+ * A timeout, an I/O error or a 421 breaks or retires the session; the message's recipients that
+ * have no outcome yet are deferred. Not thread safe.
+ */
+final class SmtpSession implements UpstreamSession {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
+    private static final int CHUNK = 64 * 1024;
+    private static final Object CLOSED = new Object();
+
+    /** Where the client is in the conversation. */
+    enum State { CONNECTED, GREETING, EHLO, STARTTLS, TLS_HANDSHAKE, AUTH, READY, MAIL, RCPT, DATA, BODY, DATA_END,
+        RSET, NOOP, QUIT, CLOSED }
+
+    /** Collects what Netty reads (replies, close, errors) for the owning thread to take in order. */
+    static final class Inbox extends ChannelInboundHandlerAdapter {
+        final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof SmtpResponse r) {
+                List<String> lines = new ArrayList<>(r.details().size());
+                r.details().forEach(d -> lines.add(d.toString()));
+                queue.add(new UpstreamReply(r.code(), lines));
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            queue.add(CLOSED);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            queue.add(cause);
+            ctx.close();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            synchronized (this) {
+                notifyAll();
+            }
+        }
+    }
+
+    private final SmtpConnector conn;
+    private final FailurePolicy policy;
+    private final Channel ch;
+    private final Inbox inbox;
+    private final String shown;
+    private final Map<String, String> extensions = new HashMap<>();
+    private State state = State.CONNECTED;
+    private boolean needsReset;
+    private boolean retire;
+    private boolean broken;
+    private int transactions;
+    private int maxTransactions;
+    private int rcptMax;
+    /** Set by the last failure for the worker to slow the upstream's rate down. */
+    boolean slowDownRequested;
+
+    SmtpSession(SmtpConnector conn, Channel ch, Inbox inbox) {
+        this.conn = conn;
+        this.policy = conn.policy;
+        this.ch = ch;
+        this.inbox = inbox;
+        InetSocketAddress a = (InetSocketAddress) ch.remoteAddress();
+        this.shown = conn.upstream.host() + "[" + a.getAddress().getHostAddress() + "]:" + a.getPort();
+        this.maxTransactions = conn.upstream.messagesPerConnection();
+    }
+
+    @Override
+    public String upstream() {
+        return shown;
+    }
+
+    /** Runs the session's opening: TLS, greeting, EHLO, STARTTLS, AUTH. Closes the channel on failure. */
+    void start(boolean implicitTls) throws SessionOpenException {
+        Stage stage = Stage.CONNECT;
+        try {
+            if (implicitTls) {
+                state = State.TLS_HANDSHAKE;
+                handshake(ch.pipeline().get(SslHandler.class));
+            }
+            stage = Stage.GREETING;
+            state = State.GREETING;
+            expect(stage, read(stage, conn.forward.greetingTimeout()));
+            stage = Stage.EHLO;
+            ehlo();
+            if ("starttls".equals(conn.upstream.tls())) {
+                stage = Stage.STARTTLS;
+                if (!extensions.containsKey("STARTTLS")) {
+                    // Required TLS that is not offered: send nothing, not even AUTH or MAIL.
+                    throw new SessionOpenException(shown, policy.configProblem(stage, "STARTTLS required but not offered"));
+                }
+                state = State.STARTTLS;
+                ch.writeAndFlush(new DefaultSmtpRequest("STARTTLS"));
+                expect(stage, read(stage, conn.forward.commandTimeout()));
+                state = State.TLS_HANDSHAKE;
+                SslHandler h = conn.tlsHandler(ch);
+                ch.pipeline().addFirst("tls", h);
+                handshake(h);
+                // RFC 3207: forget everything learnt before TLS, including any reply an attacker
+                // may have injected in clear after the 220.
+                inbox.queue.removeIf(o -> o instanceof UpstreamReply);
+                stage = Stage.EHLO;
+                extensions.clear();
+                ehlo();
+            }
+            if (conn.credentials != null) {
+                stage = Stage.AUTH;
+                auth();
+            }
+            state = State.READY;
+            LOG.debug("session open to {} extensions={}", shown, extensions.keySet());
+        } catch (SessionOpenException e) {
+            abort();
+            throw e;
+        } catch (SessionException e) {
+            abort();
+            throw new SessionOpenException(shown, policy.exception(stage, e));
+        }
+    }
+
+    private void handshake(SslHandler h) throws SessionException {
+        Future<Channel> f = h.handshakeFuture();
+        if (!f.awaitUninterruptibly(conn.forward.connectTimeout().toMillis() + 1000)) {
+            throw new SessionException("TLS handshake timeout after " + SmtpConnector.secs(conn.forward.connectTimeout()));
+        }
+        if (!f.isSuccess()) {
+            throw new SessionException("TLS handshake failed: " + FailurePolicy.describe(f.cause()), f.cause());
+        }
+    }
+
+    private void ehlo() throws SessionException, SessionOpenException {
+        state = State.EHLO;
+        ch.writeAndFlush(SmtpRequests.ehlo(conn.heloName));
+        UpstreamReply r = read(Stage.EHLO, conn.forward.commandTimeout());
+        expect(Stage.EHLO, r);
+        for (String line : r.lines().subList(1, r.lines().size())) {
+            String[] kv = line.split(" ", 2);
+            extensions.put(kv[0].toUpperCase(Locale.ROOT), kv.length > 1 ? kv[1] : "");
+        }
+        String limits = extensions.get("LIMITS");
+        if (limits != null) {
+            for (String p : limits.split(" ")) {
+                String[] kv = p.split("=", 2);
+                if (kv.length == 2 && kv[1].matches("\\d{1,9}")) {
+                    int v = Integer.parseInt(kv[1]);
+                    if (kv[0].equalsIgnoreCase("MAILMAX") && v > 0) {
+                        maxTransactions = Math.min(conn.upstream.messagesPerConnection(), v);
+                    } else if (kv[0].equalsIgnoreCase("RCPTMAX") && v > 0) {
+                        rcptMax = v;
+                    }
+                }
+            }
+        }
+    }
+
+    private void auth() throws SessionException, SessionOpenException {
+        state = State.AUTH;
+        String mechs = " " + extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT) + " ";
+        String user = conn.credentials.username();
+        String pass = conn.credentials.password();
+        Base64.Encoder b64 = Base64.getEncoder();
+        if (mechs.contains(" PLAIN ")) {
+            String token = b64.encodeToString(("\0" + user + "\0" + pass).getBytes(StandardCharsets.UTF_8));
+            ch.writeAndFlush(SmtpRequests.auth("PLAIN", token));
+        } else if (mechs.contains(" LOGIN ")) {
+            ch.writeAndFlush(SmtpRequests.auth("LOGIN"));
+            continueAuth(read(Stage.AUTH, conn.forward.commandTimeout()));
+            raw(b64.encodeToString(user.getBytes(StandardCharsets.UTF_8)));
+            continueAuth(read(Stage.AUTH, conn.forward.commandTimeout()));
+            raw(b64.encodeToString(pass.getBytes(StandardCharsets.UTF_8)));
+        } else {
+            throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
+                    "credentials configured but the upstream offers neither AUTH PLAIN nor AUTH LOGIN"));
+        }
+        expect(Stage.AUTH, read(Stage.AUTH, conn.forward.commandTimeout()));
+    }
+
+    private void continueAuth(UpstreamReply r) throws SessionOpenException {
+        if (r.code() != 334) {
+            expect(Stage.AUTH, r);
+        }
+    }
+
+    private void expect(Stage stage, UpstreamReply r) throws SessionOpenException {
+        FailurePolicy.Decision d = policy.reply(stage, r);
+        if (!d.ok()) {
+            throw new SessionOpenException(shown, d);
+        }
+    }
+
+    @Override
+    public Attempt send(QueueEntry entry, MessageSource source) {
+        Map<String, DeliveryOutcome> out = new LinkedHashMap<>();
+        Map<String, Stage> stages = new HashMap<>();
+        List<String> rcpts = entry.pendingRecipients();
+        slowDownRequested = false;
+        if (entry.envelope().smtputf8() && !extensions.containsKey("SMTPUTF8")) {
+            FailurePolicy.Decision d = policy.unsendable("SMTPUTF8 is required, but was not offered by " + shown);
+            rcpts.forEach(r -> record(out, stages, r, Stage.MESSAGE, d.outcome()));
+            return new Attempt(out, stages, shown);
+        }
+        int batch = rcptMax > 0 ? rcptMax : rcpts.size();
+        for (int i = 0; i < rcpts.size(); i += batch) {
+            List<String> some = rcpts.subList(i, Math.min(rcpts.size(), i + batch));
+            if (broken || (i > 0 && transactions >= maxTransactions)) {
+                // XXX: the rest waits for the next attempt; a new session would be better.
+                some.forEach(r -> record(out, stages, r, Stage.MAIL,
+                        new DeliveryOutcome.Deferred("MAIL: session ended before this recipient's transaction")));
+                continue;
+            }
+            transaction(entry, some, source, out, stages);
+        }
+        return new Attempt(out, stages, shown);
+    }
+
+    /** One MAIL transaction for {@code rcpts}; fills in an outcome for each of them. */
+    private void transaction(QueueEntry entry, List<String> rcpts, MessageSource source,
+                             Map<String, DeliveryOutcome> out, Map<String, Stage> stages) {
+        Stage stage = Stage.MAIL;
+        List<String> accepted = new ArrayList<>();
+        FailurePolicy.Decision mail = null;
+        transactions++;
+        try {
+            if (needsReset) {
+                state = State.RSET;
+                ch.writeAndFlush(SmtpRequests.rset());
+                UpstreamReply r = read(Stage.MAIL, conn.forward.commandTimeout());
+                if (r.code() != 250) {
+                    throw new SessionException("RSET refused: " + r);
+                }
+                needsReset = false;
+            }
+            boolean pipelining = extensions.containsKey("PIPELINING");
+            state = State.MAIL;
+            ch.write(mailCommand(entry));
+            if (pipelining) {
+                rcpts.forEach(r -> ch.write(utf8Line("RCPT TO:<" + r + ">")));
+                ch.write(SmtpRequests.data());
+            }
+            ch.flush();
+            mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
+            stage = Stage.RCPT;
+            state = State.RCPT;
+            for (String r : rcpts) {
+                if (!pipelining && !mail.ok()) {
+                    break;
+                }
+                if (!pipelining) {
+                    ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
+                }
+                FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
+                if (!mail.ok()) {
+                    continue;
+                }
+                if (d.ok()) {
+                    accepted.add(r);
+                } else {
+                    record(out, stages, r, Stage.RCPT, d.outcome());
+                }
+            }
+            if (!mail.ok()) {
+                DeliveryOutcome refused = mail.outcome();
+                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, refused));
+            }
+            stage = Stage.DATA;
+            state = State.DATA;
+            UpstreamReply dataReply = null;
+            if (pipelining) {
+                dataReply = read(Stage.DATA, conn.forward.commandTimeout());
+            } else if (mail.ok() && !accepted.isEmpty()) {
+                ch.writeAndFlush(SmtpRequests.data());
+                dataReply = read(Stage.DATA, conn.forward.commandTimeout());
+            }
+            if (dataReply == null || !mail.ok() || accepted.isEmpty()) {
+                if (dataReply != null && dataReply.code() == 354) {
+                    // RFC 2920 3.1: nobody to deliver to, yet the server waits for data. End the
+                    // empty transaction with a lone "." and treat whatever it says as failure.
+                    stage = Stage.DATA_END;
+                    state = State.DATA_END;
+                    ch.writeAndFlush(new DefaultLastSmtpContent(Unpooled.EMPTY_BUFFER));
+                    read(Stage.DATA_END, conn.forward.dataTimeout());
+                }
+                needsReset = true;
+                return;
+            }
+            FailurePolicy.Decision data = decide(Stage.DATA, dataReply);
+            if (!data.ok()) {
+                accepted.forEach(r -> record(out, stages, r, Stage.DATA, data.outcome()));
+                needsReset = true;
+                return;
+            }
+            stage = Stage.DATA_END;
+            state = State.BODY;
+            if (!body(source)) {
+                accepted.forEach(r -> record(out, stages, r, Stage.MESSAGE,
+                        new DeliveryOutcome.Deferred("message: the queued message could not be read")));
+                return;
+            }
+            state = State.DATA_END;
+            UpstreamReply end = read(Stage.DATA_END, conn.forward.dataTimeout());
+            FailurePolicy.Decision d = decide(Stage.DATA_END, end);
+            for (String r : accepted) {
+                record(out, stages, r, Stage.DATA_END, d.ok() ? new DeliveryOutcome.Delivered(end.toString()) : d.outcome());
+            }
+            needsReset = !d.ok();
+            state = State.READY;
+        } catch (SessionException e) {
+            broken = true;
+            // A refused MAIL (a 421, typically) explains the closed connection better than the
+            // I/O error that followed it.
+            boolean mailRefused = mail != null && !mail.ok();
+            Stage st = mailRefused ? Stage.MAIL : stage;
+            DeliveryOutcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
+            for (String r : rcpts) {
+                if (!out.containsKey(r)) {
+                    record(out, stages, r, st, o);
+                }
+            }
+            abort();
+        } catch (RuntimeException e) {
+            // A bug or a Netty surprise: the session state is unknown, so give it up and defer.
+            LOG.warn("session to {} failed unexpectedly for {}", shown, entry.id(), e);
+            broken = true;
+            FailurePolicy.Decision d = policy.exception(stage, e);
+            rcpts.stream().filter(r -> !out.containsKey(r)).forEach(r -> record(out, stages, r, Stage.MAIL, d.outcome()));
+            abort();
+        }
+    }
+
+    /**
+     * MAIL and RCPT go out as UTF-8 lines written here, not as codec requests: the codec encodes
+     * command parameters as ASCII, which would mangle an SMTPUTF8 address.
+     */
+    private static ByteBuf utf8Line(String line) {
+        return Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.UTF_8);
+    }
+
+    private ByteBuf mailCommand(QueueEntry entry) {
+        Envelope env = entry.envelope();
+        List<String> params = new ArrayList<>();
+        if (extensions.containsKey("SIZE")) {
+            params.add("SIZE=" + (entry.messageSize() + extraHeaderBytes().length));
+        }
+        if (env.eightBit() && extensions.containsKey("8BITMIME")) {
+            params.add("BODY=8BITMIME");
+        }
+        if (env.smtputf8()) {
+            params.add("SMTPUTF8");
+        }
+        String rewrite = conn.upstream.envelopeSender();
+        // The null sender stays null: a bounce must never itself be bounced.
+        String sender = env.isNullSender() ? "" : rewrite.isEmpty() ? env.sender() : rewrite;
+        StringBuilder line = new StringBuilder("MAIL FROM:<").append(sender).append('>');
+        params.forEach(p -> line.append(' ').append(p));
+        return utf8Line(line.toString());
+    }
+
+    private byte[] extraHeaderBytes() {
+        StringBuilder b = new StringBuilder();
+        conn.upstream.headers().forEach(h -> b.append(h).append("\r\n"));
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Streams the extra headers and the queued bytes, dot-stuffed, then the final ".". Returns
+     * false (and breaks the session, since the transaction cannot be cancelled cleanly) when the
+     * queued message cannot be read.
+     */
+    private boolean body(MessageSource source) throws SessionException {
+        DotStuffer stuffer = new DotStuffer();
+        byte[] extra = extraHeaderBytes();
+        if (extra.length > 0) {
+            ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), extra, 0, extra.length)));
+        }
+        byte[] buf = new byte[CHUNK];
+        try (InputStream in = source.open()) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), buf, 0, n)));
+                if (!ch.isWritable()) {
+                    ch.flush();
+                    awaitWritable();
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot read the queued message for {}: {}", shown, e.toString());
+            broken = true;
+            abort();
+            return false;
+        }
+        ByteBuf tail = Unpooled.wrappedBuffer(stuffer.tail());
+        ch.writeAndFlush(new DefaultLastSmtpContent(tail));
+        return true;
+    }
+
+    private void awaitWritable() throws SessionException {
+        long deadline = System.nanoTime() + conn.forward.commandTimeout().toNanos();
+        synchronized (inbox) {
+            while (!ch.isWritable() && ch.isActive()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new SessionException("timeout after " + SmtpConnector.secs(conn.forward.commandTimeout())
+                            + " sending the message");
+                }
+                try {
+                    inbox.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SessionException("interrupted while sending the message");
+                }
+            }
+        }
+    }
+
+    private FailurePolicy.Decision decide(Stage stage, UpstreamReply r) {
+        FailurePolicy.Decision d = policy.reply(stage, r);
+        if (d.retire()) {
+            retire = true;
+        }
+        if (d.slowDown()) {
+            slowDownRequested = true;
+        }
+        return d;
+    }
+
+    private static void record(Map<String, DeliveryOutcome> out, Map<String, Stage> stages, String rcpt, Stage stage,
+                               DeliveryOutcome o) {
+        out.put(rcpt, o);
+        stages.put(rcpt, stage);
+    }
+
+    private UpstreamReply read(Stage stage, Duration timeout) throws SessionException {
+        Object o;
+        try {
+            o = inbox.queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SessionException("interrupted");
+        }
+        if (o == null) {
+            throw new SessionException("timeout after " + SmtpConnector.secs(timeout));
+        }
+        if (o == CLOSED) {
+            inbox.queue.add(CLOSED);
+            throw new SessionException("connection closed by upstream");
+        }
+        if (o instanceof Throwable t) {
+            throw new SessionException(FailurePolicy.describe(t), t);
+        }
+        return (UpstreamReply) o;
+    }
+
+    private void raw(String line) {
+        ch.writeAndFlush(Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.US_ASCII));
+    }
+
+    @Override
+    public boolean reusable() {
+        return !broken && !retire && ch.isActive() && transactions < maxTransactions;
+    }
+
+    @Override
+    public boolean keepAlive() {
+        if (!reusable()) {
+            return false;
+        }
+        state = State.NOOP;
+        try {
+            ch.writeAndFlush(SmtpRequests.noop());
+            UpstreamReply r = read(Stage.MAIL, conn.forward.commandTimeout());
+            if (r.code() == 250) {
+                state = State.READY;
+                return true;
+            }
+        } catch (SessionException e) {
+            LOG.debug("NOOP to {} failed: {}", shown, e.getMessage());
+        }
+        broken = true;
+        abort();
+        return false;
+    }
+
+    @Override
+    public void close() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (!broken && ch.isActive()) {
+            state = State.QUIT;
+            try {
+                if (needsReset) {
+                    // After a DATA refusal the encoder expects content; RSET clears that first.
+                    ch.writeAndFlush(SmtpRequests.rset());
+                    read(Stage.MAIL, conn.forward.commandTimeout());
+                }
+                ch.writeAndFlush(SmtpRequests.quit());
+                read(Stage.MAIL, Duration.ofSeconds(Math.min(5, conn.forward.commandTimeout().toSeconds())));
+            } catch (SessionException e) {
+                LOG.debug("QUIT to {}: {}", shown, e.getMessage());
+            }
+        }
+        abort();
+    }
+
+    private void abort() {
+        state = State.CLOSED;
+        ch.close();
+    }
+}

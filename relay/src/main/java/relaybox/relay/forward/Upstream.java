@@ -1,0 +1,123 @@
+package relaybox.relay.forward;
+
+import relaybox.queue.QueueEntry;
+import relaybox.relay.config.UpstreamConfig;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One configured upstream at run time: its settings, its circuit (up or down), its rate limit
+ * and the hand-off queue from the dispatcher to its workers. It opens sessions but does not
+ * decide which message goes where (the dispatcher does) nor how to talk (the session does).
+ *
+ * <p>Hand-off: an entry goes to the most recently idle worker, whose session is most likely
+ * still open, so light traffic stays on one connection instead of rotating over all of them
+ * (more messages per connection, fewer handshakes). With every worker busy it waits in a backlog.
+ *
+ * <p>The circuit is a single flag: {@link #markDown} and {@link #markUp} return true only on a
+ * change, so an outage is noticed and logged once, not once per message. Thread safe.
+ */
+final class Upstream {
+
+    /** Opens a session to this upstream. */
+    @FunctionalInterface
+    interface Opener {
+        UpstreamSession open() throws SessionOpenException;
+    }
+
+    final UpstreamConfig config;
+    final TokenBucket rate;
+    /** Idle workers, most recently idle first: its session is the warmest. */
+    private final Deque<UpstreamWorker> idle = new ArrayDeque<>();
+    /** Entries handed over while every worker was busy. */
+    private final ArrayDeque<QueueEntry> backlog = new ArrayDeque<>();
+    private final Opener opener;
+    private boolean down;
+    private String downReason = "";
+
+    Upstream(UpstreamConfig config, Opener opener) {
+        this.config = config;
+        this.opener = opener;
+        this.rate = new TokenBucket(config.ratePerSecond());
+    }
+
+    String name() {
+        return config.name();
+    }
+
+    /** Hands {@code e} to the most recently idle worker, or to the backlog. */
+    synchronized void submit(QueueEntry e) {
+        UpstreamWorker w = idle.pollFirst();
+        if (w != null) {
+            w.give(e);
+        } else {
+            backlog.add(e);
+        }
+    }
+
+    /** The next backlog entry for {@code w}, or null after registering {@code w} as idle. */
+    synchronized QueueEntry next(UpstreamWorker w) {
+        QueueEntry e = backlog.poll();
+        if (e == null && !idle.contains(w)) {
+            idle.addFirst(w);
+        }
+        return e;
+    }
+
+    /** {@code w} stops taking work (shutdown). */
+    synchronized void leave(UpstreamWorker w) {
+        idle.remove(w);
+    }
+
+    /** Takes every entry still waiting in the backlog (shutdown). */
+    synchronized List<QueueEntry> drainBacklog() {
+        List<QueueEntry> out = new ArrayList<>(backlog);
+        backlog.clear();
+        return out;
+    }
+
+    UpstreamSession open() throws SessionOpenException {
+        return opener.open();
+    }
+
+    synchronized boolean isUp() {
+        return !down;
+    }
+
+    synchronized String downReason() {
+        return downReason;
+    }
+
+    /** Opens the circuit. True if it was closed (the caller logs the outage once). */
+    synchronized boolean markDown(String reason) {
+        boolean changed = !down;
+        down = true;
+        downReason = reason;
+        return changed;
+    }
+
+    /** Closes the circuit. True if it was open. */
+    synchronized boolean markUp() {
+        boolean changed = down;
+        down = false;
+        return changed;
+    }
+
+    /** True if mail from {@code senderDomain} is routed here by {@code sender_domains}. */
+    boolean routes(String senderDomain) {
+        return config.senderDomains().contains(senderDomain.toLowerCase(Locale.ROOT));
+    }
+
+    boolean isDefaultRoute() {
+        return config.senderDomains().isEmpty();
+    }
+
+    /** How many workers (and so connections) this upstream gets. */
+    int workers(int concurrency) {
+        return Math.min(config.maxConnections(), concurrency);
+    }
+}

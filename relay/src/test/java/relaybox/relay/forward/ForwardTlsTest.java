@@ -1,0 +1,172 @@
+package relaybox.relay.forward;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import relaybox.queue.EntryState;
+import relaybox.queue.QueueEntry;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * TLS and AUTH against the fake ESP: verified STARTTLS and implicit TLS, AUTH PLAIN and LOGIN,
+ * and the failures that must never leak mail in clear or bounce it: STARTTLS not offered, a
+ * failed handshake, a certificate for another host, wrong credentials.
+ */
+class ForwardTlsTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static TestCerts localhost;
+    private static TestCerts otherHost;
+    private static TestCerts stranger;
+
+    @TempDir
+    Path tmp;
+
+    private final FakeEsp esp = new FakeEsp();
+    private final Harness h = new Harness();
+
+    @BeforeAll
+    static void certs() {
+        localhost = TestCerts.selfSigned("localhost");
+        otherHost = TestCerts.selfSigned("other.example");
+        stranger = TestCerts.selfSigned("localhost");
+    }
+
+    @AfterEach
+    void tearDown() {
+        h.close();
+        esp.close();
+    }
+
+    private Path authFile(String user, String password) throws IOException {
+        Path f = tmp.resolve("auth");
+        Files.writeString(f, "# upstream credentials\nusername=" + user + "\npassword=" + password + "\n");
+        Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+        return f;
+    }
+
+    private Harness.Up tlsUpstream(String mode) throws IOException {
+        Harness.Up u = new Harness.Up("esp", esp.port());
+        u.tls = mode;
+        u.caFile = localhost.writePem(tmp.resolve("ca.pem"));
+        u.authFile = authFile("user", "secret");
+        return u;
+    }
+
+    private void startTlsEsp(TestCerts serverCert) throws IOException {
+        esp.ssl = serverCert.serverContext();
+        esp.offerStartTls = true;
+        esp.requireTls = true;
+        esp.authMechs = "PLAIN LOGIN";
+        esp.start();
+    }
+
+    @Test
+    void starttlsVerifiedThenAuthPlain() throws Exception {
+        startTlsEsp(localhost);
+        h.start(Harness.config(1, tlsUpstream("starttls").build()));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        assertTrue(esp.received.get(0).tls(), "sent over TLS");
+        assertEquals("user", esp.received.get(0).authUser());
+        assertEquals(2, esp.count("EHLO"), "EHLO again after STARTTLS");
+        assertTrue(h.lines.stream().noneMatch(l -> l.contains("secret")), "password never logged");
+    }
+
+    @Test
+    void authLoginWhenPlainIsNotOffered() throws Exception {
+        startTlsEsp(localhost);
+        esp.authMechs = "LOGIN";
+        h.start(Harness.config(1, tlsUpstream("starttls").build()));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        assertEquals("user", esp.received.get(0).authUser());
+    }
+
+    @Test
+    void implicitTls() throws Exception {
+        esp.ssl = localhost.serverContext();
+        esp.implicitTls = true;
+        esp.authMechs = "PLAIN";
+        esp.start();
+        h.start(Harness.config(1, tlsUpstream("tls").build()));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        assertTrue(esp.received.get(0).tls());
+    }
+
+    @Test
+    void starttlsRequiredButNotOfferedSendsNothing() throws Exception {
+        startTlsEsp(localhost);
+        esp.offerStartTls = false;
+        h.start(Harness.config(1, tlsUpstream("starttls").build()));
+        QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        assertNothingSentAndStillQueued(e, "STARTTLS: STARTTLS required but not offered");
+        assertEquals(0, esp.count("AUTH"), "no credentials in clear: " + esp.commands);
+    }
+
+    @Test
+    void failedHandshakeSendsNothingInClear() throws Exception {
+        startTlsEsp(stranger); // a certificate our ca_file does not trust
+        h.start(Harness.config(1, tlsUpstream("starttls").build()));
+        QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        assertNothingSentAndStillQueued(e, "STARTTLS: TLS handshake failed");
+        assertEquals(0, esp.count("AUTH"), "no credentials in clear: " + esp.commands);
+    }
+
+    @Test
+    void certificateForAnotherHostIsRefused() throws Exception {
+        startTlsEsp(otherHost);
+        Harness.Up u = tlsUpstream("starttls");
+        u.caFile = otherHost.writePem(tmp.resolve("other.pem")); // trusted, but for other.example
+        h.start(Harness.config(1, u.build()));
+        QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        assertNothingSentAndStillQueued(e, "STARTTLS: TLS handshake failed");
+    }
+
+    @Test
+    void wrongCredentialsDeferAndNeverBounce() throws Exception {
+        startTlsEsp(localhost);
+        Harness.Up u = tlsUpstream("starttls");
+        u.authFile = authFile("user", "wrong");
+        h.start(Harness.config(1, u.build()));
+        QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        assertNothingSentAndStillQueued(e, "535 5.7.8 Authentication credentials invalid");
+
+        // Fixing the account upstream side brings the mail out without operator action.
+        esp.password = "wrong";
+        h.await("delivered once the account works", WAIT, () -> esp.received.size() == 1);
+    }
+
+    @Test
+    void aWorldReadableAuthFileIsRefusedAtStart() throws Exception {
+        esp.start();
+        Harness.Up u = new Harness.Up("esp", esp.port());
+        u.authFile = authFile("user", "secret");
+        Files.setPosixFilePermissions(u.authFile, PosixFilePermissions.fromString("rw-r--r--"));
+        IOException x = assertThrows(IOException.class, () -> h.start(Harness.config(1, u.build())));
+        assertTrue(x.getMessage().contains("must not be readable by others"), x.getMessage());
+    }
+
+    private void assertNothingSentAndStillQueued(QueueEntry e, String reason) {
+        h.await("upstream marked down", WAIT, () -> h.linesWith(" forward down ").size() == 1);
+        h.await("lease returned", WAIT, () -> h.queue.get(e.id()).orElseThrow().state() == EntryState.QUEUED);
+        String down = h.linesWith(" forward down ").get(0);
+        assertTrue(down.contains(reason), "got " + down + ", want a reason containing " + reason);
+        assertEquals(0, esp.count("MAIL"), "no MAIL sent: " + esp.commands);
+        QueueEntry now = h.queue.get(e.id()).orElseThrow();
+        assertEquals(0, now.attempts(), "no attempt spent");
+        assertTrue(h.linesWith(" forward failed ").isEmpty(), "nothing bounced: " + h.lines);
+    }
+}
