@@ -40,12 +40,19 @@ check() { # check step command...: PASS if the command succeeds
     if "$@"; then record PASS "$name"; else record FAIL "$name"; fi
 }
 in_root() { chroot "$root" "$@"; }
+# Inside a phase's own mount namespace: make the root a mount point of its own (as / is on a
+# real host: without it the JVM finds no mount entry for the queue's file system) and give it
+# /proc. Both mounts end with the namespace.
+enter_root() {
+    mount --bind "$1" "$1"
+    mount -t proc proc "$1/proc"
+}
 
 # =====================================================================================
 # Phase "install": host network (apt needs the mirror), private mounts.
 # =====================================================================================
 phase_install() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     mkdir -p "$archives/partial"
     mount --bind "$archives" "$root/var/cache/apt/archives"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
@@ -88,7 +95,7 @@ phase_install() {
 # Phase "run": a private network namespace (loopback only), private mounts.
 # =====================================================================================
 phase_run() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     ip link set lo up
     local unit=$root/lib/systemd/system/relaybox.service
     local exec_start
@@ -208,7 +215,7 @@ PY
 # Phase "remove": host network, private mounts. remove keeps the queue, purge deletes it.
 # =====================================================================================
 phase_remove() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
     # Something in the queue, as there would be on a real host.
     in_root install -d -o relaybox -g relaybox -m 0750 /var/lib/relaybox/spool
@@ -234,7 +241,7 @@ phase_remove() {
 # ownership are real: %pre must create the user before rpm lays out files owned by it.
 # =====================================================================================
 phase_rpm() {
-    mount -t proc proc "$rpm_root/proc"
+    enter_root "$rpm_root"
     local r=(rpm --root "$rpm_root" --nodeps)
     in_rpm_root() { chroot "$rpm_root" "$@"; }
     rpm --root "$rpm_root" --initdb
