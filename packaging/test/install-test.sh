@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install test, done as a user would: a fresh Debian root (debootstrap, cached), the built .deb
-# installed into it with apt (which pulls in Java), the daemon started the way relaybox.service
-# starts it (same command, as the relaybox user with only CAP_NET_BIND_SERVICE, no new
+# installed into it with apt (which pulls in Java), the daemon started on the shipped config the
+# way relaybox.service starts it (same command, as the relaybox user with only
+# CAP_NET_BIND_SERVICE, no new
 # privileges), one message submitted through /usr/sbin/sendmail and one over SMTP on port 25,
 # both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
 # Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
@@ -82,8 +83,11 @@ phase_install() {
         test "$(in_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
     check "/etc/relaybox/upstream.secret 0640 root:relaybox" \
         test "$(in_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "/etc/relaybox/dkim 0750 root:relaybox" \
+        test "$(in_root stat -c '%a %U:%G' /etc/relaybox/dkim 2>/dev/null)" = "750 root:relaybox"
     check "conffiles registered" sh -c "chroot '$root' dpkg-query --showformat='\${Conffiles}\n' --show relaybox \
-        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox | grep -qx 3"
+        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox \
+            -e /etc/relaybox/dkim/README | grep -qx 4"
     check "sendmail, mailq and relaybox on PATH" \
         test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
     check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
@@ -102,16 +106,11 @@ phase_run() {
     exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
     log "ExecStart from the unit: $exec_start"
 
-    # What an operator does: give relaybox an upstream. The outbox upstream writes .eml files,
-    # which stand in for the ESP here.
-    cat > "$root/etc/relaybox/relaybox.conf" <<'CONF'
-# install test: accept on port 25 as installed, deliver into the outbox
-intake_listen = ["127.0.0.1:25"]
-
-[[upstream]]
-type = "outbox"
-dir = "/var/lib/relaybox/outbox"
-CONF
+    # The configuration exactly as shipped: intake on 127.0.0.1:25 and the outbox upstream, the
+    # default the Debian package starts the service on. The outbox's .eml files stand in for
+    # the ESP here.
+    check "shipped relaybox.conf has the outbox upstream" \
+        grep -qx 'type = "outbox"' "$root/etc/relaybox/relaybox.conf"
     # RuntimeDirectory=relaybox (0750) and StateDirectory=relaybox (0750), owned by the user.
     install -d -m 0750 "$root/run/relaybox"
     in_root chown relaybox:relaybox /run/relaybox /var/lib/relaybox
@@ -254,6 +253,8 @@ phase_rpm() {
         test "$(in_rpm_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
     check "rpm: upstream.secret 0640 root:relaybox" \
         test "$(in_rpm_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "rpm: /etc/relaybox/dkim 0750 root:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /etc/relaybox/dkim 2>/dev/null)" = "750 root:relaybox"
     check "rpm: rpm -V clean" "${r[@]}" -V relaybox
     in_rpm_root sh -c 'echo queued > /var/lib/relaybox/keep-me'
     if "${r[@]}" -e relaybox > "$work/rpm-erase.log" 2>&1; then record PASS "rpm -e"

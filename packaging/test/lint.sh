@@ -76,6 +76,7 @@ if have rpm; then
     rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' "$rpmf" > "$work/rpmmodes"
     grep -qxF -- "-rw-r----- root:relaybox /etc/relaybox/upstream.secret" "$work/rpmmodes" || { echo "upstream.secret mode/owner"; missing=1; }
     grep -qxF -- "drwxr-x--- relaybox:relaybox /var/lib/relaybox" "$work/rpmmodes" || { echo "/var/lib/relaybox mode/owner"; missing=1; }
+    grep -qxF -- "drwxr-x--- root:relaybox /etc/relaybox/dkim" "$work/rpmmodes" || { echo "/etc/relaybox/dkim mode/owner"; missing=1; }
     [ "$missing" = 0 ] && ok "rpm contents" || fail "rpm contents"
 else
     fail "rpm not installed (apt-get install rpm)"
