@@ -2,8 +2,8 @@
 # Install test, done as a user would: a fresh Debian root (debootstrap, cached), the built .deb
 # installed into it with apt (which pulls in Java), the daemon started on the shipped config the
 # way relaybox.service starts it (same command, as the relaybox user with only
-# CAP_NET_BIND_SERVICE, no new privileges), one message submitted through /usr/sbin/sendmail and one over SMTP on port 25,
-# both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
+# CAP_NET_BIND_SERVICE, no new privileges), one message submitted through /usr/sbin/sendmail
+# and one over SMTP on port 25, both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
 # Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
 # owners and modes; not an EL/Fedora host, so dependencies are not resolved).
 #
