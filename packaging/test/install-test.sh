@@ -3,7 +3,8 @@
 # installed into it with apt (which pulls in Java), the daemon started on the shipped config the
 # way relaybox.service starts it (same command, as the relaybox user with only
 # CAP_NET_BIND_SERVICE, no new privileges), one message submitted through /usr/sbin/sendmail
-# and one over SMTP on port 25, both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
+# and one over SMTP on port 25, both expected in the outbox; then apt remove (queue kept) and
+# apt purge (queue gone).
 # Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
 # owners and modes; not an EL/Fedora host, so dependencies are not resolved).
 #
@@ -158,12 +159,14 @@ phase_run() {
 
     local token=$$-$RANDOM
     # 1. As PHP's mail() does it: sendmail -t -i, as an unprivileged web user.
+    local ms0
+    ms0=$(date +%s%N)
     printf 'To: rcpt@example.test\nFrom: app@example.test\nSubject: via-sendmail-%s\n\nhello from sendmail\n' "$token" \
         | chroot "$root" runuser -u www-data -- /usr/sbin/sendmail -t -i -f app@example.test \
         > "$work/sendmail.log" 2>&1
-    local src=$?
+    local src=$? ms=$((($(date +%s%N) - ms0) / 1000000))
     cat "$work/sendmail.log"
-    if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
+    if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0" "$ms ms wall"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
 
     # 2. Over SMTP on port 25.
     local smtp_ok=1
