@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * @param effective every key with the value in effect, defaults included, as TOML (config show)
  */
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
-                          ControlConfig control, String effective) {
+                          ControlConfig control, MetricsConfig metrics, LogConfig log, String effective) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -29,7 +29,9 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
                     + queue.retry().lifetime().toDays() + "d)", dkim.expiry());
         }
         ControlConfig control = ControlConfig.from(r);
+        MetricsConfig metrics = MetricsConfig.from(r);
+        LogConfig log = LogConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim, control, r.render());
+        return new RelayConfig(file, intake, queue, forward, dkim, control, metrics, log, r.render());
     }
 }
