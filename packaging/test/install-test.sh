@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install test, done as a user would: a fresh Debian root (debootstrap, cached), the built .deb
-# installed into it with apt (which pulls in Java), the daemon started the way relaybox.service
-# starts it (same command, as the relaybox user with only CAP_NET_BIND_SERVICE, no new
-# privileges), one message submitted through /usr/sbin/sendmail and one over SMTP on port 25,
-# both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
+# installed into it with apt (which pulls in Java), the daemon started on the shipped config the
+# way relaybox.service starts it (same command, as the relaybox user with only
+# CAP_NET_BIND_SERVICE, no new privileges), one message submitted through /usr/sbin/sendmail
+# and one over SMTP on port 25, both expected in the outbox; then apt remove (queue kept) and
+# apt purge (queue gone).
+# Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
+# owners and modes; not an EL/Fedora host, so dependencies are not resolved).
 #
 # There is no systemd in the chroot: the unit's ExecStart runs under setpriv, in a private
 # network namespace (so port 25 is ours alone) with /run/relaybox and /var/lib/relaybox created
@@ -38,12 +41,19 @@ check() { # check step command...: PASS if the command succeeds
     if "$@"; then record PASS "$name"; else record FAIL "$name"; fi
 }
 in_root() { chroot "$root" "$@"; }
+# Inside a phase's own mount namespace: make the root a mount point of its own (as / is on a
+# real host: without it the JVM finds no mount entry for the queue's file system) and give it
+# /proc. Both mounts end with the namespace.
+enter_root() {
+    mount --bind "$1" "$1"
+    mount -t proc proc "$1/proc"
+}
 
 # =====================================================================================
 # Phase "install": host network (apt needs the mirror), private mounts.
 # =====================================================================================
 phase_install() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     mkdir -p "$archives/partial"
     mount --bind "$archives" "$root/var/cache/apt/archives"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
@@ -73,8 +83,11 @@ phase_install() {
         test "$(in_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
     check "/etc/relaybox/upstream.secret 0640 root:relaybox" \
         test "$(in_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "/etc/relaybox/dkim 0750 root:relaybox" \
+        test "$(in_root stat -c '%a %U:%G' /etc/relaybox/dkim 2>/dev/null)" = "750 root:relaybox"
     check "conffiles registered" sh -c "chroot '$root' dpkg-query --showformat='\${Conffiles}\n' --show relaybox \
-        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox | grep -qx 3"
+        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox \
+            -e /etc/relaybox/dkim/README | grep -qx 4"
     check "sendmail, mailq and relaybox on PATH" \
         test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
     check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
@@ -86,23 +99,18 @@ phase_install() {
 # Phase "run": a private network namespace (loopback only), private mounts.
 # =====================================================================================
 phase_run() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     ip link set lo up
     local unit=$root/lib/systemd/system/relaybox.service
     local exec_start
     exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
     log "ExecStart from the unit: $exec_start"
 
-    # What an operator does: give relaybox an upstream. The outbox upstream writes .eml files,
-    # which stand in for the ESP here.
-    cat > "$root/etc/relaybox/relaybox.conf" <<'CONF'
-# install test: accept on port 25 as installed, deliver into the outbox
-intake_listen = ["127.0.0.1:25"]
-
-[[upstream]]
-type = "outbox"
-dir = "/var/lib/relaybox/outbox"
-CONF
+    # The configuration exactly as shipped: intake on 127.0.0.1:25 and the outbox upstream, the
+    # default the Debian package starts the service on. The outbox's .eml files stand in for
+    # the ESP here.
+    check "shipped relaybox.conf has the outbox upstream" \
+        grep -qx 'type = "outbox"' "$root/etc/relaybox/relaybox.conf"
     # RuntimeDirectory=relaybox (0750) and StateDirectory=relaybox (0750), owned by the user.
     install -d -m 0750 "$root/run/relaybox"
     in_root chown relaybox:relaybox /run/relaybox /var/lib/relaybox
@@ -151,12 +159,14 @@ CONF
 
     local token=$$-$RANDOM
     # 1. As PHP's mail() does it: sendmail -t -i, as an unprivileged web user.
+    local ms0
+    ms0=$(date +%s%N)
     printf 'To: rcpt@example.test\nFrom: app@example.test\nSubject: via-sendmail-%s\n\nhello from sendmail\n' "$token" \
         | chroot "$root" runuser -u www-data -- /usr/sbin/sendmail -t -i -f app@example.test \
         > "$work/sendmail.log" 2>&1
-    local src=$?
+    local src=$? ms=$((($(date +%s%N) - ms0) / 1000000))
     cat "$work/sendmail.log"
-    if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
+    if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0" "$ms ms wall"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
 
     # 2. Over SMTP on port 25.
     local smtp_ok=1
@@ -206,7 +216,7 @@ PY
 # Phase "remove": host network, private mounts. remove keeps the queue, purge deletes it.
 # =====================================================================================
 phase_remove() {
-    mount -t proc proc "$root/proc"
+    enter_root "$root"
     export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
     # Something in the queue, as there would be on a real host.
     in_root install -d -o relaybox -g relaybox -m 0750 /var/lib/relaybox/spool
@@ -224,6 +234,35 @@ phase_remove() {
     check "purge: /etc/relaybox gone" test ! -e "$root/etc/relaybox"
     check "purge: statoverride gone" sh -c "! chroot '$root' dpkg-statoverride --list /etc/relaybox/upstream.secret"
     check "purge: dpkg forgot relaybox" sh -c "! chroot '$root' dpkg -s relaybox >/dev/null 2>&1"
+}
+
+# =====================================================================================
+# Phase "rpm": the .rpm installed with the host's rpm into a second fresh Debian root. Not an
+# EL/Fedora host (so --nodeps: the Java package names are theirs), but the scriptlets and
+# ownership are real: %pre must create the user before rpm lays out files owned by it.
+# =====================================================================================
+phase_rpm() {
+    enter_root "$rpm_root"
+    local r=(rpm --root "$rpm_root" --nodeps)
+    in_rpm_root() { chroot "$rpm_root" "$@"; }
+    rpm --root "$rpm_root" --initdb
+    # The path is the host's: rpm reads the package before it enters the root for scriptlets.
+    if "${r[@]}" -ivh "$rpm_root/tmp/$rpm_name" > "$work/rpm-install.log" 2>&1; then record PASS "rpm -ivh (scriptlets run)"
+    else cat "$work/rpm-install.log"; record FAIL "rpm -ivh (scriptlets run)"; return; fi
+    cat "$work/rpm-install.log"
+    check "rpm: %pre created the relaybox user" in_rpm_root getent passwd relaybox
+    check "rpm: /var/lib/relaybox 0750 relaybox:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
+    check "rpm: upstream.secret 0640 root:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "rpm: /etc/relaybox/dkim 0750 root:relaybox" \
+        test "$(in_rpm_root stat -c '%a %U:%G' /etc/relaybox/dkim 2>/dev/null)" = "750 root:relaybox"
+    check "rpm: rpm -V clean" "${r[@]}" -V relaybox
+    in_rpm_root sh -c 'echo queued > /var/lib/relaybox/keep-me'
+    if "${r[@]}" -e relaybox > "$work/rpm-erase.log" 2>&1; then record PASS "rpm -e"
+    else cat "$work/rpm-erase.log"; record FAIL "rpm -e"; return; fi
+    check "rpm -e: program files gone" test ! -e "$rpm_root/usr/share/relaybox/relaybox.jar"
+    check "rpm -e: queue with mail kept" test -f "$rpm_root/var/lib/relaybox/keep-me"
 }
 
 # ---- entry points of the namespaced phases ----
@@ -295,7 +334,9 @@ cleanup() {
     if grep -q " $work/" /proc/self/mountinfo; then
         echo "install-test: something is still mounted under $work; left in place"
     else
+        local t=$SECONDS
         rm -rf --one-file-system "$work"
+        log "removed the test roots in $((SECONDS - t)) s"
     fi
 }
 trap cleanup EXIT
@@ -304,9 +345,24 @@ t0=$SECONDS
 tar -C "$root" -xf "$base_tar"
 install -m 0644 "$deb" "$root/tmp/$deb_name"
 log "fresh root from the cached base in $((SECONDS - t0)) s"
+phases=(install run remove)
+rpmf=$(ls "$repo"/packaging/target/relaybox-*.noarch.rpm 2>/dev/null | head -1)
+rpm_root=$work/rpm-root
+rpm_name=
+if [ -n "$rpmf" ] && command -v rpm >/dev/null; then
+    rpm_name=$(basename "$rpmf")
+    mkdir -p "$rpm_root"
+    tar -C "$rpm_root" -xf "$base_tar"
+    install -m 0644 "$rpmf" "$rpm_root/tmp/$rpm_name"
+    phases+=(rpm)
+else
+    log "no .rpm or no rpm tool: the rpm phase is skipped"
+fi
 
-export repo cache suite mirror archives work root results deb_name deadline_start deadline_mail
-for phase in install run remove; do
+export repo cache suite mirror archives work root results deb_name deadline_start deadline_mail rpm_root rpm_name
+deb_ok=1
+for phase in "${phases[@]}"; do
+    if [ "$deb_ok" = 0 ] && [ "$phase" != rpm ]; then continue; fi
     t0=$SECONDS
     log "phase $phase"
     case $phase in
@@ -316,8 +372,8 @@ for phase in install run remove; do
     RELAYBOX_IT_PHASE=$phase "${ns[@]}" bash "$here/install-test.sh"
     log "phase $phase took $((SECONDS - t0)) s"
     if [ "$phase" = install ] && ! grep -q '^PASS|apt install' "$results"; then
-        log "install failed: skipping the later phases"
-        break
+        log "install failed: skipping the deb's later phases"
+        deb_ok=0
     fi
 done
 
@@ -327,6 +383,9 @@ skipped=$(grep -c '^SKIP|' "$results")
 echo
 grep '^FAIL|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test FAILED: $step${detail:+ ($detail)}"; done
 grep '^SKIP|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test skipped: $step${detail:+ ($detail)}"; done
+# Clean up now, so that the summary stays the last line.
+cleanup
+trap - EXIT
 log "total $((SECONDS - total0)) s"
 echo "install-test: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -61,18 +61,22 @@ if have rpm; then
         fail "rpm query"
     fi
     # What the issue asks the package to declare and install.
+    # Lists in files first: "rpm | grep -q" would fail under pipefail when grep exits early.
+    rpm -qp --requires --provides "$rpmf" > "$work/rpmdeps"
+    rpm -qlp "$rpmf" > "$work/rpmfiles"
     missing=0
     for want in "(java-17-headless or java-21-headless or java-25-headless)" MTA smtpdaemon "server(smtp)"; do
-        rpm -qp --requires --provides "$rpmf" | grep -qxF "$want" || { echo "missing: $want"; missing=1; }
+        grep -qxF "$want" "$work/rpmdeps" || { echo "missing: $want"; missing=1; }
     done
     for f in /usr/bin/relaybox /usr/sbin/sendmail.relaybox /usr/bin/mailq.relaybox /etc/relaybox/relaybox.conf \
         /etc/relaybox/upstream.secret /usr/lib/systemd/system/relaybox.service /var/lib/relaybox \
         /usr/share/relaybox/relaybox.jar; do
-        rpm -qlp "$rpmf" | grep -qxF "$f" || { echo "missing file: $f"; missing=1; }
+        grep -qxF "$f" "$work/rpmfiles" || { echo "missing file: $f"; missing=1; }
     done
     rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' "$rpmf" > "$work/rpmmodes"
     grep -qxF -- "-rw-r----- root:relaybox /etc/relaybox/upstream.secret" "$work/rpmmodes" || { echo "upstream.secret mode/owner"; missing=1; }
     grep -qxF -- "drwxr-x--- relaybox:relaybox /var/lib/relaybox" "$work/rpmmodes" || { echo "/var/lib/relaybox mode/owner"; missing=1; }
+    grep -qxF -- "drwxr-x--- root:relaybox /etc/relaybox/dkim" "$work/rpmmodes" || { echo "/etc/relaybox/dkim mode/owner"; missing=1; }
     [ "$missing" = 0 ] && ok "rpm contents" || fail "rpm contents"
 else
     fail "rpm not installed (apt-get install rpm)"
