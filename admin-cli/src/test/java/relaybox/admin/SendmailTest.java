@@ -182,6 +182,16 @@ class SendmailTest {
     }
 
     @Test
+    void dashBsRelaysAnSmtpSessionOnStdio() {
+        AdminHarness.Result r = sendmail("EHLO app\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n"
+                + ".\r\nQUIT\r\n", "-bs");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().startsWith("220 ") && r.out().contains("250 2.0.0 Ok: queued as")
+                && r.out().contains("221"), r.toString());
+        assertEquals(1, intake.received.size());
+    }
+
+    @Test
     void addressListsFromHeaders() {
         assertEquals(List.of("a@x", "b@y", "c@z", "d@w", "e@v"),
                 Addresses.parse("A <a@x>, \"B, C\" <b@y>, c@z (Cee), team: d@w, \"E\" <e@v>;"));
