@@ -40,7 +40,7 @@ public final class DaemonStatus implements StatusSource {
         accepted.record(clock.instant());
     }
 
-    /** The forwarder delivered one message (all its recipients done, or one per delivered recipient: say which). */
+    /** The forwarder finished one message: no recipient left pending. */
     public void delivered() {
         delivered.record(clock.instant());
     }
