@@ -129,7 +129,9 @@ public final class DkimCommand implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             DkimKeys keys;
             try {
-                keys = DkimKeys.load(DkimConfig.from(ConfigReader.load(config)), w -> err.println("warning: " + w));
+                // Not as the daemon: often run as root, which cannot judge the key's group; warn only.
+                keys = DkimKeys.load(DkimConfig.from(ConfigReader.load(config)), w -> err.println("warning: " + w),
+                        false);
             } catch (ConfigException e) {
                 err.println("relaybox dkim check: " + e.getMessage());
                 return 2;

@@ -25,13 +25,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<String> args = new ArrayList<>();
-        if (config != null) {
-            args.add("--config");
-            args.add(config.toString());
-        }
+        List<String> args = new ArrayList<>(List.of("run"));
         if (dev) {
             args.add("--dev");
+        } else {
+            args.add("--config");
+            args.add(config == null ? "/etc/relaybox/relaybox.conf" : config.toString());
         }
         args.addAll(rest);
         // The daemon owns its exit status (it exits itself on a config error or at shutdown).

@@ -1,17 +1,185 @@
 package relaybox.relay;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.Queue;
+import relaybox.queue.QueueException;
+import relaybox.queue.mapdb.MapDbQueue;
+import relaybox.relay.config.ConfigException;
+import relaybox.relay.config.ConfigReader;
+import relaybox.relay.config.RelayConfig;
+import relaybox.relay.dkim.DkimSigner;
+import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.control.ControlServer;
+import relaybox.relay.control.ControlService;
+import relaybox.relay.forward.Dispatcher;
+import relaybox.relay.forward.UpstreamProbe;
+import relaybox.relay.intake.Credentials;
+import relaybox.relay.intake.IntakeServer;
+import relaybox.relay.log.MailLog;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.CountDownLatch;
+
 /**
- * XXX(admin): STUB so that {@code relaybox run} compiles before the intake branch's real
- * RelayDaemon is merged. The lead replaces this file with the intake branch's version on merge
- * (take theirs); nothing else depends on more than {@code main(String[])}.
+ * The daemon: wiring only. Loads the configuration, opens the queue, starts the intake (and the
+ * dispatcher and forwarder), and on SIGTERM stops them in reverse order: the intake stops
+ * accepting and lets open transactions finish, then the queue is closed cleanly.
+ *
+ * <p>Exit codes: 0 after a clean stop, 78 (EX_CONFIG) for a bad configuration, 71 (EX_OSERR) when
+ * the queue cannot be opened or a listener cannot be bound, 64 (EX_USAGE) for a bad command line.
+ * Packaging tells systemd not to restart on 78.
  */
 public final class RelayDaemon {
 
-    private RelayDaemon() {
+    public static final int EX_USAGE = 64;
+    public static final int EX_OSERR = 71;
+    public static final int EX_CONFIG = 78;
+
+    /**
+     * --dev: SMTP on 127.0.0.1:2525, queue and control socket in ./relaybox-data, mail as .eml
+     * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
+     */
+    static String devConfig() {
+        String data = Path.of("relaybox-data").toAbsolutePath().toString().replace("\\", "\\\\");
+        return """
+                intake_listen = ["127.0.0.1:2525"]
+                queue_dir = "%1$s"
+                control_socket = "%1$s/control.sock"
+                control_group = ""
+
+                [[upstream]]
+                name = "outbox"
+                type = "outbox"
+                dir = "%1$s/outbox"
+                """.formatted(data);
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
+
+    private final RelayConfig config;
+    private Queue queue;
+    private IntakeServer intake;
+    private Dispatcher dispatcher;
+    private ControlServer control;
+
+    RelayDaemon(RelayConfig config) {
+        this.config = config;
     }
 
     public static void main(String[] args) {
-        System.err.println("relaybox run: the daemon is not part of this build yet (RelayDaemon stub)");
-        System.exit(2);
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        if (args.length == 1 && args[0].equals("hash-password")) {
+            return hashPassword();
+        }
+        RelayConfig config;
+        try {
+            if (args.length == 2 && args[0].equals("run") && args[1].equals("--dev")) {
+                config = RelayConfig.from(null, ConfigReader.parse("(--dev defaults)", devConfig()));
+            } else if (args.length == 3 && args[0].equals("run") && args[1].equals("--config")) {
+                config = RelayConfig.load(Path.of(args[2]));
+            } else {
+                System.err.println("usage: relaybox run --config FILE | relaybox run --dev | relaybox hash-password");
+                return EX_USAGE;
+            }
+        } catch (ConfigException e) {
+            System.err.println("relaybox: " + e.getMessage());
+            return EX_CONFIG;
+        }
+        RelayDaemon daemon = new RelayDaemon(config);
+        try {
+            daemon.start();
+        } catch (QueueException e) {
+            LOG.error("cannot open the queue in {}: {}", config.queue().dir(), e.getMessage(), e);
+            daemon.stop();
+            return EX_OSERR;
+        } catch (Exception e) {
+            LOG.error("cannot start: {}", e.toString(), e);
+            daemon.stop();
+            return EX_OSERR;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            LOG.info("stopping (signal)");
+            daemon.stop();
+            stopped.countDown();
+        }, "relaybox-shutdown"));
+        try {
+            // The intake's threads are daemon threads; main waits here until the shutdown hook has run.
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    void start() throws Exception {
+        queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
+                Clock.systemUTC());
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        MailLog mailLog = status;
+        if (queue instanceof MapDbQueue q) {
+            q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
+        }
+        MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
+        // The dispatcher starts first so that mail queued before a crash drains while intake opens.
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
+        intake = new IntakeServer(config.intake(), queue, signer, mailLog);
+        intake.start();
+        control = new ControlServer(config.control(), new ControlService(queue, status,
+                new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
+        control.start();
+        status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
+                control.socket().toString());
+        LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
+    }
+
+    /** Stops in reverse order of start. Idempotent. */
+    synchronized void stop() {
+        if (control != null) {
+            control.close();
+            control = null;
+        }
+        if (intake != null) {
+            intake.stop();
+            intake = null;
+        }
+        if (dispatcher != null) {
+            // Returns the leases of attempts it abandons, so nothing stays in sending.
+            dispatcher.close();
+            dispatcher = null;
+        }
+        if (queue != null) {
+            queue.close();
+            queue = null;
+        }
+    }
+
+    IntakeServer intake() {
+        return intake;
+    }
+
+    /** Reads a password on stdin and prints the hash part of an intake_auth_credentials line. */
+    private static int hashPassword() {
+        try {
+            BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            String pw = r.readLine();
+            if (pw == null || pw.isEmpty()) {
+                System.err.println("relaybox: give the password on standard input");
+                return EX_USAGE;
+            }
+            System.out.println(Credentials.hash(pw));
+            return 0;
+        } catch (java.io.IOException e) {
+            System.err.println("relaybox: " + e.getMessage());
+            return EX_OSERR;
+        }
     }
 }

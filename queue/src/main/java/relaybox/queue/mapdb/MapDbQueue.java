@@ -149,12 +149,26 @@ public final class MapDbQueue extends AbstractQueue {
     private void recover() throws IOException {
         Instant now = clock.instant();
         Set<String> ownFiles = new HashSet<>(quarantine.keySet());
-        for (Map.Entry<String, byte[]> r : List.copyOf(records.entrySet())) {
+        // Keys first, then each value on its own: a damaged value record (MapDB checks its
+        // pointers' parity) then costs one quarantined entry, not a store that cannot open.
+        for (String key : List.copyOf(records.keySet())) {
+            byte[] raw;
+            try {
+                raw = records.get(key);
+            } catch (RuntimeException | AssertionError ex) {
+                quarantinedAtOpen.add(new Quarantined(key, "store record unreadable: " + ex));
+                try {
+                    records.remove(key);
+                } catch (RuntimeException | AssertionError ignored) {
+                    // Left in place, it is reported again at the next open.
+                }
+                continue;
+            }
             EntryCodec.Stored stored;
             try {
-                stored = EntryCodec.decodeStored(r.getValue());
+                stored = EntryCodec.decodeStored(raw);
             } catch (EntryCodec.DecodeException ex) {
-                quarantineRaw(r.getKey(), r.getValue(), "decode: " + ex.getMessage());
+                quarantineRaw(key, raw, "decode: " + ex.getMessage());
                 continue;
             }
             QueueEntry e = stored.entry();
@@ -163,12 +177,12 @@ public final class MapDbQueue extends AbstractQueue {
                 // It was being sent when we stopped; we cannot know whether the upstream took it,
                 // so it goes out again. A duplicate is better than a lost message.
                 e = e.recovered(now);
-                records.put(r.getKey(), EntryCodec.encode(e, loc));
+                records.put(key, EntryCodec.encode(e, loc));
             }
             if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
                 String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
                 e = e.quarantined(why);
-                records.put(r.getKey(), EntryCodec.encode(e, loc));
+                records.put(key, EntryCodec.encode(e, loc));
                 quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
             }
             if (loc.inFile()) {

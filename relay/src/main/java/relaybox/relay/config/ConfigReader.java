@@ -34,6 +34,9 @@ public final class ConfigReader {
     private final JsonNode table;
     private final Set<String> used = new LinkedHashSet<>();
     private final List<ConfigReader> children = new ArrayList<>();
+    /** Each key read, with the value in effect (read or default) as a TOML literal, for config show. */
+    private final java.util.Map<String, String> effective = new java.util.LinkedHashMap<>();
+    private final java.util.Map<String, List<ConfigReader>> tableGroups = new java.util.LinkedHashMap<>();
 
     private ConfigReader(String source, String prefix, JsonNode table) {
         this.source = source;
@@ -77,12 +80,12 @@ public final class ConfigReader {
     public String string(String key, String def) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, def == null ? "\"\"" : quote(def));
         }
         if (!n.isTextual()) {
             throw error(key, "expected a string in quotes", n);
         }
-        return n.asText();
+        return shown(key, n.asText(), quote(n.asText()));
     }
 
     /** A string that must be one of {@code allowed}. */
@@ -99,18 +102,18 @@ public final class ConfigReader {
     public boolean bool(String key, boolean def) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, Boolean.toString(def));
         }
         if (!n.isBoolean()) {
             throw error(key, "expected true or false", n);
         }
-        return n.asBoolean();
+        return shown(key, n.asBoolean(), Boolean.toString(n.asBoolean()));
     }
 
     public long integer(String key, long def, long min, long max) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, Long.toString(def));
         }
         if (!n.isIntegralNumber()) {
             throw error(key, "expected a whole number", n);
@@ -119,13 +122,13 @@ public final class ConfigReader {
         if (v < min || v > max) {
             throw error(key, "expected a number from " + min + " to " + max, n);
         }
-        return v;
+        return shown(key, v, Long.toString(v));
     }
 
     public double decimal(String key, double def, double min, double max) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, Double.toString(def));
         }
         if (!n.isNumber()) {
             throw error(key, "expected a number", n);
@@ -134,17 +137,15 @@ public final class ConfigReader {
         if (!(v >= min && v <= max)) {
             throw error(key, "expected a number from " + min + " to " + max, n);
         }
-        return v;
+        return shown(key, v, Double.toString(v));
     }
 
     /** A duration written as "500ms", "30s", "5m", "2h" or "5d". */
     public Duration duration(String key, Duration def) throws ConfigException {
         JsonNode n = take(key);
-        if (n == null) {
-            return def;
-        }
-        return parseDuration(n.asText()).orElseThrow(() ->
+        Duration d = n == null ? def : parseDuration(n.asText()).orElseThrow(() ->
                 error(key, "expected a duration like \"30s\", \"5m\", \"2h\" or \"5d\"", n));
+        return shown(key, d, d == null ? "\"\"" : quote(formatDuration(d)));
     }
 
     public static java.util.Optional<Duration> parseDuration(String text) {
@@ -166,10 +167,10 @@ public final class ConfigReader {
     public long size(String key, long def) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, Long.toString(def));
         }
         if (n.isIntegralNumber() && n.asLong() >= 0) {
-            return n.asLong();
+            return shown(key, n.asLong(), Long.toString(n.asLong()));
         }
         Matcher m = SIZE.matcher(n.asText().trim());
         if (!n.isTextual() || !m.matches()) {
@@ -177,18 +178,19 @@ public final class ConfigReader {
         }
         long v = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "B" : m.group(2);
-        return switch (unit) {
+        long bytes = switch (unit) {
             case "KiB", "k", "K" -> v << 10;
             case "MiB", "M" -> v << 20;
             case "GiB", "G" -> v << 30;
             default -> v;
         };
+        return shown(key, bytes, Long.toString(bytes));
     }
 
     public List<String> stringList(String key, List<String> def) throws ConfigException {
         JsonNode n = take(key);
         if (n == null) {
-            return def;
+            return shown(key, def, def == null ? "[]" : list(def));
         }
         if (!n.isArray()) {
             throw error(key, "expected a list of strings like [\"a\", \"b\"]", n);
@@ -200,7 +202,7 @@ public final class ConfigReader {
             }
             out.add(e.asText());
         }
-        return List.copyOf(out);
+        return shown(key, List.copyOf(out), list(out));
     }
 
     public Path path(String key, Path def) throws ConfigException {
@@ -225,6 +227,7 @@ public final class ConfigReader {
             }
             ConfigReader child = new ConfigReader(source, prefix + key + "[" + i++ + "].", e);
             children.add(child);
+            tableGroups.computeIfAbsent(key, k -> new ArrayList<>()).add(child);
             out.add(child);
         }
         return out;
@@ -233,6 +236,57 @@ public final class ConfigReader {
     /** Every key some stage asked for at this level, present or not (for the shipped-config test). */
     public Set<String> keysRead() {
         return Set.copyOf(used);
+    }
+
+    /**
+     * The configuration in effect, defaults included, as TOML: what {@code relaybox config show}
+     * prints. Secrets never appear here: they live in files the configuration only names.
+     */
+    public String render() {
+        StringBuilder b = new StringBuilder();
+        effective.forEach((k, v) -> b.append(k).append(" = ").append(v).append('\n'));
+        tableGroups.forEach((name, tables) -> {
+            for (ConfigReader t : tables) {
+                b.append("\n[[").append(name).append("]]\n").append(t.render());
+            }
+        });
+        return b.toString();
+    }
+
+    private <T> T shown(String key, T value, String literal) {
+        effective.put(key, literal);
+        return value;
+    }
+
+    private static String quote(String s) {
+        return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+    }
+
+    private static String list(List<String> items) {
+        StringBuilder b = new StringBuilder("[");
+        for (String i : items) {
+            b.append(b.length() > 1 ? ", " : "").append(quote(i));
+        }
+        return b.append(']').toString();
+    }
+
+    /** The shortest exact form: "90s" rather than "1m30s", "5d" for five days. */
+    static String formatDuration(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 1000 != 0) {
+            return ms + "ms";
+        }
+        long s = ms / 1000;
+        if (s != 0 && s % 86400 == 0) {
+            return s / 86400 + "d";
+        }
+        if (s != 0 && s % 3600 == 0) {
+            return s / 3600 + "h";
+        }
+        if (s != 0 && s % 60 == 0) {
+            return s / 60 + "m";
+        }
+        return s + "s";
     }
 
     /** Fails on the first key that no stage read: a typo or a key from another version. */

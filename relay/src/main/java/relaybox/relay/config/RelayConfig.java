@@ -7,9 +7,11 @@ import java.nio.file.Path;
  * validation of every key. Each stage owns its record and its keys (prefix {@code intake_},
  * {@code queue_}, {@code forward_}, {@code dkim_}, {@code control_}, {@code metrics_}); this class
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
+ *
+ * @param effective every key with the value in effect, defaults included, as TOML (config show)
  */
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
-                          ControlConfig control) {
+                          ControlConfig control, String effective) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -23,6 +25,6 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         DkimConfig dkim = DkimConfig.from(r);
         ControlConfig control = ControlConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim, control);
+        return new RelayConfig(file, intake, queue, forward, dkim, control, r.render());
     }
 }

@@ -18,6 +18,10 @@ import java.security.NoSuchAlgorithmException;
 public final class BodyHasher {
 
     private final boolean relaxed;
+    private final boolean[] plain;
+    private static final boolean[] SIMPLE_PLAIN = table(false);
+    private static final boolean[] RELAXED_PLAIN = table(true);
+
     private final MessageDigest digest;
     private final byte[] out = new byte[8192];
     private int outLen;
@@ -29,6 +33,7 @@ public final class BodyHasher {
 
     public BodyHasher(Canonicalization c) {
         this.relaxed = c == Canonicalization.RELAXED;
+        this.plain = relaxed ? RELAXED_PLAIN : SIMPLE_PLAIN;
         try {
             this.digest = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -40,8 +45,30 @@ public final class BodyHasher {
         if (result != null) {
             throw new IllegalStateException("body hash already finished");
         }
-        for (int i = off, end = off + len; i < end; i++) {
+        int end = off + len;
+        int i = off;
+        while (i < end) {
             byte c = b[i];
+            if (!sawCr && plain(c)) {
+                // Fast path: a run of ordinary bytes is copied as is, after whatever was pending. In
+                // relaxed mode a single SP between ordinary bytes is unchanged too, so ordinary text
+                // goes through as whole lines rather than word by word.
+                int j = i + 1;
+                while (j < end) {
+                    byte x = b[j];
+                    if (plain(x)) {
+                        j++;
+                    } else if (x == ' ' && j + 1 < end && plain(b[j + 1])) {
+                        j += 2;
+                    } else {
+                        break;
+                    }
+                }
+                content(b, i, j - i);
+                i = j;
+                continue;
+            }
+            i++;
             if (c == '\n' && sawCr) {
                 sawCr = false;
                 pendingWsp = false; // relaxed: whitespace at the end of a line is deleted
@@ -60,6 +87,11 @@ public final class BodyHasher {
                 content(c);
             }
         }
+    }
+
+    /** Not CR or LF, and in relaxed mode not SP or HTAB either: a byte that is always written. */
+    private boolean plain(byte c) {
+        return plain[c & 0xff];
     }
 
     /** The SHA-256 of the canonical body; idempotent. */
@@ -82,6 +114,25 @@ public final class BodyHasher {
     }
 
     private void content(byte c) {
+        flushPending();
+        emit(c);
+    }
+
+    private void content(byte[] b, int off, int len) {
+        flushPending();
+        if (len > out.length - outLen) {
+            digest.update(out, 0, outLen);
+            outLen = 0;
+            if (len > out.length) {
+                digest.update(b, off, len);
+                return;
+            }
+        }
+        System.arraycopy(b, off, out, outLen, len);
+        outLen += len;
+    }
+
+    private void flushPending() {
         for (; pendingCrlf > 0; pendingCrlf--) {
             emit((byte) '\r');
             emit((byte) '\n');
@@ -91,7 +142,14 @@ public final class BodyHasher {
             emit((byte) ' ');
         }
         anyContent = true;
-        emit(c);
+    }
+
+    private static boolean[] table(boolean relaxed) {
+        boolean[] t = new boolean[256];
+        for (int c = 0; c < 256; c++) {
+            t[c] = c != '\r' && c != '\n' && (!relaxed || (c != ' ' && c != '\t'));
+        }
+        return t;
     }
 
     private void emit(byte c) {

@@ -1,11 +1,15 @@
 package relaybox.relay.dkim;
 
+import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
+import org.bouncycastle.crypto.signers.Ed25519Signer;
+
 import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.interfaces.EdECPrivateKey;
 import java.util.Locale;
 
 /**
@@ -40,6 +44,15 @@ public enum DkimAlgorithm {
     }
 
     public byte[] sign(PrivateKey key, byte[] headerData) throws GeneralSecurityException {
+        if (this == ED25519_SHA256 && key instanceof EdECPrivateKey ed && ed.getBytes().isPresent()) {
+            // Bouncy Castle's Ed25519 signs about 15 times faster than JDK 17's (about 50 against
+            // 700 µs of CPU here, see DkimBench); same deterministic signature (RFC 8032).
+            Ed25519Signer s = new Ed25519Signer();
+            s.init(true, new Ed25519PrivateKeyParameters(ed.getBytes().get(), 0));
+            byte[] digest = input(headerData);
+            s.update(digest, 0, digest.length);
+            return s.generateSignature();
+        }
         Signature s = newSignature();
         s.initSign(key);
         s.update(input(headerData));

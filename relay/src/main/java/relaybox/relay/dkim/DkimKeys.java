@@ -61,11 +61,28 @@ public final class DkimKeys {
     }
 
     public static DkimKeys load(DkimConfig config, Consumer<String> warn) throws ConfigException {
+        return load(config, warn, true);
+    }
+
+    /**
+     * @param daemon true for the daemon: unsafe permissions refuse the key. false for tools such as
+     *               {@code relaybox dkim check}, often run as root, which cannot know the daemon's
+     *               group: unsafe permissions are only warned about.
+     */
+    public static DkimKeys load(DkimConfig config, Consumer<String> warn, boolean daemon) throws ConfigException {
         List<DkimKey> out = new ArrayList<>();
         Set<String> active = new HashSet<>();
         for (DkimConfig.KeySpec s : config.keys()) {
             String where = s.where() + ".key_file: " + s.keyFile();
-            checkPermissions(s.keyFile(), where);
+            if (daemon) {
+                checkPermissions(s.keyFile(), where);
+            } else {
+                try {
+                    checkPermissions(s.keyFile(), where, false);
+                } catch (ConfigException e) {
+                    warn.accept(e.getMessage());
+                }
+            }
             KeyPair pair;
             try {
                 pair = readPem(s.keyFile());
@@ -135,6 +152,14 @@ public final class DkimKeys {
      * the packaged {@code 0640 root:relaybox} layout).
      */
     public static void checkPermissions(Path file, String where) throws ConfigException {
+        checkPermissions(file, where, true);
+    }
+
+    /**
+     * @param judgeGroup false when the caller is not the daemon and so cannot tell whether the
+     *                   file's group is the daemon's: group read is then not judged
+     */
+    static void checkPermissions(Path file, String where, boolean judgeGroup) throws ConfigException {
         Set<PosixFilePermission> perms;
         int fileGid;
         try {
@@ -154,9 +179,9 @@ public final class DkimKeys {
         if (perms.contains(PosixFilePermission.GROUP_WRITE)) {
             throw new ConfigException(where + ": group-writable private key (mode " + mode + "); run chmod 600 on it");
         }
-        if (perms.contains(PosixFilePermission.GROUP_READ)) {
-            Optional<Integer> own = effectiveGid();
-            if (own.isEmpty() || own.get() != fileGid) {
+        if (perms.contains(PosixFilePermission.GROUP_READ) && judgeGroup) {
+            Optional<Integer> ownGid = effectiveGid();
+            if (ownGid.isEmpty() || ownGid.get() != fileGid) {
                 throw new ConfigException(where + ": group-readable private key (mode " + mode + ") whose group (gid "
                         + fileGid + ") is not the daemon's own group; run chmod 600, or chgrp it to the service group");
             }

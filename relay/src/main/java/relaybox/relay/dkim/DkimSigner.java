@@ -68,12 +68,8 @@ public final class DkimSigner implements MessageSigner {
         return keys;
     }
 
-    @Override
-    public Session begin() {
-        return begin(null);
-    }
-
     /** @param envelopeSender the reverse-path, used only with dkim_key_by = "sender"; null if unknown */
+    @Override
     public Session begin(String envelopeSender) {
         return new Session(envelopeSender);
     }

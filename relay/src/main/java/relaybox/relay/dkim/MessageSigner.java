@@ -5,13 +5,13 @@ package relaybox.relay.dkim;
  * queued, so retries send exactly the bytes that were signed. Implementations own key choice and
  * canonicalisation; the intake owns the bytes and where the result goes.
  *
- * <p>Call order per message: {@link #begin()}, then {@link Signing#update} with every byte of the
+ * <p>Call order per message: {@link #begin(String)}, then {@link Signing#update} with every byte of the
  * client's message in order (exactly the bytes that are stored), then {@link Signing#finish} once.
  */
 public interface MessageSigner {
 
     /** Signs nothing; for when DKIM is not configured. */
-    MessageSigner NONE = () -> new Signing() {
+    MessageSigner NONE = sender -> new Signing() {
         @Override
         public void update(byte[] b, int off, int len) {
         }
@@ -22,7 +22,8 @@ public interface MessageSigner {
         }
     };
 
-    Signing begin();
+    /** @param envelopeSender the reverse-path ("" for the null sender); used when keys are chosen by sender */
+    Signing begin(String envelopeSender);
 
     /** One message being signed. Not thread-safe; used by one intake session at a time. */
     interface Signing {

@@ -11,8 +11,8 @@ import java.util.Set;
 /**
  * Owns reading an upstream's AUTH credentials from its secrets file ({@code auth_file}). The
  * file holds two lines, {@code username=...} and {@code password=...}; everything after the first
- * "=" is the value, kept as written (passwords may contain "=" or spaces at the ends are trimmed
- * only for the key). Blank lines and lines starting with "#" are ignored. The file must not be
+ * "=" is the value. The password is kept exactly as written (it may contain "=", ":" or spaces);
+ * the user name is trimmed. Blank lines and lines starting with "#" are ignored. The file must not be
  * readable or writable by others (mode 600 or 640 for the service group): a readable secret is
  * refused at start rather than used. The values are never logged; {@link #toString()} hides them.
  */

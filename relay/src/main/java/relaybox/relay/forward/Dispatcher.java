@@ -6,10 +6,8 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.DeliveryOutcome;
-import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
-import relaybox.queue.RecipientState;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.log.MailLog;
@@ -17,13 +15,11 @@ import relaybox.relay.log.MailLog;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
@@ -33,9 +29,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Owns when mail is sent and through which upstream: it leases due entries from the queue,
  * picks an upstream for each (sender-domain route, then failover order, skipping upstreams whose
- * circuit is open), hands them to that upstream's workers, and records each outcome with
- * {@link Queue#recordOutcome}, logging one line per recipient and queueing DSNs. It never speaks
- * SMTP (sessions do) and never decides what a reply means ({@link FailurePolicy} does).
+ * circuit is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
+ * circuits and the prober. It never speaks SMTP (sessions do), never decides what a reply means
+ * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
  *
  * <p>Concurrency: at most {@code forward_concurrency} entries are leased at once; each upstream
  * has {@code min(max_connections, forward_concurrency)} workers, each owning at most one session
@@ -50,19 +46,27 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Failure behaviour: exceptions on worker threads are caught, logged with the queue id, and
  * the entry is given back to the queue; {@link #firstBug()} exposes the first one for tests.
  * {@link #close()} stops leasing, gives back entries not yet sent and QUITs sessions.
+ *
+ * <p>Known limits: an entry is only expired (failed after the queue lifetime) when an attempt is
+ * made, so mail held back by a long total outage is delivered late rather than bounced. Mail routed
+ * by {@code sender_domains} to upstreams that are all down, while others are up, spends attempts
+ * (the dispatcher cannot park it) and comes back with {@code retryAll} when one recovers.
+ *
+ * <p>Thread safety: {@link #start} and {@link #close} may be called from any thread; close is
+ * idempotent and returns once every worker has stopped.
  */
 public final class Dispatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
     private static final int MAX_BATCH = 32;
 
-    private final Queue queue;
-    private final ForwardConfig cfg;
+    final Queue queue;
+    final ForwardConfig cfg;
     private final MailLog log;
-    private final Clock clock;
+    final Clock clock;
     private final List<Upstream> upstreams;
     private final Semaphore inflight;
-    private final DsnWriter dsn;
+    final OutcomeRecorder recorder;
     private final EventLoopGroup group;
     private final ScheduledExecutorService prober;
     private final List<Thread> threads = new ArrayList<>();
@@ -78,14 +82,13 @@ public final class Dispatcher implements AutoCloseable {
         this.inflight = new Semaphore(cfg.concurrency());
         this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
         List<Upstream> ups = new ArrayList<>();
-        String host = "localhost";
+        String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         try {
             for (UpstreamConfig u : cfg.upstreams()) {
                 if (u.isOutbox()) {
                     ups.add(new Upstream(u, () -> outbox(u)));
                 } else {
                     SmtpConnector c = new SmtpConnector(u, cfg, group);
-                    host = c.heloName;
                     ups.add(new Upstream(u, c::open));
                 }
             }
@@ -94,7 +97,8 @@ public final class Dispatcher implements AutoCloseable {
             throw e;
         }
         this.upstreams = List.copyOf(ups);
-        this.dsn = new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock);
+        this.recorder = new OutcomeRecorder(queue, log,
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock), clock);
         this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
     }
 
@@ -126,7 +130,7 @@ public final class Dispatcher implements AutoCloseable {
     private void run() {
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
-                threads.add(thread("forward-" + u.name() + "-" + i, () -> work(u)));
+                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));
             }
         }
         threads.add(thread("forward-dispatch", this::dispatch));
@@ -191,7 +195,7 @@ public final class Dispatcher implements AutoCloseable {
         List<Upstream> route = route(e);
         for (Upstream u : route) {
             if (u.isUp()) {
-                u.work.add(e);
+                u.submit(e);
                 return;
             }
         }
@@ -213,7 +217,7 @@ public final class Dispatcher implements AutoCloseable {
             outcomes.put(r, new DeliveryOutcome.Deferred(reason));
             stages.put(r, Stage.CONNECT);
         }
-        record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
+        recorder.record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
         inflight.release();
     }
 
@@ -229,96 +233,16 @@ public final class Dispatcher implements AutoCloseable {
         return defaults.isEmpty() ? upstreams : defaults;
     }
 
-    // ---- workers: one session each, many messages ----
-
-    private void work(Upstream u) {
-        UpstreamSession session = null;
-        long idleSince = System.nanoTime();
-        long lastNoop = idleSince;
-        long slice = Math.max(10, Math.min(1000, Math.min(cfg.noopInterval().toMillis(), cfg.idleTimeout().toMillis())));
-        try {
-            while (running) {
-                QueueEntry e = u.work.poll(slice, TimeUnit.MILLISECONDS);
-                long now = System.nanoTime();
-                if (e == null) {
-                    if (session != null && now - idleSince >= cfg.idleTimeout().toNanos()) {
-                        session.close();
-                        session = null;
-                    } else if (session != null && now - lastNoop >= cfg.noopInterval().toNanos()) {
-                        lastNoop = now;
-                        if (!session.keepAlive()) {
-                            session.close();
-                            session = null;
-                        }
-                    }
-                    continue;
-                }
-                try {
-                    session = deliver(u, e, session);
-                } catch (RuntimeException | Error x) {
-                    bug(e.id().toString(), x);
-                    giveBack(e);
-                    if (session != null) {
-                        session.close();
-                        session = null;
-                    }
-                } finally {
-                    inflight.release();
-                }
-                idleSince = System.nanoTime();
-                lastNoop = idleSince;
-            }
-        } catch (InterruptedException ie) {
-            // Shutting down.
-        } finally {
-            if (session != null) {
-                session.close();
-            }
-            for (QueueEntry left; (left = u.work.poll()) != null; ) {
-                giveBack(left);
-            }
-        }
+    boolean running() {
+        return running;
     }
 
-    /** Sends one leased entry through {@code u}; returns the session to keep (or null). */
-    private UpstreamSession deliver(Upstream u, QueueEntry e, UpstreamSession session) throws InterruptedException {
-        if (!u.isUp() || !running) {
-            // The circuit opened while this entry waited: let the dispatcher route it again.
-            giveBack(e);
-            return session;
-        }
-        u.rate.acquire();
-        long t0 = System.nanoTime();
-        double wait = Duration.between(e.nextAttemptAt(), clock.instant()).toMillis() / 1000.0;
-        if (session != null && !session.reusable()) {
-            session.close();
-            session = null;
-        }
-        if (session == null) {
-            try {
-                session = u.open();
-            } catch (SessionOpenException x) {
-                down(u, x);
-                giveBack(e);
-                return null;
-            }
-        }
-        long t1 = System.nanoTime();
-        Attempt a = session.send(e, () -> queue.openMessage(e.id()));
-        long t2 = System.nanoTime();
-        if (session instanceof SmtpSession s && s.slowDownRequested) {
-            u.rate.pause(1000);
-        }
-        String delays = String.format(Locale.ROOT, "%.2f/%.2f/%.2f", Math.max(0, wait), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
-        record(e, a, delays);
-        if (!session.reusable()) {
-            session.close();
-            return null;
-        }
-        return session;
+    /** A worker finished with an entry (recorded or given back): one more may be leased. */
+    void released() {
+        inflight.release();
     }
 
-    private void giveBack(QueueEntry e) {
+    void giveBack(QueueEntry e) {
         try {
             queue.returnLease(e.id());
         } catch (IllegalStateException x) {
@@ -326,7 +250,7 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private void down(Upstream u, SessionOpenException x) {
+    void down(Upstream u, SessionOpenException x) {
         FailurePolicy.Decision d = x.decision();
         if (u.markDown(d.outcome().reply())) {
             log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
@@ -334,49 +258,6 @@ public final class Dispatcher implements AutoCloseable {
                 FailurePolicy.logConfigError(u.name(), d.outcome());
             }
         }
-    }
-
-    // ---- recording ----
-
-    private void record(QueueEntry e, Attempt a, String delays) {
-        Instant now = clock.instant();
-        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
-        if (next.isEmpty()) {
-            return;
-        }
-        QueueEntry n = next.get();
-        List<RecipientState> failedNow = new ArrayList<>();
-        for (RecipientState r : n.recipients()) {
-            if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {
-                continue;
-            }
-            Stage st = a.stages().getOrDefault(r.address(), Stage.MAIL);
-            switch (r.status()) {
-                case DELIVERED -> log.delivered(e.id(), r.address(), a.upstream(), n.attempts(),
-                        Duration.between(e.queuedAt(), now), delays, r.lastReply());
-                case FAILED -> {
-                    log.failed(e.id(), r.address(), a.upstream(), n.attempts(), st.name(), r.lastReply());
-                    failedNow.add(r);
-                }
-                case PENDING -> log.deferred(e.id(), r.address(), a.upstream(), n.attempts(),
-                        "+" + human(Duration.between(now, n.nextAttemptAt())), st.name(), r.lastReply());
-            }
-        }
-        if (n.state() == EntryState.DELIVERED) {
-            log.queueEvent(e.id(), "removed");
-        }
-        dsn.failed(n, failedNow);
-    }
-
-    static String human(Duration d) {
-        long s = Math.max(0, d.toSeconds());
-        if (s < 120) {
-            return s + "s";
-        }
-        if (s < 7200) {
-            return (s / 60) + "m";
-        }
-        return (s / 3600) + "h";
     }
 
     // ---- the prober: notice recovery, then drain at full speed ----
@@ -402,7 +283,7 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private void bug(String where, Throwable t) {
+    void bug(String where, Throwable t) {
         firstBug.compareAndSet(null, t);
         LOG.error("{}: unexpected failure in the dispatcher", where, t);
     }
@@ -436,9 +317,7 @@ public final class Dispatcher implements AutoCloseable {
             }
         }
         for (Upstream u : upstreams) {
-            for (QueueEntry left; (left = u.work.poll()) != null; ) {
-                giveBack(left);
-            }
+            u.drainBacklog().forEach(this::giveBack);
         }
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

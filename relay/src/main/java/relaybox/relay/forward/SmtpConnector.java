@@ -60,7 +60,7 @@ public final class SmtpConnector {
         return b.build();
     }
 
-    private static String localName() {
+    static String localName() {
         try {
             String n = InetAddress.getLocalHost().getHostName();
             return n.contains(".") ? n : "localhost";

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpRequest;
-import io.netty.handler.codec.smtp.SmtpRequest;
 import io.netty.handler.codec.smtp.SmtpRequests;
 import io.netty.handler.codec.smtp.SmtpResponse;
 import io.netty.handler.ssl.SslHandler;
@@ -153,6 +152,9 @@ final class SmtpSession implements UpstreamSession {
                 SslHandler h = conn.tlsHandler(ch);
                 ch.pipeline().addFirst("tls", h);
                 handshake(h);
+                // RFC 3207: forget everything learnt before TLS, including any reply an attacker
+                // may have injected in clear after the 220.
+                inbox.queue.removeIf(o -> o instanceof UpstreamReply);
                 stage = Stage.EHLO;
                 extensions.clear();
                 ehlo();
@@ -272,6 +274,7 @@ final class SmtpSession implements UpstreamSession {
                              Map<String, DeliveryOutcome> out, Map<String, Stage> stages) {
         Stage stage = Stage.MAIL;
         List<String> accepted = new ArrayList<>();
+        FailurePolicy.Decision mail = null;
         transactions++;
         try {
             if (needsReset) {
@@ -287,11 +290,11 @@ final class SmtpSession implements UpstreamSession {
             state = State.MAIL;
             ch.write(mailCommand(entry));
             if (pipelining) {
-                rcpts.forEach(r -> ch.write(SmtpRequests.rcpt(r)));
+                rcpts.forEach(r -> ch.write(utf8Line("RCPT TO:<" + r + ">")));
                 ch.write(SmtpRequests.data());
             }
             ch.flush();
-            FailurePolicy.Decision mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
+            mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
             stage = Stage.RCPT;
             state = State.RCPT;
             for (String r : rcpts) {
@@ -299,7 +302,7 @@ final class SmtpSession implements UpstreamSession {
                     break;
                 }
                 if (!pipelining) {
-                    ch.writeAndFlush(SmtpRequests.rcpt(r));
+                    ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
                 }
                 FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
                 if (!mail.ok()) {
@@ -312,7 +315,8 @@ final class SmtpSession implements UpstreamSession {
                 }
             }
             if (!mail.ok()) {
-                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, mail.outcome()));
+                DeliveryOutcome refused = mail.outcome();
+                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, refused));
             }
             stage = Stage.DATA;
             state = State.DATA;
@@ -358,10 +362,14 @@ final class SmtpSession implements UpstreamSession {
             state = State.READY;
         } catch (SessionException e) {
             broken = true;
-            FailurePolicy.Decision d = policy.exception(stage, e);
+            // A refused MAIL (a 421, typically) explains the closed connection better than the
+            // I/O error that followed it.
+            boolean mailRefused = mail != null && !mail.ok();
+            Stage st = mailRefused ? Stage.MAIL : stage;
+            DeliveryOutcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
             for (String r : rcpts) {
                 if (!out.containsKey(r)) {
-                    record(out, stages, r, stage, d.outcome());
+                    record(out, stages, r, st, o);
                 }
             }
             abort();
@@ -375,9 +383,17 @@ final class SmtpSession implements UpstreamSession {
         }
     }
 
-    private SmtpRequest mailCommand(QueueEntry entry) {
+    /**
+     * MAIL and RCPT go out as UTF-8 lines written here, not as codec requests: the codec encodes
+     * command parameters as ASCII, which would mangle an SMTPUTF8 address.
+     */
+    private static ByteBuf utf8Line(String line) {
+        return Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.UTF_8);
+    }
+
+    private ByteBuf mailCommand(QueueEntry entry) {
         Envelope env = entry.envelope();
-        List<CharSequence> params = new ArrayList<>();
+        List<String> params = new ArrayList<>();
         if (extensions.containsKey("SIZE")) {
             params.add("SIZE=" + (entry.messageSize() + extraHeaderBytes().length));
         }
@@ -389,8 +405,10 @@ final class SmtpSession implements UpstreamSession {
         }
         String rewrite = conn.upstream.envelopeSender();
         // The null sender stays null: a bounce must never itself be bounced.
-        String sender = env.isNullSender() ? null : rewrite.isEmpty() ? env.sender() : rewrite;
-        return SmtpRequests.mail(sender, params.toArray(new CharSequence[0]));
+        String sender = env.isNullSender() ? "" : rewrite.isEmpty() ? env.sender() : rewrite;
+        StringBuilder line = new StringBuilder("MAIL FROM:<").append(sender).append('>');
+        params.forEach(p -> line.append(' ').append(p));
+        return utf8Line(line.toString());
     }
 
     private byte[] extraHeaderBytes() {

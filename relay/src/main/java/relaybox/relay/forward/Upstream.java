@@ -3,13 +3,20 @@ package relaybox.relay.forward;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.UpstreamConfig;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * One configured upstream at run time: its settings, its circuit (up or down), its rate limit
  * and the hand-off queue from the dispatcher to its workers. It opens sessions but does not
  * decide which message goes where (the dispatcher does) nor how to talk (the session does).
+ *
+ * <p>Hand-off: an entry goes to the most recently idle worker, whose session is most likely
+ * still open, so light traffic stays on one connection instead of rotating over all of them
+ * (more messages per connection, fewer handshakes). With every worker busy it waits in a backlog.
  *
  * <p>The circuit is a single flag: {@link #markDown} and {@link #markUp} return true only on a
  * change, so an outage is noticed and logged once, not once per message. Thread safe.
@@ -24,7 +31,10 @@ final class Upstream {
 
     final UpstreamConfig config;
     final TokenBucket rate;
-    final LinkedBlockingQueue<QueueEntry> work = new LinkedBlockingQueue<>();
+    /** Idle workers, most recently idle first: its session is the warmest. */
+    private final Deque<UpstreamWorker> idle = new ArrayDeque<>();
+    /** Entries handed over while every worker was busy. */
+    private final ArrayDeque<QueueEntry> backlog = new ArrayDeque<>();
     private final Opener opener;
     private boolean down;
     private String downReason = "";
@@ -37,6 +47,37 @@ final class Upstream {
 
     String name() {
         return config.name();
+    }
+
+    /** Hands {@code e} to the most recently idle worker, or to the backlog. */
+    synchronized void submit(QueueEntry e) {
+        UpstreamWorker w = idle.pollFirst();
+        if (w != null) {
+            w.give(e);
+        } else {
+            backlog.add(e);
+        }
+    }
+
+    /** The next backlog entry for {@code w}, or null after registering {@code w} as idle. */
+    synchronized QueueEntry next(UpstreamWorker w) {
+        QueueEntry e = backlog.poll();
+        if (e == null && !idle.contains(w)) {
+            idle.addFirst(w);
+        }
+        return e;
+    }
+
+    /** {@code w} stops taking work (shutdown). */
+    synchronized void leave(UpstreamWorker w) {
+        idle.remove(w);
+    }
+
+    /** Takes every entry still waiting in the backlog (shutdown). */
+    synchronized List<QueueEntry> drainBacklog() {
+        List<QueueEntry> out = new ArrayList<>(backlog);
+        backlog.clear();
+        return out;
     }
 
     UpstreamSession open() throws SessionOpenException {

@@ -38,8 +38,15 @@ class DkimConfigTest {
         r.finish();
         // the example [[dkim_key]] table parses too
         int table = text.indexOf("# [[dkim_key]]");
-        String example = text.substring(table).replaceAll("(?m)^# ?", "");
-        DkimConfig withKey = DkimConfig.from(ConfigReader.parse("example", example));
+        StringBuilder example = new StringBuilder();
+        for (String line : text.substring(table).split("\n")) {
+            String l = line.replaceFirst("^# ?", "");
+            if (!line.startsWith("#") || !(l.equals("[[dkim_key]]") || l.matches("[a-z_]+ = .*"))) {
+                break; // the example table ends at the first line that is not part of it
+            }
+            example.append(l).append('\n');
+        }
+        DkimConfig withKey = DkimConfig.from(ConfigReader.parse("example", example.toString()));
         assertEquals(1, withKey.keys().size());
     }
 

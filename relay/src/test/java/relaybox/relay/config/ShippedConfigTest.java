@@ -24,13 +24,18 @@ class ShippedConfigTest {
 
     static final Path SHIPPED = Path.of("..", "etc", "relaybox.conf");
     private static final Pattern COMMENTED = Pattern.compile("^#\\s?([a-z][a-z0-9_]*) = (.*)$");
+    /** A key an operator is expected to change, shipped uncommented with its default value. */
+    private static final Pattern SET = Pattern.compile("^([a-z][a-z0-9_]*) = (.*)$");
     /** Arrays of tables, documented as examples rather than as commented keys. */
     private static final Set<String> TABLES = Set.of("upstream", "dkim_key");
 
     private static Map<String, String> documented(String text) {
         Map<String, String> keys = new LinkedHashMap<>();
         for (String line : text.split("\n")) {
-            Matcher m = COMMENTED.matcher(line);
+            if (line.startsWith("[")) {
+                break; // keys after the first table header belong to that table
+            }
+            Matcher m = line.startsWith("#") ? COMMENTED.matcher(line) : SET.matcher(line);
             if (m.matches() && m.group(1).contains("_")) {
                 keys.putIfAbsent(m.group(1), m.group(2));
             }
@@ -62,9 +67,15 @@ class ShippedConfigTest {
 
     @Test
     void documentedDefaultsAreTheCodeDefaults() throws Exception {
-        String text = Files.readString(SHIPPED);
-        ConfigReader r = ConfigReader.parse(SHIPPED.toString(), text);
+        String shipped = Files.readString(SHIPPED);
+        ConfigReader r = ConfigReader.parse(SHIPPED.toString(), shipped);
         RelayConfig asShipped = RelayConfig.from(SHIPPED, r);
+        // Keys shipped uncommented must hold the default too: comment them out and compare.
+        int tables = shipped.indexOf("\n[");
+        String text = shipped.substring(0, tables).replaceAll("(?m)^([a-z][a-z0-9_]* = )", "#$1")
+                + shipped.substring(tables);
+        assertEquals(asShipped, RelayConfig.from(SHIPPED, ConfigReader.parse("defaults", text)),
+                "a key set in the shipped file differs from the code's default");
         StringBuilder uncommented = new StringBuilder();
         for (Map.Entry<String, String> e : documented(text).entrySet()) {
             if (!r.keysRead().contains(e.getKey())) {

@@ -41,6 +41,9 @@ class BodyHasherTest {
                 Arguments.of("simple", "x\ry\r\n", "x\ry\r\n"),
                 Arguments.of("relaxed", "x \r y\r\n", "x \r y\r\n"),
                 Arguments.of("simple", "end\r", "end\r\r\n"),
+                Arguments.of("relaxed", "one two  three\t four \r\nx y\r\n", "one two three four\r\nx y\r\n"),
+                Arguments.of("relaxed", "a b \r\n\r\n c d\t\r\n \r\n", "a b\r\n\r\n c d\r\n"),
+                Arguments.of("simple", "a b  c\t\r\n", "a b  c\t\r\n"),
                 Arguments.of("relaxed", "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n\r\n",
                         "Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n"));
     }

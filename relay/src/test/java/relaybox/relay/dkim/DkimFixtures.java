@@ -99,7 +99,7 @@ final class DkimFixtures {
     /** Feeds {@code message} in random chunk sizes (seeded) and returns signatures + added + message. */
     static byte[] sign(MessageSigner signer, byte[] message, String added, long seed)
             throws MessageSigner.SigningException {
-        MessageSigner.Signing s = signer.begin();
+        MessageSigner.Signing s = signer.begin(null);
         Random r = new Random(seed);
         int i = 0;
         while (i < message.length) {

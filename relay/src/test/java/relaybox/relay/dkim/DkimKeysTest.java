@@ -94,6 +94,16 @@ class DkimKeysTest {
     }
 
     @Test
+    void toolsOnlyWarnAboutPermissions() throws Exception {
+        Path p = write("tool.pem", DkimKeygen.pkcs8Pem(DkimFixtures.ed25519()), "rw-r--r--");
+        List<String> warnings = new ArrayList<>();
+        DkimKeys keys = DkimKeys.load(config(table("example.com", "s", p, "")), warnings::add, false);
+        assertEquals(1, keys.all().size());
+        assertEquals(1, warnings.size());
+        assertTrue(warnings.get(0).contains("other users can read"), warnings.toString());
+    }
+
+    @Test
     void refusesShortRsaAndWarnsUnder2048() throws Exception {
         Path small = write("small.pem", DkimKeygen.pkcs8Pem(DkimFixtures.generate("RSA", 768)), "rw-------");
         ConfigException e = assertThrows(ConfigException.class,

@@ -47,7 +47,7 @@ class DkimSignerTest {
 
     @Test
     void dualSignsWithTimestampOverSignedFromAndFoldedLines() throws Exception {
-        String sigs = signer(defaults()).begin().finishWith(MESSAGE, "");
+        String sigs = signer(defaults()).begin(null).finishWith(MESSAGE, "");
         List<String> f = fields(sigs);
         assertEquals(2, f.size(), sigs);
         Map<String, String> rsa = tags(f.get(0));
@@ -68,7 +68,7 @@ class DkimSignerTest {
     @Test
     void expiryAddsX() throws Exception {
         String sigs = signer(with(Duration.ofDays(7), DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.SEND_UNSIGNED))
-                .begin().finishWith(MESSAGE, "");
+                .begin(null).finishWith(MESSAGE, "");
         Map<String, String> t = tags(fields(sigs).get(0));
         assertEquals(Long.parseLong(t.get("t")) + 7 * 86400, Long.parseLong(t.get("x")));
     }
@@ -88,11 +88,11 @@ class DkimSignerTest {
     @Test
     void noKeyForDomainSendsUnsignedOrRefuses() throws Exception {
         byte[] other = DkimFixtures.crlf("From: a@unknown.example\nSubject: x\n\nb\n");
-        DkimSigner.Session s = signer(defaults()).begin();
+        DkimSigner.Session s = signer(defaults()).begin(null);
         assertEquals("", s.finishWith(other, ""));
         assertEquals("-", s.summary());
         MessageSigner.SigningException e = assertThrows(MessageSigner.SigningException.class, () ->
-                signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.REFUSE)).begin()
+                signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.REFUSE)).begin(null)
                         .finishWith(other, ""));
         assertTrue(e.permanent());
         assertTrue(e.getMessage().contains("unknown.example"), e.getMessage());
@@ -103,7 +103,7 @@ class DkimSignerTest {
         DkimSigner refuse = signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.REFUSE));
         for (String m : List.of("Subject: x\n\nb\n", "From: a@example.com\nFrom: b@example.com\n\nb\n")) {
             MessageSigner.SigningException e = assertThrows(MessageSigner.SigningException.class,
-                    () -> refuse.begin().finishWith(DkimFixtures.crlf(m), ""));
+                    () -> refuse.begin(null).finishWith(DkimFixtures.crlf(m), ""));
             assertTrue(e.permanent() && e.getMessage().contains("no signing domain"), e.getMessage());
         }
     }
@@ -111,8 +111,8 @@ class DkimSignerTest {
     @Test
     void subdomainUsesParentKeyOnlyWhenEnabled() throws Exception {
         byte[] sub = DkimFixtures.crlf("From: a@mail.eu.example.com\nSubject: x\n\nb\n");
-        assertEquals("", signer(defaults()).begin().finishWith(sub, ""));
-        DkimSigner.Session s = signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, true, DkimConfig.NoKey.REFUSE)).begin();
+        assertEquals("", signer(defaults()).begin(null).finishWith(sub, ""));
+        DkimSigner.Session s = signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, true, DkimConfig.NoKey.REFUSE)).begin(null);
         String sigs = s.finishWith(sub, "");
         assertEquals("example.com", tags(fields(sigs).get(0)).get("d"));
         assertEquals("example.com/r1,example.com/e1", s.summary());
@@ -131,7 +131,7 @@ class DkimSignerTest {
     void oversizedHeaderSectionIsRefusedPermanently() {
         byte[] big = DkimFixtures.crlf("From: a@example.com\nX-Big: " + "a".repeat(DkimSigner.MAX_HEADER_BYTES) + "\n\nb\n");
         MessageSigner.SigningException e = assertThrows(MessageSigner.SigningException.class,
-                () -> signer(defaults()).begin().finishWith(big, ""));
+                () -> signer(defaults()).begin(null).finishWith(big, ""));
         assertTrue(e.permanent());
     }
 

@@ -27,14 +27,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Rules match a command by prefix ("RCPT TO:<b@", "MAIL", "DATA") or one of the pseudo
  * commands GREETING, BODY (after the first body line) and DATA_END (after the final "."), and
- * apply {@code times} times: reply with a given line, hang (never answer), or close the
- * connection. Everything else gets a normal answer.
+ * apply {@code times} times: reply with a given line ("reply TEXT"), reply then close
+ * ("replyclose TEXT"), hang (never answer), or close the connection ("close"). Everything else gets a normal answer.
  */
-final class FakeEsp implements AutoCloseable {
+public final class FakeEsp implements AutoCloseable {
 
     /** One received message. */
-    record Received(String from, List<String> to, byte[] data, boolean tls, String authUser, String mailLine) {
-        String text() {
+    public record Received(String from, List<String> to, byte[] data, boolean tls, String authUser, String mailLine) {
+        public String text() {
             return new String(data, StandardCharsets.ISO_8859_1);
         }
     }
@@ -42,21 +42,24 @@ final class FakeEsp implements AutoCloseable {
     private record Rule(String prefix, String action, AtomicInteger times) { }
 
     // Behaviour; may be changed while the server runs.
-    volatile boolean pipelining = true;
-    volatile boolean offerStartTls;
-    volatile boolean requireTls;
-    volatile boolean offerSmtpUtf8;
-    volatile String authMechs;       // e.g. "PLAIN LOGIN"; null: no AUTH offered
-    volatile String user = "user";
-    volatile String password = "secret";
-    volatile String limits;          // e.g. "MAILMAX=3 RCPTMAX=2"
-    volatile SSLContext ssl;
-    volatile boolean implicitTls;
+    public volatile boolean pipelining = true;
+    public volatile boolean offerStartTls;
+    public volatile boolean requireTls;
+    public volatile boolean offerSmtpUtf8;
+    public volatile String authMechs;       // e.g. "PLAIN LOGIN"; null: no AUTH offered
+    public volatile String user = "user";
+    public volatile String password = "secret";
+    public volatile String limits;          // e.g. "MAILMAX=3 RCPTMAX=2"
+    public volatile SSLContext ssl;
+    public volatile boolean implicitTls;
 
     // Records.
-    final AtomicInteger connections = new AtomicInteger();
-    final ConcurrentLinkedQueue<String> commands = new ConcurrentLinkedQueue<>();
-    final List<Received> received = new CopyOnWriteArrayList<>();
+    public final AtomicInteger connections = new AtomicInteger();
+    /** The most connections open at the same time. */
+    public final AtomicInteger maxConcurrent = new AtomicInteger();
+    private final AtomicInteger concurrent = new AtomicInteger();
+    public final ConcurrentLinkedQueue<String> commands = new ConcurrentLinkedQueue<>();
+    public final List<Received> received = new CopyOnWriteArrayList<>();
 
     private final List<Rule> rules = new CopyOnWriteArrayList<>();
     private final List<Socket> open = Collections.synchronizedList(new ArrayList<>());
@@ -65,12 +68,12 @@ final class FakeEsp implements AutoCloseable {
     private volatile int port;
 
     /** Starts on a free loopback port. */
-    FakeEsp start() throws IOException {
+    public FakeEsp start() throws IOException {
         return start(0);
     }
 
     /** Starts (again) on {@code port}; 0 for a free one. */
-    FakeEsp start(int wanted) throws IOException {
+    public FakeEsp start(int wanted) throws IOException {
         ServerSocket s = new ServerSocket();
         s.setReuseAddress(true);
         s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), wanted));
@@ -82,12 +85,12 @@ final class FakeEsp implements AutoCloseable {
         return this;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
     /** Stops listening and drops every connection: the upstream is down. */
-    void stop() {
+    public void stop() {
         try {
             server.close();
         } catch (IOException ignored) {
@@ -104,16 +107,16 @@ final class FakeEsp implements AutoCloseable {
         stop();
     }
 
-    FakeEsp rule(String prefix, String action, int times) {
+    public FakeEsp rule(String prefix, String action, int times) {
         rules.add(new Rule(prefix.toUpperCase(Locale.ROOT), action, new AtomicInteger(times)));
         return this;
     }
 
-    FakeEsp reply(String prefix, String reply, int times) {
+    public FakeEsp reply(String prefix, String reply, int times) {
         return rule(prefix, "reply " + reply, times);
     }
 
-    long count(String commandPrefix) {
+    public long count(String commandPrefix) {
         return commands.stream().filter(c -> c.toUpperCase(Locale.ROOT).startsWith(commandPrefix)).count();
     }
 
@@ -123,6 +126,8 @@ final class FakeEsp implements AutoCloseable {
                 Socket c = s.accept();
                 c.setTcpNoDelay(true);
                 connections.incrementAndGet();
+                int now = concurrent.incrementAndGet();
+                maxConcurrent.accumulateAndGet(now, Math::max);
                 open.add(c);
                 Thread t = new Thread(() -> serve(c), "fake-esp-conn");
                 t.setDaemon(true);
@@ -147,6 +152,10 @@ final class FakeEsp implements AutoCloseable {
     private boolean act(String action, Conn c) throws IOException {
         if (action == null) {
             return false;
+        }
+        if (action.startsWith("replyclose ")) {
+            c.send(action.substring(11));
+            throw new IOException("closed after reply by rule");
         }
         if (action.startsWith("reply ")) {
             c.send(action.substring(6));
@@ -314,6 +323,7 @@ final class FakeEsp implements AutoCloseable {
         } catch (IOException e) {
             // The client went away, or a rule closed the connection.
         } finally {
+            concurrent.decrementAndGet();
             open.remove(s);
             closeQuietly(s);
         }

@@ -60,7 +60,8 @@ class ForwardTest {
             queued = in.readAllBytes();
         }
 
-        h.await("delivery", WAIT, () -> esp.received.size() == 1 && h.queue.get(e.id()).isEmpty());
+        // "removed" is the last line written for an attempt, after the queue has recorded it.
+        h.await("delivery", WAIT, () -> esp.received.size() == 1 && h.lines.contains(e.id() + " queue removed"));
 
         ByteArrayOutputStream want = new ByteArrayOutputStream();
         want.write("X-SES-CONFIGURATION-SET: marketing\r\n".getBytes(StandardCharsets.US_ASCII));
@@ -113,7 +114,8 @@ class ForwardTest {
 
         esp.start(port);
         long t0 = System.nanoTime();
-        h.await("backlog drained", WAIT, () -> esp.received.size() == 50 && h.queue.list().isEmpty());
+        h.await("backlog drained", WAIT, () -> esp.received.size() == 50 && h.queue.list().isEmpty()
+                && !h.linesWith(" forward up ").isEmpty());
         System.out.printf("drain after link returned: 50 messages in %.2fs%n", (System.nanoTime() - t0) / 1e9);
         assertEquals(1, h.linesWith(" forward up ").size(), h.lines.toString());
     }
@@ -138,7 +140,7 @@ class ForwardTest {
         esp.reply("DATA_END", "454 4.7.0 Throttling failure: Maximum sending rate exceeded", 1);
         h.start(Harness.config(1, up().build()));
         QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
-        h.await("delivered in the end", WAIT, () -> esp.received.size() == 1 && h.queue.list().isEmpty());
+        h.await("delivered in the end", WAIT, () -> h.lines.contains(e.id() + " queue removed"));
         List<String> deferred = h.linesWith(e.id() + " forward deferred ");
         assertEquals(3, deferred.size(), "the 421 greetings spend no attempt: " + h.lines);
         assertTrue(deferred.get(0).contains("stage=MAIL reply=\"451 4.3.0 Local error, try later\""), deferred.get(0));
@@ -230,7 +232,7 @@ class ForwardTest {
         h.start(Harness.config(1, up().build()));
         QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
         QueueEntry ok = h.enqueue("other@corp.example", List.of("a@x.example"), Harness.message(2));
-        h.await("second delivered", WAIT, () -> esp.received.stream().anyMatch(r -> r.from().equals("other@corp.example")));
+        h.await("second delivered", WAIT, () -> h.lines.contains(ok.id() + " queue removed"));
         assertEquals(0, esp.commands.stream().filter(c -> c.equals("RCPT TO:<a@x.example>")).count() - esp.received
                 .stream().filter(r -> !r.from().isEmpty()).count(), "no RCPT after the refused MAIL: " + esp.commands);
         assertEquals(EntryState.FAILED, h.queue.get(e.id()).orElseThrow().state());
@@ -262,6 +264,20 @@ class ForwardTest {
         h.await("failed", WAIT, () -> h.queue.get(e.id()).map(x -> x.state() == EntryState.FAILED).orElse(false));
         assertEquals(0, esp.count("MAIL FROM:<app"), "nothing sent for it");
         assertTrue(h.queue.get(e.id()).orElseThrow().recipients().get(0).lastReply().contains("SMTPUTF8 is required"));
+    }
+
+    @Test
+    void smtputf8MailGoesOutWithItsParameterWhenOffered() throws Exception {
+        esp.start();
+        esp.offerSmtpUtf8 = true;
+        h.start(Harness.config(1, up().build()));
+        h.enqueue(new Envelope("j\u00f6rg@corp.example", List.of("\u00e5sa@x.example"), true, true,
+                "127.0.0.1", "app1", ""), "", Harness.message(1).getBytes(StandardCharsets.UTF_8));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        FakeEsp.Received r = esp.received.get(0);
+        assertEquals("j\u00f6rg@corp.example", r.from());
+        assertEquals(List.of("\u00e5sa@x.example"), r.to());
+        assertTrue(r.mailLine().endsWith(" SMTPUTF8"), r.mailLine());
     }
 
     @Test

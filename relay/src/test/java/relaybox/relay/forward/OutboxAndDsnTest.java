@@ -43,7 +43,7 @@ class OutboxAndDsnTest {
         try (InputStream in = h.queue.openMessage(e.id())) {
             queued = in.readAllBytes();
         }
-        h.await("written", WAIT, () -> h.queue.get(e.id()).isEmpty());
+        h.await("written", WAIT, () -> h.lines.contains(e.id() + " queue removed"));
         Path eml = dir.resolve(e.id() + ".eml");
         String prefix = "Return-Path: <app@corp.example>\r\nX-Relaybox-To: <a@x.example>, <b@x.example>\r\n";
         byte[] got = Files.readAllBytes(eml);

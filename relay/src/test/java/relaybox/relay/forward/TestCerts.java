@@ -26,7 +26,7 @@ import java.util.Base64;
 import java.util.Date;
 
 /** A self-signed certificate for a host name, made with Bouncy Castle at test time. */
-final class TestCerts {
+public final class TestCerts {
 
     final X509Certificate cert;
     final KeyPair keys;
@@ -36,7 +36,7 @@ final class TestCerts {
         this.keys = keys;
     }
 
-    static TestCerts selfSigned(String dnsName) {
+    public static TestCerts selfSigned(String dnsName) {
         try {
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
             g.initialize(256);
@@ -57,7 +57,7 @@ final class TestCerts {
         }
     }
 
-    SSLContext serverContext() {
+    public SSLContext serverContext() {
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -73,7 +73,7 @@ final class TestCerts {
     }
 
     /** Writes the certificate as PEM, for an upstream's ca_file. */
-    Path writePem(Path file) throws IOException {
+    public Path writePem(Path file) throws IOException {
         try {
             String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(cert.getEncoded());
             Files.writeString(file, "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n");

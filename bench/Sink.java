@@ -1,0 +1,151 @@
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Benchmark upstream: a minimal SMTP sink for loopback benchmarks. Accepts any number of
+ * pipelined transactions per connection, answers 250 to everything, counts messages and
+ * connections, and for messages carrying "X-Bench-Id: <n>" appends "n arrival-epoch-nanos" to the
+ * arrivals file (the latency client writes the matching 250 times). Every 100 ms it writes
+ * "messages connections bytes" to the status file. Usage: java Sink.java PORT STATUS_FILE [ARRIVALS_FILE]
+ */
+public class Sink {
+    static final AtomicLong messages = new AtomicLong();
+    static final AtomicLong connections = new AtomicLong();
+    static final AtomicLong bytes = new AtomicLong();
+    static final StringBuffer latencies = new StringBuffer();
+
+    public static void main(String[] a) throws Exception {
+        int port = Integer.parseInt(a[0]);
+        Path status = Path.of(a[1]);
+        Path latency = a.length > 2 ? Path.of(a[2]) : null;
+        ServerSocket ss = new ServerSocket(port, 1024, InetAddress.getLoopbackAddress());
+        Thread w = new Thread(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(100);
+                    Files.writeString(status, messages.get() + " " + connections.get() + " " + bytes.get() + "\n");
+                    if (latency != null && latencies.length() > 0) {
+                        String s;
+                        synchronized (latencies) {
+                            s = latencies.toString();
+                            latencies.setLength(0);
+                        }
+                        Files.writeString(latency, s, java.nio.file.StandardOpenOption.CREATE,
+                                java.nio.file.StandardOpenOption.APPEND);
+                    }
+                } catch (Exception e) {
+                    return;
+                }
+            }
+        });
+        w.setDaemon(true);
+        w.start();
+        while (true) {
+            Socket s = ss.accept();
+            connections.incrementAndGet();
+            Thread t = new Thread(() -> serve(s));
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    static void serve(Socket s) {
+        try (s) {
+            s.setTcpNoDelay(true);
+            InputStream in = new BufferedInputStream(s.getInputStream(), 65536);
+            OutputStream out = s.getOutputStream();
+            out.write("220 sink ESMTP\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            StringBuilder replies = new StringBuilder();
+            while (true) {
+                String line = readLine(in);
+                if (line == null) {
+                    return;
+                }
+                String u = line.toUpperCase();
+                if (u.startsWith("EHLO")) {
+                    replies.append("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 209715200\r\n");
+                } else if (u.startsWith("DATA")) {
+                    replies.append("354 go\r\n");
+                    flush(out, replies);
+                    long n = 0;
+                    String id = null;
+                    boolean header = true;
+                    while (true) {
+                        String l = readLine(in);
+                        if (l == null) {
+                            return;
+                        }
+                        if (l.equals(".")) {
+                            break;
+                        }
+                        n += l.length() + 2;
+                        if (header) {
+                            if (l.isEmpty()) {
+                                header = false;
+                            } else if (l.startsWith("X-Bench-Id: ")) {
+                                id = l.substring(12).trim();
+                            }
+                        }
+                    }
+                    if (id != null) {
+                        Instant now = Instant.now();
+                        long ns = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+                        synchronized (latencies) {
+                            latencies.append(id).append(' ').append(ns).append('\n');
+                        }
+                    }
+                    bytes.addAndGet(n);
+                    messages.incrementAndGet();
+                    replies.append("250 2.0.0 Ok: queued\r\n");
+                } else if (u.startsWith("QUIT")) {
+                    replies.append("221 bye\r\n");
+                    flush(out, replies);
+                    return;
+                } else {
+                    replies.append("250 ok\r\n");
+                }
+                // Pipelining: answer when the client has nothing more buffered.
+                if (in.available() == 0) {
+                    flush(out, replies);
+                }
+            }
+        } catch (IOException e) {
+            // connection gone
+        }
+    }
+
+    static void flush(OutputStream out, StringBuilder replies) throws IOException {
+        if (replies.length() > 0) {
+            out.write(replies.toString().getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            replies.setLength(0);
+        }
+    }
+
+    static String readLine(InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder(128);
+        int c;
+        while ((c = in.read()) >= 0) {
+            if (c == '\n') {
+                int len = b.length();
+                if (len > 0 && b.charAt(len - 1) == '\r') {
+                    b.setLength(len - 1);
+                }
+                return b.toString();
+            }
+            b.append((char) c);
+        }
+        return b.length() == 0 ? null : b.toString();
+    }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# relaybox benchmarks, with Debian's Postfix as a null client side by side in the same run.
+#
+#   intake   N x 4 KiB over 10 sessions, upstream down: accepted messages/s (durable) and peak RSS
+#   relay    (a) N x 4 KiB over 10 sessions to a local sink: end-to-end messages/s
+#   drain    (b) N queued while the sink is down, then the sink comes up: time to drain, connections
+#   latency  (c) 1,000 one at a time: 250 reply to arrival at the sink, p50/p99
+#   large    (d) 200 x 5 MiB over 10 sessions, end to end
+#
+# Needs root (Postfix), Debian's postfix package (smtp-source) and a built tree:
+#   mvn -q -B -DskipTests package && sudo bench/run.sh [workload...]
+# Environment: N (default 10000), SESSIONS (10), BENCH_DIR (a fresh directory on the same disk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+N=${N:-10000}
+SESSIONS=${SESSIONS:-10}
+W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-bench.XXXXXX)}
+RB_PORT=2525 PF_PORT=2600 SINK_PORT=2699
+workloads=${*:-intake relay drain latency large}
+command -v smtp-source >/dev/null || { echo "needs smtp-source: apt-get install postfix" >&2; exit 1; }
+[ -f admin-cli/target/relaybox.jar ] || { echo "build first: mvn -q -B -DskipTests package" >&2; exit 1; }
+
+sink_pid= rb_pid=
+cleanup() {
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+  [ -n "$rb_pid" ] && kill "$rb_pid" 2>/dev/null || true
+  postfix stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
+rate() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.0f}')" "$1" "$2"; }
+
+sink_start() {
+  rm -f "$W/sink.status" "$W/arrivals"
+  java -Xmx256m bench/Sink.java "$SINK_PORT" "$W/sink.status" "$W/arrivals" &
+  sink_pid=$!
+  for _ in $(seq 100); do [ -s "$W/sink.status" ] && return; sleep 0.1; done
+  echo "sink did not start" >&2; exit 1
+}
+sink_stop() { kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; sink_pid=; }
+sink_count() { cut -d' ' -f1 "$W/sink.status"; }
+sink_connections() { cut -d' ' -f2 "$W/sink.status"; }
+sink_wait() { # count timeout_s
+  local deadline=$(( $(date +%s) + $2 ))
+  while [ "$(sink_count)" -lt "$1" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "TIMEOUT: sink has $(sink_count) of $1" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+rb_start() {
+  rm -rf "$W/rbq"
+  cat > "$W/relaybox.conf" <<CONF
+intake_listen = ["127.0.0.1:$RB_PORT"]
+intake_max_connections = 2000
+queue_dir = "$W/rbq"
+queue_min_free_space = "1GiB"
+forward_probe_interval = "1s"
+
+[[upstream]]
+name = "sink"
+host = "127.0.0.1"
+port = $SINK_PORT
+tls = "none"
+messages_per_connection = 5000
+max_connections = 4
+CONF
+  java -Xms256m -Xmx1g -XX:+UseParallelGC -jar admin-cli/target/relaybox.jar run --config "$W/relaybox.conf" \
+    > "$W/relaybox.log" 2>&1 &
+  rb_pid=$!
+  for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && return; sleep 0.1; done
+  echo "relaybox did not start; log:" >&2; tail -20 "$W/relaybox.log" >&2; exit 1
+}
+rb_rss() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
+rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || true; rb_pid=; }
+
+pf_start() {
+  postfix stop >/dev/null 2>&1 || true
+  rm -f /var/spool/postfix/deferred/*/* /var/spool/postfix/active/* 2>/dev/null || true
+  bench/postfix-nullclient.sh "$PF_PORT" "$SINK_PORT"
+  postsuper -d ALL >/dev/null 2>&1 || true
+}
+pf_stop() { postfix stop >/dev/null 2>&1 || true; }
+
+send() { # port count size sessions
+  smtp-source -s "$4" -m "$2" -l "$3" -f bench@example.com -t sink@example.net "127.0.0.1:$1"
+}
+
+intake() {
+  echo "== intake: $N x 4 KiB, $SESSIONS sessions, upstream down"
+  rb_start
+  local t0 t1; t0=$(now); send $RB_PORT "$N" 4096 "$SESSIONS"; t1=$(now)
+  echo "relaybox: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s), peak RSS $(rb_rss)"
+  rb_stop
+  pf_start
+  t0=$(now); send $PF_PORT "$N" 4096 "$SESSIONS"; t1=$(now)
+  echo "postfix:  $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s)"
+  pf_stop
+}
+
+relay() {
+  echo "== relay (a): $N x 4 KiB, $SESSIONS sessions, to a local sink"
+  sink_start; rb_start
+  local t0 t1; t0=$(now); send $RB_PORT "$N" 4096 "$SESSIONS"; sink_wait "$N" 600; t1=$(now)
+  echo "relaybox: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s), $(sink_connections) upstream connections, peak RSS $(rb_rss)"
+  rb_stop; sink_stop
+  sink_start; pf_start
+  t0=$(now); send $PF_PORT "$N" 4096 "$SESSIONS"; sink_wait "$N" 600; t1=$(now)
+  echo "postfix:  $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s), $(sink_connections) upstream connections"
+  pf_stop; sink_stop
+}
+
+drain() {
+  echo "== drain (b): $N x 4 KiB queued while the sink is down, then the sink comes up"
+  rb_start
+  send $RB_PORT "$N" 4096 "$SESSIONS"
+  local t0 t1; t0=$(now); sink_start; sink_wait "$N" 900; t1=$(now)
+  echo "relaybox: drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s) over $(sink_connections) connections"
+  rb_stop; sink_stop
+  pf_start
+  send $PF_PORT "$N" 4096 "$SESSIONS"
+  t0=$(now); sink_start; postqueue -f; sink_wait "$N" 900; t1=$(now)
+  echo "postfix:  drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, postqueue -f) over $(sink_connections) connections"
+  pf_stop; sink_stop
+}
+
+latency() {
+  local n=1000
+  echo "== latency (c): $n messages one at a time, 250 to arrival at the sink"
+  for who in relaybox postfix; do
+    sink_start
+    if [ $who = relaybox ]; then rb_start; port=$RB_PORT; else pf_start; port=$PF_PORT; fi
+    java bench/LatencyClient.java 127.0.0.1 "$port" "$n" "$W/acks"
+    sink_wait "$n" 300
+    sleep 0.3
+    python3 - "$W/acks" "$W/arrivals" "$who" <<'PY'
+import sys
+acks = dict(l.split() for l in open(sys.argv[1]))
+arr = dict(l.split() for l in open(sys.argv[2]))
+lat = sorted((int(arr[k]) - int(v)) / 1e6 for k, v in acks.items() if k in arr)
+p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print(f"{sys.argv[3]:9} p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms, max {lat[-1]:.2f} ms ({len(lat)} messages)")
+PY
+    if [ $who = relaybox ]; then rb_stop; else pf_stop; fi
+    sink_stop
+  done
+}
+
+large() {
+  local n=200
+  echo "== large (d): $n x 5 MiB, $SESSIONS sessions, end to end"
+  sink_start; rb_start
+  local t0 t1; t0=$(now); send $RB_PORT "$n" 5242880 "$SESSIONS"; sink_wait "$n" 900; t1=$(now)
+  echo "relaybox: $(elapsed "$t0" "$t1") s ($(rate $((n * 5)) "$(elapsed "$t0" "$t1")") MiB/s), peak RSS $(rb_rss)"
+  rb_stop; sink_stop
+  sink_start; pf_start
+  t0=$(now); send $PF_PORT "$n" 5242880 "$SESSIONS"; sink_wait "$n" 900; t1=$(now)
+  echo "postfix:  $(elapsed "$t0" "$t1") s ($(rate $((n * 5)) "$(elapsed "$t0" "$t1")") MiB/s)"
+  pf_stop; sink_stop
+}
+
+echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W"
+for w in $workloads; do "$w"; done

@@ -1,0 +1,10 @@
+# relaybox %postun ($1 = 0 on erase, 1 on upgrade): restart a running daemon on the new version.
+# The queue in /var/lib/relaybox is left in place when it holds mail (rpm removes only an
+# empty directory); delete it by hand to drop queued mail.
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || :
+    if [ "$1" -ge 1 ]; then
+        systemctl try-restart relaybox.service >/dev/null 2>&1 || :
+    fi
+fi
+exit 0

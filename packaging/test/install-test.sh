@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Install test, done as a user would: a fresh Debian root (debootstrap, cached), the built .deb
+# installed into it with apt (which pulls in Java), the daemon started the way relaybox.service
+# starts it (same command, as the relaybox user with only CAP_NET_BIND_SERVICE, no new
+# privileges), one message submitted through /usr/sbin/sendmail and one over SMTP on port 25,
+# both expected in the outbox; then apt remove (queue kept) and apt purge (queue gone).
+#
+# There is no systemd in the chroot: the unit's ExecStart runs under setpriv, in a private
+# network namespace (so port 25 is ours alone) with /run/relaybox and /var/lib/relaybox created
+# as RuntimeDirectory= and StateDirectory= would create them.
+#
+# Needs root, debootstrap, unshare and setpriv (util-linux), and swaks or python3 for the SMTP
+# message. Cache: $RELAYBOX_CI_CACHE (default /var/cache/relaybox-ci) keeps the debootstrapped
+# base as a tarball and apt's downloaded .debs; delete it to start cold.
+# Prints one PASS/FAIL/SKIP line per step and ends with "install-test: N passed, N failed".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${RELAYBOX_CI_CACHE:-/var/cache/relaybox-ci}
+suite=${RELAYBOX_CI_SUITE:-bookworm}
+mirror=${RELAYBOX_CI_MIRROR:-http://deb.debian.org/debian}
+base_tar=$cache/$suite-minbase.tar
+archives=$cache/apt-archives
+deadline_start=${RELAYBOX_CI_START_SECONDS:-60}
+deadline_mail=${RELAYBOX_CI_MAIL_SECONDS:-30}
+
+log() { echo "[install-test $(date -u +%T)] $*"; }
+
+# ---- results (shared with the phases that run inside namespaces, through a file) ----
+record() { # record PASS|FAIL|SKIP step [detail]
+    echo "$1|$2|${3:-}" >> "$results"
+    echo "--- $1: $2${3:+ ($3)}"
+}
+check() { # check step command...: PASS if the command succeeds
+    local name=$1
+    shift
+    if "$@"; then record PASS "$name"; else record FAIL "$name"; fi
+}
+in_root() { chroot "$root" "$@"; }
+
+# =====================================================================================
+# Phase "install": host network (apt needs the mirror), private mounts.
+# =====================================================================================
+phase_install() {
+    mount -t proc proc "$root/proc"
+    mkdir -p "$archives/partial"
+    mount --bind "$archives" "$root/var/cache/apt/archives"
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+    local t0=$SECONDS
+    if ! in_root apt-get update -qq; then
+        record FAIL "apt-get update in the fresh root"
+        return
+    fi
+    if in_root apt-get install -y -q --no-install-recommends "/tmp/$deb_name" > "$work/apt-install.log" 2>&1; then
+        record PASS "apt install ./$deb_name (pulls Java)" "$((SECONDS - t0)) s"
+    else
+        tail -30 "$work/apt-install.log"
+        record FAIL "apt install ./$deb_name (pulls Java)"
+        return
+    fi
+    grep -E '^(Setting up|relaybox:)' "$work/apt-install.log" | grep -E 'openjdk|default-jre|relaybox' || true
+    # Keep the download cache to what the mirror still serves.
+    in_root apt-get autoclean -qq || true
+
+    local jv
+    jv=$(in_root java -version 2>&1)
+    echo "$jv"
+    check "java on PATH is 17+" grep -Eq 'version "(1[7-9]|[2-9][0-9])' <<< "$jv"
+    check "relaybox user and group" in_root sh -c 'getent passwd relaybox && getent group relaybox'
+    check "/var/lib/relaybox 0750 relaybox:relaybox" \
+        test "$(in_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
+    check "/etc/relaybox/upstream.secret 0640 root:relaybox" \
+        test "$(in_root stat -c '%a %U:%G' /etc/relaybox/upstream.secret 2>/dev/null)" = "640 root:relaybox"
+    check "conffiles registered" sh -c "chroot '$root' dpkg-query --showformat='\${Conffiles}\n' --show relaybox \
+        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox | grep -qx 3"
+    check "sendmail, mailq and relaybox on PATH" \
+        test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
+    check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
+    check "unit enabled (deb-systemd-helper)" \
+        test -L "$root/etc/systemd/system/multi-user.target.wants/relaybox.service"
+}
+
+# =====================================================================================
+# Phase "run": a private network namespace (loopback only), private mounts.
+# =====================================================================================
+phase_run() {
+    mount -t proc proc "$root/proc"
+    ip link set lo up
+    local unit=$root/lib/systemd/system/relaybox.service
+    local exec_start
+    exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
+    log "ExecStart from the unit: $exec_start"
+
+    # What an operator does: give relaybox an upstream. The outbox upstream writes .eml files,
+    # which stand in for the ESP here.
+    cat > "$root/etc/relaybox/relaybox.conf" <<'CONF'
+# install test: accept on port 25 as installed, deliver into the outbox
+intake_listen = ["127.0.0.1:25"]
+
+[[upstream]]
+type = "outbox"
+dir = "/var/lib/relaybox/outbox"
+CONF
+    # RuntimeDirectory=relaybox (0750) and StateDirectory=relaybox (0750), owned by the user.
+    install -d -m 0750 "$root/run/relaybox"
+    in_root chown relaybox:relaybox /run/relaybox /var/lib/relaybox
+
+    # User=, Group=, AmbientCapabilities=, CapabilityBoundingSet=, NoNewPrivileges= as setpriv.
+    local as_unit=(chroot "$root" setpriv --reuid=relaybox --regid=relaybox --init-groups
+        --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service
+        --bounding-set=-all,+net_bind_service --no-new-privs
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
+    # The emulation itself: the relaybox user, CAP_NET_BIND_SERVICE (bit 10) and nothing else.
+    local status
+    status=$("${as_unit[@]}" sh -c 'id -un; grep -E "^(CapAmb|CapEff|CapBnd|NoNewPrivs)" /proc/self/status')
+    echo "$status"
+    check "ExecStart credentials: relaybox, only CAP_NET_BIND_SERVICE, no new privileges" \
+        test "$(echo "$status" | tr -s ' \t' ' ' | tr '\n' ' ')" \
+        = "relaybox CapEff: 0000000000000400 CapBnd: 0000000000000400 CapAmb: 0000000000000400 NoNewPrivs: 1 "
+    # UMask=0027 as well, then exactly the unit's ExecStart.
+    # shellcheck disable=SC2086
+    "${as_unit[@]}" sh -c 'umask 0027; exec "$@"' sh $exec_start > "$work/daemon.log" 2>&1 &
+    local daemon=$!
+    local t0=$SECONDS up=0
+    while [ $((SECONDS - t0)) -lt "$deadline_start" ]; do
+        if ! kill -0 "$daemon" 2>/dev/null; then break; fi
+        if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then up=1; break; fi
+        sleep 0.5
+    done
+    if [ "$up" != 1 ]; then
+        wait "$daemon" 2>/dev/null
+        local rc=$?
+        echo "daemon output (exit $rc):"
+        tail -30 "$work/daemon.log"
+        if grep -q 'placeholder entry point' "$work/daemon.log"; then
+            # admin-cli's relaybox.admin.Main is still the packaging placeholder: the daemon and
+            # the sendmail command do not exist yet, so there is nothing to send through.
+            record SKIP "daemon listens on 127.0.0.1:25 (as the relaybox user)" "placeholder CLI, no daemon yet"
+            record SKIP "message through /usr/sbin/sendmail arrives" "placeholder CLI"
+            record SKIP "message over SMTP arrives" "placeholder CLI"
+            record SKIP "daemon stops cleanly on SIGTERM" "placeholder CLI"
+        else
+            record FAIL "daemon listens on 127.0.0.1:25 (as the relaybox user)" "exit $rc, see output above"
+        fi
+        return
+    fi
+    record PASS "daemon listens on 127.0.0.1:25 (as the relaybox user)" "$((SECONDS - t0)) s"
+    check "daemon runs as relaybox" sh -c "test \"\$(chroot '$root' stat -c %U /proc/$daemon)\" = relaybox"
+
+    local token=$$-$RANDOM
+    # 1. As PHP's mail() does it: sendmail -t -i, as an unprivileged web user.
+    printf 'To: rcpt@example.test\nFrom: app@example.test\nSubject: via-sendmail-%s\n\nhello from sendmail\n' "$token" \
+        | chroot "$root" runuser -u www-data -- /usr/sbin/sendmail -t -i -f app@example.test \
+        > "$work/sendmail.log" 2>&1
+    local src=$?
+    cat "$work/sendmail.log"
+    if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
+
+    # 2. Over SMTP on port 25.
+    local smtp_ok=1
+    if command -v swaks >/dev/null; then
+        swaks --server 127.0.0.1:25 --from app@example.test --to rcpt@example.test \
+            --header "Subject: via-smtp-$token" --body "hello over SMTP" > "$work/swaks.log" 2>&1 || smtp_ok=0
+        grep -E '^ *(<-|->) *(250|[45][0-9][0-9])' "$work/swaks.log" | tail -4
+    elif command -v python3 >/dev/null; then
+        python3 - "$token" > "$work/swaks.log" 2>&1 <<'PY' || smtp_ok=0
+import smtplib, sys
+msg = "From: app@example.test\r\nTo: rcpt@example.test\r\nSubject: via-smtp-%s\r\n\r\nhello over SMTP\r\n" % sys.argv[1]
+with smtplib.SMTP("127.0.0.1", 25, timeout=30) as s:
+    print(s.sendmail("app@example.test", ["rcpt@example.test"], msg))
+PY
+    else
+        smtp_ok=0
+        echo "neither swaks nor python3 available" > "$work/swaks.log"
+    fi
+    if [ "$smtp_ok" = 1 ]; then record PASS "SMTP submission answered 250"; else cat "$work/swaks.log"; record FAIL "SMTP submission answered 250"; fi
+
+    # Both must arrive in the outbox (the fake upstream).
+    local outbox=$root/var/lib/relaybox/outbox got_sendmail=0 got_smtp=0
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt "$deadline_mail" ]; do
+        grep -rqs "via-sendmail-$token" "$outbox" && got_sendmail=1
+        grep -rqs "via-smtp-$token" "$outbox" && got_smtp=1
+        [ "$got_sendmail$got_smtp" = 11 ] && break
+        sleep 0.5
+    done
+    in_root ls -la /var/lib/relaybox/outbox 2>/dev/null | head
+    [ "$got_sendmail" = 1 ] && record PASS "message through /usr/sbin/sendmail arrives" \
+        || record FAIL "message through /usr/sbin/sendmail arrives" "not in $outbox after ${deadline_mail}s"
+    [ "$got_smtp" = 1 ] && record PASS "message over SMTP arrives" \
+        || record FAIL "message over SMTP arrives" "not in $outbox after ${deadline_mail}s"
+
+    # systemd stops the unit with SIGTERM and waits TimeoutStopSec; 0 or 143 is a clean stop.
+    kill -TERM "$daemon"
+    local waited=0
+    while kill -0 "$daemon" 2>/dev/null && [ "$waited" -lt 120 ]; do sleep 0.5; waited=$((waited + 1)); done
+    wait "$daemon" 2>/dev/null
+    local rc=$?
+    if [ "$rc" = 0 ] || [ "$rc" = 143 ]; then record PASS "daemon stops cleanly on SIGTERM" "exit $rc"
+    else tail -20 "$work/daemon.log"; record FAIL "daemon stops cleanly on SIGTERM" "exit $rc"; fi
+}
+
+# =====================================================================================
+# Phase "remove": host network, private mounts. remove keeps the queue, purge deletes it.
+# =====================================================================================
+phase_remove() {
+    mount -t proc proc "$root/proc"
+    export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+    # Something in the queue, as there would be on a real host.
+    in_root install -d -o relaybox -g relaybox -m 0750 /var/lib/relaybox/spool
+    in_root sh -c 'echo queued > /var/lib/relaybox/spool/keep-me && chown relaybox:relaybox /var/lib/relaybox/spool/keep-me'
+
+    if in_root apt-get remove -y -q relaybox > "$work/remove.log" 2>&1; then record PASS "apt remove relaybox"
+    else tail -20 "$work/remove.log"; record FAIL "apt remove relaybox"; return; fi
+    check "remove: program files gone" test ! -e "$root/usr/share/relaybox/relaybox.jar" -a ! -e "$root/usr/sbin/sendmail"
+    check "remove: queue kept" test -f "$root/var/lib/relaybox/spool/keep-me"
+    check "remove: config kept" test -f "$root/etc/relaybox/relaybox.conf"
+
+    if in_root apt-get purge -y -q relaybox > "$work/purge.log" 2>&1; then record PASS "apt purge relaybox"
+    else tail -20 "$work/purge.log"; record FAIL "apt purge relaybox"; return; fi
+    check "purge: queue gone" test ! -e "$root/var/lib/relaybox"
+    check "purge: /etc/relaybox gone" test ! -e "$root/etc/relaybox"
+    check "purge: statoverride gone" sh -c "! chroot '$root' dpkg-statoverride --list /etc/relaybox/upstream.secret"
+    check "purge: dpkg forgot relaybox" sh -c "! chroot '$root' dpkg -s relaybox >/dev/null 2>&1"
+}
+
+# ---- entry points of the namespaced phases ----
+if [ -n "${RELAYBOX_IT_PHASE:-}" ]; then
+    "phase_$RELAYBOX_IT_PHASE"
+    exit 0
+fi
+
+# =====================================================================================
+# Main: prepare the cached base and a fresh root, run the phases, report, clean up.
+# =====================================================================================
+if [ "$(id -u)" != 0 ]; then
+    echo "install-test: needs root (debootstrap, chroot, namespaces); skipped"
+    exit 0
+fi
+for tool in debootstrap unshare chroot setpriv ip; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "install-test: $tool is missing (apt-get install debootstrap util-linux iproute2)"
+        echo "install-test: 0 passed, 1 failed"
+        exit 1
+    fi
+done
+deb=$(ls "$repo"/packaging/target/relaybox_*_all.deb 2>/dev/null | head -1)
+if [ -z "$deb" ]; then
+    echo "install-test: no packaging/target/relaybox_*_all.deb (run mvn -B verify first)"
+    echo "install-test: 0 passed, 1 failed"
+    exit 1
+fi
+deb_name=$(basename "$deb")
+
+mkdir -p "$cache"
+exec 9> "$cache/lock"
+flock 9   # one install test at a time per cache
+
+total0=$SECONDS
+if [ ! -s "$base_tar" ]; then
+    log "no cached base: debootstrap --variant=minbase $suite (cold start)"
+    t0=$SECONDS
+    rm -rf --one-file-system "$cache/base.tmp"
+    if ! debootstrap --variant=minbase "$suite" "$cache/base.tmp" "$mirror" > "$cache/debootstrap.log" 2>&1; then
+        tail -20 "$cache/debootstrap.log"
+        echo "install-test: debootstrap failed"
+        echo "install-test: 0 passed, 1 failed"
+        exit 1
+    fi
+    rm -f "$cache/base.tmp"/var/cache/apt/archives/*.deb
+    tar -C "$cache/base.tmp" -cf "$base_tar.tmp" . && mv "$base_tar.tmp" "$base_tar"
+    rm -rf --one-file-system "$cache/base.tmp"
+    log "base cached in $base_tar ($((SECONDS - t0)) s)"
+fi
+
+# Under the lock no other run is active: a run.* left behind was killed half-way.
+for stale in "$cache"/run.*; do
+    [ -d "$stale" ] || continue
+    if grep -q " $stale/" /proc/self/mountinfo; then
+        log "stale $stale still has mounts; left in place"
+    else
+        log "removing stale $stale"
+        rm -rf --one-file-system "$stale"
+    fi
+done
+work=$(mktemp -d "$cache/run.XXXXXX")
+root=$work/root
+results=$work/results
+: > "$results"
+cleanup() {
+    # The phases' mounts lived in their own mount namespaces and are gone with them; refuse to
+    # delete anything that is still a mount point, and never cross into another file system.
+    if grep -q " $work/" /proc/self/mountinfo; then
+        echo "install-test: something is still mounted under $work; left in place"
+    else
+        rm -rf --one-file-system "$work"
+    fi
+}
+trap cleanup EXIT
+mkdir -p "$root"
+t0=$SECONDS
+tar -C "$root" -xf "$base_tar"
+install -m 0644 "$deb" "$root/tmp/$deb_name"
+log "fresh root from the cached base in $((SECONDS - t0)) s"
+
+export repo cache suite mirror archives work root results deb_name deadline_start deadline_mail
+for phase in install run remove; do
+    t0=$SECONDS
+    log "phase $phase"
+    case $phase in
+        run) ns=(unshare --mount --net --fork) ;;
+        *) ns=(unshare --mount --fork) ;;
+    esac
+    RELAYBOX_IT_PHASE=$phase "${ns[@]}" bash "$here/install-test.sh"
+    log "phase $phase took $((SECONDS - t0)) s"
+    if [ "$phase" = install ] && ! grep -q '^PASS|apt install' "$results"; then
+        log "install failed: skipping the later phases"
+        break
+    fi
+done
+
+passed=$(grep -c '^PASS|' "$results")
+failed=$(grep -c '^FAIL|' "$results")
+skipped=$(grep -c '^SKIP|' "$results")
+echo
+grep '^FAIL|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test FAILED: $step${detail:+ ($detail)}"; done
+grep '^SKIP|' "$results" | while IFS='|' read -r _ step detail; do echo "install-test skipped: $step${detail:+ ($detail)}"; done
+log "total $((SECONDS - total0)) s"
+echo "install-test: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,103 @@
+package relaybox.relay;
+
+import relaybox.relay.control.EventCounter;
+import relaybox.relay.control.StatusSource;
+import relaybox.relay.forward.Dispatcher;
+import relaybox.relay.intake.IntakeServer;
+import relaybox.relay.log.MailLog;
+import relaybox.queue.QueueId;
+
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What the running daemon tells the control API about itself: listeners, each upstream's link
+ * state and recent throughput. Throughput is counted from the mail log's own events (one
+ * "queued" line per accepted message, one "delivered" line per delivered recipient), so the
+ * figures an operator sees in {@code relaybox queue stats} are the ones the log shows.
+ */
+final class DaemonStatus extends MailLog implements StatusSource {
+
+    private final Instant startedAt;
+    private final Clock clock;
+    private final EventCounter accepted = new EventCounter();
+    private final EventCounter delivered = new EventCounter();
+    private final Map<String, Link> links = new ConcurrentHashMap<>();
+    private volatile IntakeServer intake;
+    private volatile Dispatcher dispatcher;
+    private volatile List<String> upstreams = List.of();
+    private volatile String controlSocket = "";
+
+    DaemonStatus(Clock clock) {
+        this.clock = clock;
+        this.startedAt = clock.instant();
+    }
+
+    void attach(IntakeServer intake, Dispatcher dispatcher, List<String> upstreams, String controlSocket) {
+        this.intake = intake;
+        this.dispatcher = dispatcher;
+        this.upstreams = List.copyOf(upstreams);
+        this.controlSocket = controlSocket;
+    }
+
+    @Override
+    public void queued(QueueId id, String from, int nrcpt, long size, String client, String helo, String tls,
+                       String dkim) {
+        accepted.record(clock.instant());
+        super.queued(id, from, nrcpt, size, client, helo, tls, dkim);
+    }
+
+    @Override
+    public void delivered(QueueId id, String to, String upstream, int attempt, Duration delay, String delays,
+                          String reply) {
+        delivered.record(clock.instant());
+        super.delivered(id, to, upstream, attempt, delay, delays, reply);
+    }
+
+    @Override
+    public Instant startedAt() {
+        return startedAt;
+    }
+
+    @Override
+    public List<Listener> listeners() {
+        List<Listener> out = new ArrayList<>();
+        IntakeServer i = intake;
+        if (i != null) {
+            for (InetSocketAddress a : i.boundAddresses()) {
+                out.add(new Listener("intake", a.getHostString() + ":" + a.getPort()));
+            }
+        }
+        if (!controlSocket.isEmpty()) {
+            out.add(new Listener("control", controlSocket));
+        }
+        return out;
+    }
+
+    @Override
+    public List<Link> links() {
+        Dispatcher d = dispatcher;
+        List<Link> out = new ArrayList<>();
+        for (String name : upstreams) {
+            String state = d == null ? "idle" : d.isUp(name) ? "up" : "down";
+            // Keep the time of the last change: a link that stays down keeps its first "since".
+            Link prev = links.get(name);
+            Link now = prev != null && prev.state().equals(state) ? prev : new Link(name, state, "", clock.instant());
+            links.put(name, now);
+            out.add(now);
+        }
+        return out;
+    }
+
+    @Override
+    public Throughput throughput(Instant now) {
+        return new Throughput(accepted.countLast(60, now), accepted.countLast(3600, now),
+                delivered.countLast(60, now), delivered.countLast(3600, now));
+    }
+}

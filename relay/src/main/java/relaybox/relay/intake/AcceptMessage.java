@@ -1,0 +1,127 @@
+package relaybox.relay.intake;
+
+import org.apache.james.protocols.api.Response;
+import org.apache.james.protocols.smtp.SMTPResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.Envelope;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueException;
+import relaybox.relay.dkim.MessageSigner;
+
+import java.time.ZonedDateTime;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Owns the end of a message, the moment the client waits for our answer to its final dot:
+ * refuse what must be refused, add our header lines, sign, hand the message to the queue, and
+ * only after {@code queue.accept} has returned say {@code 250 2.0.0 Ok: queued as <id>}.
+ *
+ * <h2>Replies</h2>
+ * <ul>
+ * <li>bare CR or LF in the message: {@code 550 5.6.0}, and the connection is closed, so nothing
+ *     the client sent after a would-be terminator can be read as a new transaction (smuggling);</li>
+ * <li>more than the SIZE limit: {@code 552 5.3.4} (the bytes were counted, not stored);</li>
+ * <li>signing refused for good: {@code 550 5.7.1}; for now: {@code 451 4.3.0};</li>
+ * <li>queue full: {@code 452 4.3.1}; any other storage failure: {@code 451 4.3.0}. The session
+ *     and the daemon go on; nothing already queued is touched.</li>
+ * </ul>
+ * Every refusal discards the spool reservation and writes one mail-log line.
+ *
+ * <p>Runs on the session's worker thread, never on an I/O thread: {@code accept} waits for a
+ * group commit (an fsync), and other sessions must not wait with it.
+ */
+final class AcceptMessage {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AcceptMessage.class);
+    private static final Pattern TAG_D = Pattern.compile("[;\\s]d=([^;\\s]+)");
+    private static final Pattern TAG_S = Pattern.compile("[;\\s]s=([^;\\s]+)");
+
+    static final String BARE_NEWLINE = "5.6.0 Message refused: lines must end with CRLF (bare CR or LF found)";
+    static final String TOO_BIG = "5.3.4 Message size exceeds fixed limit";
+    static final String STORAGE_FULL = "4.3.1 Insufficient system storage, try again later";
+    static final String STORAGE_ERROR = "4.3.0 Local error in processing, try again later";
+
+    private AcceptMessage() {
+    }
+
+    static Response finish(IntakeSession session, Transaction t, boolean bareNewline) {
+        Intake intake = session.intake();
+        String client = session.getRemoteAddress().getAddress().getHostAddress();
+        if (bareNewline) {
+            SMTPResponse r = new SMTPResponse("550", BARE_NEWLINE);
+            r.setEndSession(true);
+            return refuse(session, t, r);
+        }
+        if (t.tooBig()) {
+            return refuse(session, t, new SMTPResponse("552", TOO_BIG));
+        }
+        if (t.writeFailure() != null) {
+            LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
+            return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+        }
+        HeaderScanner h = t.headers();
+        boolean tls = session.isTLSStarted();
+        boolean auth = session.getUsername() != null;
+        boolean ehlo = "EHLO".equals(session.getAttachment(IntakeSession.CURRENT_HELO_MODE,
+                org.apache.james.protocols.api.ProtocolSession.State.Connection).orElse(""));
+        String helo = helo(session);
+        String added = AddedHeaders.build(t.incoming.id(), intake.config.hostname(), helo, client,
+                AddedHeaders.protocol(ehlo, tls, auth, t.smtputf8), t.recipients, h.hasDate(), h.hasMessageId(),
+                ZonedDateTime.now(intake.clock));
+        String signature;
+        try {
+            signature = t.signing().finish(added);
+        } catch (MessageSigner.SigningException e) {
+            LOG.warn("cannot sign {} (from domain {}): {}", t.incoming.id(), h.fromDomain(), e.getMessage());
+            return refuse(session, t, e.permanent()
+                    ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
+                    : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
+        } catch (RuntimeException e) {
+            // A signer bug must not send mail unsigned or lose it: the client keeps it and retries.
+            LOG.error("signer failed on {}", t.incoming.id(), e);
+            return refuse(session, t, new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
+        }
+        String authUser = auth ? session.getUsername().asString() : "";
+        Envelope envelope = new Envelope(t.sender, t.recipients, t.smtputf8, t.eightBit, client, helo, authUser);
+        QueueEntry entry;
+        try {
+            entry = intake.queue.accept(t.incoming, envelope, signature + added);
+        } catch (QueueException e) {
+            LOG.warn("queue refused {}: {} {}", t.incoming.id(), e.kind(), e.getMessage());
+            return refuse(session, t, e.kind() == QueueException.Kind.STORAGE_FULL
+                    ? new SMTPResponse("452", STORAGE_FULL)
+                    : new SMTPResponse("451", STORAGE_ERROR));
+        } catch (RuntimeException e) {
+            LOG.error("queue failed on {}", t.incoming.id(), e);
+            return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+        }
+        intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
+                session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
+        return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
+    }
+
+    private static Response refuse(IntakeSession session, Transaction t, SMTPResponse r) {
+        t.discardSpool();
+        String client = session.getRemoteAddress().getAddress().getHostAddress();
+        session.intake().mailLog.rejected(t.sender, t.recipients.isEmpty() ? "" : t.recipients.get(0), client,
+                r.getLines().get(0).toString());
+        return r;
+    }
+
+    static String helo(IntakeSession session) {
+        return session.getAttachment(IntakeSession.CURRENT_HELO_NAME,
+                org.apache.james.protocols.api.ProtocolSession.State.Connection).orElse("");
+    }
+
+    /** "domain/selector" of the first DKIM-Signature, for the log; "" when unsigned. */
+    static String dkimTag(String signature) {
+        if (signature.isEmpty()) {
+            return "";
+        }
+        Matcher d = TAG_D.matcher(signature);
+        Matcher s = TAG_S.matcher(signature);
+        return (d.find() ? d.group(1) : "?") + "/" + (s.find() ? s.group(1) : "?");
+    }
+}

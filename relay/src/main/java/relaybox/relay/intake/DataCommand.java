@@ -1,0 +1,45 @@
+package relaybox.relay.intake;
+
+import org.apache.james.protocols.api.Response;
+import org.apache.james.protocols.smtp.SMTPSession;
+import org.apache.james.protocols.smtp.core.DataCmdHandler;
+
+import static relaybox.relay.intake.MailCommand.reply;
+
+/**
+ * DATA: checks the transaction and switches the framer to message bytes. Subclasses James's
+ * DataCmdHandler for its command plumbing, but neither its MailEnvelope (which holds the whole
+ * message in heap and only ASCII addresses) nor its line-filter chain (which drops long lines and
+ * mistakes dots in split lines) is used: the bytes go from {@link IntakeFramer} straight into the
+ * {@link Transaction}'s spool stream, and {@link AcceptMessage} answers the final dot.
+ */
+final class DataCommand extends DataCmdHandler {
+
+    DataCommand() {
+        super(new NoopMetricFactory());
+    }
+
+    @Override
+    protected Response doDATAFilter(SMTPSession s, String argument) {
+        IntakeSession session = (IntakeSession) s;
+        if (argument != null && !argument.isBlank()) {
+            return reply("501", "5.5.4 Syntax: DATA");
+        }
+        if (session.transaction() == null) {
+            return reply("503", "5.5.1 Error: need MAIL command");
+        }
+        if (session.transaction().recipients.isEmpty()) {
+            return reply("554", "5.5.1 Error: no valid recipients");
+        }
+        return null;
+    }
+
+    @Override
+    protected Response doDATA(SMTPSession s, String argument) {
+        IntakeSession session = (IntakeSession) s;
+        Intake intake = session.intake();
+        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize());
+        session.framer().expectData();
+        return reply("354", "End data with <CR><LF>.<CR><LF>");
+    }
+}

@@ -1,0 +1,36 @@
+package relaybox.relay.intake;
+
+import relaybox.queue.Queue;
+import relaybox.relay.config.IntakeConfig;
+import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.log.MailLog;
+
+import java.time.Clock;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * What every intake session shares: the settings, the queue it hands messages to, the DKIM
+ * signer, the relay policy and the mail log, plus the count of open transactions that a stopping
+ * daemon waits for. Built once by {@link IntakeServer}.
+ */
+final class Intake {
+    final IntakeConfig config;
+    final Queue queue;
+    final MessageSigner signer;
+    final MailLog mailLog;
+    final RelayPolicy policy;
+    final Clock clock;
+    /** Transactions between MAIL and their end; a stopping daemon lets them finish. */
+    final AtomicInteger openTransactions = new AtomicInteger();
+    /** Set when the daemon stops: new transactions get 421. */
+    volatile boolean draining;
+
+    Intake(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, RelayPolicy policy, Clock clock) {
+        this.config = config;
+        this.queue = queue;
+        this.signer = signer;
+        this.mailLog = mailLog;
+        this.policy = policy;
+        this.clock = clock;
+    }
+}

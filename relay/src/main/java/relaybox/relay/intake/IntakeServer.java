@@ -1,0 +1,305 @@
+package relaybox.relay.intake;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import org.apache.james.protocols.api.handler.ProtocolHandler;
+import org.apache.james.protocols.api.handler.WiringException;
+import org.apache.james.protocols.netty.Encryption;
+import org.apache.james.protocols.netty.HandlerConstants;
+import org.apache.james.protocols.smtp.SMTPConfigurationImpl;
+import org.apache.james.protocols.smtp.SMTPProtocolHandlerChain;
+import org.apache.james.protocols.smtp.core.DataCmdHandler;
+import org.apache.james.protocols.smtp.core.DataLineMessageHookHandler;
+import org.apache.james.protocols.smtp.core.MailCmdHandler;
+import org.apache.james.protocols.smtp.core.PostmasterAbuseRcptHook;
+import org.apache.james.protocols.smtp.core.RcptCmdHandler;
+import org.apache.james.protocols.smtp.core.ReceivedDataLineFilter;
+import org.apache.james.protocols.smtp.core.esmtp.MailSizeEsmtpExtension;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.Queue;
+import relaybox.relay.config.IntakeConfig;
+import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.log.MailLog;
+
+import javax.net.ssl.SSLContext;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The intake's wiring: James Protocols' SMTP handler chain with relaybox's handlers in place of
+ * the James defaults that cannot be used, on a Netty pipeline built here instead of by James's
+ * NettyServer. Behaviour lives in the handlers; this class only assembles and stops them.
+ *
+ * <h2>Why not James's NettyServer</h2>
+ * NettyServer (3.8.1) runs the session (and so every hook) on the I/O thread, frames lines with
+ * a framer that drops long lines and splits on bare LF, and creates a {@code DefaultEventLoopGroup(16)}
+ * of non-daemon threads for every bind that {@code unbind()} never shuts down. Here the pipeline
+ * is: connection limits and timeouts and {@link IntakeFramer} on the I/O threads, then the session
+ * ({@link IntakeCoreHandler}) on a group of {@code intake_worker_threads} worker threads, so a
+ * session waiting for the queue's group commit blocks only its own worker thread. Each channel
+ * is pinned to one worker; with more workers than concurrent sessions, as many sessions can wait
+ * inside one group commit as are sending.
+ *
+ * <h2>The handler chain</h2>
+ * James's defaults minus: MailCmdHandler and RcptCmdHandler (ASCII-only address parsing; replaced
+ * by {@link MailCommand} and {@link RcptCommand}), DataCmdHandler (replaced by {@link DataCommand}),
+ * MailSizeEsmtpExtension (counts dot-stuffed bytes; SIZE is ours), ReceivedDataLineFilter (rewrites
+ * the client's bytes and does a reverse DNS lookup), DataLineMessageHookHandler (buffers and
+ * hands truncated messages to hooks) and PostmasterAbuseRcptHook (accepts postmaster for any
+ * client, bypassing the relay policy). Ours are appended after the remaining defaults.
+ *
+ * <h2>Stopping</h2>
+ * {@link #stop()} closes the listeners first, then waits up to {@code intake_drain_timeout} for
+ * open transactions to end (new ones get 421), then closes every connection and shuts down both
+ * thread groups and waits for their threads to end: nothing is left running.
+ */
+public final class IntakeServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IntakeServer.class);
+
+    private final IntakeConfig config;
+    private final Intake intake;
+    private final SMTPProtocolHandlerChain chain;
+    private final Encryption startTls;
+    private final SessionGuard guard;
+    private EventLoopGroup io;
+    private EventLoopGroup workers;
+    private final List<Channel> listeners = new ArrayList<>();
+    private final List<Channel> sessions = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog) throws Exception {
+        this(config, queue, signer, mailLog, Clock.systemDefaultZone());
+    }
+
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, Clock clock)
+            throws Exception {
+        this.config = config;
+        this.intake = new Intake(config, queue, signer, mailLog, new RelayPolicy(config.networks()), clock);
+        SSLContext ssl = config.tlsConfigured() ? PemTls.context(config.tlsCert(), config.tlsKey()) : null;
+        this.startTls = ssl == null ? null : Encryption.createStartTls(ssl);
+        Credentials credentials = config.authCredentials() == null ? null : Credentials.load(config.authCredentials());
+        this.chain = buildChain(config, credentials);
+        this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
+    }
+
+    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials) throws WiringException {
+        SMTPProtocolHandlerChain chain = new SMTPProtocolHandlerChain(new NoopMetricFactory());
+        List<ProtocolHandler> unwanted = new ArrayList<>();
+        for (ProtocolHandler h : chain) {
+            if (h instanceof MailCmdHandler || h instanceof RcptCmdHandler
+                    || (h instanceof DataCmdHandler && !(h instanceof DataCommand))
+                    || h instanceof MailSizeEsmtpExtension || h instanceof ReceivedDataLineFilter
+                    || h instanceof DataLineMessageHookHandler || h instanceof PostmasterAbuseRcptHook) {
+                unwanted.add(h);
+            }
+        }
+        // removeAll, not an iterator: the chain's iterator remove() does nothing.
+        chain.removeAll(unwanted);
+        chain.add(new MailCommand());
+        chain.add(new RcptCommand());
+        chain.add(new DataCommand());
+        chain.add(new EsmtpExtensions(config.maxMessageSize()));
+        if (credentials != null) {
+            chain.add(new CredentialsAuthHook(credentials));
+        }
+        chain.wireExtensibleHandlers();
+        return chain;
+    }
+
+    /** The handlers in the chain, for the wiring test. */
+    List<ProtocolHandler> handlers() {
+        List<ProtocolHandler> out = new ArrayList<>();
+        chain.forEach(out::add);
+        return out;
+    }
+
+    /** Binds every listener; fails (and releases what was bound) if one cannot be bound. */
+    public synchronized void start() throws InterruptedException {
+        if (io != null) {
+            throw new IllegalStateException("intake already started");
+        }
+        io = new NioEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()),
+                new DefaultThreadFactory("intake-io", true));
+        workers = new DefaultEventLoopGroup(config.workerThreads(), new DefaultThreadFactory("intake-worker", true));
+        SMTPConfigurationImpl smtp = new SmtpSettings(config, credentialsOffered(), intake.policy);
+        IntakeSession.Protocol protocol = new IntakeSession.Protocol(chain, smtp, intake);
+        ServerBootstrap b = new ServerBootstrap()
+                .group(io)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 250)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        sessions.add(ch);
+                        ch.closeFuture().addListener(f -> sessions.remove(ch));
+                        ch.pipeline()
+                                .addLast("guard", guard)
+                                .addLast(HandlerConstants.TIMEOUT_HANDLER, new SessionTimeouts(
+                                        config.commandTimeout(), config.dataTimeout(), config.hostname()))
+                                .addLast(HandlerConstants.FRAMER, new IntakeFramer(startTls != null))
+                                .addLast(workers, HandlerConstants.CORE_HANDLER, new IntakeCoreHandler(protocol, startTls));
+                    }
+                });
+        try {
+            for (InetSocketAddress a : config.listen()) {
+                InetSocketAddress resolved = a.isUnresolved() ? new InetSocketAddress(a.getHostString(), a.getPort()) : a;
+                Channel ch = b.bind(resolved).sync().channel();
+                listeners.add(ch);
+                LOG.info("intake listening on {}", ch.localAddress());
+            }
+        } catch (RuntimeException | InterruptedException e) {
+            stopNow();
+            throw e;
+        }
+    }
+
+    private boolean credentialsOffered() {
+        return config.authCredentials() != null;
+    }
+
+    /** The addresses actually bound (with the real port when 0 was configured). */
+    public synchronized List<InetSocketAddress> boundAddresses() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (Channel c : listeners) {
+            out.add((InetSocketAddress) c.localAddress());
+        }
+        return out;
+    }
+
+    /** Open transactions (between MAIL and the end of the message). */
+    public int openTransactions() {
+        return intake.openTransactions.get();
+    }
+
+    /** Open client connections. */
+    public int openConnections() {
+        return guard.open();
+    }
+
+    /**
+     * Stops accepting, lets open transactions finish for up to {@code intake_drain_timeout},
+     * closes every connection and ends every intake thread. Idempotent.
+     */
+    public void stop() {
+        Duration drain = config.drainTimeout();
+        synchronized (this) {
+            if (io == null) {
+                return;
+            }
+            intake.draining = true;
+            for (Channel c : listeners) {
+                c.close().syncUninterruptibly();
+            }
+            listeners.clear();
+        }
+        long deadline = System.nanoTime() + drain.toNanos();
+        while (intake.openTransactions.get() > 0 && System.nanoTime() < deadline) {
+            // Polled: transactions end on worker threads, and this runs once, at shutdown.
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (intake.openTransactions.get() > 0) {
+            LOG.warn("stopping with {} transaction(s) still open after {}s; their clients must retry",
+                    intake.openTransactions.get(), drain.toSeconds());
+        }
+        stopNow();
+    }
+
+    private synchronized void stopNow() {
+        if (io == null) {
+            return;
+        }
+        for (Channel c : listeners) {
+            c.close();
+        }
+        listeners.clear();
+        for (Channel c : List.copyOf(sessions)) {
+            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        // Workers before I/O: the sessions' last events (discarding unfinished messages, closing)
+        // run on the workers and still need the I/O threads.
+        workers.shutdownGracefully(50, 5_000, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        io.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+        io = null;
+        workers = null;
+        LOG.info("intake stopped");
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    /** James's view of our settings. */
+    private static final class SmtpSettings extends SMTPConfigurationImpl {
+        private final IntakeConfig config;
+        private final boolean auth;
+        private final RelayPolicy policy;
+
+        SmtpSettings(IntakeConfig config, boolean auth, RelayPolicy policy) {
+            this.config = config;
+            this.auth = auth;
+            this.policy = policy;
+            setHeloEhloEnforcement(true);
+        }
+
+        @Override
+        public String getHelloName() {
+            return config.hostname();
+        }
+
+        @Override
+        public String getGreeting() {
+            return config.hostname() + " ESMTP relaybox";
+        }
+
+        @Override
+        public String getSoftwareName() {
+            return "relaybox";
+        }
+
+        @Override
+        public long getMaxMessageSize() {
+            return config.maxMessageSize();
+        }
+
+        @Override
+        public boolean isRelayingAllowed(String remoteIP) {
+            try {
+                return policy.allows(java.net.InetAddress.getByName(remoteIP), false);
+            } catch (java.net.UnknownHostException e) {
+                return false;
+            }
+        }
+
+        @Override
+        public boolean isAuthAnnounced(String remoteIP, boolean tlsStarted) {
+            // AUTH only over TLS: passwords never cross the network in the clear.
+            return auth && tlsStarted;
+        }
+
+        @Override
+        public boolean isPlainAuthEnabled() {
+            return true;
+        }
+    }
+}

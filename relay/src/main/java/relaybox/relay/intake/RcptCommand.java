@@ -1,0 +1,60 @@
+package relaybox.relay.intake;
+
+import org.apache.james.protocols.api.Request;
+import org.apache.james.protocols.api.Response;
+import org.apache.james.protocols.api.handler.CommandHandler;
+import org.apache.james.protocols.smtp.SMTPSession;
+
+import java.util.Collection;
+import java.util.List;
+
+import static relaybox.relay.intake.MailCommand.reply;
+
+/**
+ * RCPT TO: adds a recipient. Replaces James's RcptCmdHandler (its address parsing refuses
+ * SMTPUTF8 addresses). This is where the relay policy is applied: a client outside
+ * {@code intake_networks} that did not authenticate gets {@code 554 5.7.1 Relay access denied}
+ * and a mail-log line. No RCPT parameters are supported (no DSN), so any is refused with 555.
+ */
+final class RcptCommand implements CommandHandler<SMTPSession> {
+
+    @Override
+    public Response onCommand(SMTPSession s, Request request) {
+        IntakeSession session = (IntakeSession) s;
+        Intake intake = session.intake();
+        Transaction t = session.transaction();
+        if (t == null) {
+            return reply("503", "5.5.1 Error: need MAIL command");
+        }
+        SmtpPath path = SmtpPath.parse(request.getArgument(), "TO").orElse(null);
+        if (path == null) {
+            return reply("501", "5.5.4 Syntax: RCPT TO:<address>");
+        }
+        if (!path.parameters().isEmpty()) {
+            return reply("555", "5.5.4 Unsupported option: " + path.parameters().get(0));
+        }
+        String rcpt = path.address();
+        if (!SmtpPath.isMailbox(rcpt)) {
+            return reply("501", "5.1.3 Bad recipient address syntax");
+        }
+        if (!t.smtputf8 && !SmtpPath.isAscii(rcpt)) {
+            return reply("553", "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter");
+        }
+        if (!intake.policy.allows(session.getRemoteAddress().getAddress(), session.getUsername() != null)) {
+            Response r = reply("554", "5.7.1 <" + rcpt + ">: Relay access denied");
+            intake.mailLog.rejected(t.sender, rcpt, session.getRemoteAddress().getAddress().getHostAddress(),
+                    r.getLines().get(0).toString());
+            return r;
+        }
+        if (t.recipients.size() >= intake.config.maxRecipients()) {
+            return reply("452", "4.5.3 Error: too many recipients");
+        }
+        t.recipients.add(rcpt);
+        return reply("250", "2.1.5 Ok");
+    }
+
+    @Override
+    public Collection<String> getImplCommands() {
+        return List.of("RCPT");
+    }
+}

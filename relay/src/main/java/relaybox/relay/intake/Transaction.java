@@ -1,0 +1,125 @@
+package relaybox.relay.intake;
+
+import io.netty.buffer.ByteBuf;
+import relaybox.queue.Queue;
+import relaybox.relay.dkim.MessageSigner;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One mail transaction of a session, from MAIL to the end of the message: the envelope as it
+ * grows, and the message as it streams into the queue's spool ({@link Queue.Incoming#body()}),
+ * the DKIM signer and the header scanner, byte for byte, never held whole in memory.
+ *
+ * <p>It owns the spool reservation made at MAIL: every way a transaction ends that is not an
+ * accept (RSET, a new EHLO, STARTTLS, a refused message, a disconnect) goes through
+ * {@link #abort()}, which discards it, so no spool file is left behind.
+ *
+ * <p>Thread safety: used by one session's worker thread only.
+ */
+final class Transaction {
+
+    final String sender;
+    final boolean smtputf8;
+    final boolean eightBit;
+    final List<String> recipients = new ArrayList<>();
+    final Queue.Incoming incoming;
+    private final Runnable onEnd;
+
+    private MessageSigner.Signing signing;
+    private HeaderScanner headers;
+    private long maxSize;
+    private long size;
+    private boolean tooBig;
+    private IOException writeFailure;
+    private byte[] buf;
+    private boolean ended;
+
+    Transaction(String sender, boolean smtputf8, boolean eightBit, Queue.Incoming incoming, Runnable onEnd) {
+        this.sender = sender;
+        this.smtputf8 = smtputf8;
+        this.eightBit = eightBit;
+        this.incoming = incoming;
+        this.onEnd = onEnd;
+    }
+
+    /** DATA was accepted: message bytes follow. */
+    void beginData(MessageSigner.Signing signing, long maxSize) {
+        this.signing = signing;
+        this.headers = new HeaderScanner();
+        this.maxSize = maxSize;
+        this.buf = new byte[IntakeFramer.CHUNK];
+    }
+
+    boolean inData() {
+        return signing != null;
+    }
+
+    /** The next message bytes. Past the size limit they are counted and dropped. */
+    void write(ByteBuf bytes) {
+        int n = bytes.readableBytes();
+        size += n;
+        if (size > maxSize) {
+            tooBig = true;
+            return;
+        }
+        if (writeFailure != null) {
+            return;
+        }
+        while (bytes.isReadable()) {
+            int k = Math.min(bytes.readableBytes(), buf.length);
+            bytes.readBytes(buf, 0, k);
+            signing.update(buf, 0, k);
+            headers.update(buf, 0, k);
+            try {
+                incoming.body().write(buf, 0, k);
+            } catch (IOException e) {
+                // Reported at the end of the message (451); the bytes that follow are read and dropped.
+                writeFailure = e;
+                return;
+            }
+        }
+    }
+
+    long size() {
+        return size;
+    }
+
+    boolean tooBig() {
+        return tooBig;
+    }
+
+    IOException writeFailure() {
+        return writeFailure;
+    }
+
+    HeaderScanner headers() {
+        headers.finish();
+        return headers;
+    }
+
+    MessageSigner.Signing signing() {
+        return signing;
+    }
+
+    /** Gives up the spool reservation (the message is refused); the transaction ends with {@link #abort()}. */
+    void discardSpool() {
+        incoming.discard();
+    }
+
+    /**
+     * Ends the transaction: discards the spool reservation unless the message was accepted (then
+     * discard does nothing). Called after the reply to the final dot was written, so a stopping
+     * daemon that waits for open transactions never closes a connection before its reply.
+     * Idempotent.
+     */
+    void abort() {
+        if (!ended) {
+            ended = true;
+            incoming.discard();
+            onEnd.run();
+        }
+    }
+}

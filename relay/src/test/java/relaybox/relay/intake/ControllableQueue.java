@@ -1,0 +1,167 @@
+package relaybox.relay.intake;
+
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.EntryState;
+import relaybox.queue.Envelope;
+import relaybox.queue.Queue;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueException;
+import relaybox.queue.QueueId;
+import relaybox.queue.memory.InMemoryQueue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * An in-memory queue the test can make fail or wait: "full" makes receive and accept throw
+ * STORAGE_FULL, {@code beforeAccept} runs inside accept (to block it), and it counts
+ * reservations not yet accepted or discarded, to prove no spool space leaks.
+ */
+final class ControllableQueue implements Queue {
+
+    final InMemoryQueue delegate = new InMemoryQueue();
+    volatile boolean full;
+    volatile Consumer<Incoming> beforeAccept = i -> { };
+    final AtomicInteger outstanding = new AtomicInteger();
+
+    @Override
+    public Incoming receive() throws QueueException {
+        if (full) {
+            throw new QueueException(QueueException.Kind.STORAGE_FULL, "test: full");
+        }
+        Incoming in = delegate.receive();
+        outstanding.incrementAndGet();
+        return new Tracked(in);
+    }
+
+    private final class Tracked implements Incoming {
+        final Incoming inner;
+        private boolean done;
+
+        Tracked(Incoming inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public QueueId id() {
+            return inner.id();
+        }
+
+        @Override
+        public java.io.OutputStream body() {
+            return inner.body();
+        }
+
+        @Override
+        public synchronized void discard() {
+            end();
+            inner.discard();
+        }
+
+        synchronized void end() {
+            if (!done) {
+                done = true;
+                outstanding.decrementAndGet();
+            }
+        }
+    }
+
+    @Override
+    public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
+        beforeAccept.accept(incoming);
+        if (full) {
+            throw new QueueException(QueueException.Kind.STORAGE_FULL, "test: full");
+        }
+        Tracked t = (Tracked) incoming;
+        QueueEntry e = delegate.accept(t.inner, envelope, addedHeaders);
+        t.end();
+        return e;
+    }
+
+    @Override
+    public List<QueueEntry> leaseDue(Instant now, int max) {
+        return delegate.leaseDue(now, max);
+    }
+
+    @Override
+    public Optional<QueueEntry> recordOutcome(QueueId id, Map<String, DeliveryOutcome> outcomes, Instant now) {
+        return delegate.recordOutcome(id, outcomes, now);
+    }
+
+    @Override
+    public void returnLease(QueueId id) {
+        delegate.returnLease(id);
+    }
+
+    @Override
+    public InputStream openMessage(QueueId id) throws IOException {
+        return delegate.openMessage(id);
+    }
+
+    @Override
+    public void awaitDue(Duration maxWait) throws InterruptedException {
+        delegate.awaitDue(maxWait);
+    }
+
+    @Override
+    public int retryAll(Instant now) {
+        return delegate.retryAll(now);
+    }
+
+    @Override
+    public ActionResult hold(QueueId id) throws QueueException {
+        return delegate.hold(id);
+    }
+
+    @Override
+    public ActionResult release(QueueId id) throws QueueException {
+        return delegate.release(id);
+    }
+
+    @Override
+    public ActionResult retryNow(QueueId id) throws QueueException {
+        return delegate.retryNow(id);
+    }
+
+    @Override
+    public ActionResult requeue(QueueId id) throws QueueException {
+        return delegate.requeue(id);
+    }
+
+    @Override
+    public ActionResult delete(QueueId id) throws QueueException {
+        return delegate.delete(id);
+    }
+
+    @Override
+    public Optional<QueueEntry> get(QueueId id) {
+        return delegate.get(id);
+    }
+
+    @Override
+    public List<QueueEntry> list() {
+        return delegate.list();
+    }
+
+    @Override
+    public Map<EntryState, Long> counts() {
+        return delegate.counts();
+    }
+
+    @Override
+    public boolean healthy() {
+        return delegate.healthy();
+    }
+
+    @Override
+    public void close() {
+        delegate.close();
+    }
+}

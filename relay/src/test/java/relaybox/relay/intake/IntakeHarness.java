@@ -1,0 +1,71 @@
+package relaybox.relay.intake;
+
+import relaybox.queue.Queue;
+import relaybox.queue.QueueEntry;
+import relaybox.relay.config.ConfigReader;
+import relaybox.relay.config.IntakeConfig;
+import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.log.MailLog;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** An intake on 127.0.0.1:0 in front of a given queue, with the mail log collected for assertions. */
+final class IntakeHarness implements AutoCloseable {
+
+    final Queue queue;
+    final IntakeServer server;
+    final List<String> mailLog = new CopyOnWriteArrayList<>();
+
+    IntakeHarness(Queue queue, String extraToml) throws Exception {
+        this(queue, extraToml, MessageSigner.NONE);
+    }
+
+    IntakeHarness(Queue queue, String extraToml, MessageSigner signer) throws Exception {
+        this.queue = queue;
+        String toml = "intake_listen = [\"127.0.0.1:0\"]\nintake_hostname = \"relay.test\"\n"
+                + "intake_command_timeout = \"20s\"\nintake_data_timeout = \"20s\"\nintake_drain_timeout = \"5s\"\n"
+                + extraToml;
+        ConfigReader r = ConfigReader.parse("test", toml);
+        IntakeConfig cfg = IntakeConfig.from(r);
+        r.finish();
+        server = new IntakeServer(cfg, queue, signer, new MailLog(mailLog::add));
+        server.start();
+    }
+
+    InetSocketAddress address() {
+        return server.boundAddresses().get(0);
+    }
+
+    RawSmtp connect() throws IOException {
+        RawSmtp c = new RawSmtp(address());
+        String greeting = c.reply();
+        if (greeting == null || !greeting.startsWith("220 ")) {
+            throw new IOException("bad greeting: " + greeting);
+        }
+        return c;
+    }
+
+    /** The message as the queue would send it (added headers + client's bytes). */
+    byte[] stored(QueueEntry e) throws IOException {
+        try (InputStream in = queue.openMessage(e.id())) {
+            return in.readAllBytes();
+        }
+    }
+
+    /** The client's bytes only, as stored in the spool. */
+    byte[] clientBytes(QueueEntry e) throws IOException {
+        byte[] all = stored(e);
+        int skip = e.addedHeaders().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        return java.util.Arrays.copyOfRange(all, skip, all.length);
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+        queue.close();
+    }
+}
