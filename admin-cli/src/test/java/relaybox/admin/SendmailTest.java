@@ -173,8 +173,11 @@ class SendmailTest {
         for (String toml : List.of("intake_listen = [\"127.0.0.1:2525\"]\n",
                 "queue_dir = \"/q\"\nintake_listen = [ \"0.0.0.0:25\" , \"[::]:25\" ]\n",
                 "intake_listen = [\n  \"[::1]:587\",\n]\n")) {
-            String viaReader = IntakeConfig.from(ConfigReader.parse("t", toml)).listen().get(0);
-            assertEquals(viaReader, Sendmail.firstListen(toml).orElseThrow(), toml);
+            InetSocketAddress viaReader = IntakeConfig.from(ConfigReader.parse("t", toml)).listen().get(0);
+            String scanned = Sendmail.firstListen(toml).orElseThrow();
+            String host = scanned.substring(0, scanned.lastIndexOf(':')).replace("[", "").replace("]", "");
+            assertEquals(viaReader.getHostString(), host, toml);
+            assertEquals(viaReader.getPort(), Sendmail.port(scanned), toml);
         }
         assertEquals("127.0.0.1", Sendmail.host("0.0.0.0:25"));
         assertEquals("::1", Sendmail.host("[::]:25"));

@@ -140,26 +140,6 @@ class ControlServerTest {
     }
 
     @Test
-    void daemonStatusKeepsLinkSinceWhileTheStateStays() {
-        relaybox.queue.MutableClock clock = new relaybox.queue.MutableClock(Instant.parse("2026-11-22T10:00:00Z"));
-        DaemonStatus s = new DaemonStatus(clock);
-        s.listening("intake", "127.0.0.1:25");
-        s.link("esp:587", "down", "connect: refused");
-        Instant down = clock.instant();
-        clock.advance(Duration.ofSeconds(30));
-        s.link("esp:587", "down", "connect: timed out");
-        assertEquals(down, s.links().get(0).since());
-        assertEquals("connect: timed out", s.links().get(0).detail());
-        s.link("esp:587", "up", "");
-        assertEquals(clock.instant(), s.links().get(0).since());
-        s.accepted();
-        s.delivered();
-        s.delivered();
-        assertEquals(new StatusSource.Throughput(1, 1, 2, 2), s.throughput(clock.instant()));
-        assertEquals(List.of(new StatusSource.Listener("intake", "127.0.0.1:25")), s.listeners());
-    }
-
-    @Test
     void eventCounterCountsTheLastMinuteAndHour() {
         EventCounter c = new EventCounter();
         Instant t0 = Instant.parse("2026-11-22T10:00:00Z");
