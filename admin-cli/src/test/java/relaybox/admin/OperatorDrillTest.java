@@ -29,10 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * down, 1,000 messages pile up, stats shows them, hold some, delete one, upstream returns, watch
  * shows the drain, held ones stay, release sends them.
  *
- * <p>XXX(admin): the forwarder is not wired into this test yet; {@link #forward} plays the
- * dispatcher and forwarder by leasing due entries and recording outcomes ("upstream down" =
- * deferred, "up" = delivered). Once the daemon is merged, the same drill should run against
- * {@code relaybox run} with the fake ESP switched off and on.
+ * <p>Here {@link #forward} plays the dispatcher and forwarder by leasing due entries and recording
+ * outcomes ("upstream down" = deferred, "up" = delivered), so every step is deterministic; the
+ * same drill against the real daemon and forwarder is {@link OperatorDrillEndToEndTest}.
  */
 class OperatorDrillTest {
 
