@@ -4,7 +4,9 @@ import relaybox.relay.control.EventCounter;
 import relaybox.relay.control.StatusSource;
 import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.intake.IntakeServer;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.LinkState;
+import relaybox.relay.metrics.MetricsMailLog;
+import relaybox.relay.metrics.RelayMetrics;
 import relaybox.queue.QueueId;
 
 import java.net.InetSocketAddress;
@@ -14,15 +16,17 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the running daemon tells the control API about itself: listeners, each upstream's link
  * state and recent throughput. Throughput is counted from the mail log's own events (one
  * "queued" line per accepted message, one "delivered" line per delivered recipient), so the
- * figures an operator sees in {@code relaybox queue stats} are the ones the log shows.
+ * figures an operator sees in {@code relaybox queue stats} are the ones the log shows. The same
+ * events feed the Prometheus metrics ({@link MetricsMailLog}).
  */
-final class DaemonStatus extends MailLog implements StatusSource {
+final class DaemonStatus extends MetricsMailLog implements StatusSource {
 
     private final Instant startedAt;
     private final Clock clock;
@@ -33,17 +37,28 @@ final class DaemonStatus extends MailLog implements StatusSource {
     private volatile Dispatcher dispatcher;
     private volatile List<String> upstreams = List.of();
     private volatile String controlSocket = "";
+    private volatile String metricsAddress = "";
+    private final RelayMetrics metrics;
 
-    DaemonStatus(Clock clock) {
+    DaemonStatus(Clock clock, RelayMetrics metrics) {
+        super(metrics);
+        this.metrics = metrics;
         this.clock = clock;
         this.startedAt = clock.instant();
     }
 
-    void attach(IntakeServer intake, Dispatcher dispatcher, List<String> upstreams, String controlSocket) {
+    void attach(IntakeServer intake, Dispatcher dispatcher, List<String> upstreams, String controlSocket,
+                Optional<InetSocketAddress> metrics) {
         this.intake = intake;
         this.dispatcher = dispatcher;
         this.upstreams = List.copyOf(upstreams);
         this.controlSocket = controlSocket;
+        this.metricsAddress = metrics.map(a -> a.getHostString() + ":" + a.getPort()).orElse("");
+        // Every link starts up (the dispatcher's circuits start closed), so each has a series and
+        // a health verdict from the start; upstreamDown/upstreamUp log lines move it from here on.
+        for (String u : upstreams) {
+            this.metrics.linkState(u, dispatcher.isUp(u) ? LinkState.UP : LinkState.DOWN);
+        }
     }
 
     @Override
@@ -76,6 +91,9 @@ final class DaemonStatus extends MailLog implements StatusSource {
         }
         if (!controlSocket.isEmpty()) {
             out.add(new Listener("control", controlSocket));
+        }
+        if (!metricsAddress.isEmpty()) {
+            out.add(new Listener("metrics", metricsAddress));
         }
         return out;
     }

@@ -16,7 +16,9 @@ import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
 import relaybox.relay.intake.IntakeServer;
+import relaybox.relay.log.LogSetup;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.Observability;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -66,6 +68,7 @@ public final class RelayDaemon {
     private IntakeServer intake;
     private Dispatcher dispatcher;
     private ControlServer control;
+    private Observability observability;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -93,6 +96,8 @@ public final class RelayDaemon {
             System.err.println("relaybox: " + e.getMessage());
             return EX_CONFIG;
         }
+        // log_format: switch before the stages log anything.
+        LogSetup.apply(config.log());
         RelayDaemon daemon = new RelayDaemon(config);
         try {
             daemon.start();
@@ -105,44 +110,59 @@ public final class RelayDaemon {
             daemon.stop();
             return EX_OSERR;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("stopping (signal)");
-            daemon.stop();
-            stopped.countDown();
-        }, "relaybox-shutdown"));
+        CountDownLatch stopRequested = new CountDownLatch(1);
+        // SIGTERM and SIGINT are handled here rather than by a shutdown hook alone, so that the
+        // daemon stops in order on the main thread and exits 0 (a JVM ended by the signal exits 143).
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
+                LOG.info("stopping (SIG{})", sig.getName());
+                stopRequested.countDown();
+            });
+        }
+        // Any other way out of the JVM still closes the queue cleanly.
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::stop, "relaybox-shutdown"));
         try {
-            // The intake's threads are daemon threads; main waits here until the shutdown hook has run.
-            stopped.await();
+            // The intake's threads are daemon threads; main waits here until a stop is asked for.
+            stopRequested.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        daemon.stop();
+        LOG.info("relaybox stopped");
         return 0;
     }
 
     void start() throws Exception {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
                 Clock.systemUTC());
-        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        // Metrics and health come up before the stages, which report to them from their first event.
+        observability = Observability.start(config.metrics(), config.queue(), queue,
+                () -> intake != null && !intake.boundAddresses().isEmpty(), Clock.systemUTC());
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC(), observability.metrics());
         MailLog mailLog = status;
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
-        dispatcher = Dispatcher.start(queue, config.forward(), mailLog);
-        intake = new IntakeServer(config.intake(), queue, signer, mailLog);
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics());
+        intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
+                observability.metrics());
         intake.start();
         control = new ControlServer(config.control(), new ControlService(queue, status,
                 new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
         control.start();
         status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
-                control.socket().toString());
+                control.socket().toString(), observability.metricsAddress());
+        observability.ready("accepting mail on " + intake.boundAddresses());
         LOG.info("relaybox started: intake on {}, queue in {}", intake.boundAddresses(), config.queue().dir());
     }
 
     /** Stops in reverse order of start. Idempotent. */
     synchronized void stop() {
+        if (observability != null) {
+            observability.stopping();
+        }
         if (control != null) {
             control.close();
             control = null;
@@ -159,6 +179,10 @@ public final class RelayDaemon {
         if (queue != null) {
             queue.close();
             queue = null;
+        }
+        if (observability != null) {
+            observability.close();
+            observability = null;
         }
     }
 

@@ -306,7 +306,8 @@ public final class ConfigReader {
 
     /** An error about {@code key} with the offending value, for checks done by the caller. */
     public ConfigException error(String key, String what, Object got) {
-        String shown = got instanceof JsonNode j ? j.toString() : "\"" + got + "\"";
+        String shown = got instanceof JsonNode j ? j.toString()
+                : got instanceof Duration d ? "\"" + formatDuration(d) + "\"" : "\"" + got + "\"";
         return new ConfigException(source + ": " + prefix + key + ": " + what + " (got " + shown + ")");
     }
 

@@ -170,7 +170,8 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
 
     private static String machineName() {
         try {
-            return InetAddress.getLocalHost().getCanonicalHostName();
+            // The configured name only: no reverse DNS lookup at start.
+            return InetAddress.getLocalHost().getHostName();
         } catch (UnknownHostException e) {
             return "localhost";
         }

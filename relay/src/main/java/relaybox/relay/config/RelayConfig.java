@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * @param effective every key with the value in effect, defaults included, as TOML (config show)
  */
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
-                          ControlConfig control, String effective) {
+                          ControlConfig control, MetricsConfig metrics, LogConfig log, String effective) {
 
     /** Reads and validates {@code file}; every error names the file and the key. */
     public static RelayConfig load(Path file) throws ConfigException {
@@ -23,8 +23,15 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         QueueConfig queue = QueueConfig.from(r);
         ForwardConfig forward = ForwardConfig.from(r);
         DkimConfig dkim = DkimConfig.from(r);
+        if (!dkim.expiry().isZero() && dkim.expiry().compareTo(queue.retry().lifetime()) <= 0) {
+            // Mail retried late in its life would arrive with an expired signature.
+            throw r.error("dkim_expiry", "must be 0s or longer than queue_lifetime ("
+                    + queue.retry().lifetime().toDays() + "d)", dkim.expiry());
+        }
         ControlConfig control = ControlConfig.from(r);
+        MetricsConfig metrics = MetricsConfig.from(r);
+        LogConfig log = LogConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim, control, r.render());
+        return new RelayConfig(file, intake, queue, forward, dkim, control, metrics, log, r.render());
     }
 }

@@ -11,6 +11,8 @@ import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.LinkState;
+import relaybox.relay.metrics.RelayMetrics;
 
 import java.io.IOException;
 import java.time.Clock;
@@ -20,6 +22,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
@@ -64,6 +67,8 @@ public final class Dispatcher implements AutoCloseable {
     final ForwardConfig cfg;
     private final MailLog log;
     final Clock clock;
+    /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
+    final RelayMetrics metrics;
     private final List<Upstream> upstreams;
     private final Semaphore inflight;
     final OutcomeRecorder recorder;
@@ -74,11 +79,13 @@ public final class Dispatcher implements AutoCloseable {
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
-    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+            throws IOException {
         this.queue = queue;
         this.cfg = cfg;
         this.log = log;
         this.clock = clock;
+        this.metrics = metrics;
         this.inflight = new Semaphore(cfg.concurrency());
         this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
         List<Upstream> ups = new ArrayList<>();
@@ -122,7 +129,13 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
-        Dispatcher d = new Dispatcher(queue, cfg, log, clock);
+        return start(queue, cfg, log, clock, null);
+    }
+
+    /** As above, counting outcomes, sessions and link probes in {@code metrics}. */
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+            throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics);
         d.run();
         return d;
     }
@@ -217,7 +230,8 @@ public final class Dispatcher implements AutoCloseable {
             outcomes.put(r, new DeliveryOutcome.Deferred(reason));
             stages.put(r, Stage.CONNECT);
         }
-        recorder.record(e, new Attempt(outcomes, stages, first.config.host() + ":" + first.config.port()), "-");
+        count(first, e, recorder.record(e, new Attempt(outcomes, stages,
+                first.config.host() + ":" + first.config.port()), "-"));
         inflight.release();
     }
 
@@ -250,7 +264,39 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
+    /** One count per message attempt, by the state the attempt left the entry in. */
+    void count(Upstream u, QueueEntry before, Optional<QueueEntry> after) {
+        if (metrics == null || after.isEmpty()) {
+            return;
+        }
+        QueueEntry n = after.get();
+        switch (n.state()) {
+            case DELIVERED -> {
+                metrics.delivered(u.name(), before.messageSize());
+                metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
+            }
+            case DEFERRED -> metrics.deferred(u.name(), RelayMetrics.replyClass(n.lastReply()));
+            case FAILED -> metrics.failed(u.name(), RelayMetrics.replyClass(n.lastReply()));
+            default -> {
+                // Other states do not follow an attempt.
+            }
+        }
+    }
+
+    /** A new session to {@code u}, counted when metrics are collected. */
+    UpstreamSession open(Upstream u) throws SessionOpenException {
+        UpstreamSession s = u.open();
+        return metrics == null ? s : new MeteredSession(s, u.name(), metrics);
+    }
+
+    private void link(Upstream u, LinkState state) {
+        if (metrics != null) {
+            metrics.linkState(u.name(), state);
+        }
+    }
+
     void down(Upstream u, SessionOpenException x) {
+        link(u, LinkState.DOWN);
         FailurePolicy.Decision d = x.decision();
         if (u.markDown(d.outcome().reply())) {
             log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
@@ -267,7 +313,9 @@ public final class Dispatcher implements AutoCloseable {
             if (u.isUp() || !running) {
                 continue;
             }
+            link(u, LinkState.PROBING);
             try (UpstreamSession s = u.open()) {
+                link(u, LinkState.UP);
                 if (u.markUp()) {
                     int due = queue.retryAll(clock.instant());
                     log.upstreamUp(u.name(), s.upstream(), due);
@@ -277,7 +325,9 @@ public final class Dispatcher implements AutoCloseable {
                 }
             } catch (SessionOpenException x) {
                 LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
+                link(u, LinkState.DOWN);
             } catch (RuntimeException x) {
+                link(u, LinkState.DOWN);
                 bug("probe " + u.name(), x);
             }
         }

@@ -37,13 +37,14 @@ final class OutcomeRecorder {
     /**
      * Records attempt {@code a} on leased entry {@code e}: one queue call, one log line per
      * recipient it tried, "removed" when the entry is done, and a DSN for recipients that failed
-     * now (including those whose lifetime ran out).
+     * now (including those whose lifetime ran out). Returns the entry as the attempt left it
+     * (for the metrics), or empty when it was deleted while being sent.
      */
-    void record(QueueEntry e, Attempt a, String delays) {
+    Optional<QueueEntry> record(QueueEntry e, Attempt a, String delays) {
         Instant now = clock.instant();
         Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
         if (next.isEmpty()) {
-            return;
+            return next;
         }
         QueueEntry n = next.get();
         List<RecipientState> failedNow = new ArrayList<>();
@@ -67,6 +68,7 @@ final class OutcomeRecorder {
             log.queueEvent(e.id(), "removed");
         }
         dsn.failed(n, failedNow);
+        return next;
     }
 
     static String human(Duration d) {

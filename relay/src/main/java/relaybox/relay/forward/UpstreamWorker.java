@@ -111,7 +111,7 @@ final class UpstreamWorker implements Runnable {
         }
         if (session == null) {
             try {
-                session = u.open();
+                session = d.open(u);
             } catch (SessionOpenException x) {
                 d.down(u, x);
                 d.giveBack(e);
@@ -121,11 +121,12 @@ final class UpstreamWorker implements Runnable {
         long t1 = System.nanoTime();
         Attempt a = session.send(e, () -> d.queue.openMessage(e.id()));
         long t2 = System.nanoTime();
-        if (session instanceof SmtpSession s && s.slowDownRequested) {
+        UpstreamSession bare = session instanceof MeteredSession m ? m.inner() : session;
+        if (bare instanceof SmtpSession s && s.slowDownRequested) {
             u.rate.pause(1000);
         }
         String delays = String.format(Locale.ROOT, "%.2f/%.2f/%.2f", Math.max(0, wait), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
-        d.recorder.record(e, a, delays);
+        d.count(u, e, d.recorder.record(e, a, delays));
         if (!session.reusable()) {
             session.close();
             return null;

@@ -47,6 +47,8 @@ final class AcceptMessage {
     }
 
     static Response finish(IntakeSession session, Transaction t, boolean bareNewline) {
+        // The end of DATA has just arrived: intake latency runs from here to the 250.
+        long dataEnd = System.nanoTime();
         Intake intake = session.intake();
         String client = session.getRemoteAddress().getAddress().getHostAddress();
         if (bareNewline) {
@@ -75,6 +77,10 @@ final class AcceptMessage {
             signature = t.signing().finish(added);
         } catch (MessageSigner.SigningException e) {
             LOG.warn("cannot sign {} (from domain {}): {}", t.incoming.id(), h.fromDomain(), e.getMessage());
+            if (intake.metrics != null) {
+                intake.metrics.dkimFailed(!e.permanent() ? "error"
+                        : e.getMessage().startsWith("no ") ? "no_key" : "bad_message");
+            }
             return refuse(session, t, e.permanent()
                     ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
                     : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
@@ -99,6 +105,9 @@ final class AcceptMessage {
         }
         intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
                 session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
+        if (intake.metrics != null) {
+            intake.metrics.intakeLatency(java.time.Duration.ofNanos(System.nanoTime() - dataEnd));
+        }
         return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
     }
 

@@ -27,7 +27,7 @@ final class AddedHeaders {
                         List<String> recipients, boolean hasDate, boolean hasMessageId, ZonedDateTime now) {
         String date = RFC5322.format(now);
         StringBuilder b = new StringBuilder(256);
-        b.append("Received: from ").append(clean(helo.isEmpty() ? "unknown" : helo))
+        b.append("Received: from ").append(ascii(clean(helo.isEmpty() ? "unknown" : helo)))
                 .append(" ([").append(clientAddress).append("])\r\n")
                 .append("\tby ").append(hostname).append(" (relaybox) with ").append(protocol)
                 .append(" id ").append(id).append("\r\n");
@@ -53,6 +53,16 @@ final class AddedHeaders {
             return base + (tls ? "S" : "") + (auth ? "A" : "");
         }
         return base;
+    }
+
+    /** A HELO name is a domain or an address literal: anything else shows as '?'. */
+    private static String ascii(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            b.append(c < 0x80 ? c : '?');
+        }
+        return b.toString();
     }
 
     /** Client-supplied text inside our header: no line breaks or controls, bounded length. */

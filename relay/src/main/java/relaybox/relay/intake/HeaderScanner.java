@@ -18,7 +18,6 @@ final class HeaderScanner {
     private boolean done;
     private long seen;
     private boolean lineStart = true;
-    private boolean lastWasCr;
     private final byte[] field = new byte[MAX_FIELD];
     private int fieldLen;
     private boolean fieldOpen;
@@ -53,7 +52,6 @@ final class HeaderScanner {
             } else if (c != '\r' && fieldOpen && fieldLen < MAX_FIELD) {
                 field[fieldLen++] = c;
             }
-            lastWasCr = c == '\r';
         }
     }
 

@@ -4,6 +4,7 @@ import relaybox.queue.Queue;
 import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.RelayMetrics;
 
 import java.time.Clock;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -20,12 +21,16 @@ final class Intake {
     final MailLog mailLog;
     final RelayPolicy policy;
     final Clock clock;
+    /** Intake latency and DKIM failures are counted here; null when nobody collects metrics. */
+    final RelayMetrics metrics;
     /** Transactions between MAIL and their end; a stopping daemon lets them finish. */
     final AtomicInteger openTransactions = new AtomicInteger();
     /** Set when the daemon stops: new transactions get 421. */
     volatile boolean draining;
 
-    Intake(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, RelayPolicy policy, Clock clock) {
+    Intake(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, RelayPolicy policy, Clock clock,
+           RelayMetrics metrics) {
+        this.metrics = metrics;
         this.config = config;
         this.queue = queue;
         this.signer = signer;

@@ -1,7 +1,6 @@
 package relaybox.relay.intake;
 
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.util.ReferenceCountUtil;
 import org.apache.james.protocols.api.Protocol;
 import org.apache.james.protocols.api.ProtocolSession;
 import org.apache.james.protocols.api.ProtocolSessionImpl;
@@ -76,9 +75,9 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
                 }
             }
         } catch (RuntimeException e) {
-            // A bug must not leave the client waiting: tell it and close, and log loudly.
+            // A bug must not leave the client waiting: close (the client keeps its message and
+            // retries) and log loudly. Whatever was reserved is discarded by the disconnect.
             LOG.error("session failed on {}", event.getClass().getSimpleName(), e);
-            ReferenceCountUtil.release(msg);
             ctx.close();
         } finally {
             if (framer != null) {

@@ -122,7 +122,9 @@ final class IntakeFramer extends ByteToMessageDecoder {
                     return;
                 }
             }
-            ctx.channel().config().setAutoRead(true);
+            if (pending.get() <= LOW_WATER) {
+                ctx.channel().config().setAutoRead(true);
+            }
             try {
                 // Decode what arrived while paused; nothing else would trigger it.
                 channelRead(ctx, Unpooled.EMPTY_BUFFER);

@@ -1,6 +1,8 @@
 package relaybox.relay.intake;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -10,6 +12,7 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.protocols.api.handler.ProtocolHandler;
 import org.apache.james.protocols.api.handler.WiringException;
 import org.apache.james.protocols.netty.Encryption;
@@ -29,6 +32,8 @@ import relaybox.queue.Queue;
 import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.JamesMetricFactory;
+import relaybox.relay.metrics.RelayMetrics;
 
 import javax.net.ssl.SSLContext;
 import java.net.InetSocketAddress;
@@ -86,17 +91,29 @@ public final class IntakeServer implements AutoCloseable {
 
     public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, Clock clock)
             throws Exception {
+        this(config, queue, signer, mailLog, clock, null);
+    }
+
+    /** As above, reporting intake latency, DKIM failures and James's command timings to {@code metrics}. */
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, Clock clock,
+                        RelayMetrics metrics) throws Exception {
         this.config = config;
-        this.intake = new Intake(config, queue, signer, mailLog, new RelayPolicy(config.networks()), clock);
+        this.intake = new Intake(config, queue, signer, mailLog, new RelayPolicy(config.networks()), clock, metrics);
         SSLContext ssl = config.tlsConfigured() ? PemTls.context(config.tlsCert(), config.tlsKey()) : null;
         this.startTls = ssl == null ? null : Encryption.createStartTls(ssl);
         Credentials credentials = config.authCredentials() == null ? null : Credentials.load(config.authCredentials());
-        this.chain = buildChain(config, credentials);
+        this.chain = buildChain(config, credentials,
+                metrics == null ? new NoopMetricFactory() : new JamesMetricFactory(metrics));
         this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
     }
 
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials) throws WiringException {
-        SMTPProtocolHandlerChain chain = new SMTPProtocolHandlerChain(new NoopMetricFactory());
+        return buildChain(config, credentials, new NoopMetricFactory());
+    }
+
+    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials, MetricFactory metrics)
+            throws WiringException {
+        SMTPProtocolHandlerChain chain = new SMTPProtocolHandlerChain(metrics);
         List<ProtocolHandler> unwanted = new ArrayList<>();
         for (ProtocolHandler h : chain) {
             if (h instanceof MailCmdHandler || h instanceof RcptCmdHandler
@@ -232,8 +249,15 @@ public final class IntakeServer implements AutoCloseable {
             c.close();
         }
         listeners.clear();
+        byte[] bye = ("421 4.3.2 " + config.hostname() + " Service shutting down, closing connection\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         for (Channel c : List.copyOf(sessions)) {
-            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+            // RFC 5321 4.1.4 lets a server that must shut down say 421 at any time; the client
+            // then knows to come back rather than seeing a reset.
+            c.writeAndFlush(Unpooled.wrappedBuffer(bye)).addListener(ChannelFutureListener.CLOSE);
+        }
+        for (Channel c : List.copyOf(sessions)) {
+            c.closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         // Workers before I/O: the sessions' last events (discarding unfinished messages, closing)
         // run on the workers and still need the I/O threads.

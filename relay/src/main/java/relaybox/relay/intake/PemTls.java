@@ -48,7 +48,8 @@ final class PemTls {
         try (Reader r = Files.newBufferedReader(keyFile); PEMParser p = new PEMParser(r)) {
             for (Object o = p.readObject(); o != null && key == null; o = p.readObject()) {
                 if (o instanceof PEMKeyPair kp) {
-                    key = keys.getKeyPair(kp).getPrivate();
+                    // Only the private half is needed (an EC key file may omit the public key).
+                    key = keys.getPrivateKey(kp.getPrivateKeyInfo());
                 } else if (o instanceof PrivateKeyInfo info) {
                     key = keys.getPrivateKey(info);
                 }

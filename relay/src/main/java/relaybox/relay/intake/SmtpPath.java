@@ -77,6 +77,9 @@ record SmtpPath(String address, List<String> parameters) {
         String local = s.substring(0, at);
         String domain = s.substring(at + 1);
         boolean quoted = local.length() >= 2 && local.startsWith("\"") && local.endsWith("\"");
+        if (!quoted && local.contains("@")) {
+            return false;
+        }
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             if (c < 0x20 || c == 0x7f) {

@@ -82,13 +82,43 @@ public class MailLog {
         emit(id + " forward dsn-skipped reason=" + quote(reason));
     }
 
-    /** Queue events without further detail: removed, held, released, deleted, requeued, retried. */
+    /** The queue events that carry no further detail; each is a word of the vocabulary. */
+    public static final java.util.Set<String> QUEUE_EVENTS =
+            java.util.Set.of("removed", "held", "released", "deleted", "retried", "requeued");
+
+    /**
+     * A queue event without further detail, one of {@link #QUEUE_EVENTS}: removed (delivered to
+     * every recipient, entry gone), and the admin actions held, released, deleted, retried,
+     * requeued. Any other word is a programming error: operators grep for these exact words.
+     */
     public void queueEvent(QueueId id, String event) {
+        if (!QUEUE_EVENTS.contains(event)) {
+            throw new IllegalArgumentException("not a queue event word: " + event);
+        }
         emit(id + " queue " + event);
     }
 
     public void quarantined(String id, String reason) {
         emit(id + " queue quarantined reason=" + quote(reason));
+    }
+
+    /**
+     * The {@code delays=} value of a delivered line: where the time of one attempt went, in seconds
+     * with two decimals, as {@code wait/connect/transfer} [Postfix delays=a/b/c/d]:
+     * <ul>
+     *   <li>wait: from the entry becoming due (accept, or its retry time) to the attempt starting,
+     *       i.e. time spent in the queue behind other mail or rate limits;</li>
+     *   <li>connect: TCP, TLS handshake, greeting, EHLO and AUTH; 0.00 on a reused session;</li>
+     *   <li>transfer: MAIL FROM to the upstream's reply after the message data.</li>
+     * </ul>
+     * Negative durations (clock steps) are shown as 0.00.
+     */
+    public static String delays(Duration wait, Duration connect, Duration transfer) {
+        return String.format(Locale.ROOT, "%.2f/%.2f/%.2f", secs(wait), secs(connect), secs(transfer));
+    }
+
+    private static double secs(Duration d) {
+        return d.isNegative() ? 0 : d.toMillis() / 1000.0;
     }
 
     private void emit(String line) {

@@ -25,9 +25,22 @@ final class IntakeHarness implements AutoCloseable {
     }
 
     IntakeHarness(Queue queue, String extraToml, MessageSigner signer) throws Exception {
+        this(queue, extraToml, signer, "127.0.0.1");
+    }
+
+    IntakeHarness(Queue queue, String extraToml, String listenHost) throws Exception {
+        this(queue, extraToml, MessageSigner.NONE, listenHost);
+    }
+
+    IntakeHarness(Queue queue, String extraToml, MessageSigner signer, String listenHost) throws Exception {
+        this(queue, extraToml, signer, listenHost, "intake_command_timeout = \"20s\"\n");
+    }
+
+    IntakeHarness(Queue queue, String extraToml, MessageSigner signer, String listenHost, String timeouts)
+            throws Exception {
         this.queue = queue;
-        String toml = "intake_listen = [\"127.0.0.1:0\"]\nintake_hostname = \"relay.test\"\n"
-                + "intake_command_timeout = \"20s\"\nintake_data_timeout = \"20s\"\nintake_drain_timeout = \"5s\"\n"
+        String toml = "intake_listen = [\"" + listenHost + ":0\"]\nintake_hostname = \"relay.test\"\n"
+                + timeouts + "intake_data_timeout = \"20s\"\nintake_drain_timeout = \"5s\"\n"
                 + extraToml;
         ConfigReader r = ConfigReader.parse("test", toml);
         IntakeConfig cfg = IntakeConfig.from(r);

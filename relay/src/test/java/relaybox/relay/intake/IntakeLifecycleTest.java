@@ -53,6 +53,26 @@ class IntakeLifecycleTest {
     }
 
     @Test
+    void listensOnIpv6LoopbackWhenTheHostHasIt() throws Exception {
+        boolean v6;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new java.net.InetSocketAddress("::1", 0));
+            v6 = true;
+        } catch (java.io.IOException e) {
+            v6 = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(v6, "no IPv6 loopback here");
+        try (IntakeHarness h = new IntakeHarness(new InMemoryQueue(), "", "[::1]")) {
+            assertEquals("0:0:0:0:0:0:0:1", h.address().getAddress().getHostAddress());
+            try (RawSmtp c = h.connect()) {
+                c.cmd("EHLO v6");
+                assertEquals("250 2.1.0 Ok", c.cmd("MAIL FROM:<a@b.example>"));
+                assertEquals("250 2.1.5 Ok", c.cmd("RCPT TO:<c@d.example>"), "::1 is in the default networks");
+            }
+        }
+    }
+
+    @Test
     void aSessionWaitingForTheQueueDoesNotStallOtherSessions() throws Exception {
         ControllableQueue queue = new ControllableQueue();
         CountDownLatch release = new CountDownLatch(1);
@@ -133,6 +153,8 @@ class IntakeLifecycleTest {
         assertTrue(r.startsWith("250"), r);
         RawSmtp idle = h.connect();
         h.close();
+        String bye = idle.reply();
+        assertTrue(bye != null && bye.startsWith("421 4.3.2"), bye);
         assertTrue(idle.closedByServer(), "open connections are closed at stop");
         Awaits.until(() -> Thread.getAllStackTraces().keySet().stream()
                 .noneMatch(t -> t.isAlive() && t.getName().startsWith("intake-")), "intake threads ended");
@@ -154,12 +176,16 @@ class IntakeLifecycleTest {
         c.cmd("RCPT TO:<c@d.example>");
         assertTrue(c.cmd("DATA").startsWith("354"));
         assertEquals(1, h.server.openTransactions());
+        RawSmtp other = h.connect();
+        other.cmd("EHLO b");
         Thread stopper = new Thread(h.server::stop);
         stopper.start();
         Awaits.until(() -> h.server.boundAddresses().isEmpty(), "listeners closed");
+        // While the first transaction is open the daemon waits; new transactions are refused.
+        String refused = other.cmd("MAIL FROM:<a@b.example>");
+        assertTrue(refused.startsWith("421 4.3.2"), refused);
         String r = c.cmd("Subject: late\r\n\r\nx\r\n.");
         assertTrue(r.startsWith("250 2.0.0"), r);
-        assertTrue(c.cmd("MAIL FROM:<a@b.example>").startsWith("421 4.3.2"));
         stopper.join(10_000);
         List<QueueEntry> all = h.queue.list();
         assertEquals(1, all.size());

@@ -1,0 +1,20 @@
+package relaybox.relay.metrics;
+
+import java.util.Locale;
+
+/**
+ * The state of the link to one upstream, as the forwarder sees it: the words used in the metrics
+ * ({@code relaybox_upstream_link_state{state="down"}}), in {@code /healthz} and in the docs.
+ */
+public enum LinkState {
+    /** Sessions connect and the upstream takes mail. */
+    UP,
+    /** The upstream cannot be reached or refuses us; mail is buffered in the queue. */
+    DOWN,
+    /** After DOWN: a probe connection is checking whether the upstream is back. */
+    PROBING;
+
+    public String word() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,415 @@
+package relaybox.relay.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.EntryState;
+import relaybox.queue.Queue;
+import relaybox.queue.QueueEntry;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * Owns every metric relaybox exports: the only class that names a metric. Stages call one method
+ * per event, in the project's words; the registry (Micrometer with its Prometheus registry) and
+ * the metric names stay in here. Does not serve HTTP ({@link MetricsServer}) and does not judge
+ * health ({@link Health}).
+ *
+ * <h2>Who calls what</h2>
+ * <ul>
+ *   <li>intake: {@link #accepted} after {@code Queue.accept} returned, {@link #refused} for every
+ *       refused MAIL/RCPT/DATA, {@link #intakeLatency} (end of DATA to the 250);</li>
+ *   <li>DKIM signer (at intake): {@link #dkimSigned}, {@link #dkimFailed};</li>
+ *   <li>dispatcher/forwarder: once per attempt on a message, by the entry's resulting state,
+ *       exactly one of {@link #delivered} (with {@link #endToEndLatency}), {@link #deferred},
+ *       {@link #failed}; {@link #connectionOpened}/{@link #connectionClosed} per upstream session;
+ *       {@link #linkState} on every link state change;</li>
+ *   <li>daemon: {@link #bindQueue} and {@link #bindStore} once at start.</li>
+ * </ul>
+ *
+ * <h2>Label values</h2>
+ * Refusal reasons and reply classes are small fixed sets ({@link #REFUSAL_REASONS},
+ * {@link #REPLY_CLASSES}); anything else is counted as {@code other} and warned about once, because
+ * a free-text label (an SMTP reply, an exception message) would create a time series per value.
+ * Upstream names and DKIM domains come from the configuration and are therefore bounded.
+ *
+ * <h2>Thread safety</h2>
+ * All methods may be called from any thread; event methods never block and never throw.
+ */
+public final class RelayMetrics implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RelayMetrics.class);
+
+    /** Why the intake refused a message or a command: the {@code reason} label. */
+    public static final Set<String> REFUSAL_REASONS = Set.of(
+            "relay_denied", "size", "storage_full", "storage_error", "bad_input", "auth", "signing", "other");
+
+    /** How an upstream attempt went wrong: the {@code reply_class} label. */
+    public static final Set<String> REPLY_CLASSES = Set.of("4xx", "5xx", "timeout", "tls", "io", "auth", "other");
+
+    /** Why DKIM signing refused a message: the {@code reason} label of the failures. */
+    public static final Set<String> DKIM_FAILURE_REASONS = Set.of("no_key", "bad_message", "error", "other");
+
+    /** Entry states shown as queue depth; DELIVERED entries are removed at once and never counted. */
+    static final List<EntryState> DEPTH_STATES = List.of(EntryState.QUEUED, EntryState.SENDING, EntryState.DEFERRED,
+            EntryState.HELD, EntryState.FAILED, EntryState.QUARANTINED);
+
+    /** States of mail still waiting for the upstream: what "age of the oldest queued message" means. */
+    static final Set<EntryState> WAITING = Set.of(EntryState.QUEUED, EntryState.SENDING, EntryState.DEFERRED);
+
+    private final PrometheusMeterRegistry registry;
+    private final JvmGcMetrics gc = new JvmGcMetrics();
+    private final Counter accepted;
+    private final Counter bytesIn;
+    private final Timer intakeLatency;
+    private final Timer endToEnd;
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> open = new ConcurrentHashMap<>();
+    private final Map<String, DistributionSummary> perConnection = new ConcurrentHashMap<>();
+    private final Map<String, LinkState> links = new ConcurrentHashMap<>();
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+    private volatile Sampler sampler = Sampler.NONE;
+    private volatile Sample sample = Sample.EMPTY;
+
+    public RelayMetrics() {
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        accepted = Counter.builder("relaybox.messages.accepted")
+                .description("Messages accepted by the intake (durable, answered 250)").register(registry);
+        bytesIn = Counter.builder("relaybox.intake").baseUnit("bytes")
+                .description("Message bytes accepted by the intake").register(registry);
+        intakeLatency = Timer.builder("relaybox.intake.latency")
+                .description("From the end of DATA to the 250: spool fsync, DKIM and queue commit")
+                .serviceLevelObjectives(ms(1), ms(2), ms(5), ms(10), ms(25), ms(50), ms(100), ms(250), ms(500),
+                        ms(1000), ms(2500), ms(5000), ms(10000))
+                .register(registry);
+        endToEnd = Timer.builder("relaybox.delivery.latency")
+                .description("From the intake's 250 to the upstream's 250 for the message")
+                .serviceLevelObjectives(ms(100), ms(250), ms(500), ms(1000), ms(2500), ms(5000), ms(10000),
+                        Duration.ofSeconds(30), Duration.ofMinutes(1), Duration.ofMinutes(5), Duration.ofMinutes(15),
+                        Duration.ofHours(1), Duration.ofHours(4), Duration.ofHours(12), Duration.ofDays(1),
+                        Duration.ofDays(5))
+                .register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gc.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+    }
+
+    // ---- intake ----------------------------------------------------------------------------
+
+    /** A message was made durable and answered 250. */
+    public void accepted(long bytes) {
+        accepted.increment();
+        bytesIn.increment(bytes);
+    }
+
+    /** A message or command was refused; {@code reason} is one of {@link #REFUSAL_REASONS}. */
+    public void refused(String reason) {
+        String r = bounded("reason", reason, REFUSAL_REASONS);
+        counter("relaybox.messages.refused", "Messages or commands refused by the intake, by reason",
+                "reason", r).increment();
+    }
+
+    /** End of DATA to the 250 being written. */
+    public void intakeLatency(Duration d) {
+        intakeLatency.record(d);
+    }
+
+    // ---- DKIM ------------------------------------------------------------------------------
+
+    public void dkimSigned(String domain) {
+        counter("relaybox.dkim.signed", "DKIM signatures made, by signing domain", "domain", domain).increment();
+    }
+
+    /** Signing failed and the message was refused; {@code reason} is one of {@link #DKIM_FAILURE_REASONS}. */
+    public void dkimFailed(String reason) {
+        counter("relaybox.dkim.failures", "DKIM signing failures (message refused), by reason",
+                "reason", bounded("reason", reason, DKIM_FAILURE_REASONS)).increment();
+    }
+
+    // ---- forwarder -------------------------------------------------------------------------
+
+    /** The upstream took the message (250 after DATA) and no recipient is left pending. */
+    public void delivered(String upstream, long bytes) {
+        counter("relaybox.messages.delivered", "Messages delivered to an upstream", "upstream", upstream).increment();
+        byteCounter("relaybox.forward", "Message bytes delivered to an upstream", "upstream", upstream)
+                .increment(bytes);
+    }
+
+    /** The attempt left a recipient pending; {@code replyClass} is one of {@link #REPLY_CLASSES}. */
+    public void deferred(String upstream, String replyClass) {
+        counter("relaybox.messages.deferred", "Delivery attempts that left the message deferred",
+                "upstream", upstream, "reply_class", bounded("reply_class", replyClass, REPLY_CLASSES)).increment();
+    }
+
+    /** The attempt left the message failed (permanent reply or lifetime over). */
+    public void failed(String upstream, String replyClass) {
+        counter("relaybox.messages.failed", "Messages that failed permanently",
+                "upstream", upstream, "reply_class", bounded("reply_class", replyClass, REPLY_CLASSES)).increment();
+    }
+
+    /**
+     * The reply class of a recorded reply ({@code RecipientState.lastReply()}, a
+     * {@code DeliveryOutcome}'s reply): "4xx"/"5xx" for an upstream reply, else from the
+     * forwarder's local reason ("RCPT: timeout after 300s", "STARTTLS: SSLHandshakeException: ...",
+     * "connect: connection refused"): timeout, tls, or io.
+     */
+    public static String replyClass(String reply) {
+        if (reply.length() >= 3 && (reply.charAt(0) == '4' || reply.charAt(0) == '5')
+                && Character.isDigit(reply.charAt(1)) && Character.isDigit(reply.charAt(2))
+                && (reply.length() == 3 || !Character.isDigit(reply.charAt(3)))) {
+            return reply.charAt(0) + "xx";
+        }
+        String r = reply.toLowerCase(java.util.Locale.ROOT);
+        if (r.contains("timeout") || r.contains("timed out")) {
+            return "timeout";
+        }
+        if (r.contains("ssl") || r.contains("tls") || r.contains("certificate") || r.contains("handshake")) {
+            return "tls";
+        }
+        return "io";
+    }
+
+    /**
+     * The refusal reason of one of the intake's refusal replies (the {@code reply} of a
+     * {@code MailLog.rejected} line), for callers that only have the reply.
+     */
+    public static String refusalReason(String reply) {
+        String r = reply.toLowerCase(java.util.Locale.ROOT);
+        if (r.contains("relay access denied")) {
+            return "relay_denied";
+        }
+        if (r.contains("signed")) {
+            return "signing";
+        }
+        if (r.startsWith("552") || r.contains("5.3.4")) {
+            return "size";
+        }
+        if (r.contains("4.3.1") || r.contains("insufficient system storage")) {
+            return "storage_full";
+        }
+        if (r.contains("4.3.0")) {
+            return "storage_error";
+        }
+        if (r.startsWith("530") || r.startsWith("535") || r.startsWith("538") || r.contains("authentication")) {
+            return "auth";
+        }
+        if (r.startsWith("5")) {
+            return "bad_input";
+        }
+        return "other";
+    }
+
+    /** From the intake's 250 to the upstream's 250; call with {@link #delivered}. */
+    public void endToEndLatency(Duration d) {
+        endToEnd.record(d);
+    }
+
+    public void connectionOpened(String upstream) {
+        counter("relaybox.upstream.connections.opened", "Upstream sessions opened", "upstream", upstream).increment();
+        openGauge(upstream).incrementAndGet();
+    }
+
+    /** A session ended after carrying {@code messagesCarried} messages (0 for a failed connect). */
+    public void connectionClosed(String upstream, int messagesCarried) {
+        openGauge(upstream).updateAndGet(n -> Math.max(0, n - 1));
+        perConnection.computeIfAbsent(upstream, u -> DistributionSummary.builder("relaybox.upstream.messages.per.connection")
+                .description("Messages carried by one upstream session before it closed")
+                .tag("upstream", u)
+                .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+                .register(registry)).record(messagesCarried);
+    }
+
+    /** The link to {@code upstream} changed state. Also call it once per upstream at start (UP). */
+    public void linkState(String upstream, LinkState state) {
+        if (links.put(upstream, state) == null) {
+            for (LinkState s : LinkState.values()) {
+                Gauge.builder("relaybox.upstream.link.state", () -> links.get(upstream) == s ? 1 : 0)
+                        .description("1 for the upstream link's current state (up, down, probing), else 0")
+                        .tags("upstream", upstream, "state", s.word())
+                        .register(registry);
+            }
+        }
+    }
+
+    /** The last reported state of each upstream link, sorted by name; for {@link HealthSource}. */
+    public Map<String, LinkState> linkStates() {
+        return new TreeMap<>(links);
+    }
+
+    // ---- sampled at scrape time ------------------------------------------------------------
+
+    /**
+     * Queue depth and the age of the oldest waiting message, read once per scrape. {@code counts}
+     * is {@link Queue#counts()}; {@code oldestWaiting} gives the accept time of the oldest message
+     * still waiting for the upstream (QUEUED, SENDING, DEFERRED), or empty.
+     */
+    public void bindQueue(Supplier<Map<EntryState, Long>> counts, Supplier<Optional<Instant>> oldestWaiting,
+                          Clock clock) {
+        sampler = sampler.withQueue(counts, oldestWaiting, clock);
+        for (EntryState s : DEPTH_STATES) {
+            Gauge.builder("relaybox.queue.entries", () -> sample.counts().getOrDefault(s, 0L))
+                    .description("Queue entries by state").tag("state", s.word()).register(registry);
+        }
+        Gauge.builder("relaybox.queue.oldest.age", () -> sample.oldestAgeSeconds()).baseUnit("seconds")
+                .description("Age of the oldest message waiting for the upstream (0 when none)").register(registry);
+    }
+
+    /**
+     * The same from a {@link Queue} directly. XXX: the age walks {@link Queue#list()}, O(entries)
+     * once per scrape; fine for tens of thousands of entries every 15 s, replace the supplier with
+     * one the queue keeps cheaply if the queue grows larger.
+     */
+    public void bindQueue(Queue queue, Clock clock) {
+        bindQueue(queue::counts, () -> oldestWaiting(queue.list()), clock);
+    }
+
+    static Optional<Instant> oldestWaiting(List<QueueEntry> entries) {
+        return entries.stream().filter(e -> WAITING.contains(e.state())).map(QueueEntry::queuedAt)
+                .min(Instant::compareTo);
+    }
+
+    /** Store size (every file under {@code queueDir}) and free space of its filesystem, per scrape. */
+    public void bindStore(Path queueDir, long minFreeSpace) {
+        sampler = sampler.withStore(queueDir);
+        Gauge.builder("relaybox.store.size", () -> sample.storeBytes()).baseUnit("bytes")
+                .description("Bytes used by the queue store and spool").register(registry);
+        Gauge.builder("relaybox.store.free", () -> sample.freeBytes()).baseUnit("bytes")
+                .description("Usable bytes on the queue's filesystem").register(registry);
+        Gauge.builder("relaybox.store.min.free", () -> minFreeSpace).baseUnit("bytes")
+                .description("queue_min_free_space: below this, intake refuses with 452").register(registry);
+    }
+
+    /** Samples the bound suppliers once, then writes the exposition in {@code contentType}. */
+    public void scrape(OutputStream out, String contentType) throws IOException {
+        refresh();
+        registry.scrape(out, contentType);
+    }
+
+    public String scrape() {
+        refresh();
+        return registry.scrape();
+    }
+
+    /** For binders and tests; stages use the event methods. */
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    @Override
+    public void close() {
+        gc.close();
+        registry.close();
+    }
+
+    private void refresh() {
+        try {
+            sample = sampler.take();
+        } catch (RuntimeException e) {
+            // A failing supplier must not break the scrape of everything else; the old sample stays.
+            LOG.warn("metrics: sampling the queue failed: {}", e.toString());
+        }
+    }
+
+    private AtomicInteger openGauge(String upstream) {
+        return open.computeIfAbsent(upstream, u -> {
+            AtomicInteger n = new AtomicInteger();
+            Gauge.builder("relaybox.upstream.connections.open", n, AtomicInteger::get)
+                    .description("Upstream sessions open now").tag("upstream", u).register(registry);
+            return n;
+        });
+    }
+
+    private Counter counter(String name, String description, String... tags) {
+        return counter(name, null, description, tags);
+    }
+
+    private Counter byteCounter(String name, String description, String... tags) {
+        return counter(name, "bytes", description, tags);
+    }
+
+    private Counter counter(String name, String unit, String description, String[] tags) {
+        String key = name + '\0' + String.join("\0", tags);
+        return counters.computeIfAbsent(key, k -> Counter.builder(name).baseUnit(unit).description(description)
+                .tags(tags).register(registry));
+    }
+
+    private String bounded(String label, String value, Set<String> allowed) {
+        if (value != null && allowed.contains(value)) {
+            return value;
+        }
+        if (warned.add(label + "=" + value)) {
+            LOG.warn("metrics: {}=\"{}\" is not one of {}; counted as other", label, value, new TreeSet<>(allowed));
+        }
+        return "other";
+    }
+
+    private static Duration ms(long n) {
+        return Duration.ofMillis(n);
+    }
+
+    /** One reading of everything sampled per scrape. */
+    record Sample(Map<EntryState, Long> counts, double oldestAgeSeconds, double storeBytes, double freeBytes) {
+        static final Sample EMPTY = new Sample(Map.of(), 0, Double.NaN, Double.NaN);
+    }
+
+    /** What to sample; immutable so binding and scraping need no lock. */
+    record Sampler(Supplier<Map<EntryState, Long>> counts, Supplier<Optional<Instant>> oldest, Clock clock,
+                   Path queueDir) {
+        static final Sampler NONE = new Sampler(null, null, null, null);
+
+        Sampler withQueue(Supplier<Map<EntryState, Long>> c, Supplier<Optional<Instant>> o, Clock k) {
+            return new Sampler(c, o, k, queueDir);
+        }
+
+        Sampler withStore(Path dir) {
+            return new Sampler(counts, oldest, clock, dir);
+        }
+
+        Sample take() {
+            Map<EntryState, Long> c = counts == null ? Map.of() : new EnumMap<>(counts.get());
+            double age = 0;
+            if (oldest != null) {
+                age = oldest.get().map(t -> Math.max(0, Duration.between(t, clock.instant()).toMillis() / 1000.0))
+                        .orElse(0.0);
+            }
+            double size = Double.NaN;
+            double free = Double.NaN;
+            if (queueDir != null) {
+                StoreStats s = StoreStats.read(queueDir);
+                size = s.sizeBytes();
+                free = s.freeBytes();
+            }
+            return new Sample(c, age, size, free);
+        }
+    }
+}

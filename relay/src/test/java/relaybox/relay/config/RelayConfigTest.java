@@ -1,0 +1,60 @@
+package relaybox.relay.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Errors that need more than one stage's keys, and the shape of every config error. */
+class RelayConfigTest {
+
+    private static final String UPSTREAM = "\n[[upstream]]\ntype = \"outbox\"\ndir = \"/tmp/outbox\"\n";
+
+    private static ConfigException error(String toml) {
+        return assertThrows(ConfigException.class,
+                () -> RelayConfig.from(Path.of("t.conf"), ConfigReader.parse("t.conf", toml)));
+    }
+
+    @Test
+    void signatureExpiryMustOutliveTheQueue() {
+        ConfigException e = error("dkim_expiry = \"2d\"\nqueue_lifetime = \"5d\"" + UPSTREAM);
+        assertEquals("t.conf: dkim_expiry: must be 0s or longer than queue_lifetime (5d) (got \"2d\")",
+                e.getMessage());
+    }
+
+    @Test
+    void unknownKeyIsNamed() {
+        ConfigException e = error("queue_dri = \"/x\"" + UPSTREAM);
+        assertTrue(e.getMessage().startsWith("t.conf: queue_dri: unknown key"), e.getMessage());
+    }
+
+    @Test
+    void unknownKeyInsideATableIsNamedWithItsTable() {
+        ConfigException e = error("[[upstream]]\ntype = \"outbox\"\ndir = \"/tmp/o\"\nhots = \"x\"\n");
+        assertTrue(e.getMessage().startsWith("t.conf: upstream[0].hots: unknown key"), e.getMessage());
+    }
+
+    @Test
+    void badValuesNameKeyAndValue() {
+        assertEquals("t.conf: queue_retry_min: expected a duration like \"30s\", \"5m\", \"2h\" or \"5d\" (got \"soon\")",
+                error("queue_retry_min = \"soon\"" + UPSTREAM).getMessage());
+        assertEquals("t.conf: queue_min_free_space: expected a size like \"25MiB\" or a number of bytes (got \"lots\")",
+                error("queue_min_free_space = \"lots\"" + UPSTREAM).getMessage());
+        assertTrue(error("queue_dir = 5" + UPSTREAM).getMessage().startsWith("t.conf: queue_dir: expected a string"));
+    }
+
+    @Test
+    void brokenTomlSaysWhere() {
+        assertTrue(error("queue_dir = \"/x").getMessage().startsWith("t.conf: not valid TOML"));
+    }
+
+    @Test
+    void effectiveConfigurationListsDefaults() throws Exception {
+        RelayConfig c = RelayConfig.from(Path.of("t.conf"), ConfigReader.parse("t.conf", UPSTREAM));
+        assertTrue(c.effective().contains("queue_lifetime = \"5d\"\n"), c.effective());
+        assertTrue(c.effective().contains("[[upstream]]\n"), c.effective());
+    }
+}

@@ -1,0 +1,38 @@
+package relaybox.relay.intake;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CredentialsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void verifiesHashesAndNeverStoresPasswords() throws Exception {
+        String line = "app:" + Credentials.hash("correct horse");
+        assertFalse(line.contains("correct horse"));
+        Path f = dir.resolve("creds");
+        Files.writeString(f, "# comment\n\n" + line + "\n");
+        Credentials c = Credentials.load(f);
+        assertTrue(c.verify("app", "correct horse"));
+        assertFalse(c.verify("app", "correct horse "));
+        assertFalse(c.verify("other", "correct horse"));
+    }
+
+    @Test
+    void badLineNamesFileAndLine() throws Exception {
+        Path f = dir.resolve("creds");
+        Files.writeString(f, "app:plaintext\n");
+        IOException e = assertThrows(IOException.class, () -> Credentials.load(f));
+        assertTrue(e.getMessage().contains("creds:1:"), e.getMessage());
+    }
+}
