@@ -38,6 +38,15 @@ final class Format {
         return s <= 0 ? "now" : "+" + age(s);
     }
 
+    /** An ISO instant to the second, for people: 2026-11-22T16:21:07Z. */
+    static String time(String iso) {
+        try {
+            return Instant.parse(iso).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+        } catch (RuntimeException e) {
+            return iso;
+        }
+    }
+
     static String size(long bytes) {
         if (bytes < 10_000) {
             return Long.toString(bytes);

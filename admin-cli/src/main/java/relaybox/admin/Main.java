@@ -5,8 +5,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-import java.io.PrintWriter;
-import java.lang.reflect.Constructor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -65,53 +63,13 @@ public final class Main implements Callable<Integer> {
             return Sendmail.run(Arrays.copyOfRange(args, 1, args.length), cli.in(), cli.out(), cli.err(), cli.env(),
                     cli.defaultConfig());
         }
-        CommandLine cl = commandLine(cli);
-        return cl.execute(args);
-    }
-
-    static CommandLine commandLine(Cli cli) {
-        CommandLine cl = new CommandLine(Main.class, new Factory(cli));
-        cl.setOut(new PrintWriter(cli.out(), true));
-        cl.setErr(new PrintWriter(cli.err(), true));
-        cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-            if (ex instanceof CliException c) {
-                cli.err().println("relaybox: " + c.getMessage());
-                return c.code();
-            }
-            cli.err().println("relaybox: " + ex);
-            return Cli.NOT_FOUND;
-        });
-        documentExitCodes(cl);
-        cl.getSubcommands().get("sendmail").setUnmatchedOptionsArePositionalParams(true);
-        return cl;
-    }
-
-    private static void documentExitCodes(CommandLine cl) {
-        String name = cl.getCommandName();
-        if (name.equals("dkim") || name.equals("sendmail")) {
-            return;
-        }
-        cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
-        cl.getSubcommands().values().forEach(Main::documentExitCodes);
+        // Picocli is touched only from here on, in another class, so the sendmail path never loads it.
+        return CommandLines.create(cli).execute(args);
     }
 
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
         return Cli.USAGE;
-    }
-
-    /** Gives commands that want it the {@link Cli}; others get their no-argument constructor. */
-    private record Factory(Cli cli) implements CommandLine.IFactory {
-        @Override
-        public <K> K create(Class<K> cls) throws Exception {
-            try {
-                Constructor<K> c = cls.getDeclaredConstructor(Cli.class);
-                c.setAccessible(true);
-                return c.newInstance(cli);
-            } catch (NoSuchMethodException e) {
-                return CommandLine.defaultFactory().create(cls);
-            }
-        }
     }
 }

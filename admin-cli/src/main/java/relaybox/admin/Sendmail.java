@@ -64,9 +64,9 @@ public final class Sendmail {
     static final String SMTP_ENV = "RELAYBOX_SMTP";
     static final String DEFAULT_SMTP = "127.0.0.1:25";
     private static final Pattern HEADER = Pattern.compile("^[!-9;-~]+:.*", Pattern.DOTALL);
-    private static final Pattern LISTEN = Pattern.compile("^[ \\t]*intake_listen[ \\t]*=[ \\t]*\\[(.*?)]",
-            Pattern.MULTILINE | Pattern.DOTALL);
-    private static final Pattern QUOTED = Pattern.compile("\"([^\"]*)\"");
+    /** The key, then the array's first string (an address may itself contain brackets: "[::1]:25"). */
+    private static final Pattern LISTEN = Pattern.compile("^[ \\t]*intake_listen[ \\t]*=[ \\t]*\\[\\s*\"([^\"]*)\"",
+            Pattern.MULTILINE);
     /** -o options that only tune delivery or error modes of the classic sendmail: nothing to warn about. */
     private static final Set<String> QUIET_O = Set.of("i", "em", "ee", "ep", "eq", "ew", "db", "di", "dq", "dd", "dp",
             "m", "8", "7");
@@ -285,11 +285,7 @@ public final class Sendmail {
         Matcher table = Pattern.compile("(?m)^[ \\t]*\\[").matcher(toml);
         String top = table.find() ? toml.substring(0, table.start()) : toml;
         Matcher m = LISTEN.matcher(top);
-        if (!m.find()) {
-            return java.util.Optional.empty();
-        }
-        Matcher q = QUOTED.matcher(m.group(1));
-        return q.find() ? java.util.Optional.of(q.group(1)) : java.util.Optional.empty();
+        return m.find() ? java.util.Optional.of(m.group(1)) : java.util.Optional.empty();
     }
 
     /** A wildcard listen address is reached on loopback. */

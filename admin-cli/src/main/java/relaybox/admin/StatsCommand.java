@@ -73,7 +73,7 @@ final class StatsCommand implements Callable<Integer> {
         for (JsonNode l : links) {
             b.append("upstream ").append(l.path("upstream").asText()).append(": ").append(l.path("state").asText());
             if (!l.path("since").isNull() && !l.path("since").asText().isEmpty()) {
-                b.append(" since ").append(l.path("since").asText());
+                b.append(" since ").append(Format.time(l.path("since").asText()));
             }
             if (!l.path("detail").asText().isEmpty()) {
                 b.append(" (").append(l.path("detail").asText()).append(')');

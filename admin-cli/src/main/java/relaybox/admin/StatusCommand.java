@@ -52,7 +52,7 @@ final class StatusCommand implements Callable<Integer> {
             StringBuilder b = new StringBuilder();
             b.append("relaybox daemon is up (pid ").append(s.path("pid").asLong()).append(", up ")
                     .append(Format.age(s.path("uptime").asLong())).append(", since ")
-                    .append(s.path("started_at").asText()).append(")\n");
+                    .append(Format.time(s.path("started_at").asText())).append(")\n");
             for (JsonNode l : s.path("listeners")) {
                 b.append("listening: ").append(l.path("name").asText()).append(' ')
                         .append(l.path("address").asText()).append('\n');

@@ -185,6 +185,31 @@ class DaemonCommandsTest {
         r = h.runRaw("", "queue", "list", "--offline", "--queue-dir", tmp.resolve("elsewhere").toString());
         assertEquals(2, r.code(), r.toString());
         assertTrue(r.err().contains("no queue store"), r.toString());
-        // Reopen for @AfterEach's close, which is idempotent on the closed queue.
+    }
+
+    @Test
+    void offlineAsRootGivesTheStoreBackToItsOwner() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "only root can open a store owned by another user");
+        h.accept("app@corp.example", "a@x.example");
+        h.close();
+        Path qdir = tmp.resolve("queue");
+        java.nio.file.attribute.UserPrincipal nobody = qdir.getFileSystem().getUserPrincipalLookupService()
+                .lookupPrincipalByName("nobody");
+        try (java.util.stream.Stream<Path> s = Files.walk(qdir)) {
+            for (Path p : s.toList()) {
+                Files.setOwner(p, nobody);
+            }
+        }
+        // Stands for a file the store writes while root has it open (a WAL, a new spool segment);
+        // MapDB 3.1 left none behind in this scenario, but a recovery can.
+        Files.writeString(qdir.resolve("written-by-root"), "x");
+        AdminHarness.Result r = h.runRaw("", "queue", "list", "--offline", "--queue-dir", qdir.toString());
+        assertEquals(0, r.code(), r.toString());
+        try (java.util.stream.Stream<Path> s = Files.walk(qdir)) {
+            for (Path p : s.toList()) {
+                assertEquals(nobody, Files.getOwner(p), p + " must stay the service user's");
+            }
+        }
     }
 }

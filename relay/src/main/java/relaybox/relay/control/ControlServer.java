@@ -248,11 +248,15 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** Stops accepting, lets running requests finish briefly, and removes the socket file if it is ours. */
+    /**
+     * Stops accepting, lets running requests finish briefly, removes the socket file if it is ours,
+     * and closes the service (its bulk-action threads). Idempotent.
+     */
     @Override
     public synchronized void close() {
         if (closed || server == null) {
             closed = true;
+            service.close();
             return;
         }
         closed = true;
@@ -269,6 +273,7 @@ public final class ControlServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         workers.shutdownNow();
+        service.close();
         try {
             Path socket = config.socket();
             // Only remove the file we created: a second daemon may have replaced it.

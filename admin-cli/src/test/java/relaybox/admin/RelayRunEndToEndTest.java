@@ -1,0 +1,144 @@
+package relaybox.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+import relaybox.relay.control.ControlJson;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The real daemon ({@code relaybox run --config FILE}) in a child JVM, with an outbox upstream:
+ * sendmail submits through its intake, the admin commands reach it over its control socket, and
+ * after SIGTERM status says unreachable (3) and sendmail says tempfail (75).
+ */
+class RelayRunEndToEndTest {
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path tmp;
+    Process daemon;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (daemon != null && daemon.isAlive()) {
+            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
+        Instant end = Instant.now().plus(limit);
+        while (!condition.getAsBoolean()) {
+            if (Instant.now().isAfter(end)) {
+                fail("gave up waiting for " + what + " after " + limit.toSeconds() + "s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private AdminHarness.Result relaybox(String stdin, String... args) {
+        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(ClientOptions.SOCKET_ENV,
+                tmp.resolve("control.sock").toString()), stdin, args);
+    }
+
+    @Test
+    void sendmailAndAdminCommandsAgainstTheRunningDaemon() throws Exception {
+        Path conf = tmp.resolve("relaybox.conf");
+        Files.writeString(conf, """
+                intake_listen = ["127.0.0.1:0"]
+                queue_dir = "%1$s/queue"
+                queue_min_free_space = 0
+                control_socket = "%1$s/control.sock"
+                control_group = ""
+
+                [[upstream]]
+                name = "outbox"
+                type = "outbox"
+                dir = "%1$s/outbox"
+                """.formatted(tmp));
+        AdminHarness.Result r = relaybox("", "config", "check", conf.toString());
+        assertEquals(0, r.code(), r.toString());
+
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        daemon = new ProcessBuilder(java, "-cp", cp, "relaybox.admin.Main", "run", "--config", conf.toString())
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.log").toFile()).start();
+        await("the daemon's control socket", Duration.ofSeconds(60),
+                () -> !daemon.isAlive() || relaybox("", "status").code() == 0);
+        assertTrue(daemon.isAlive(), "daemon exited: " + Files.readString(tmp.resolve("daemon.log")));
+
+        r = relaybox("", "status", "--json");
+        assertEquals(0, r.code(), r.toString());
+        String intake = null;
+        for (JsonNode l : ControlJson.MAPPER.readTree(r.out()).get("listeners")) {
+            if (l.get("name").asText().equals("intake")) {
+                intake = l.get("address").asText();
+            }
+        }
+        assertTrue(intake != null && !intake.endsWith(":0"), r.toString());
+
+        // PHP's mail(): sendmail -t -i with LF-only text and a Bcc.
+        r = relaybox("To: Alice <alice@x.example>\nBcc: hidden@y.example\nSubject: end to end\n\nhello\n.\nbye\n",
+                "sendmail", "--smtp", intake, "-t", "-i", "-f", "www@corp.example");
+        assertEquals(0, r.code(), r.toString());
+        Path outbox = tmp.resolve("outbox");
+        await("delivery to the outbox", Duration.ofSeconds(30), () -> count(outbox) >= 1);
+        String delivered = Files.readString(files(outbox).get(0));
+        assertTrue(delivered.contains("Subject: end to end") && delivered.contains("\r\nhello\r\n.\r\nbye\r\n"),
+                delivered);
+        assertTrue(!delivered.contains("Bcc:"), delivered);
+
+        r = relaybox("", "queue", "stats", "--json");
+        assertEquals(0, r.code(), r.toString());
+        r = relaybox("", "queue", "list");
+        assertEquals(0, r.code(), r.toString());
+        r = relaybox("", "queue", "show", "0000000000ZZ");
+        assertEquals(1, r.code(), r.toString());
+        r = relaybox("", "config", "show");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains("outbox"), r.toString());
+
+        r = relaybox("", "upstream", "test");
+        assertTrue(r.code() == 0 || r.code() == 1, r.toString());
+        assertTrue(r.out().contains("upstream outbox"), "the daemon's probe answered: " + r);
+
+        daemon.destroy(); // SIGTERM
+        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "daemon did not stop on SIGTERM");
+        r = relaybox("", "status");
+        assertEquals(3, r.code(), r.toString());
+        r = relaybox("Subject: x\n\nbody\n", "sendmail", "--smtp", intake, "a@x.example");
+        assertEquals(75, r.code(), r.toString());
+        assertTrue(r.err().contains("NOT queued"), r.toString());
+        r = relaybox("", "queue", "list", "--offline", "--queue-dir", tmp.resolve("queue").toString());
+        assertEquals(0, r.code(), "offline works once the daemon is stopped: " + r);
+    }
+
+    private static long count(Path dir) {
+        return files(dir).size();
+    }
+
+    private static List<Path> files(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".eml")).sorted().toList();
+        } catch (java.io.IOException e) {
+            return List.of();
+        }
+    }
+}

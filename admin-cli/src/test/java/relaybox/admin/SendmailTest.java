@@ -1,0 +1,204 @@
+package relaybox.admin;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import relaybox.relay.config.ConfigReader;
+import relaybox.relay.config.IntakeConfig;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** relaybox sendmail as PHP, cron and scripts invoke it, against a fake intake on loopback. */
+class SendmailTest {
+
+    @TempDir
+    Path tmp;
+    FakeIntake intake;
+
+    @BeforeEach
+    void start() throws Exception {
+        intake = new FakeIntake();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        intake.close();
+    }
+
+    private AdminHarness.Result sendmail(String stdin, String... args) {
+        String[] all = new String[args.length + 1];
+        all[0] = "sendmail";
+        System.arraycopy(args, 0, all, 1, args.length);
+        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(Sendmail.SMTP_ENV, intake.address()), stdin, all);
+    }
+
+    @Test
+    void phpMailWithDashTDashIAndBcc() {
+        // PHP's mail() runs "sendmail -t -i" and writes LF-only text.
+        String msg = "To: Alice <alice@x.example>, \"Bob, Jr.\" <bob@y.example>\nSubject: hello\n"
+                + "Bcc: hidden@z.example\nCc: carol@x.example (Carol)\n\nline 1\n.\n..two dots\nend\n";
+        AdminHarness.Result r = sendmail(msg, "-t", "-i", "-f", "www@corp.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("", r.err(), r.toString());
+        FakeIntake.Transaction t = intake.received.get(0);
+        assertEquals("MAIL FROM:<www@corp.example>", t.mailFrom());
+        assertEquals(List.of("alice@x.example", "bob@y.example", "hidden@z.example", "carol@x.example"), t.rcptTo());
+        assertFalse(t.wireData().contains("Bcc"), "Bcc removed: " + t.wireData());
+        assertFalse(t.wireData().contains("hidden@z.example"), t.wireData());
+        assertTrue(t.wireData().startsWith("From: www@corp.example\r\nTo: Alice"), "From added first: " + t.wireData());
+        // With -i a lone dot is text: it is dot-stuffed on the wire, as is a line starting with dots.
+        assertTrue(t.wireData().endsWith("\r\nline 1\r\n..\r\n...two dots\r\nend\r\n"), t.wireData());
+    }
+
+    @Test
+    void cronInvocation() {
+        // cron (cronie/Debian cron): sendmail -FCronDaemon -i -B8BITMIME -oem user
+        String msg = "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> run-parts\n\nöutput\n";
+        AdminHarness.Result r = sendmail(msg, "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root@host.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("", r.err(), "-oem is a known no-op: " + r);
+        FakeIntake.Transaction t = intake.received.get(0);
+        assertTrue(t.mailFrom().endsWith(" BODY=8BITMIME"), t.mailFrom());
+        assertEquals(List.of("root@host.example"), t.rcptTo(), "without -t only the argument");
+        assertTrue(t.wireData().startsWith("From: root (Cron Daemon)\r\n"), "existing From kept: " + t.wireData());
+        assertTrue(t.wireData().contains("\r\n\r\n\u00c3\u00b6utput\r\n"), "8-bit bytes pass unchanged: " + t.wireData());
+    }
+
+    @Test
+    void fullNameMakesTheFromHeaderWhenMissing() {
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "-F", "Backup Job", "-f", "backup@corp.example",
+                "ops@corp.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(intake.received.get(0).wireData().startsWith("From: Backup Job <backup@corp.example>\r\n"),
+                intake.received.get(0).wireData());
+    }
+
+    @Test
+    void withoutDashIALoneDotEndsTheMessage() {
+        AdminHarness.Result r = sendmail("Subject: x\n\nfirst\n.\nnot sent\n", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        String data = intake.received.get(0).wireData();
+        assertTrue(data.endsWith("\r\nfirst\r\n"), data);
+    }
+
+    @Test
+    void crlfAndLoneCrInputBecomeCrlf() {
+        AdminHarness.Result r = sendmail("Subject: x\r\n\r\none\r\ntwo\rthree\n", "-i", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(intake.received.get(0).wireData().endsWith("\r\n\r\none\r\ntwo\r\nthree\r\n"),
+                intake.received.get(0).wireData());
+    }
+
+    @Test
+    void daemonDownIsTempfailWithTheMessageNotQueued() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            port = s.getLocalPort();
+        }
+        AdminHarness.Result r = AdminHarness.exec(tmp.resolve("none.conf"), Map.of(), "Subject: x\n\nbody\n",
+                "sendmail", "--smtp", "127.0.0.1:" + port, "a@x.example");
+        assertEquals(75, r.code(), r.toString());
+        assertTrue(r.err().contains("message NOT queued") && r.err().contains("not reachable"), r.toString());
+    }
+
+    @Test
+    void temporaryRefusalIsTempfail() {
+        intake.script.put("DATA-END", "451 4.3.0 Queue storage failed, try again later");
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "a@x.example");
+        assertEquals(75, r.code(), r.toString());
+        assertTrue(r.err().contains("NOT queued") && r.err().contains("451 4.3.0"), r.toString());
+        intake.script.clear();
+        intake.script.put("GREETING", "421 4.3.2 Service shutting down");
+        assertEquals(75, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
+    }
+
+    @Test
+    void permanentRefusalsMapToSysexits() {
+        intake.script.put("RCPT TO:<bad@", "550 5.1.1 No such user");
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "good@x.example", "bad@x.example");
+        assertEquals(67, r.code(), r.toString());
+        assertTrue(r.err().contains("bad@x.example") && r.err().contains("550 5.1.1"), r.toString());
+        assertTrue(intake.received.isEmpty(), "all or nothing: no copy for the good recipient");
+        intake.script.clear();
+        intake.script.put("DATA-END", "550 5.6.0 Message refused");
+        assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
+        intake.script.clear();
+        intake.script.put("MAIL", "553 5.1.7 Bad sender address syntax");
+        assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
+    }
+
+    @Test
+    void usageErrors() {
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n");
+        assertEquals(64, r.code(), "no recipients: " + r);
+        assertTrue(r.err().contains("no recipients"), r.toString());
+        assertEquals(64, sendmail("x", "-Z", "a@x.example").code());
+        r = sendmail("Subject: x\n\nbody\n", "-oQ/var/spool", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("warning: option -oQ/var/spool ignored"), r.toString());
+    }
+
+    @Test
+    void nullSenderAndCommaListArguments() {
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "-f", "<>", "a@x.example, b@y.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("MAIL FROM:<>", intake.received.get(0).mailFrom());
+        assertEquals(List.of("a@x.example", "b@y.example"), intake.received.get(0).rcptTo());
+    }
+
+    @Test
+    void intakeAddressComesFromTheConfigFile() throws Exception {
+        Path conf = tmp.resolve("relaybox.conf");
+        Files.writeString(conf, "# comment\n#intake_listen = [\"127.0.0.1:25\"]\nintake_listen = [\n  \""
+                + intake.address() + "\", \"[::1]:25\"]\n\n[[upstream]]\nintake_listen = [\"wrong\"]\n");
+        AdminHarness.Result r = AdminHarness.exec(conf, Map.of(), "Subject: x\n\nbody\n", "sendmail", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals(1, intake.received.size());
+    }
+
+    @Test
+    void theSmallListenScanAgreesWithTheConfigReader() throws Exception {
+        for (String toml : List.of("intake_listen = [\"127.0.0.1:2525\"]\n",
+                "queue_dir = \"/q\"\nintake_listen = [ \"0.0.0.0:25\" , \"[::]:25\" ]\n",
+                "intake_listen = [\n  \"[::1]:587\",\n]\n")) {
+            InetSocketAddress viaReader = IntakeConfig.from(ConfigReader.parse("t", toml)).listen().get(0);
+            String scanned = Sendmail.firstListen(toml).orElseThrow();
+            String host = scanned.substring(0, scanned.lastIndexOf(':')).replace("[", "").replace("]", "");
+            assertEquals(viaReader.getHostString(), host, toml);
+            assertEquals(viaReader.getPort(), Sendmail.port(scanned), toml);
+        }
+        assertEquals("127.0.0.1", Sendmail.host("0.0.0.0:25"));
+        assertEquals("::1", Sendmail.host("[::]:25"));
+        assertEquals(587, Sendmail.port("[::1]:587"));
+    }
+
+    @Test
+    void dashBsRelaysAnSmtpSessionOnStdio() {
+        AdminHarness.Result r = sendmail("EHLO app\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n"
+                + ".\r\nQUIT\r\n", "-bs");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().startsWith("220 ") && r.out().contains("250 2.0.0 Ok: queued as")
+                && r.out().contains("221"), r.toString());
+        assertEquals(1, intake.received.size());
+    }
+
+    @Test
+    void addressListsFromHeaders() {
+        assertEquals(List.of("a@x", "b@y", "c@z", "d@w", "e@v"),
+                Addresses.parse("A <a@x>, \"B, C\" <b@y>, c@z (Cee), team: d@w, \"E\" <e@v>;"));
+        assertEquals(List.of("user@host"), Addresses.parse("<@relay.example:user@host>"));
+        assertEquals(List.of(), Addresses.parse("undisclosed-recipients:;"));
+    }
+}

@@ -1,0 +1,158 @@
+package relaybox.relay.control;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import relaybox.queue.Envelope;
+import relaybox.queue.Queue;
+import relaybox.queue.memory.InMemoryQueue;
+import relaybox.relay.config.ConfigException;
+import relaybox.relay.config.ConfigReader;
+import relaybox.relay.config.ControlConfig;
+import relaybox.relay.log.MailLog;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The control socket's file handling and framing, over an in-memory queue. */
+class ControlServerTest {
+
+    @TempDir
+    Path tmp;
+    InMemoryQueue queue;
+    ControlService service;
+    ControlServer server;
+    Path socket;
+
+    @BeforeEach
+    void start() throws IOException {
+        queue = new InMemoryQueue();
+        service = new ControlService(queue, StatusSource.none(Instant.now()), null, null, new MailLog(l -> { }),
+                Clock.systemUTC());
+        socket = tmp.resolve("run").resolve("control.sock");
+        server = new ControlServer(new ControlConfig(socket, ""), service);
+        server.start();
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        service.close();
+    }
+
+    private ControlReply call(String op) throws Exception {
+        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", op);
+        return new ControlClient(socket, Duration.ofSeconds(10)).call(req);
+    }
+
+    @Test
+    void socketIsMode0660AndRemovedOnClose() throws Exception {
+        assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
+        assertFalse(Files.exists(socket.resolveSibling(".control.sock.new")), "temporary name renamed away");
+        assertTrue(call("status").ok());
+        server.close();
+        assertFalse(Files.exists(socket));
+        assertThrows(ControlClient.Unreachable.class, () -> call("status"));
+    }
+
+    @Test
+    void aStaleSocketIsReplacedAndALiveOneRefused() throws Exception {
+        ControlServer second = new ControlServer(new ControlConfig(socket, ""), service);
+        IOException e = assertThrows(IOException.class, second::start);
+        assertTrue(e.getMessage().contains("another relaybox daemon is running"), e.getMessage());
+        assertTrue(call("status").ok(), "the first server still answers");
+
+        server.close();
+        ServerSocketChannel crashed = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        crashed.bind(UnixDomainSocketAddress.of(socket));
+        crashed.close(); // the file stays, as after a crash
+        assertTrue(Files.exists(socket));
+        server = new ControlServer(new ControlConfig(socket, ""), service);
+        server.start();
+        assertTrue(call("status").ok());
+    }
+
+    @Test
+    void malformedAndUnknownRequestsGetBadRequest() throws Exception {
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            ch.write(ByteBuffer.wrap("this is not json\n".getBytes(StandardCharsets.UTF_8)));
+            String reply = new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(reply.contains("\"error\":\"bad_request\""), reply);
+        }
+        ControlReply r = call("frobnicate");
+        assertFalse(r.ok());
+        assertEquals(ControlReply.BAD_REQUEST, r.error());
+        r = call("upstream-test");
+        assertEquals(ControlReply.NOT_AVAILABLE, r.error(), "no tester wired: " + r.json());
+        r = call("config-show");
+        assertEquals(ControlReply.NOT_AVAILABLE, r.error());
+    }
+
+    @Test
+    void rawStreamsTheMessageAfterTheJsonLine() throws Exception {
+        Queue.Incoming in = queue.receive();
+        in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
+        var e = queue.accept(in, Envelope.of("a@x", List.of("b@y")), "Received: by test\r\n");
+        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", "raw").put("id", e.id().value());
+        ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(req);
+        assertTrue(r.ok(), r.json().toString());
+        try (InputStream raw = r.raw()) {
+            assertEquals("Received: by test\r\nSubject: x\r\n\r\nbody\r\n",
+                    new String(raw.readAllBytes(), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void controlConfigDefaultsAndErrors() throws Exception {
+        ControlConfig d = ControlConfig.from(ConfigReader.empty());
+        assertEquals(Path.of("/run/relaybox/control.sock"), d.socket());
+        assertEquals("relaybox", d.group());
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ControlConfig.from(ConfigReader.parse("t", "control_socket = \"relative.sock\"")));
+        assertTrue(e.getMessage().contains("control_socket"), e.getMessage());
+        e = assertThrows(ConfigException.class,
+                () -> ControlConfig.from(ConfigReader.parse("t", "control_socket = \"/" + "x".repeat(120) + "\"")));
+        assertTrue(e.getMessage().contains("too long"), e.getMessage());
+        e = assertThrows(ConfigException.class,
+                () -> ControlConfig.from(ConfigReader.parse("t", "control_group = \"bad group\"")));
+        assertTrue(e.getMessage().contains("control_group"), e.getMessage());
+    }
+
+    @Test
+    void eventCounterCountsTheLastMinuteAndHour() {
+        EventCounter c = new EventCounter();
+        Instant t0 = Instant.parse("2026-11-22T10:00:00Z");
+        c.record(t0);
+        c.record(t0.plusSeconds(30));
+        c.record(t0.plusSeconds(90));
+        c.record(t0.plusSeconds(3000));
+        Instant now = t0.plusSeconds(3001);
+        assertEquals(1, c.lastMinute(now));
+        assertEquals(4, c.lastHour(now));
+        assertEquals(2, c.lastHour(t0.plusSeconds(3600 + 60)), "the first two fell out of the hour");
+        // A slot reused an hour later starts from zero.
+        c.record(t0.plusSeconds(3600));
+        assertEquals(1, c.countLast(1, t0.plusSeconds(3600)));
+    }
+}
