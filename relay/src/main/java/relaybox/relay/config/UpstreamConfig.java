@@ -59,6 +59,10 @@ public record UpstreamConfig(String name, String type, String host, int port, St
                 DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of());
     }
 
+    private static boolean isLoopback(String host) {
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
+    }
+
     static UpstreamConfig from(ConfigReader r, int index) throws ConfigException {
         String name = r.string("name", "upstream-" + (index + 1));
         String type = r.choice("type", DEFAULT_TYPE, "smtp", "outbox");
@@ -101,6 +105,11 @@ public record UpstreamConfig(String name, String type, String host, int port, St
         }
         if (type.equals("smtp") && host.isBlank()) {
             throw r.error("host", "an smtp upstream needs the smart host's name", host);
+        }
+        if (auth != null && tls.equals("none") && !isLoopback(host)) {
+            // Credentials are never sent in clear over a network; only a local tunnel may take them.
+            throw r.error("auth_file", "credentials are never sent without TLS: set tls = \"starttls\" or \"tls\""
+                    + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth);
         }
         return new UpstreamConfig(name, type, host, port, tls, ca, auth, dir, perConn, maxConn, rate, headers,
                 sender, rules, domains);

@@ -47,6 +47,15 @@ class RelayConfigTest {
     }
 
     @Test
+    void credentialsAreNeverConfiguredForAPlainTextLinkOverTheNetwork() throws Exception {
+        ConfigException e = error("[[upstream]]\nhost = \"smtp.esp.example\"\ntls = \"none\"\nauth_file = \"/etc/s\"\n");
+        assertTrue(e.getMessage().startsWith("t.conf: upstream[0].auth_file: credentials are never sent without TLS"),
+                e.getMessage());
+        RelayConfig.from(Path.of("t.conf"), ConfigReader.parse("t.conf",
+                "[[upstream]]\nhost = \"127.0.0.1\"\ntls = \"none\"\nauth_file = \"/etc/s\"\n"));
+    }
+
+    @Test
     void brokenTomlSaysWhere() {
         assertTrue(error("queue_dir = \"/x").getMessage().startsWith("t.conf: not valid TOML"));
     }
