@@ -89,6 +89,8 @@ public final class MapDbQueue extends AbstractQueue {
     });
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
+    private final AtomicLong committedOps = new AtomicLong();
+    private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
     private volatile boolean closed;
     /** Set by the committer when it exits; guarded by {@code ops}. */
@@ -389,6 +391,7 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
+            long started = System.nanoTime();
             // The spool fsync and the MapDB commit run at the same time and the accepts are
             // released only after both. A crash between the two can leave a record whose bytes
             // did not reach the disk; that message was never acknowledged, and recovery
@@ -409,6 +412,8 @@ public final class MapDbQueue extends AbstractQueue {
                 }
             }
             commits.incrementAndGet();
+            committedOps.addAndGet(done.size());
+            commitNanos.addAndGet(System.nanoTime() - started);
         } catch (IOException | RuntimeException | Error e) {
             // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
             // every spike run), so stop writing: callers get errors, nothing acknowledged is
@@ -495,6 +500,13 @@ public final class MapDbQueue extends AbstractQueue {
         return new QueueException(QueueException.Kind.STORAGE_ERROR, message, cause);
     }
 
+    /** "N commits, M writes (K per commit), T ms per commit": how well group commit is working. */
+    public String commitStats() {
+        long c = Math.max(1, commits.get());
+        return String.format(java.util.Locale.ROOT, "%d commits, %d writes (%.1f per commit), %.2f ms per commit",
+                commits.get(), committedOps.get(), committedOps.get() / (double) c, commitNanos.get() / 1e6 / c);
+    }
+
     @Override
     public boolean healthy() {
         return healthy && !closed;
@@ -517,6 +529,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         wakeAll();
         syncer.shutdown();
+        LOG.info("queue closed: {}", commitStats());
         if (!db.isClosed()) {
             db.close();
         }
