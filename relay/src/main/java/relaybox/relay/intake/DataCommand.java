@@ -1,5 +1,7 @@
 package relaybox.relay.intake;
 
+import relaybox.relay.metrics.JamesMetricFactory;
+
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.core.DataCmdHandler;
@@ -16,7 +18,7 @@ import static relaybox.relay.intake.MailCommand.reply;
 final class DataCommand extends DataCmdHandler {
 
     DataCommand() {
-        super(new NoopMetricFactory());
+        super(JamesMetricFactory.noop());
     }
 
     @Override

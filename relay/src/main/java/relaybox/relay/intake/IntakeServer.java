@@ -103,12 +103,12 @@ public final class IntakeServer implements AutoCloseable {
         this.startTls = ssl == null ? null : Encryption.createStartTls(ssl);
         Credentials credentials = config.authCredentials() == null ? null : Credentials.load(config.authCredentials());
         this.chain = buildChain(config, credentials,
-                metrics == null ? new NoopMetricFactory() : new JamesMetricFactory(metrics));
+                metrics == null ? JamesMetricFactory.noop() : new JamesMetricFactory(metrics));
         this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
     }
 
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials) throws WiringException {
-        return buildChain(config, credentials, new NoopMetricFactory());
+        return buildChain(config, credentials, JamesMetricFactory.noop());
     }
 
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials, MetricFactory metrics)

@@ -33,7 +33,16 @@ public final class JamesMetricFactory implements MetricFactory {
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
     public JamesMetricFactory(RelayMetrics metrics) {
-        this.registry = metrics.registry();
+        this(metrics.registry());
+    }
+
+    private JamesMetricFactory(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** Records nothing: a composite registry with no registries behind it drops every sample. */
+    public static JamesMetricFactory noop() {
+        return new JamesMetricFactory(new io.micrometer.core.instrument.composite.CompositeMeterRegistry());
     }
 
     @Override
