@@ -156,13 +156,15 @@ public final class ConfigReader {
         }
         try {
             long v = Long.parseLong(m.group(1));
-            return java.util.Optional.of(switch (m.group(2)) {
+            Duration d = switch (m.group(2)) {
                 case "ms" -> Duration.ofMillis(v);
                 case "s" -> Duration.ofSeconds(v);
                 case "m" -> Duration.ofMinutes(v);
                 case "h" -> Duration.ofHours(v);
                 default -> Duration.ofDays(v);
-            });
+            };
+            d.toMillis();   // every user works in milliseconds: more than that overflows (fuzzer-found)
+            return java.util.Optional.of(d);
         } catch (NumberFormatException | ArithmeticException e) {
             return java.util.Optional.empty();   // too many digits for any duration: a bad value
         }

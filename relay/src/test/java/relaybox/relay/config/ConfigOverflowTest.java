@@ -21,6 +21,7 @@ class ConfigOverflowTest {
         "intake_max_recipients = 18446744073709551617",
         "intake_command_timeout = \"99999999999999999999s\"",
         "queue_lifetime = \"9999999999999999d\"",
+        "queue_retry_min = \"999999999999999d\"",
     })
     void overflowingNumbersAreConfigErrorsNamingTheKey(String line) {
         String key = line.substring(0, line.indexOf(' '));
