@@ -63,6 +63,8 @@ final class Spool {
     private final Map<Long, Integer> references = new HashMap<>();
     private long current = -1;
     private long currentSize;
+    /** Set at open: the next append starts a new segment, never one recovered from disk. */
+    private boolean rollOver;
     private final Set<Long> unsynced = new HashSet<>();
     private boolean directoryDirty;
 
@@ -201,7 +203,10 @@ final class Spool {
                 }
             }
         }
+        // A recovered segment is never appended to: its size on disk is not known here, and it may
+        // just have been deleted as unreferenced. The first append starts segment highest + 1.
         current = highest;
+        rollOver = true;
         directoryDirty = true;
     }
 
@@ -246,7 +251,8 @@ final class Spool {
 
     /** Appends a small message whole to the current segment and returns where it went. */
     private synchronized Location append(byte[] bytes, int length) throws IOException {
-        if (current < 0 || currentSize + length > SEGMENT_SIZE) {
+        if (current < 0 || rollOver || currentSize + length > SEGMENT_SIZE) {
+            rollOver = false;
             long old = current;
             current++;
             FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,

@@ -217,6 +217,41 @@ class MapDbQueueTest implements QueueContract {
         }
     }
 
+    /**
+     * Regression (found by CrashLoopIT): after a reopen, the spool went on appending to the highest
+     * segment left on disk, from offset 0. When that segment had been removed as unreferenced, the
+     * next accept failed with a NullPointerException (451 for every small message until restart);
+     * when it still held committed messages and a reader had opened it, new messages overwrote
+     * the bytes of acknowledged ones.
+     */
+    @Test
+    void acceptsAfterReopenGoToANewSegmentAndNeverOverwriteRecoveredOnes() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("reopen-append");
+        QueueId first;
+        try (MapDbQueue q = open(dir, clock)) {
+            first = put(q, "first message, acknowledged before the restart", "a@x.example").id();
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            String before = read(q, first);   // the forwarder opens the recovered segment
+            QueueId second = put(q, "second", "a@x.example").id();
+            assertEquals(before, read(q, first), "a recovered message was overwritten");
+            assertEquals("Received: test\r\nsecond", read(q, second));
+            for (QueueEntry e : q.leaseDue(clock.instant(), 10)) {
+                q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+            }
+        }
+        // Every segment is unreferenced now and removed at open; accepting must still work.
+        try (MapDbQueue q = open(dir, clock)) {
+            QueueId third = put(q, "third", "a@x.example").id();
+            assertEquals("Received: test\r\nthird", read(q, third));
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(1, q.list().size());
+            assertEquals(List.of(), q.quarantinedAtOpen());
+        }
+    }
+
     @Test
     void belowTheFreeSpaceReserveNothingIsAccepted() throws Exception {
         Path dir = root.resolve("full");

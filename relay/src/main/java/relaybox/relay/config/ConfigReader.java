@@ -115,7 +115,8 @@ public final class ConfigReader {
         if (n == null) {
             return shown(key, def, Long.toString(def));
         }
-        if (!n.isIntegralNumber()) {
+        // canConvertToLong: a TOML integer beyond long range would otherwise wrap around silently.
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) {
             throw error(key, "expected a whole number", n);
         }
         long v = n.asLong();
@@ -153,14 +154,20 @@ public final class ConfigReader {
         if (!m.matches()) {
             return java.util.Optional.empty();
         }
-        long v = Long.parseLong(m.group(1));
-        return java.util.Optional.of(switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(v);
-            case "s" -> Duration.ofSeconds(v);
-            case "m" -> Duration.ofMinutes(v);
-            case "h" -> Duration.ofHours(v);
-            default -> Duration.ofDays(v);
-        });
+        try {
+            long v = Long.parseLong(m.group(1));
+            Duration d = switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(v);
+                case "s" -> Duration.ofSeconds(v);
+                case "m" -> Duration.ofMinutes(v);
+                case "h" -> Duration.ofHours(v);
+                default -> Duration.ofDays(v);
+            };
+            d.toMillis();   // every user works in milliseconds: more than that overflows (fuzzer-found)
+            return java.util.Optional.of(d);
+        } catch (NumberFormatException | ArithmeticException e) {
+            return java.util.Optional.empty();   // too many digits for any duration: a bad value
+        }
     }
 
     /** A byte size written as a number of bytes or "512KiB", "25MiB", "1GiB". */
@@ -169,21 +176,32 @@ public final class ConfigReader {
         if (n == null) {
             return shown(key, def, Long.toString(def));
         }
-        if (n.isIntegralNumber() && n.asLong() >= 0) {
+        if (n.isIntegralNumber() && n.canConvertToLong() && n.asLong() >= 0) {
             return shown(key, n.asLong(), Long.toString(n.asLong()));
         }
         Matcher m = SIZE.matcher(n.asText().trim());
         if (!n.isTextual() || !m.matches()) {
             throw error(key, "expected a size like \"25MiB\" or a number of bytes", n);
         }
-        long v = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "B" : m.group(2);
-        long bytes = switch (unit) {
-            case "KiB", "k", "K" -> v << 10;
-            case "MiB", "M" -> v << 20;
-            case "GiB", "G" -> v << 30;
-            default -> v;
+        int shift = switch (unit) {
+            case "KiB", "k", "K" -> 10;
+            case "MiB", "M" -> 20;
+            case "GiB", "G" -> 30;
+            default -> 0;
         };
+        // Found by ConfigFuzzTest: too many digits threw NumberFormatException (a stack trace
+        // instead of exit 78), and a large count of GiB wrapped around to a negative size.
+        long v;
+        try {
+            v = Long.parseLong(m.group(1));
+        } catch (NumberFormatException e) {
+            throw error(key, "size too large", n);
+        }
+        if (v > (Long.MAX_VALUE >> shift)) {
+            throw error(key, "size too large", n);
+        }
+        long bytes = v << shift;
         return shown(key, bytes, Long.toString(bytes));
     }
 

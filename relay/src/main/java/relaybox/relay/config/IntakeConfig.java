@@ -27,12 +27,14 @@ import java.util.List;
  * @param tlsKey                  intake_tls_key: PEM private key for STARTTLS, or null
  * @param authCredentials         intake_auth_credentials: file of user:hash lines for AUTH, or null
  * @param drainTimeout            intake_drain_timeout: how long a stopping daemon waits for open transactions
+ * @param authMaxFailures         intake_auth_max_failures: failed AUTH attempts per connection before 421
+ *                                and disconnect; as many from one client address start a lock-out
  */
 public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List<Cidr> networks,
                            long maxMessageSize, int maxRecipients, int maxConnections,
                            int maxConnectionsPerClient, Duration commandTimeout, Duration dataTimeout,
                            int workerThreads, Path tlsCert, Path tlsKey, Path authCredentials,
-                           Duration drainTimeout) {
+                           Duration drainTimeout, int authMaxFailures) {
 
     public static final List<String> DEFAULT_LISTEN = List.of("127.0.0.1:25");
     /** Empty means the machine's own name, looked up at start. */
@@ -50,6 +52,8 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
      */
     public static final int DEFAULT_WORKER_THREADS = 128;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    /** Password guessing: three tries per connection (as many MUAs allow), then 421. */
+    public static final int DEFAULT_AUTH_MAX_FAILURES = 3;
 
     public IntakeConfig {
         listen = List.copyOf(listen);
@@ -101,8 +105,9 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
                     "AUTH is only offered over TLS: set intake_tls_cert and intake_tls_key too", creds);
         }
         Duration drain = r.duration("intake_drain_timeout", DEFAULT_DRAIN_TIMEOUT);
+        int authMax = (int) r.integer("intake_auth_max_failures", DEFAULT_AUTH_MAX_FAILURES, 1, 1000);
         return new IntakeConfig(listen, hostname, networks, maxSize, maxRcpt, maxConn, maxPerClient, cmdTimeout,
-                dataTimeout, workers, cert, key, creds, drain);
+                dataTimeout, workers, cert, key, creds, drain, authMax);
     }
 
     /** Every default, as the daemon uses them when the file says nothing. */
@@ -118,7 +123,7 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
     public IntakeConfig withListen(List<InetSocketAddress> addresses) {
         return new IntakeConfig(addresses, hostname, networks, maxMessageSize, maxRecipients, maxConnections,
                 maxConnectionsPerClient, commandTimeout, dataTimeout, workerThreads, tlsCert, tlsKey,
-                authCredentials, drainTimeout);
+                authCredentials, drainTimeout, authMaxFailures);
     }
 
     public boolean tlsConfigured() {

@@ -189,23 +189,46 @@ final class SmtpSession implements UpstreamSession {
         ch.writeAndFlush(SmtpRequests.ehlo(conn.heloName));
         UpstreamReply r = read(Stage.EHLO, conn.forward.commandTimeout());
         expect(Stage.EHLO, r);
-        for (String line : r.lines().subList(1, r.lines().size())) {
-            String[] kv = line.split(" ", 2);
-            extensions.put(kv[0].toUpperCase(Locale.ROOT), kv.length > 1 ? kv[1] : "");
+        Ehlo e = Ehlo.parse(r, conn.upstream.messagesPerConnection());
+        extensions.putAll(e.extensions());
+        maxTransactions = e.maxTransactions();
+        if (e.rcptMax() > 0) {
+            rcptMax = e.rcptMax();
         }
-        String limits = extensions.get("LIMITS");
-        if (limits != null) {
-            for (String p : limits.split(" ")) {
-                String[] kv = p.split("=", 2);
-                if (kv.length == 2 && kv[1].matches("\\d{1,9}")) {
-                    int v = Integer.parseInt(kv[1]);
-                    if (kv[0].equalsIgnoreCase("MAILMAX") && v > 0) {
-                        maxTransactions = Math.min(conn.upstream.messagesPerConnection(), v);
-                    } else if (kv[0].equalsIgnoreCase("RCPTMAX") && v > 0) {
-                        rcptMax = v;
+    }
+
+    /**
+     * What an EHLO reply offers: the extensions (keyword in upper case to its parameters) and the
+     * LIMITS (RFC 9422) MAILMAX, capped by our own messages per connection, and RCPTMAX (0: none).
+     * Pure, so the fuzzer can feed it any reply.
+     */
+    record Ehlo(Map<String, String> extensions, int maxTransactions, int rcptMax) {
+        static Ehlo parse(UpstreamReply r, int messagesPerConnection) {
+            Map<String, String> ext = new HashMap<>();
+            // A reply of just "250 " has no text line at all (found by UpstreamReplyFuzzTest: the
+            // IllegalArgumentException escaped open() and left the leased entry in sending).
+            List<String> lines = r.lines();
+            for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
+                String[] kv = line.split(" ", 2);
+                ext.put(kv[0].toUpperCase(Locale.ROOT), kv.length > 1 ? kv[1] : "");
+            }
+            int maxTransactions = messagesPerConnection;
+            int rcptMax = 0;
+            String limits = ext.get("LIMITS");
+            if (limits != null) {
+                for (String p : limits.split(" ")) {
+                    String[] kv = p.split("=", 2);
+                    if (kv.length == 2 && kv[1].matches("\\d{1,9}")) {
+                        int v = Integer.parseInt(kv[1]);
+                        if (kv[0].equalsIgnoreCase("MAILMAX") && v > 0) {
+                            maxTransactions = Math.min(messagesPerConnection, v);
+                        } else if (kv[0].equalsIgnoreCase("RCPTMAX") && v > 0) {
+                            rcptMax = v;
+                        }
                     }
                 }
             }
+            return new Ehlo(ext, maxTransactions, rcptMax);
         }
     }
 

@@ -15,6 +15,7 @@ import relaybox.relay.intake.IntakeFramer.CommandLine;
 import relaybox.relay.intake.IntakeFramer.DataChunk;
 import relaybox.relay.intake.IntakeFramer.DataEnd;
 import relaybox.relay.intake.IntakeFramer.Event;
+import relaybox.relay.intake.IntakeFramer.BadCommandLine;
 import relaybox.relay.intake.IntakeFramer.LineTooLong;
 
 /**
@@ -29,6 +30,8 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
     private static final Logger LOG = LoggerFactory.getLogger(IntakeCoreHandler.class);
     private static final Response LINE_TOO_LONG =
             new SMTPResponse("500", "5.5.2 Error: line too long").immutable();
+    private static final Response BAD_COMMAND_LINE =
+            new SMTPResponse("500", "5.5.2 Error: NUL or bare CR in command line").immutable();
 
     IntakeCoreHandler(Protocol protocol, Encryption startTls) {
         super(new ProtocolMDCContextFactory.Standard(), protocol, startTls, false);
@@ -72,6 +75,10 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
             } else if (event instanceof LineTooLong) {
                 if (session != null) {
                     write(session, LINE_TOO_LONG);
+                }
+            } else if (event instanceof BadCommandLine) {
+                if (session != null) {
+                    write(session, BAD_COMMAND_LINE);
                 }
             }
         } catch (RuntimeException e) {

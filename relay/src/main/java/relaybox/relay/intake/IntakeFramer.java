@@ -56,7 +56,7 @@ final class IntakeFramer extends ByteToMessageDecoder {
     static final long LOW_WATER = 256 << 10;
 
     /** What the framer hands to the session, besides nothing else. */
-    sealed interface Event permits CommandLine, DataChunk, DataEnd, LineTooLong { }
+    sealed interface Event permits CommandLine, DataChunk, DataEnd, LineTooLong, BadCommandLine { }
 
     /** One command line, with its line end. {@code pausing}: the framer waits for {@link #resume}. */
     record CommandLine(ByteBuf line, boolean pausing) implements Event { }
@@ -69,6 +69,13 @@ final class IntakeFramer extends ByteToMessageDecoder {
 
     /** A command line was longer than {@link #MAX_COMMAND_LINE} and was skipped. */
     record LineTooLong() implements Event { }
+
+    /**
+     * A command line held a NUL or a CR other than the one before its LF. It is answered 500 and
+     * never executed: a CR inside EHLO's argument would otherwise reach our Received: header and
+     * start a header line of the client's choosing there.
+     */
+    record BadCommandLine() implements Event { }
 
     private final boolean startTlsOffered;
     private final AtomicLong pending = new AtomicLong();
@@ -191,6 +198,11 @@ final class IntakeFramer extends ByteToMessageDecoder {
             emit(out, new LineTooLong(), 1);
             return true;
         }
+        if (hasControlBytes(in, in.readerIndex(), lf)) {
+            in.readerIndex(lf + 1);
+            emit(out, new BadCommandLine(), 1);
+            return true;
+        }
         String verb = verb(in, len);
         boolean pausing = verb.equals("DATA") || (startTlsOffered && verb.equals("STARTTLS"));
         emit(out, new CommandLine(in.readRetainedSlice(len), pausing), len);
@@ -199,6 +211,17 @@ final class IntakeFramer extends ByteToMessageDecoder {
             pausedForStartTls = verb.equals("STARTTLS");
         }
         return true;
+    }
+
+    /** True when [from, lf) holds a NUL, or a CR that is not the one right before the LF. */
+    private static boolean hasControlBytes(ByteBuf in, int from, int lf) {
+        for (int i = from; i < lf; i++) {
+            byte b = in.getByte(i);
+            if (b == 0 || (b == '\r' && i != lf - 1)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The whole line, trimmed and in upper case, when it is short enough to be DATA or STARTTLS. */
@@ -305,7 +328,7 @@ final class IntakeFramer extends ByteToMessageDecoder {
         if (e instanceof DataChunk d) {
             return d.bytes().readableBytes();
         }
-        return e instanceof LineTooLong ? 1 : 0;
+        return e instanceof LineTooLong || e instanceof BadCommandLine ? 1 : 0;
     }
 
     @Override

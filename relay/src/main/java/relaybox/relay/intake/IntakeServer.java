@@ -130,7 +130,7 @@ public final class IntakeServer implements AutoCloseable {
         chain.add(new DataCommand());
         chain.add(new EsmtpExtensions(config.maxMessageSize()));
         if (credentials != null) {
-            chain.add(new CredentialsAuthHook(credentials));
+            chain.add(new CredentialsAuthHook(credentials, new AuthThrottle(config.authMaxFailures(), Clock.systemUTC())));
         }
         chain.wireExtensibleHandlers();
         return chain;
