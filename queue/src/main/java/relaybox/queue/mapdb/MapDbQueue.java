@@ -66,10 +66,20 @@ public final class MapDbQueue extends AbstractQueue {
 
     private sealed interface Op permits Put, Remove, Stop { }
 
-    private record Put(QueueEntry entry, Spool.Location location, boolean newMessage, CompletableFuture<Void> done)
-            implements Op { }
+    /** @param segment, recordStart where a newly accepted entry's spool record is; -1 for updates */
+    private record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart,
+                       CompletableFuture<Void> done, boolean urgent) implements Op { }
 
-    private record Remove(QueueEntry entry, CompletableFuture<Void> done) implements Op { }
+    /** @param urgent someone waits for this write (an admin action): commit without delay */
+    private record Remove(QueueEntry entry, CompletableFuture<Void> done, boolean urgent) implements Op { }
+
+    /**
+     * Writes nobody waits for (new entries, already durable in the spool; outcomes) are gathered
+     * for up to this long into one index commit: each MapDB commit costs two fsyncs and a
+     * write-ahead log file created and deleted, and nothing gains from committing sooner.
+     */
+    private static final long INDEX_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(10);
+    private long lastCommitNanos;
 
     private record Stop(CompletableFuture<Void> done) implements Op { }
 
@@ -82,11 +92,12 @@ public final class MapDbQueue extends AbstractQueue {
     /** Where each entry's message bytes are; written only with the record that refers to them. */
     private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
     private final Thread committer;
-    private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "queue-spool-sync");
-        t.setDaemon(true);
-        return t;
-    });
+    private final BTreeMap<Long, Long> watermarks;
+    /** Accepts waiting for the group fsync of the spool; served by {@link #syncLoop}. */
+    private final LinkedBlockingQueue<CompletableFuture<Void>> syncWaiters = new LinkedBlockingQueue<>();
+    private final Thread spoolSyncer = new Thread(this::syncLoop, "queue-spool-sync");
+    private static final CompletableFuture<Void> STOP_SYNC = new CompletableFuture<>();
+    private final AtomicLong spoolSyncs = new AtomicLong();
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong committedOps = new AtomicLong();
@@ -103,6 +114,8 @@ public final class MapDbQueue extends AbstractQueue {
         this.minFreeSpace = minFreeSpace;
         this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        // Per spool segment: every record before this offset has reached the index (entries).
+        this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
         this.committer = new Thread(this::commitLoop, "queue-committer");
     }
 
@@ -145,6 +158,8 @@ public final class MapDbQueue extends AbstractQueue {
                     + dir.resolve("queue.db") + ": " + e, e);
         }
         q.committer.start();
+        q.spoolSyncer.setDaemon(true);
+        q.spoolSyncer.start();
         return q;
     }
 
@@ -194,7 +209,12 @@ public final class MapDbQueue extends AbstractQueue {
             locations.put(e.id(), loc);
             index(e);
         }
+        int fromSpool = recoverFromSpool(now, ownFiles);
         db.commit();
+        if (fromSpool > 0) {
+            LOG.warn("{} accepted messages were recovered from the spool (the index had not been written"
+                    + " before the stop); a message delivered just before a crash may be sent again", fromSpool);
+        }
         if (quarantine.isEmpty()) {
             spool.removeOrphans(ownFiles);
         } else {
@@ -203,6 +223,51 @@ public final class MapDbQueue extends AbstractQueue {
         }
         spool.sync();
         LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
+    }
+
+    /**
+     * Accepted messages whose index write was lost in a crash: the spool's records past each
+     * segment's watermark are read (a torn last record ends the scan) and every entry the index
+     * does not have is indexed again. Records past the watermark of entries that were indexed and
+     * already removed are indexed again too: at least once, never lost.
+     */
+    private int recoverFromSpool(Instant now, Set<String> ownFiles) throws IOException {
+        int recovered = 0;
+        for (long seg : spool.segmentNumbers()) {
+            long from = watermarks.getOrDefault(seg, 0L);
+            long end = from;
+            for (Spool.Scanned r : spool.scan(seg, from)) {
+                end = r.end();
+                EntryCodec.Stored stored;
+                try {
+                    stored = EntryCodec.decodeStored(r.entry());
+                } catch (EntryCodec.DecodeException ex) {
+                    quarantineRaw(String.format("seg-%016x@%d", seg, r.start()), r.entry(), "decode: " + ex.getMessage());
+                    continue;
+                }
+                QueueEntry e = stored.entry();
+                Spool.Location loc = stored.location();
+                String key = e.id().value();
+                if (records.containsKey(key) || quarantine.containsKey(key)) {
+                    continue;
+                }
+                if (!spool.intact(e.id(), loc)) {
+                    String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+                    e = e.quarantined(why);
+                    quarantinedAtOpen.add(new Quarantined(key, why));
+                }
+                records.put(key, EntryCodec.encode(e, loc));
+                if (loc.inFile()) {
+                    ownFiles.add(key);
+                }
+                spool.reference(loc);
+                locations.put(e.id(), loc);
+                index(e);
+                recovered++;
+            }
+            watermarks.put(seg, end);
+        }
+        return recovered;
     }
 
     private void quarantineRaw(String key, byte[] raw, String reason) {
@@ -270,28 +335,75 @@ public final class MapDbQueue extends AbstractQueue {
         }
         in.finished = true;
         Spool.Location loc = null;
-        boolean committed = false;
+        boolean durable = false;
         try {
             checkWritable();
+            Spool.Location file;
             try {
-                loc = in.writer.finish();
+                file = in.writer.finish();
             } catch (IOException e) {
                 throw storageError("cannot write the message to the spool: " + e, e);
             }
             // Checked after the bytes are written, so a message that ate the reserve is refused too.
             checkSpace();
-            long size = loc.length() + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
+            long bodySize = file == null ? in.writer.smallSize() : file.length();
+            long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            submit(new Put(e, loc, true, done));
-            await(done);
-            committed = true;
+            Spool.Appended a;
+            try {
+                a = spool.appendRecord(l -> EntryCodec.encode(e, l), file == null ? in.writer.smallBytes() : null,
+                        in.writer.smallSize(), file);
+            } catch (IOException ex) {
+                throw storageError("cannot append to the spool: " + ex, ex);
+            }
+            loc = a.location();
+            // The 250 waits for this one fsync (shared by every accept waiting with it), not for
+            // the index: the record in the spool is self-describing and recovery reads it back.
+            CompletableFuture<Void> synced = new CompletableFuture<>();
+            syncWaiters.add(synced);
+            await(synced);
+            durable = true;
             locations.put(e.id(), loc);
             index(e);
+            submit(new Put(e, loc, a.segment(), a.recordStart(), new CompletableFuture<>(), false));
             return e;
         } finally {
-            if (!committed) {
+            if (!durable) {
                 in.writer.discard(loc);
+            }
+        }
+    }
+
+    /** Serves {@link #syncWaiters}: one spool fsync for everyone waiting, then all are released. */
+    private void syncLoop() {
+        List<CompletableFuture<Void>> batch = new ArrayList<>();
+        while (true) {
+            batch.clear();
+            try {
+                batch.add(syncWaiters.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            syncWaiters.drainTo(batch);
+            boolean stop = batch.remove(STOP_SYNC);
+            try {
+                if (!batch.isEmpty()) {
+                    spool.sync();
+                    spoolSyncs.incrementAndGet();
+                }
+                batch.forEach(f -> f.complete(null));
+            } catch (IOException | RuntimeException e) {
+                healthy = false;
+                LOG.error("spool fsync failed; relaybox stops accepting mail until restarted", e);
+                QueueException qe = storageError("spool fsync failed: " + e, e);
+                batch.forEach(f -> f.completeExceptionally(qe));
+            }
+            if (stop) {
+                // Late arrivals after close are failed, never left waiting.
+                List<CompletableFuture<Void>> late = new ArrayList<>();
+                syncWaiters.drainTo(late);
+                late.forEach(f -> f.completeExceptionally(storageError("queue is closed", null)));
+                return;
             }
         }
     }
@@ -311,7 +423,7 @@ public final class MapDbQueue extends AbstractQueue {
     protected void store(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Put(entry, locations.get(entry.id()), false, done));
+        submit(new Put(entry, locations.get(entry.id()), -1, -1, done, wait));
         if (wait) {
             await(done);
         }
@@ -321,7 +433,7 @@ public final class MapDbQueue extends AbstractQueue {
     protected void drop(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Remove(entry, done));
+        submit(new Remove(entry, done, wait));
         if (wait) {
             await(done);
         }
@@ -332,16 +444,28 @@ public final class MapDbQueue extends AbstractQueue {
         LOG.error("{} could not be written to the queue store: {}", entry.id(), e.getMessage());
     }
 
+    /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
+    volatile java.util.concurrent.CountDownLatch indexGateForTest;
+
     private void commitLoop() {
         List<Op> batch = new ArrayList<>();
         while (true) {
             batch.clear();
             try {
                 batch.add(ops.take());
+                java.util.concurrent.CountDownLatch gate = indexGateForTest;
+                if (gate != null) {
+                    gate.await();
+                }
             } catch (InterruptedException e) {
                 return;
             }
             ops.drainTo(batch, MAX_BATCH - 1);
+            try {
+                gather(batch);
+            } catch (InterruptedException e) {
+                return;
+            }
             Stop stop = null;
             for (Op op : batch) {
                 if (op instanceof Stop s) {
@@ -365,6 +489,34 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
+    /** Waits, up to the index interval since the last commit, for more writes to share the commit. */
+    private void gather(List<Op> batch) throws InterruptedException {
+        if (batch.stream().anyMatch(MapDbQueue::urgent)) {
+            return;
+        }
+        long deadline = lastCommitNanos + INDEX_INTERVAL_NANOS;
+        while (batch.size() < MAX_BATCH) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            Op op = ops.poll(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (op == null) {
+                break;
+            }
+            int from = batch.size();
+            batch.add(op);
+            ops.drainTo(batch, MAX_BATCH - batch.size());
+            if (batch.subList(from, batch.size()).stream().anyMatch(MapDbQueue::urgent)) {
+                break;
+            }
+        }
+    }
+
+    private static boolean urgent(Op op) {
+        return op instanceof Stop || (op instanceof Put p && p.urgent()) || (op instanceof Remove r && r.urgent());
+    }
+
     /** One group commit: every op waiting shares one spool-directory fsync and one MapDB commit. */
     private void commitBatch(List<Op> batch) {
         List<CompletableFuture<Void>> done = new ArrayList<>();
@@ -373,14 +525,16 @@ public final class MapDbQueue extends AbstractQueue {
             if (!healthy) {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
-            boolean newMessages = false;
+            Map<Long, Set<Long>> newRecords = new java.util.HashMap<>();
             for (Op op : batch) {
                 if (op instanceof Put p) {
                     if (p.location() == null) {
                         continue; // deleted meanwhile; nothing to write
                     }
                     records.put(p.entry().id().value(), EntryCodec.encode(p.entry(), p.location()));
-                    newMessages |= p.newMessage();
+                    if (p.recordStart() >= 0) {
+                        newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
+                    }
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
                     records.remove(r.entry().id().value());
@@ -391,25 +545,14 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
+            for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
+                watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
+            }
             long started = System.nanoTime();
-            // The spool fsync and the MapDB commit run at the same time and the accepts are
-            // released only after both. A crash between the two can leave a record whose bytes
-            // did not reach the disk; that message was never acknowledged, and recovery
-            // quarantines the record instead of sending garbage.
-            Future<?> synced = newMessages ? syncer.submit(() -> {
-                spool.sync();
-                return null;
-            }) : null;
             db.commit();
-            if (synced != null) {
-                try {
-                    synced.get();
-                } catch (ExecutionException ee) {
-                    throw ee.getCause() instanceof IOException io ? io : new IOException(ee.getCause());
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while syncing the spool", ie);
-                }
+            lastCommitNanos = System.nanoTime();
+            for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
+                spool.indexed(w.getKey(), w.getValue());
             }
             commits.incrementAndGet();
             committedOps.addAndGet(done.size());
@@ -500,11 +643,27 @@ public final class MapDbQueue extends AbstractQueue {
         return new QueueException(QueueException.Kind.STORAGE_ERROR, message, cause);
     }
 
+    /**
+     * Tests only: dies like kill -9 would, as far as the files are concerned. Whatever the
+     * committer had not written stays unwritten; channels are closed without a final commit.
+     */
+    void crashForTest() throws InterruptedException {
+        closed = true;
+        committer.interrupt();
+        committer.join(10_000);
+        syncWaiters.add(STOP_SYNC);
+        spoolSyncer.join(10_000);
+        db.getStore().close();
+        spool.close();
+    }
+
     /** "N commits, M writes (K per commit), T ms per commit": how well group commit is working. */
     public String commitStats() {
         long c = Math.max(1, commits.get());
-        return String.format(java.util.Locale.ROOT, "%d commits, %d writes (%.1f per commit), %.2f ms per commit",
-                commits.get(), committedOps.get(), committedOps.get() / (double) c, commitNanos.get() / 1e6 / c);
+        return String.format(java.util.Locale.ROOT,
+                "%d spool fsyncs; index: %d commits, %d writes (%.1f per commit), %.2f ms per commit",
+                spoolSyncs.get(), commits.get(), committedOps.get(), committedOps.get() / (double) c,
+                commitNanos.get() / 1e6 / c);
     }
 
     @Override
@@ -518,6 +677,13 @@ public final class MapDbQueue extends AbstractQueue {
             return;
         }
         closed = true;
+        // The syncer first: accepts already waiting for their fsync are served, later ones fail.
+        syncWaiters.add(STOP_SYNC);
+        try {
+            spoolSyncer.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         CompletableFuture<Void> stop = new CompletableFuture<>();
         submit(new Stop(stop));
         try {
@@ -528,7 +694,6 @@ public final class MapDbQueue extends AbstractQueue {
             LOG.error("queue committer failed at close", e);
         }
         wakeAll();
-        syncer.shutdown();
         LOG.info("queue closed: {}", commitStats());
         if (!db.isClosed()) {
             db.close();

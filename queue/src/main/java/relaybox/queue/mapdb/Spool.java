@@ -18,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -45,6 +46,19 @@ final class Spool {
     static final long SEGMENT_SIZE = 64L << 20;
     private static final String SEGMENT_PREFIX = "seg-";
 
+    /** "RBX1": the first four bytes of every record in a segment. */
+    static final int RECORD_MAGIC = 0x52425831;
+    /** Magic, length of what follows the header, CRC-32C of what follows the header. */
+    static final int RECORD_HEADER = 12;
+
+    /** Where an appended record landed, and where its message bytes are. */
+    record Appended(long segment, long recordStart, Location location) { }
+
+    /** Encodes an entry for a given location of its bytes; the length must not depend on the location. */
+    interface RecordEncoder {
+        byte[] encode(Location location);
+    }
+
     /** Where one message's bytes are: a range of a segment, or a whole file when segment is -1. */
     record Location(long segment, long offset, long length) {
         static Location file(long length) {
@@ -66,6 +80,8 @@ final class Spool {
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
     private boolean rollOver;
     private final Set<Long> unsynced = new HashSet<>();
+    /** Per segment, the start offsets of records appended but not yet in a committed index write. */
+    private final Map<Long, java.util.TreeSet<Long>> unindexed = new HashMap<>();
     private boolean directoryDirty;
 
     Spool(Path dir) throws IOException {
@@ -109,7 +125,7 @@ final class Spool {
         }
         synchronized (this) {
             int left = references.merge(loc.segment(), -1, Integer::sum);
-            if (left > 0 || loc.segment() == current) {
+            if (left > 0 || !deletable(loc.segment())) {
                 return;
             }
             references.remove(loc.segment());
@@ -249,36 +265,191 @@ final class Spool {
         }
     }
 
-    /** Appends a small message whole to the current segment and returns where it went. */
-    private synchronized Location append(byte[] bytes, int length) throws IOException {
-        if (current < 0 || rollOver || currentSize + length > SEGMENT_SIZE) {
-            rollOver = false;
-            long old = current;
-            current++;
-            FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.READ, StandardOpenOption.WRITE);
-            segments.put(current, ch);
-            currentSize = 0;
-            directoryDirty = true;
-            if (old >= 0 && references.getOrDefault(old, 0) == 0) {
-                references.remove(old);
-                closeSegment(old);
-                Files.deleteIfExists(segment(old));
-            }
+    /**
+     * A segment may go once it is not being appended to and every record in it has reached the
+     * index: before that, its records are the only durable copy of accepted mail.
+     */
+    private boolean deletable(long n) {
+        java.util.TreeSet<Long> open = unindexed.get(n);
+        return n != current && (open == null || open.isEmpty());
+    }
+
+    /**
+     * Appends one self-describing record to the current segment: a header (magic, length,
+     * CRC-32C), the entry as {@code encoder} writes it for the final location, then the message
+     * bytes of a small message ({@code body} null for a message in its own file, whose location
+     * is {@code fileLocation}). The record is durable after the next {@link #sync}; until the
+     * index has it ({@link #indexed}), recovery finds it by scanning the segment.
+     */
+    synchronized Appended appendRecord(RecordEncoder encoder, byte[] body, int bodyLength, Location fileLocation)
+            throws IOException {
+        int entryLength = encoder.encode(body == null ? fileLocation : new Location(0, 0, bodyLength)).length;
+        long payload = 4L + entryLength + (body == null ? 0 : bodyLength);
+        if (current < 0 || rollOver || currentSize + RECORD_HEADER + payload > SEGMENT_SIZE) {
+            startSegment();
         }
+        long start = currentSize;
+        Location loc = body == null ? fileLocation
+                : new Location(current, start + RECORD_HEADER + 4 + entryLength, bodyLength);
+        byte[] entry = encoder.encode(loc);
+        if (entry.length != entryLength) {
+            throw new IllegalStateException("entry record length depends on its location");
+        }
+        ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER + 4 + entryLength);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        ByteBuffer lengthField = ByteBuffer.allocate(4).putInt(0, entryLength);
+        crc.update(lengthField.array());
+        crc.update(entry);
+        if (body != null) {
+            crc.update(body, 0, bodyLength);
+        }
+        head.putInt(RECORD_MAGIC).putInt((int) payload).putInt((int) crc.getValue()).putInt(entryLength).put(entry);
+        head.flip();
         FileChannel ch = segments.get(current);
-        long offset = currentSize;
-        ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
-        long pos = offset;
-        while (buf.hasRemaining()) {
-            pos += ch.write(buf, pos);
+        long pos = start;
+        while (head.hasRemaining()) {
+            pos += ch.write(head, pos);
+        }
+        if (body != null) {
+            ByteBuffer b = ByteBuffer.wrap(body, 0, bodyLength);
+            while (b.hasRemaining()) {
+                pos += ch.write(b, pos);
+            }
+            // Counted now, not at commit, so the segment cannot be deleted under an accept in
+            // flight; a failed accept gives the reference back through release().
+            references.merge(current, 1, Integer::sum);
         }
         currentSize = pos;
-        // Counted now, not at commit, so the segment cannot be deleted under an accept in flight;
-        // a failed accept gives the reference back through release().
-        references.merge(current, 1, Integer::sum);
+        unindexed.computeIfAbsent(current, k -> new java.util.TreeSet<>()).add(start);
         unsynced.add(current);
-        return new Location(current, offset, length);
+        return new Appended(current, start, loc);
+    }
+
+    /**
+     * Where the index of segment {@code n} can say it is complete once the records
+     * {@code committing} are written: the first record still not indexed, else the end.
+     */
+    synchronized long watermark(long n, Set<Long> committing) {
+        java.util.TreeSet<Long> open = unindexed.get(n);
+        if (open != null) {
+            for (long start : open) {
+                if (!committing.contains(start)) {
+                    return start;
+                }
+            }
+        }
+        if (n == current) {
+            return currentSize;
+        }
+        try {
+            return Files.size(segment(n));
+        } catch (IOException e) {
+            return open == null || open.isEmpty() ? 0 : open.first();
+        }
+    }
+
+    /** After the index commit that holds them: these records no longer need the segment scanned. */
+    void indexed(long n, Set<Long> starts) throws IOException {
+        synchronized (this) {
+            java.util.TreeSet<Long> open = unindexed.get(n);
+            if (open != null) {
+                open.removeAll(starts);
+                if (open.isEmpty()) {
+                    unindexed.remove(n);
+                }
+            }
+            if (references.getOrDefault(n, 0) > 0 || !deletable(n)) {
+                return;
+            }
+            references.remove(n);
+            closeSegment(n);
+        }
+        Files.deleteIfExists(segment(n));
+    }
+
+    /** One record found by {@link #scan}: where it starts and ends, and its entry bytes. */
+    record Scanned(long start, long end, byte[] entry) { }
+
+    /**
+     * Reads the records of segment {@code n} from {@code from} on, for recovery. Stops at the
+     * first record that is not whole and intact (a write torn by a crash: never acknowledged,
+     * because the acknowledgement waits for the fsync that would have completed it).
+     */
+    List<Scanned> scan(long n, long from) throws IOException {
+        List<Scanned> out = new java.util.ArrayList<>();
+        Path p = segment(n);
+        if (!Files.exists(p)) {
+            return out;
+        }
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            long size = ch.size();
+            long pos = from;
+            ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
+            while (pos + RECORD_HEADER + 4 <= size) {
+                head.clear();
+                readFully(ch, head, pos);
+                head.flip();
+                int magic = head.getInt();
+                long payload = head.getInt() & 0xffffffffL;
+                int crcValue = head.getInt();
+                if (magic != RECORD_MAGIC || payload < 4 || pos + RECORD_HEADER + payload > size) {
+                    break;
+                }
+                ByteBuffer data = ByteBuffer.allocate((int) payload);
+                readFully(ch, data, pos + RECORD_HEADER);
+                java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                crc.update(data.array());
+                if ((int) crc.getValue() != crcValue) {
+                    break;
+                }
+                int entryLength = data.getInt(0);
+                if (entryLength < 0 || entryLength > payload - 4) {
+                    break;
+                }
+                byte[] entry = java.util.Arrays.copyOfRange(data.array(), 4, 4 + entryLength);
+                out.add(new Scanned(pos, pos + RECORD_HEADER + payload, entry));
+                pos += RECORD_HEADER + payload;
+            }
+        }
+        return out;
+    }
+
+    /** Numbers of the segment files present, lowest first. */
+    List<Long> segmentNumbers() throws IOException {
+        List<Long> out = new java.util.ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, SEGMENT_PREFIX + "*")) {
+            for (Path p : ds) {
+                out.add(Long.parseUnsignedLong(p.getFileName().toString().substring(SEGMENT_PREFIX.length()), 16));
+            }
+        }
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+        while (b.hasRemaining()) {
+            int n = ch.read(b, pos);
+            if (n < 0) {
+                throw new java.io.EOFException();
+            }
+            pos += n;
+        }
+    }
+
+    private void startSegment() throws IOException {
+        rollOver = false;
+        long old = current;
+        current++;
+        FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        segments.put(current, ch);
+        currentSize = 0;
+        directoryDirty = true;
+        if (old >= 0 && references.getOrDefault(old, 0) == 0 && deletable(old)) {
+            references.remove(old);
+            closeSegment(old);
+            Files.deleteIfExists(segment(old));
+        }
     }
 
     /**
@@ -334,19 +505,28 @@ final class Spool {
         }
 
         /**
-         * Puts the bytes where they stay. A large message's file is fsynced here, by the writer's
-         * own thread; a small one is appended to the segment, which the next group commit syncs.
+         * Ends the message. A large message's file is fsynced here, by the writer's own thread, and
+         * its location returned; a small one stays in memory ({@link #smallBytes}) for the caller
+         * to append with its entry record ({@link #appendRecord}), and null is returned.
          */
         Location finish() throws IOException {
             finished = true;
             if (file == null) {
-                return append(small.bytes(), small.size());
+                return null;
             }
             fileOut.flush();
             file.force(false);
             file.close();
             fileCreated();
             return Location.file(written);
+        }
+
+        byte[] smallBytes() {
+            return small.bytes();
+        }
+
+        int smallSize() {
+            return small.size();
         }
 
         /** Forgets an unfinished message; or gives back the location of one whose commit failed. */

@@ -253,6 +253,73 @@ class MapDbQueueTest implements QueueContract {
     }
 
     @Test
+    void acknowledgedMessagesWhoseIndexWriteWasLostAreRecoveredFromTheSpool() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("unindexed");
+        List<QueueEntry> acked = new ArrayList<>();
+        MapDbQueue q = open(dir, clock);
+        acked.add(put(q, "indexed", "a@x.example"));
+        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        acked.add(put(q, "small, not indexed", "a@x.example"));
+        acked.add(put(q, "L".repeat(Spool.SMALL + 5), "b@x.example"));
+        acked.add(put(q, "small again", "a@x.example", "c@x.example"));
+        q.crashForTest();
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(acked.stream().map(QueueEntry::id).sorted().toList(),
+                    back.list().stream().map(QueueEntry::id).sorted().toList());
+            for (QueueEntry e : acked) {
+                assertEquals(e.envelope(), back.get(e.id()).orElseThrow().envelope());
+            }
+            assertEquals("Received: test\r\nsmall, not indexed", read(back, acked.get(1).id()));
+            assertEquals("Received: test\r\n" + "L".repeat(Spool.SMALL + 5), read(back, acked.get(2).id()));
+            assertTrue(back.quarantinedAtOpen().isEmpty());
+        }
+        try (MapDbQueue again = open(dir, clock)) {
+            assertEquals(4, again.list().size(), "recovered entries are in the index now, not recovered twice");
+        }
+    }
+
+    @Test
+    void aTornLastRecordIsIgnoredAndAcceptingGoesOn() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("torn");
+        MapDbQueue q = open(dir, clock);
+        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        QueueEntry first = put(q, "first", "a@x.example");
+        put(q, "second, torn by the crash", "a@x.example");
+        q.crashForTest();
+        Path seg;
+        try (var files = Files.list(dir.resolve("spool"))) {
+            seg = files.filter(p -> p.getFileName().toString().startsWith("seg-")).findFirst().orElseThrow();
+        }
+        try (var ch = java.nio.channels.FileChannel.open(seg, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() - 5);
+        }
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(first.id()), back.list().stream().map(QueueEntry::id).toList());
+            QueueEntry third = put(back, "third", "a@x.example");
+            assertEquals("Received: test\r\nthird", read(back, third.id()));
+        }
+    }
+
+    @Test
+    void deliveredMailIsNotRecoveredFromTheSpool() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("delivered");
+        QueueEntry kept;
+        try (MapDbQueue q = open(dir, clock)) {
+            QueueEntry gone = put(q, "delivered", "a@x.example");
+            kept = put(q, "kept", "a@x.example");
+            q.hold(kept.id());
+            q.leaseDue(clock.instant(), 10);
+            q.recordOutcome(gone.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        }
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(kept.id()), back.list().stream().map(QueueEntry::id).toList());
+        }
+    }
+
+    @Test
     void belowTheFreeSpaceReserveNothingIsAccepted() throws Exception {
         Path dir = root.resolve("full");
         try (MapDbQueue q = MapDbQueue.open(dir, Long.MAX_VALUE, RetrySchedule.DEFAULT, new MutableClock())) {
