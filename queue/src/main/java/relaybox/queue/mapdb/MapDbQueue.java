@@ -41,9 +41,11 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The durable queue: owns the MapDB store ({@code queue.db}) and the spool directory, and is the
- * only code that opens either. Message bytes live in spool files; MapDB holds one small record
- * per entry. A single committer thread does every MapDB write, so concurrent accepts share one
- * commit (group commit) and MapDB's one global transaction is never shared between writers.
+ * only code that opens either. An accepted message is a self-describing record in a spool
+ * segment (see {@link Spool}); an accept returns after one fsync that every accept waiting at the
+ * time shares. MapDB is the index over those records, written behind by a single committer
+ * thread, so MapDB's one global transaction is never shared between writers and no client waits
+ * for it; recovery re-reads the records the index had not reached.
  *
  * <h2>Failure behaviour</h2>
  * Below {@code minFreeSpace} free bytes nothing new is accepted (STORAGE_FULL), because MapDB

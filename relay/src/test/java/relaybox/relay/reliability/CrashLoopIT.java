@@ -185,7 +185,7 @@ class CrashLoopIT {
             int code = daemon.stop(Duration.ofSeconds(30));
             assertTrue(code == 0 || code == 143, "exit code after SIGTERM: " + code);
             String last = daemon.currentLog();
-            assertTrue(last.contains("stopping (signal)"), last);
+            assertTrue(last.contains("stopping (SIGTERM)"), last);
             assertTrue(!last.contains(" ERROR "), "errors in the undisturbed run:\n" + last);
         }
 
