@@ -105,6 +105,8 @@ public final class MapDbQueue extends AbstractQueue {
     private final AtomicLong committedOps = new AtomicLong();
     private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
+    /** Opening over a fresh index after the old one was damaged: own files that are gone were delivered. */
+    private boolean rebuilding;
     private volatile boolean closed;
     /** Set by the committer when it exits; guarded by {@code ops}. */
     private boolean stopped;
@@ -123,15 +125,22 @@ public final class MapDbQueue extends AbstractQueue {
 
     /**
      * Opens (or creates) the queue in {@code dir} and recovers it: entries left in SENDING are
-     * QUEUED again, undecodable records and entries without their message are quarantined, and
-     * spool files without a record (a crash between spool write and commit) are deleted.
+     * QUEUED again, undecodable records and entries without their message are quarantined,
+     * acknowledged entries the index had not reached are read back from the spool, and bytes no
+     * record refers to (never acknowledged) are deleted.
      *
-     * @throws QueueException when the store is locked by another process or cannot be opened
+     * <p>If the index itself cannot be opened or recovered (MapDB damaged by a crash or a bad
+     * disk), it is moved aside as {@code queue.db.damaged-<time>} and rebuilt from the spool's
+     * records: every acknowledged message still there is queued again. What only the index knew
+     * is lost with it: held and failed states, attempt counts, and which messages in a segment
+     * were already delivered (those are sent again). Duplicates, never loss.
+     *
+     * @throws QueueException when the store is locked by another process, or the queue directory
+     *                        cannot be used at all
      */
     public static MapDbQueue open(Path dir, long minFreeSpace, RetrySchedule schedule, Clock clock)
             throws QueueException {
         Spool spool;
-        DB db;
         try {
             Files.createDirectories(dir);
             spool = new Spool(dir.resolve("spool"));
@@ -139,6 +148,35 @@ public final class MapDbQueue extends AbstractQueue {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot create queue directory " + dir
                     + ": " + e, e);
         }
+        MapDbQueue q;
+        try {
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false);
+        } catch (QueueException e) {
+            if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
+                throw e;
+            }
+            LOG.error("queue index {} is damaged ({}); moving it aside and rebuilding it from the spool",
+                    dir.resolve("queue.db"), e.getMessage());
+            moveAside(dir, clock);
+            // A fresh spool view too: the failed attempt may have counted references already.
+            spool.close();
+            try {
+                spool = new Spool(dir.resolve("spool"));
+            } catch (IOException io) {
+                throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open the spool in " + dir
+                        + ": " + io, io);
+            }
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true);
+        }
+        q.committer.start();
+        q.spoolSyncer.setDaemon(true);
+        q.spoolSyncer.start();
+        return q;
+    }
+
+    private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
+                                        boolean rebuild) throws QueueException {
+        DB db;
         try {
             db = DBMaker.fileDB(dir.resolve("queue.db").toFile())
                     .transactionEnable()
@@ -151,18 +189,37 @@ public final class MapDbQueue extends AbstractQueue {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open queue store "
                     + dir.resolve("queue.db") + ": " + e, e);
         }
-        MapDbQueue q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
+        MapDbQueue q = null;
         try {
+            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
+            q.rebuilding = rebuild;
             q.recover();
+            return q;
         } catch (IOException | RuntimeException | Error e) {
-            db.close();
+            try {
+                db.close();
+            } catch (RuntimeException | Error ignored) {
+                // Already broken; the exception below says why.
+            }
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot recover queue store "
                     + dir.resolve("queue.db") + ": " + e, e);
         }
-        q.committer.start();
-        q.spoolSyncer.setDaemon(true);
-        q.spoolSyncer.start();
-        return q;
+    }
+
+    /** Keeps a damaged index for inspection, out of the way of the new one. */
+    private static void moveAside(Path dir, Clock clock) throws QueueException {
+        String suffix = ".damaged-" + clock.instant().toString().replace(':', '-');
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                String name = p.getFileName().toString();
+                if (name.equals("queue.db") || name.startsWith("queue.db.wal")) {
+                    Files.move(p, dir.resolve(name + suffix));
+                }
+            }
+        } catch (IOException e) {
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot move the damaged queue index aside in "
+                    + dir + ": " + e, e);
+        }
     }
 
     private void recover() throws IOException {
@@ -254,6 +311,11 @@ public final class MapDbQueue extends AbstractQueue {
                     continue;
                 }
                 if (!spool.intact(e.id(), loc)) {
+                    if (rebuilding && loc.inFile()) {
+                        // A large message's file goes only after its delivery was indexed: gone
+                        // means delivered, and the record is all that is left of it.
+                        continue;
+                    }
                     String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
                     e = e.quarantined(why);
                     quarantinedAtOpen.add(new Quarantined(key, why));

@@ -303,6 +303,33 @@ class MapDbQueueTest implements QueueContract {
     }
 
     @Test
+    void aDamagedIndexIsMovedAsideAndRebuiltFromTheSpool() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("rebuild");
+        List<QueueEntry> acked = new ArrayList<>();
+        try (MapDbQueue q = open(dir, clock)) {
+            acked.add(put(q, "one", "a@x.example"));
+            acked.add(put(q, "L".repeat(Spool.SMALL + 1), "b@x.example"));
+            QueueEntry held = put(q, "held", "c@x.example");
+            q.hold(held.id());
+            acked.add(held);
+        }
+        try (var ch = java.nio.channels.FileChannel.open(dir.resolve("queue.db"), java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(64), 0);
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(acked.stream().map(QueueEntry::id).sorted().toList(),
+                    q.list().stream().map(QueueEntry::id).sorted().toList());
+            assertEquals("Received: test\r\n" + "L".repeat(Spool.SMALL + 1), read(q, acked.get(1).id()));
+            assertEquals(EntryState.QUEUED, q.get(acked.get(2).id()).orElseThrow().state(),
+                    "what only the index knew (held) is lost with it");
+            try (var files = Files.list(dir)) {
+                assertTrue(files.anyMatch(p -> p.getFileName().toString().startsWith("queue.db.damaged-")));
+            }
+        }
+    }
+
+    @Test
     void deliveredMailIsNotRecoveredFromTheSpool() throws Exception {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("delivered");
