@@ -41,7 +41,7 @@ sink_start() {
   echo "sink did not start" >&2; exit 1
 }
 sink_stop() { kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; sink_pid=; }
-sink_count() { cut -d' ' -f1 "$W/sink.status"; }
+sink_count() { local n; n=$(cut -d' ' -f1 "$W/sink.status" 2>/dev/null); echo "${n:-0}"; }
 sink_connections() { cut -d' ' -f2 "$W/sink.status"; }
 sink_wait() { # count timeout_s
   local deadline=$(( $(date +%s) + $2 ))
