@@ -30,7 +30,7 @@ import java.util.Optional;
  * <h2>Durability of other transitions</h2>
  * Leases are in memory only: a crash returns leased entries to QUEUED at the next open, which can
  * send a message twice but never loses one. Outcomes are recorded in memory at once and written
- * by the next group commit without making the caller wait; a crash in between means a redelivery.
+ * by the next index write without making the caller wait; a crash in between means a redelivery.
  * Admin actions (hold, release, delete, retry, requeue) return after their commit.
  *
  * <h2>Thread safety</h2>

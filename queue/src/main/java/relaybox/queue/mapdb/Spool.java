@@ -26,18 +26,18 @@ import java.util.Set;
  * Owns the spool directory, where message bytes live, exactly as the client sent them. It does
  * not know about entries or states; the queue tells it which locations are still referenced.
  *
- * <p>Two layouts, chosen per message by size. A message of at most {@link #SMALL} bytes is
- * collected in memory while it arrives and appended whole to the current <em>segment</em> file
- * ({@code seg-NNNNNNNNNNNNNNNN}); a segment is fsynced once per group commit, however many
- * messages went into it, so small messages cost no fsync of their own. A larger message streams
- * to its own file named by its queue id, fsynced by its writer, so no message is ever held whole
- * in memory beyond {@link #SMALL} bytes. A segment is deleted when no committed entry refers to
- * it any more and it is no longer the one being appended to; segments roll over at
+ * <p>Every accepted message is one self-describing record appended to the current
+ * <em>segment</em> file ({@code seg-NNNNNNNNNNNNNNNN}): header (magic, length, CRC-32C), the entry
+ * as the index stores it, then the message bytes. A message of at most {@link #SMALL} bytes is
+ * collected in memory while it arrives and its bytes go into the record; a larger one streams to
+ * its own file named by its queue id, fsynced by its writer, and its record holds only the entry,
+ * so no message is held in memory beyond {@link #SMALL} bytes. Segments roll over at
  * {@link #SEGMENT_SIZE}.
  *
- * <p>Durability order, which the queue follows: bytes written, then {@link #sync} (segments and
- * directory), then the MapDB commit that references them; deletion only after the commit that
- * removed the last reference.
+ * <p>Durability order, which the queue follows: record appended, then {@link #sync} (segments
+ * and directory, one call for every accept waiting), then the acknowledgement; the index catches
+ * up later ({@link #indexed}). A segment is deleted only when it is not being appended to, no
+ * entry refers to its bytes and every record in it has reached the index.
  */
 final class Spool {
 
@@ -134,7 +134,7 @@ final class Spool {
         Files.deleteIfExists(segment(loc.segment()));
     }
 
-    /** Makes every appended byte and every new directory entry durable: one call per group commit. */
+    /** Makes every appended byte and every new directory entry durable: one call for all waiting accepts. */
     void sync() throws IOException {
         Set<Long> toSync;
         boolean dirty;
