@@ -8,6 +8,8 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The durable queue: the only owner of stored mail and of every entry's state. The intake puts
@@ -66,6 +68,22 @@ public interface Queue extends AutoCloseable {
      *                     client's bytes are never rewritten
      */
     QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException;
+
+    /**
+     * {@link #accept} without waiting for the disk: what can be done at once (writing the record)
+     * is done before this returns, and the stage completes, on a queue thread, once the message is
+     * durable, with the entry; or fails with a {@link QueueException} (on any failure the message
+     * is forgotten, as with {@code accept}). The intake's event loops use this, so a session
+     * waiting for the fsync holds up no other session. Dependent actions must not block: hand
+     * them to another executor.
+     */
+    default CompletionStage<QueueEntry> acceptAsync(Incoming incoming, Envelope envelope, String addedHeaders) {
+        try {
+            return CompletableFuture.completedFuture(accept(incoming, envelope, addedHeaders));
+        } catch (QueueException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
 
     /**
      * Leases up to {@code max} entries that are due at {@code now}: they move to SENDING and are not

@@ -31,6 +31,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -77,7 +81,7 @@ public final class MapDbQueue extends AbstractQueue {
      * for up to this long into one index commit: each MapDB commit costs two fsyncs and a
      * write-ahead log file created and deleted, and nothing gains from committing sooner.
      */
-    private static final long INDEX_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long INDEX_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
     private long lastCommitNanos;
 
     private record Stop(CompletableFuture<Void> done) implements Op { }
@@ -87,6 +91,7 @@ public final class MapDbQueue extends AbstractQueue {
     private final BTreeMap<String, byte[]> quarantine;
     private final Spool spool;
     private final long minFreeSpace;
+    private final FreeSpace freeSpace;
     private final LinkedBlockingQueue<Op> ops = new LinkedBlockingQueue<>();
     /** Where each entry's message bytes are; written only with the record that refers to them. */
     private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
@@ -96,10 +101,18 @@ public final class MapDbQueue extends AbstractQueue {
     private final LinkedBlockingQueue<CompletableFuture<Void>> syncWaiters = new LinkedBlockingQueue<>();
     private final Thread spoolSyncer = new Thread(this::syncLoop, "queue-spool-sync");
     private static final CompletableFuture<Void> STOP_SYNC = new CompletableFuture<>();
+    /** Runs the accepts of messages in their own file (see {@link #acceptAsync}), as many as arrive at once. */
+    private final ExecutorService largeWriters = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "queue-large-accept");
+        t.setDaemon(true);
+        return t;
+    });
     private final AtomicLong spoolSyncs = new AtomicLong();
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong committedOps = new AtomicLong();
+    /** Writes that never reached MapDB because a later write in the same batch replaced them. */
+    private final AtomicLong coalesced = new AtomicLong();
     private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
     /** Opening over a fresh index after the old one was damaged: own files that are gone were delivered. */
@@ -113,6 +126,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.db = db;
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
+        this.freeSpace = new FreeSpace(spool::usableSpace, minFreeSpace);
         this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         // Per spool segment: every record before this offset has reached the index (entries).
@@ -177,7 +191,7 @@ public final class MapDbQueue extends AbstractQueue {
         try {
             db = DBMaker.fileDB(dir.resolve("queue.db").toFile())
                     .transactionEnable()
-                    .fileChannelEnable()
+                    .fileMmapEnableIfSupported()
                     .make();
         } catch (DBException.FileLocked e) {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue store " + dir.resolve("queue.db")
@@ -388,6 +402,20 @@ public final class MapDbQueue extends AbstractQueue {
 
     @Override
     public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
+        try {
+            return acceptAsync(incoming, envelope, addedHeaders).toCompletableFuture().get();
+        } catch (ExecutionException e) {
+            throw asQueueException(e.getCause());
+        } catch (InterruptedException e) {
+            // The message may still become durable and be sent; the client, told 451, may send it
+            // again: a duplicate, never a loss.
+            Thread.currentThread().interrupt();
+            throw storageError("interrupted while waiting for the queue commit", e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<QueueEntry> acceptAsync(Incoming incoming, Envelope envelope, String addedHeaders) {
         if (!(incoming instanceof SpoolIncoming in)) {
             throw new IllegalArgumentException("incoming message is not from this queue");
         }
@@ -395,8 +423,19 @@ public final class MapDbQueue extends AbstractQueue {
             throw new IllegalStateException(in.id() + " was already accepted or discarded");
         }
         in.finished = true;
+        if (in.writer.spilled()) {
+            // A large message's own file is fsynced before its record is appended, so a durable
+            // record never names a partial file. That fsync takes milliseconds per megabyte: it
+            // runs here, off the caller's event loop.
+            return CompletableFuture.supplyAsync(() -> store(in, envelope, addedHeaders), largeWriters)
+                    .thenCompose(f -> f);
+        }
+        return store(in, envelope, addedHeaders);
+    }
+
+    /** Writes the record and returns the stage that completes after the spool fsync that covers it. */
+    private CompletableFuture<QueueEntry> store(SpoolIncoming in, Envelope envelope, String addedHeaders) {
         Spool.Location loc = null;
-        boolean durable = false;
         try {
             checkWritable();
             Spool.Location file;
@@ -405,9 +444,10 @@ public final class MapDbQueue extends AbstractQueue {
             } catch (IOException e) {
                 throw storageError("cannot write the message to the spool: " + e, e);
             }
-            // Checked after the bytes are written, so a message that ate the reserve is refused too.
-            checkSpace();
             long bodySize = file == null ? in.writer.smallSize() : file.length();
+            // Checked after the bytes are written, so a message that ate the reserve is refused too.
+            freeSpace.wrote(bodySize);
+            checkSpace();
             long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
             Spool.Appended a;
@@ -417,22 +457,37 @@ public final class MapDbQueue extends AbstractQueue {
             } catch (IOException ex) {
                 throw storageError("cannot append to the spool: " + ex, ex);
             }
-            loc = a.location();
+            Spool.Location where = a.location();
+            loc = where;
             // The 250 waits for this one fsync (shared by every accept waiting with it), not for
             // the index: the record in the spool is self-describing and recovery reads it back.
             CompletableFuture<Void> synced = new CompletableFuture<>();
             syncWaiters.add(synced);
-            await(synced);
-            durable = true;
-            locations.put(e.id(), loc);
-            index(e);
-            submit(new Put(e, loc, a.segment(), a.recordStart(), new CompletableFuture<>(), false));
-            return e;
-        } finally {
-            if (!durable) {
-                in.writer.discard(loc);
-            }
+            return synced.handle((v, failure) -> {
+                if (failure != null) {
+                    in.writer.discard(where);
+                    throw new CompletionException(asQueueException(failure));
+                }
+                locations.put(e.id(), where);
+                index(e);
+                submit(new Put(e, where, a.segment(), a.recordStart(), new CompletableFuture<>(), false));
+                return e;
+            });
+        } catch (QueueException | RuntimeException ex) {
+            in.writer.discard(loc);
+            return CompletableFuture.failedFuture(ex);
         }
+    }
+
+    /** The QueueException behind a failed stage; anything else becomes a STORAGE_ERROR. */
+    private static QueueException asQueueException(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof QueueException q) {
+            return q;
+        }
+        return storageError("queue write failed: " + t, t);
     }
 
     /** Serves {@link #syncWaiters}: one spool fsync for everyone waiting, then all are released. */
@@ -587,18 +642,24 @@ public final class MapDbQueue extends AbstractQueue {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
             Map<Long, Set<Long>> newRecords = new java.util.HashMap<>();
+            // Only each entry's last write in the batch reaches MapDB: a message accepted and
+            // delivered within one batch costs no index write at all, only the watermark that
+            // moves past its spool record.
+            Map<QueueId, Op> last = new java.util.HashMap<>();
+            Set<QueueId> createdHere = new HashSet<>();
             for (Op op : batch) {
                 if (op instanceof Put p) {
                     if (p.location() == null) {
                         continue; // deleted meanwhile; nothing to write
                     }
-                    records.put(p.entry().id().value(), EntryCodec.encode(p.entry(), p.location()));
                     if (p.recordStart() >= 0) {
                         newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
+                        createdHere.add(p.entry().id());
                     }
+                    last.put(p.entry().id(), p);
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
-                    records.remove(r.entry().id().value());
+                    last.put(r.entry().id(), r);
                     removed.add(r.entry());
                     done.add(r.done());
                 }
@@ -606,6 +667,17 @@ public final class MapDbQueue extends AbstractQueue {
             if (done.isEmpty()) {
                 return;
             }
+            int writes = 0;
+            for (Map.Entry<QueueId, Op> w : last.entrySet()) {
+                if (w.getValue() instanceof Put p) {
+                    records.put(w.getKey().value(), EntryCodec.encode(p.entry(), p.location()));
+                    writes++;
+                } else if (!createdHere.contains(w.getKey())) {
+                    records.remove(w.getKey().value());
+                    writes++;
+                }
+            }
+            coalesced.addAndGet(done.size() - writes);
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
             }
@@ -690,7 +762,7 @@ public final class MapDbQueue extends AbstractQueue {
     private void checkSpace() throws QueueException {
         long free;
         try {
-            free = spool.usableSpace();
+            free = freeSpace.free(System.nanoTime());
         } catch (IOException e) {
             throw storageError("cannot read free space of the queue filesystem", e);
         }
@@ -710,6 +782,7 @@ public final class MapDbQueue extends AbstractQueue {
      */
     void crashForTest() throws InterruptedException {
         closed = true;
+        largeWriters.shutdownNow();
         committer.interrupt();
         committer.join(10_000);
         syncWaiters.add(STOP_SYNC);
@@ -722,9 +795,9 @@ public final class MapDbQueue extends AbstractQueue {
     public String commitStats() {
         long c = Math.max(1, commits.get());
         return String.format(java.util.Locale.ROOT,
-                "%d spool fsyncs; index: %d commits, %d writes (%.1f per commit), %.2f ms per commit",
+                "%d spool fsyncs; index: %d commits, %d writes (%.1f per commit, %d coalesced), %.2f ms per commit",
                 spoolSyncs.get(), commits.get(), committedOps.get(), committedOps.get() / (double) c,
-                commitNanos.get() / 1e6 / c);
+                coalesced.get(), commitNanos.get() / 1e6 / c);
     }
 
     @Override
@@ -738,6 +811,12 @@ public final class MapDbQueue extends AbstractQueue {
             return;
         }
         closed = true;
+        largeWriters.shutdown();
+        try {
+            largeWriters.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         // The syncer first: accepts already waiting for their fsync are served, later ones fail.
         syncWaiters.add(STOP_SYNC);
         try {

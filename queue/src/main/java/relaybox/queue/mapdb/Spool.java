@@ -521,6 +521,11 @@ final class Spool {
             return Location.file(written);
         }
 
+        /** True once the message outgrew memory and is being written to its own file. */
+        boolean spilled() {
+            return file != null;
+        }
+
         byte[] smallBytes() {
             return small.bytes();
         }

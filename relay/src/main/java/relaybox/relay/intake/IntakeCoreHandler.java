@@ -9,8 +9,11 @@ import org.apache.james.protocols.netty.BasicChannelInboundHandler;
 import org.apache.james.protocols.netty.Encryption;
 import org.apache.james.protocols.netty.ProtocolMDCContextFactory;
 import org.apache.james.protocols.smtp.SMTPResponse;
+import org.apache.james.util.MDCBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.CompletionStage;
 import relaybox.relay.intake.IntakeFramer.CommandLine;
 import relaybox.relay.intake.IntakeFramer.DataChunk;
 import relaybox.relay.intake.IntakeFramer.DataEnd;
@@ -19,11 +22,11 @@ import relaybox.relay.intake.IntakeFramer.BadCommandLine;
 import relaybox.relay.intake.IntakeFramer.LineTooLong;
 
 /**
- * Runs one SMTP session on its worker thread: commands go to James's handler chain, message
- * bytes and the end of the message go to the session's {@link Transaction}. Runs on a worker
- * thread, never on the I/O thread, because the end of a message waits for the queue's commit.
- * Tells the framer when it has consumed what it was handed (flow control) and when it has
- * answered a line the framer paused on.
+ * Runs one SMTP session on its event loop: commands go to James's handler chain, message bytes
+ * and the end of the message go to the session's {@link Transaction}. Nothing here waits: the end
+ * of a message returns a stage that the queue completes after its group fsync, and the reply is
+ * written then. Tells the framer when it has consumed what it was handed (flow control) and when
+ * it has answered a line the framer paused on (DATA, STARTTLS, the final dot).
  */
 final class IntakeCoreHandler extends BasicChannelInboundHandler {
 
@@ -34,8 +37,25 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
             new SMTPResponse("500", "5.5.2 Error: NUL or bare CR in command line").immutable();
 
     IntakeCoreHandler(Protocol protocol, Encryption startTls) {
-        super(new ProtocolMDCContextFactory.Standard(), protocol, startTls, false);
+        super(NO_MDC, protocol, startTls, false);
     }
+
+    /**
+     * James's standard MDC context resolves the client's host name, a blocking reverse lookup on
+     * the event loop for every connection (a slow resolver would stall every session on the loop),
+     * and rebuilds a map per command. Our log lines carry what they need themselves.
+     */
+    private static final ProtocolMDCContextFactory NO_MDC = new ProtocolMDCContextFactory() {
+        @Override
+        public MDCBuilder onBound(Protocol protocol, ChannelHandlerContext ctx) {
+            return MDCBuilder.create();
+        }
+
+        @Override
+        public MDCBuilder withContext(ProtocolSession session) {
+            return MDCBuilder.create();
+        }
+    };
 
     @Override
     protected ProtocolSession createSession(ChannelHandlerContext ctx) {
@@ -68,9 +88,25 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
                     d.bytes().release();
                 }
             } else if (event instanceof DataEnd end) {
-                if (session != null) {
-                    write(session, session.dataEnd(end.bareNewline()));
-                    session.resetState();
+                CompletionStage<Response> reply = session == null ? null : session.dataEnd(end.bareNewline(), ctx.executor());
+                if (reply == null) {
+                    resume(framer);
+                } else {
+                    // The framer stays paused until the reply is out, so commands pipelined behind
+                    // the dot are answered after it, in order.
+                    reply.whenComplete((r, failure) -> {
+                        try {
+                            if (failure != null) {
+                                LOG.error("session failed at the end of a message", failure);
+                                ctx.close();
+                                return;
+                            }
+                            write(session, r);
+                            session.resetState();
+                        } finally {
+                            resume(framer);
+                        }
+                    });
                 }
             } else if (event instanceof LineTooLong) {
                 if (session != null) {
@@ -90,6 +126,12 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
             if (framer != null) {
                 framer.consumed(weight);
             }
+        }
+    }
+
+    private static void resume(IntakeFramer framer) {
+        if (framer != null) {
+            framer.resume();
         }
     }
 
