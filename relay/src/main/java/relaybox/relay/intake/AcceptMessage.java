@@ -10,13 +10,17 @@ import relaybox.queue.QueueException;
 import relaybox.relay.dkim.MessageSigner;
 
 import java.time.ZonedDateTime;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Owns the end of a message, the moment the client waits for our answer to its final dot:
  * refuse what must be refused, add our header lines, sign, hand the message to the queue, and
- * only after {@code queue.accept} has returned say {@code 250 2.0.0 Ok: queued as <id>}.
+ * only once the queue says the message is durable, say {@code 250 2.0.0 Ok: queued as <id>}.
  *
  * <h2>Replies</h2>
  * <ul>
@@ -29,8 +33,9 @@ import java.util.regex.Pattern;
  * </ul>
  * Every refusal discards the spool reservation and writes one mail-log line.
  *
- * <p>Runs on the session's worker thread, never on an I/O thread: {@code accept} waits for a
- * group commit (an fsync), and other sessions must not wait with it.
+ * <p>Runs on the session's event loop and never waits there: the queue's group fsync completes the
+ * returned stage, and the reply is written from the loop again, so other sessions on the loop go
+ * on meanwhile.
  */
 final class AcceptMessage {
 
@@ -46,7 +51,7 @@ final class AcceptMessage {
     private AcceptMessage() {
     }
 
-    static Response finish(IntakeSession session, Transaction t, boolean bareNewline) {
+    static CompletionStage<Response> finish(IntakeSession session, Transaction t, boolean bareNewline, Executor loop) {
         // The end of DATA has just arrived: intake latency runs from here to the 250.
         long dataEnd = System.nanoTime();
         Intake intake = session.intake();
@@ -54,14 +59,14 @@ final class AcceptMessage {
         if (bareNewline) {
             SMTPResponse r = new SMTPResponse("550", BARE_NEWLINE);
             r.setEndSession(true);
-            return refuse(session, t, r);
+            return done(refuse(session, t, r));
         }
         if (t.tooBig()) {
-            return refuse(session, t, new SMTPResponse("552", TOO_BIG));
+            return done(refuse(session, t, new SMTPResponse("552", TOO_BIG)));
         }
         if (t.writeFailure() != null) {
             LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
-            return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+            return done(refuse(session, t, new SMTPResponse("451", STORAGE_ERROR)));
         }
         HeaderScanner h = t.headers();
         boolean tls = session.isTLSStarted();
@@ -81,34 +86,48 @@ final class AcceptMessage {
                 intake.metrics.dkimFailed(!e.permanent() ? "error"
                         : e.getMessage().startsWith("no ") ? "no_key" : "bad_message");
             }
-            return refuse(session, t, e.permanent()
+            return done(refuse(session, t, e.permanent()
                     ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
-                    : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
+                    : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
         } catch (RuntimeException e) {
             // A signer bug must not send mail unsigned or lose it: the client keeps it and retries.
             LOG.error("signer failed on {}", t.incoming.id(), e);
-            return refuse(session, t, new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later"));
+            return done(refuse(session, t, new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
         }
         String authUser = auth ? session.getUsername().asString() : "";
         Envelope envelope = new Envelope(t.sender, t.recipients, t.smtputf8, t.eightBit, client, helo, authUser);
-        QueueEntry entry;
+        CompletionStage<QueueEntry> stored;
         try {
-            entry = intake.queue.accept(t.incoming, envelope, signature + added);
-        } catch (QueueException e) {
-            LOG.warn("queue refused {}: {} {}", t.incoming.id(), e.kind(), e.getMessage());
-            return refuse(session, t, e.kind() == QueueException.Kind.STORAGE_FULL
-                    ? new SMTPResponse("452", STORAGE_FULL)
-                    : new SMTPResponse("451", STORAGE_ERROR));
+            stored = intake.queue.acceptAsync(t.incoming, envelope, signature + added);
         } catch (RuntimeException e) {
-            LOG.error("queue failed on {}", t.incoming.id(), e);
-            return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+            stored = CompletableFuture.failedFuture(e);
         }
-        intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
-                session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
-        if (intake.metrics != null) {
-            intake.metrics.intakeLatency(java.time.Duration.ofNanos(System.nanoTime() - dataEnd));
-        }
-        return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
+        // The queue completes on its fsync thread; the reply, the log line and the metrics are the
+        // session's business and run on its loop.
+        return stored.handleAsync((entry, failure) -> {
+            if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+                if (cause instanceof QueueException e) {
+                    LOG.warn("queue refused {}: {} {}", t.incoming.id(), e.kind(), e.getMessage());
+                    return refuse(session, t, e.kind() == QueueException.Kind.STORAGE_FULL
+                            ? new SMTPResponse("452", STORAGE_FULL)
+                            : new SMTPResponse("451", STORAGE_ERROR));
+                }
+                LOG.error("queue failed on {}", t.incoming.id(), cause);
+                return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+            }
+            intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
+                    session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
+            if (intake.metrics != null) {
+                intake.metrics.intakeLatency(java.time.Duration.ofNanos(System.nanoTime() - dataEnd));
+            }
+            return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
+        }, loop);
+    }
+
+    private static CompletionStage<Response> done(Response r) {
+        return CompletableFuture.completedFuture(r);
     }
 
     private static Response refuse(IntakeSession session, Transaction t, SMTPResponse r) {

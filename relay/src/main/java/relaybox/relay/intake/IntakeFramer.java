@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #MAX_COMMAND_LINE} bytes is skipped up to its end and answered {@code 500 5.5.2}.
  * After a {@code DATA} or {@code STARTTLS} line the framer pauses until the session has answered
  * it ({@link #resume}): only then does it know whether the next bytes are message bytes, commands,
- * or (after STARTTLS) something that must come through TLS. Plain-text bytes already waiting when
+ * or (after STARTTLS) something that must come through TLS. It pauses after the final dot too,
+ * until the message's reply is written (after the queue's fsync), so commands pipelined behind
+ * the dot are answered after it. Plain-text bytes already waiting when
  * TLS starts were pipelined behind STARTTLS: the connection is closed (command injection,
  * CVE-2011-0411 style), as James's AllButStartTls framer does.
  *
@@ -37,12 +39,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * it with 550 and close (Postfix's {@code smtpd_forbid_bare_newline = reject}).
  *
  * <h2>Flow control</h2>
- * The session runs on a worker thread and may wait for the disk. Bytes passed on but not yet
- * consumed are counted; above {@link #HIGH_WATER} the framer stops reading from the socket until
+ * Bytes passed on but not yet consumed are counted; above {@link #HIGH_WATER} the framer stops reading from the socket until
  * the session has caught up, so a fast client cannot fill the heap.
  *
- * <p>Thread safety: decoding runs on the channel's I/O thread; {@link #resume}, {@link #consumed}
- * and {@link #expectData} are called from the session's worker thread.
+ * <p>Thread safety: decoding runs on the channel's event loop; {@link #resume}, {@link #consumed}
+ * and {@link #expectData} may be called from any thread.
  */
 final class IntakeFramer extends ByteToMessageDecoder {
 
@@ -251,6 +252,8 @@ final class IntakeFramer extends ByteToMessageDecoder {
                     emit(out, new DataEnd(bareNewline), 0);
                     dataMode = false;
                     bareNewline = false;
+                    // Nothing after the dot is read until the session has answered it.
+                    paused = true;
                     return true;
                 }
                 // RFC 5321 4.5.2: a leading dot is removed when the line has more characters.

@@ -11,6 +11,8 @@ import org.apache.james.protocols.smtp.SMTPSessionImpl;
 
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 
 /**
  * A James SMTP session that also holds relaybox's {@link Transaction}. Two changes to James's
@@ -58,13 +60,14 @@ final class IntakeSession extends SMTPSessionImpl {
         }
     }
 
-    Response dataEnd(boolean bareNewline) {
+    /** The reply to the final dot, completed on {@code loop}; null when no message was being received. */
+    CompletionStage<Response> dataEnd(boolean bareNewline, Executor loop) {
         Transaction t = transaction;
         if (t == null || !t.inData()) {
             return null;
         }
         // The caller writes the reply and then calls resetState(), which ends the transaction.
-        return AcceptMessage.finish(this, t, bareNewline);
+        return AcceptMessage.finish(this, t, bareNewline, loop);
     }
 
     @Override
