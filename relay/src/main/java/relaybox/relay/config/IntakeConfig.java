@@ -22,7 +22,7 @@ import java.util.List;
  * @param maxConnectionsPerClient intake_max_connections_per_client: open connections per client address
  * @param commandTimeout          intake_command_timeout: idle time allowed between commands
  * @param dataTimeout             intake_data_timeout: idle time allowed while message bytes arrive
- * @param workerThreads           intake_worker_threads: threads that run sessions and wait for the queue
+ * @param workerThreads           intake_worker_threads: event loops that run sessions (0 in the file: one per core)
  * @param tlsCert                 intake_tls_cert: PEM certificate chain for STARTTLS, or null
  * @param tlsKey                  intake_tls_key: PEM private key for STARTTLS, or null
  * @param authCredentials         intake_auth_credentials: file of user:hash lines for AUTH, or null
@@ -50,7 +50,8 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
      * Each session is pinned to one worker thread and a thread waits while the queue commits, so
      * this bounds how many sessions can be inside a group commit at once.
      */
-    public static final int DEFAULT_WORKER_THREADS = 128;
+    /** 0: one event loop per CPU core. */
+    public static final int DEFAULT_WORKER_THREADS = 0;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
     /** Password guessing: three tries per connection (as many MUAs allow), then 421. */
     public static final int DEFAULT_AUTH_MAX_FAILURES = 3;
@@ -92,7 +93,10 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
                 1, 100_000);
         Duration cmdTimeout = positive(r, "intake_command_timeout", DEFAULT_COMMAND_TIMEOUT);
         Duration dataTimeout = positive(r, "intake_data_timeout", DEFAULT_DATA_TIMEOUT);
-        int workers = (int) r.integer("intake_worker_threads", DEFAULT_WORKER_THREADS, 1, 4096);
+        int workers = (int) r.integer("intake_worker_threads", DEFAULT_WORKER_THREADS, 0, 4096);
+        if (workers == 0) {
+            workers = Runtime.getRuntime().availableProcessors();
+        }
         Path cert = optionalPath(r, "intake_tls_cert");
         Path key = optionalPath(r, "intake_tls_key");
         if ((cert == null) != (key == null)) {

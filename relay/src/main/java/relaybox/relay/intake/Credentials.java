@@ -30,8 +30,23 @@ public final class Credentials {
 
     private final Map<String, Entry> users;
 
+    /**
+     * A good login's PBKDF2 (210,000 rounds, about 0.1 s of CPU) runs on the session's event loop
+     * and holds up every session on it, so a user's last good password is remembered for
+     * {@link #VERIFIED_FOR_NANOS}, as a salted SHA-256 under a key that lives only in this
+     * process: an application that logs in for every message pays PBKDF2 once every few minutes.
+     * A wrong password always takes the slow path.
+     */
+    private record Verified(byte[] token, long at) { }
+
+    static final long VERIFIED_FOR_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(10);
+    private final Map<String, Verified> verified = new java.util.concurrent.ConcurrentHashMap<>();
+    private final byte[] secret = new byte[32];
+    private final java.util.concurrent.atomic.AtomicLong derivations = new java.util.concurrent.atomic.AtomicLong();
+
     private Credentials(Map<String, Entry> users) {
         this.users = Map.copyOf(users);
+        new SecureRandom().nextBytes(secret);
     }
 
     /** Reads the file; an error names the file and the line. */
@@ -62,10 +77,40 @@ public final class Credentials {
         Entry e = users.get(user);
         if (e == null) {
             // Same work as a real check, so timing does not tell which user names exist.
+            derivations.incrementAndGet();
             derive(password, new byte[16], ITERATIONS);
             return false;
         }
-        return MessageDigest.isEqual(e.hash, derive(password, e.salt, e.iterations));
+        long now = System.nanoTime();
+        Verified v = verified.get(user);
+        byte[] token = token(user, password);
+        if (v != null && now - v.at() < VERIFIED_FOR_NANOS && MessageDigest.isEqual(v.token(), token)) {
+            return true;
+        }
+        derivations.incrementAndGet();
+        boolean ok = MessageDigest.isEqual(e.hash, derive(password, e.salt, e.iterations));
+        if (ok) {
+            verified.put(user, new Verified(token, now));
+        }
+        return ok;
+    }
+
+    /** PBKDF2 runs so far (tests: a repeated good login must not run it again). */
+    long derivations() {
+        return derivations.get();
+    }
+
+    private byte[] token(String user, String password) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            d.update(secret);
+            d.update(user.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            d.update((byte) 0);
+            d.update(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return d.digest();
+        } catch (GeneralSecurityException ex) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", ex);
+        }
     }
 
     /** The {@code pbkdf2-sha256:ITERATIONS:SALT:HASH} part of a credentials line for a new password. */

@@ -29,7 +29,7 @@ class IntakeConfigTest {
         assertEquals(25L << 20, c.maxMessageSize());
         assertEquals(IntakeConfig.DEFAULT_MAX_RECIPIENTS, c.maxRecipients());
         assertEquals(Duration.ofMinutes(5), c.commandTimeout());
-        assertEquals(IntakeConfig.DEFAULT_WORKER_THREADS, c.workerThreads());
+        assertEquals(Runtime.getRuntime().availableProcessors(), c.workerThreads(), "one event loop per core");
         assertEquals(List.of(Cidr.parse("127.0.0.0/8").orElseThrow(), Cidr.parse("::1/128").orElseThrow()), c.networks());
         assertNull(c.tlsCert());
         assertTrue(!c.hostname().isEmpty());

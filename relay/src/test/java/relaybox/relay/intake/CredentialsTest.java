@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,6 +27,22 @@ class CredentialsTest {
         assertTrue(c.verify("app", "correct horse"));
         assertFalse(c.verify("app", "correct horse "));
         assertFalse(c.verify("other", "correct horse"));
+    }
+
+    @Test
+    void aRepeatedGoodLoginSkipsPbkdf2ButAWrongPasswordNever() throws Exception {
+        Path f = dir.resolve("creds");
+        Files.writeString(f, "app:" + Credentials.hash("s3cret") + "\nops:" + Credentials.hash("other") + "\n");
+        Credentials c = Credentials.load(f);
+        assertTrue(c.verify("app", "s3cret"));
+        assertEquals(1, c.derivations());
+        assertTrue(c.verify("app", "s3cret"));
+        assertEquals(1, c.derivations(), "a remembered good login");
+        assertFalse(c.verify("app", "s3cret!"));
+        assertEquals(2, c.derivations(), "a wrong password is always checked the slow way");
+        assertFalse(c.verify("ops", "s3cret"), "one user's remembered password is not another's");
+        assertTrue(c.verify("app", "s3cret"));
+        assertEquals(3, c.derivations());
     }
 
     @Test
