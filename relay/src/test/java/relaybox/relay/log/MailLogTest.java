@@ -22,6 +22,15 @@ class MailLogTest {
     private static final String ESP = "smtp.esp.example[203.0.113.7]:587";
 
     @Test
+    void secondsWithTwoDecimalsRoundAsPercentTwoFDid() {
+        long[] cases = {0, 1, 4, 5, 9, 10, 15, 94, 95, 99, 995, 999, 1000, 1004, 1005, 12_345, 3_600_000, -3, -5, -1234};
+        for (long ms : cases) {
+            assertEquals(String.format(java.util.Locale.ROOT, "%.2f", ms / 1000.0), MailLog.twoDecimals(ms), ms + " ms");
+        }
+        assertEquals("0.00/1.50/0.01", MailLog.delays(Duration.ofMillis(-20), Duration.ofMillis(1500), Duration.ofMillis(5)));
+    }
+
+    @Test
     void oneMessagesLifeDeferredThenDelivered() {
         log.queued(id, "app@corp.example", 1, 48213, "10.1.2.3", "app1", "TLSv1.3", "corp.example/s1");
         log.deferred(id, "a@x.example", ESP, 1, "+1m", "RCPT", "451 4.7.1 Try again later");
