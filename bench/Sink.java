@@ -3,6 +3,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -16,19 +20,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * pipelined transactions per connection, answers 250 to everything, counts messages and
  * connections, and for messages carrying "X-Bench-Id: <n>" appends "n arrival-epoch-nanos" to the
  * arrivals file (the latency client writes the matching 250 times). Every 100 ms it writes
- * "messages connections bytes" to the status file. Usage: java Sink.java PORT STATUS_FILE [ARRIVALS_FILE]
+ * "messages connections bytes" to the status file. While DOWN_FILE exists the sink is down:
+ * connections are refused and open ones closed, and counters keep their values.
+ * Usage: java Sink.java PORT STATUS_FILE [ARRIVALS_FILE [DOWN_FILE]]
  */
 public class Sink {
     static final AtomicLong messages = new AtomicLong();
     static final AtomicLong connections = new AtomicLong();
     static final AtomicLong bytes = new AtomicLong();
     static final StringBuffer latencies = new StringBuffer();
+    static final Set<Socket> open = ConcurrentHashMap.newKeySet();
 
     public static void main(String[] a) throws Exception {
         int port = Integer.parseInt(a[0]);
         Path status = Path.of(a[1]);
         Path latency = a.length > 2 ? Path.of(a[2]) : null;
-        ServerSocket ss = new ServerSocket(port, 1024, InetAddress.getLoopbackAddress());
         Thread w = new Thread(() -> {
             while (true) {
                 try {
@@ -50,12 +56,37 @@ public class Sink {
         });
         w.setDaemon(true);
         w.start();
+        Path down = a.length > 3 ? Path.of(a[3]) : null;
         while (true) {
-            Socket s = ss.accept();
-            connections.incrementAndGet();
-            Thread t = new Thread(() -> serve(s));
-            t.setDaemon(true);
-            t.start();
+            if (down != null && Files.exists(down)) {
+                // An outage: connections refused, open ones dropped, until the file goes away.
+                for (Socket c : open) {
+                    c.close();
+                }
+                Thread.sleep(10);
+                continue;
+            }
+            try (ServerSocket ss = new ServerSocket()) {
+                ss.setReuseAddress(true);
+                ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1024);
+                ss.setSoTimeout(10);
+                while (down == null || !Files.exists(down)) {
+                    Socket s;
+                    try {
+                        s = ss.accept();
+                    } catch (SocketTimeoutException e) {
+                        continue;
+                    }
+                    connections.incrementAndGet();
+                    open.add(s);
+                    Thread t = new Thread(() -> {
+                        serve(s);
+                        open.remove(s);
+                    });
+                    t.setDaemon(true);
+                    t.start();
+                }
+            }
         }
     }
 

@@ -9,12 +9,16 @@
 #
 # Needs root (Postfix), Debian's postfix package (smtp-source) and a built tree:
 #   mvn -q -B -DskipTests package && sudo bench/run.sh [workload...]
-# Environment: N (default 10000), SESSIONS (10), BENCH_DIR (a fresh directory on the same disk).
+# Environment: N (default 10000), SESSIONS (10), WARMUP (20000), SOURCE_OPTS (-d: one connection
+# per smtp-source session), BENCH_DIR (a fresh directory on the same disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 N=${N:-10000}
 SESSIONS=${SESSIONS:-10}
+# SOURCE_OPTS=-d keeps each smtp-source session's connection open for all its messages
+# (by default every message gets a new connection, as PHP mail() and cron do).
+SOURCE_OPTS=${SOURCE_OPTS:-}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-bench.XXXXXX)}
 RB_PORT=2525 PF_PORT=2600 SINK_PORT=2699
 workloads=${*:-intake relay drain latency large}
@@ -34,12 +38,15 @@ elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1
 rate() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.0f}')" "$1" "$2"; }
 
 sink_start() {
-  rm -f "$W/sink.status" "$W/arrivals"
-  java -Xmx256m bench/Sink.java "$SINK_PORT" "$W/sink.status" "$W/arrivals" &
+  rm -f "$W/sink.status" "$W/arrivals" "$W/sink.down"
+  java -Xmx256m -cp "$W/sink-classes" Sink "$SINK_PORT" "$W/sink.status" "$W/arrivals" "$W/sink.down" &
   sink_pid=$!
   for _ in $(seq 100); do [ -s "$W/sink.status" ] && return; sleep 0.1; done
   echo "sink did not start" >&2; exit 1
 }
+# An upstream outage and its end, without a sink JVM starting inside a measurement.
+sink_down() { touch "$W/sink.down"; sleep 0.5; }
+sink_up() { rm -f "$W/sink.down"; }
 sink_stop() { kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; sink_pid=; }
 sink_count() { local n; n=$(cut -d' ' -f1 "$W/sink.status" 2>/dev/null); echo "${n:-0}"; }
 sink_connections() { cut -d' ' -f2 "$W/sink.status"; }
@@ -59,6 +66,7 @@ intake_max_connections = 2000
 queue_dir = "$W/rbq"
 queue_min_free_space = "1GiB"
 forward_probe_interval = "1s"
+control_socket = "$W/control.sock"
 
 [[upstream]]
 name = "sink"
@@ -74,6 +82,9 @@ CONF
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && return; sleep 0.1; done
   echo "relaybox did not start; log:" >&2; tail -20 "$W/relaybox.log" >&2; exit 1
 }
+# relaybox needs no flush: its prober notices the upstream is back (forward_probe_interval) and
+# makes the whole backlog due; the drain time includes that.
+rb_noticed_by_itself() { :; }
 rb_rss() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
 rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || true; rb_pid=; }
 
@@ -86,55 +97,88 @@ pf_start() {
 pf_stop() { postfix stop >/dev/null 2>&1 || true; }
 
 send() { # port count size sessions
-  smtp-source -s "$4" -m "$2" -l "$3" -f bench@example.com -t sink@example.net "127.0.0.1:$1"
+  smtp-source $SOURCE_OPTS -s "$4" -m "$2" -l "$3" -f bench@example.com -t sink@example.net "127.0.0.1:$1"
+}
+
+# Every workload is measured twice on the same daemon: "cold" is the first N messages after it
+# started (JIT compilation still running), "warm" is N more after WARMUP unmeasured ones, the
+# state a long-running relay is in. Postfix gets the same sequence.
+WARMUP=${WARMUP:-20000}
+
+settle_count() { sleep 1; sink_count; } # what the sink holds once stragglers (duplicates) had time to arrive
+
+intake_one() { # name port
+  local t0 t1
+  t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; t1=$(now)
+  echo "$1 cold: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s)"
+  send "$2" "$WARMUP" 4096 "$SESSIONS"
+  t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; t1=$(now)
+  echo "$1 warm: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s, after $WARMUP warm-up messages)"
 }
 
 intake() {
   echo "== intake: $N x 4 KiB, $SESSIONS sessions, upstream down"
   rb_start
-  local t0 t1; t0=$(now); send $RB_PORT "$N" 4096 "$SESSIONS"; t1=$(now)
-  echo "relaybox: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s), peak RSS $(rb_rss)"
+  intake_one "relaybox" $RB_PORT
+  echo "relaybox peak RSS $(rb_rss)"
   rb_stop
   pf_start
-  t0=$(now); send $PF_PORT "$N" 4096 "$SESSIONS"; t1=$(now)
-  echo "postfix:  $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s)"
+  intake_one "postfix " $PF_PORT
   pf_stop
+}
+
+relay_one() { # name port
+  local t0 t1 total=$N
+  t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; sink_wait "$total" 600; t1=$(now)
+  echo "$1 cold: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s)"
+  total=$((total + WARMUP)); send "$2" "$WARMUP" 4096 "$SESSIONS"; sink_wait "$total" 600
+  total=$((total + N))
+  t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; sink_wait "$total" 600; t1=$(now)
+  echo "$1 warm: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s); sink holds $(settle_count) of $total sent, over $(sink_connections) upstream connections"
 }
 
 relay() {
   echo "== relay (a): $N x 4 KiB, $SESSIONS sessions, to a local sink"
   sink_start; rb_start
-  local t0 t1; t0=$(now); send $RB_PORT "$N" 4096 "$SESSIONS"; sink_wait "$N" 600; t1=$(now)
-  echo "relaybox: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s), $(sink_connections) upstream connections, peak RSS $(rb_rss)"
+  relay_one "relaybox" $RB_PORT
+  echo "relaybox peak RSS $(rb_rss)"
   rb_stop; sink_stop
   sink_start; pf_start
-  t0=$(now); send $PF_PORT "$N" 4096 "$SESSIONS"; sink_wait "$N" 600; t1=$(now)
-  echo "postfix:  $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s end to end ($(elapsed "$t0" "$t1") s), $(sink_connections) upstream connections"
+  relay_one "postfix " $PF_PORT
   pf_stop; sink_stop
 }
 
+drain_one() { # name port flush-command
+  local t0 t1 c0
+  # Warm: WARMUP messages relayed first, so the forwarder is compiled, as in a running relay.
+  send "$2" "$WARMUP" 4096 "$SESSIONS"; sink_wait "$WARMUP" 600
+  sink_down
+  send "$2" "$N" 4096 "$SESSIONS"
+  sleep 1
+  c0=$(sink_connections)
+  t0=$(now); sink_up; $3; sink_wait $((WARMUP + N)) 900; t1=$(now)
+  echo "$1 drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, $3); sink holds $(( $(settle_count) - WARMUP )) of $N, over $(( $(sink_connections) - c0 )) connections"
+}
+
 drain() {
-  echo "== drain (b): $N x 4 KiB queued while the sink is down, then the sink comes up"
-  rb_start
-  send $RB_PORT "$N" 4096 "$SESSIONS"
-  local t0 t1; t0=$(now); sink_start; sink_wait "$N" 900; t1=$(now)
-  echo "relaybox: drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s) over $(sink_connections) connections"
+  echo "== drain (b): $N x 4 KiB queued while the sink is down, then the sink comes up and the queue is flushed"
+  sink_start; rb_start
+  drain_one "relaybox:" $RB_PORT rb_noticed_by_itself
   rb_stop; sink_stop
-  pf_start
-  send $PF_PORT "$N" 4096 "$SESSIONS"
-  t0=$(now); sink_start; postqueue -f; sink_wait "$N" 900; t1=$(now)
-  echo "postfix:  drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, postqueue -f) over $(sink_connections) connections"
+  sink_start; pf_start
+  drain_one "postfix: " $PF_PORT "postqueue -f"
   pf_stop; sink_stop
 }
 
 latency() {
   local n=1000
-  echo "== latency (c): $n messages one at a time, 250 to arrival at the sink"
+  echo "== latency (c): $n messages one at a time (after $WARMUP warm-up messages), 250 to arrival at the sink"
   for who in relaybox postfix; do
     sink_start
     if [ $who = relaybox ]; then rb_start; port=$RB_PORT; else pf_start; port=$PF_PORT; fi
+    send "$port" "$WARMUP" 4096 "$SESSIONS"; sink_wait "$WARMUP" 600
     java bench/LatencyClient.java 127.0.0.1 "$port" "$n" "$W/acks"
-    sink_wait "$n" 300
+    sink_wait $((n + WARMUP)) 300
     sleep 0.3
     python3 - "$W/acks" "$W/arrivals" "$who" <<'PY'
 import sys
@@ -162,5 +206,6 @@ large() {
   pf_stop; sink_stop
 }
 
+mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" bench/Sink.java
 echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W"
 for w in $workloads; do "$w"; done
