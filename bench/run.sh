@@ -82,9 +82,9 @@ CONF
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && return; sleep 0.1; done
   echo "relaybox did not start; log:" >&2; tail -20 "$W/relaybox.log" >&2; exit 1
 }
-# relaybox needs no flush: its prober notices the upstream is back (forward_probe_interval) and
-# makes the whole backlog due; the drain time includes that.
-rb_noticed_by_itself() { :; }
+# relaybox's postqueue -f: every queued and deferred entry due now, and down upstreams probed
+# now. (Without it the prober notices within forward_probe_interval, 1s here, by itself.)
+rb_flush() { java -jar admin-cli/target/relaybox.jar queue retry --all --socket "$W/control.sock" >/dev/null; }
 rb_rss() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
 rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || true; rb_pid=; }
 
@@ -163,7 +163,7 @@ drain_one() { # name port flush-command
 drain() {
   echo "== drain (b): $N x 4 KiB queued while the sink is down, then the sink comes up and the queue is flushed"
   sink_start; rb_start
-  drain_one "relaybox:" $RB_PORT rb_noticed_by_itself
+  drain_one "relaybox:" $RB_PORT "rb_flush"
   rb_stop; sink_stop
   sink_start; pf_start
   drain_one "postfix: " $PF_PORT "postqueue -f"

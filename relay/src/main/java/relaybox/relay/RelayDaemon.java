@@ -149,8 +149,10 @@ public final class RelayDaemon {
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
         intake.start();
-        control = new ControlServer(config.control(), new ControlService(queue, status,
-                new UpstreamProbe(config.forward()), config::effective, mailLog, Clock.systemUTC()));
+        ControlService service = new ControlService(queue, status, new UpstreamProbe(config.forward()),
+                config::effective, mailLog, Clock.systemUTC());
+        service.onRetry(dispatcher::probeNow);
+        control = new ControlServer(config.control(), service);
         control.start();
         status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
                 control.socket().toString(), observability.metricsAddress());

@@ -80,7 +80,14 @@ public final class ControlService implements AutoCloseable {
     private final Supplier<String> effectiveConfig;
     private final MailLog mailLog;
     private final Clock clock;
-    private final ExecutorService bulk = Executors.newFixedThreadPool(8, r -> {
+    /** What "retry" asks of the forwarder besides making entries due: probe down upstreams now. */
+    private volatile Runnable onRetry = () -> { };
+    /**
+     * Runs the per-entry actions of a bulk request. Each waits for its own commit, so as many as
+     * run at once share one: with 8 threads, retry --all over 10,000 entries took 2.7 s; with 64,
+     * about a sixth of the commits.
+     */
+    private final ExecutorService bulk = Executors.newFixedThreadPool(64, r -> {
         Thread t = new Thread(r, "control-bulk");
         t.setDaemon(true);
         return t;
@@ -99,6 +106,15 @@ public final class ControlService implements AutoCloseable {
         this.effectiveConfig = effectiveConfig;
         this.mailLog = mailLog;
         this.clock = clock;
+    }
+
+    /**
+     * Called after a retry request: the daemon wires the dispatcher's immediate probe here, so
+     * that "queue retry" after an outage sends now, not at the next probe interval (as
+     * {@code postqueue -f} does for Postfix).
+     */
+    public void onRetry(Runnable r) {
+        this.onRetry = r;
     }
 
     /** Answers one request; {@code peer} names the caller for the audit line ("uid 0"). */
@@ -279,6 +295,9 @@ public final class ControlService implements AutoCloseable {
             totals.merge(row.get("result").asText(), 1, Integer::sum);
         }
         LOG.info("control {} by {}: {} selected, {}", op, peer, ids.size(), totals);
+        if (op.equals("retry")) {
+            onRetry.run();
+        }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.put("action", op);
         out.set("results", rows);

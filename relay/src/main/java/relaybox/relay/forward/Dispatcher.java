@@ -308,6 +308,15 @@ public final class Dispatcher implements AutoCloseable {
 
     // ---- the prober: notice recovery, then drain at full speed ----
 
+    /** Probes every down upstream now, on the prober's thread (an operator's "queue retry"). */
+    public void probeNow() {
+        try {
+            prober.execute(this::probe);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // Shutting down: nothing to probe for.
+        }
+    }
+
     private void probe() {
         for (Upstream u : upstreams) {
             if (u.isUp() || !running) {

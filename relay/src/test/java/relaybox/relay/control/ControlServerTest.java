@@ -94,6 +94,25 @@ class ControlServerTest {
     }
 
     @Test
+    void retryAsksTheForwarderToProbeNowAndHoldDoesNot() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
+        service.onRetry(probes::incrementAndGet);
+        Queue.Incoming in = queue.receive();
+        in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
+        queue.accept(in, Envelope.of("a@x", List.of("b@y")), "");
+        ObjectNode hold = ControlJson.MAPPER.createObjectNode().put("op", "hold").put("all", true);
+        assertTrue(new ControlClient(socket, Duration.ofSeconds(10)).call(hold).ok());
+        assertEquals(0, probes.get());
+        ObjectNode release = ControlJson.MAPPER.createObjectNode().put("op", "release").put("all", true);
+        assertTrue(new ControlClient(socket, Duration.ofSeconds(10)).call(release).ok());
+        ObjectNode retry = ControlJson.MAPPER.createObjectNode().put("op", "retry").put("all", true);
+        ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(retry);
+        assertTrue(r.ok(), r.json().toString());
+        assertEquals(1, r.json().path("done").asInt(), r.json().toString());
+        assertEquals(1, probes.get());
+    }
+
+    @Test
     void malformedAndUnknownRequestsGetBadRequest() throws Exception {
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
             ch.write(ByteBuffer.wrap("this is not json\n".getBytes(StandardCharsets.UTF_8)));

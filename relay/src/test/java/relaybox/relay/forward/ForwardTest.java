@@ -2,6 +2,7 @@ package relaybox.relay.forward;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import relaybox.relay.config.ForwardConfig;
 import relaybox.queue.EntryState;
 import relaybox.queue.Envelope;
 import relaybox.queue.QueueEntry;
@@ -118,6 +119,26 @@ class ForwardTest {
                 && !h.linesWith(" forward up ").isEmpty());
         System.out.printf("drain after link returned: 50 messages in %.2fs%n", (System.nanoTime() - t0) / 1e9);
         assertEquals(1, h.linesWith(" forward up ").size(), h.lines.toString());
+    }
+
+    @Test
+    void probeNowSendsAtOnceInsteadOfAtTheNextProbe() throws Exception {
+        esp.start();
+        int port = esp.port();
+        esp.stop();
+        Duration t = Duration.ofSeconds(2);
+        // Probes an hour apart: only probeNow (an operator's "queue retry") can notice the return.
+        h.start(new ForwardConfig(4, Duration.ofSeconds(5), Duration.ofSeconds(1), t, t, t, t, Duration.ofHours(1),
+                "relay.test", true, 100, List.of(new Harness.Up("esp", port).build())));
+        for (int i = 0; i < 20; i++) {
+            h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
+        }
+        h.await("outage noticed", WAIT, () -> !h.dispatcher.isUp("esp"));
+        esp.start(port);
+        Thread.sleep(500);
+        assertEquals(0, esp.received.size(), "nothing is sent before a probe");
+        h.dispatcher.probeNow();
+        h.await("backlog drained after probeNow", WAIT, () -> esp.received.size() == 20 && h.queue.list().isEmpty());
     }
 
     @Test
