@@ -2,9 +2,9 @@ package relaybox.relay.forward;
 
 import org.slf4j.MDC;
 import relaybox.queue.QueueEntry;
+import relaybox.relay.log.MailLog;
 
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -125,7 +125,8 @@ final class UpstreamWorker implements Runnable {
         if (bare instanceof SmtpSession s && s.slowDownRequested) {
             u.rate.pause(1000);
         }
-        String delays = String.format(Locale.ROOT, "%.2f/%.2f/%.2f", Math.max(0, wait), (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        String delays = MailLog.delays(Duration.ofNanos((long) (wait * 1e9)), Duration.ofNanos(t1 - t0),
+                Duration.ofNanos(t2 - t1));
         d.count(u, e, d.recorder.record(e, a, delays));
         if (!session.reusable()) {
             session.close();
