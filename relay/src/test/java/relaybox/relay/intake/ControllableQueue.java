@@ -21,7 +21,8 @@ import java.util.function.Consumer;
 
 /**
  * An in-memory queue the test can make fail or wait: "full" makes receive and accept throw
- * STORAGE_FULL, {@code beforeAccept} runs inside accept (to block it), and it counts
+ * STORAGE_FULL, {@code beforeAccept} runs inside accept (to block it; acceptAsync runs accept on
+ * its own thread, as the real queue completes on its fsync thread), and it counts
  * reservations not yet accepted or discarded, to prove no spool space leaks.
  */
 final class ControllableQueue implements Queue {
@@ -71,6 +72,26 @@ final class ControllableQueue implements Queue {
                 outstanding.decrementAndGet();
             }
         }
+    }
+
+    /** Stands in for the queue's fsync thread: a blocked accept completes later, elsewhere. */
+    private final java.util.concurrent.ExecutorService completer = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "test-queue-completer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Like the real queue: returns at once and completes on a queue thread, however long accept blocks. */
+    @Override
+    public java.util.concurrent.CompletionStage<QueueEntry> acceptAsync(Incoming incoming, Envelope envelope,
+                                                                         String addedHeaders) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return accept(incoming, envelope, addedHeaders);
+            } catch (QueueException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, completer);
     }
 
     @Override

@@ -92,8 +92,8 @@ class IntakeLifecycleTest {
             ExecutorService pool = Executors.newCachedThreadPool();
             Future<String> slow = pool.submit(() -> oneMessage(h));
             assertTrue(blocked.await(10, TimeUnit.SECONDS));
-            // With 2+ I/O threads, some of these share the blocked session's I/O thread; each must
-            // still get through a whole transaction while the first one waits.
+            // Some of these share the blocked session's event loop (one per core); each must still
+            // get through a whole transaction while the first one waits for the queue.
             for (int i = 0; i < 6; i++) {
                 String r = pool.submit(() -> oneMessage(h)).get(10, TimeUnit.SECONDS);
                 assertTrue(r.startsWith("250 2.0.0"), r);
