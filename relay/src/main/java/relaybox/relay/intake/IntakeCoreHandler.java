@@ -12,14 +12,14 @@ import org.apache.james.protocols.smtp.SMTPResponse;
 import org.apache.james.util.MDCBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.concurrent.CompletionStage;
 import relaybox.relay.intake.IntakeFramer.CommandLine;
 import relaybox.relay.intake.IntakeFramer.DataChunk;
 import relaybox.relay.intake.IntakeFramer.DataEnd;
 import relaybox.relay.intake.IntakeFramer.Event;
 import relaybox.relay.intake.IntakeFramer.BadCommandLine;
 import relaybox.relay.intake.IntakeFramer.LineTooLong;
+
+import java.util.concurrent.CompletionStage;
 
 /**
  * Runs one SMTP session on its event loop: commands go to James's handler chain, message bytes
