@@ -505,8 +505,8 @@ final class Spool {
         }
 
         /**
-         * Ends the message. A large message's file is fsynced here, by the writer's own thread, and
-         * its location returned; a small one stays in memory ({@link #smallBytes}) for the caller
+         * Ends the message. A large message's file is fsynced here (on the queue's large-accept
+         * pool, off the event loops) and its location returned; a small one stays in memory ({@link #smallBytes}) for the caller
          * to append with its entry record ({@link #appendRecord}), and null is returned.
          */
         Location finish() throws IOException {

@@ -123,7 +123,22 @@ final class AcceptMessage {
                 intake.metrics.intakeLatency(java.time.Duration.ofNanos(System.nanoTime() - dataEnd));
             }
             return new SMTPResponse("250", "2.0.0 Ok: queued as " + entry.id());
-        }, loop);
+        }, onLoop(loop));
+    }
+
+    /**
+     * The session's loop, or the completing thread once the loop has stopped (a client gone
+     * and the intake shut down while its message was being synced): the message is stored by
+     * then, and its mail-log line must still be written.
+     */
+    private static Executor onLoop(Executor loop) {
+        return task -> {
+            try {
+                loop.execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                task.run();
+            }
+        };
     }
 
     private static CompletionStage<Response> done(Response r) {
