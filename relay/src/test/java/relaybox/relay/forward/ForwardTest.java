@@ -134,6 +134,10 @@ class ForwardTest {
             h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
         }
         h.await("outage noticed", WAIT, () -> !h.dispatcher.isUp("esp"));
+        // A worker that checked the circuit just before it opened may still be about to connect:
+        // wait until every lease is given back, or it would reach the restarted ESP on its own.
+        h.await("every lease given back", WAIT,
+                () -> h.queue.counts().getOrDefault(EntryState.SENDING, 0L) == 0L);
         esp.start(port);
         Thread.sleep(500);
         assertEquals(0, esp.received.size(), "nothing is sent before a probe");
