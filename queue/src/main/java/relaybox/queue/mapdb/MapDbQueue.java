@@ -115,8 +115,6 @@ public final class MapDbQueue extends AbstractQueue {
     private final AtomicLong coalesced = new AtomicLong();
     private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
-    /** Opening over a fresh index after the old one was damaged: own files that are gone were delivered. */
-    private boolean rebuilding;
     private volatile boolean closed;
     /** Set by the committer when it exits; guarded by {@code ops}. */
     private boolean stopped;
@@ -161,7 +159,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q;
         try {
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw e;
@@ -177,7 +175,7 @@ public final class MapDbQueue extends AbstractQueue {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open the spool in " + dir
                         + ": " + io, io);
             }
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock);
         }
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
@@ -185,8 +183,8 @@ public final class MapDbQueue extends AbstractQueue {
         return q;
     }
 
-    private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
-                                        boolean rebuild) throws QueueException {
+    private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock)
+            throws QueueException {
         DB db;
         try {
             db = DBMaker.fileDB(dir.resolve("queue.db").toFile())
@@ -209,7 +207,6 @@ public final class MapDbQueue extends AbstractQueue {
         MapDbQueue q = null;
         try {
             q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
-            q.rebuilding = rebuild;
             q.recover();
             return q;
         } catch (IOException | RuntimeException | Error e) {
@@ -328,12 +325,17 @@ public final class MapDbQueue extends AbstractQueue {
                     continue;
                 }
                 if (!spool.intact(e.id(), loc)) {
-                    if (rebuilding && loc.inFile()) {
-                        // A large message's file goes only after its delivery was indexed: gone
-                        // means delivered, and the record is all that is left of it.
+                    if (loc.inFile()) {
+                        // A large message's file goes only after the commit that removed its
+                        // entry (delivered or deleted), or with an accept that failed and was
+                        // never acknowledged: gone means done, and the record is all that is left.
+                        // (The record lies past the watermark when an earlier one in the segment
+                        // was still being accepted at the crash.)
+                        LOG.info("{}: not recovered from the spool: its message file is gone, so it was"
+                                + " delivered or deleted before the stop", key);
                         continue;
                     }
-                    String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+                    String why = "spool segment missing or short";
                     e = e.quarantined(why);
                     quarantinedAtOpen.add(new Quarantined(key, why));
                 }

@@ -347,6 +347,34 @@ class MapDbQueueTest implements QueueContract {
     }
 
     @Test
+    void aLargeMessageDeliveredBeforeACrashIsNotQuarantinedForItsMissingFile() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("large-delivered");
+        QueueEntry kept;
+        try (MapDbQueue q = open(dir, clock)) {
+            QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
+            kept = put(q, "kept", "b@x.example");
+            q.hold(kept.id());
+            q.leaseDue(clock.instant(), 10);
+            q.recordOutcome(large.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        }
+        // What a kill leaves when the index's watermark trailed the spool (an earlier record was
+        // still being accepted): the large message's record lies past the watermark, while its
+        // removal was committed and its own file deleted.
+        org.mapdb.DB db = org.mapdb.DBMaker.fileDB(dir.resolve("queue.db").toFile()).transactionEnable().make();
+        var marks = db.treeMap("watermarks", org.mapdb.Serializer.LONG, org.mapdb.Serializer.LONG).open();
+        for (Long seg : List.copyOf(marks.keySet())) {
+            marks.put(seg, 0L);
+        }
+        db.commit();
+        db.close();
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(), back.quarantinedAtOpen(), "its file went only after its removal was committed");
+            assertEquals(List.of(kept.id()), back.list().stream().map(QueueEntry::id).toList());
+        }
+    }
+
+    @Test
     void belowTheFreeSpaceReserveNothingIsAccepted() throws Exception {
         Path dir = root.resolve("full");
         try (MapDbQueue q = MapDbQueue.open(dir, Long.MAX_VALUE, RetrySchedule.DEFAULT, new MutableClock())) {

@@ -178,7 +178,8 @@ class CrashLoopIT {
             assertTrue(acknowledged.size() >= KILLS, "too few messages acknowledged to mean anything: "
                     + acknowledged.size());
             assertEquals(0, stats.path("counts").path("sending").asLong(-1), "entries left in sending: " + stats);
-            assertEquals(0, stats.path("total").asLong(-1), "queue not drained: " + stats);
+            assertEquals(0, stats.path("total").asLong(-1), "queue not drained: " + stats + "\nquarantine lines:\n"
+                    + String.join("\n", quarantineLines(daemon.wholeLog())));
             assertEquals(0, quarantinedLines(daemon.wholeLog()), "entries quarantined during the run");
             // The JVM exits with 143 (128 + SIGTERM) after its shutdown hook ran: a clean stop (the
             // packaged unit says SuccessExitStatus=143).
@@ -245,13 +246,17 @@ class CrashLoopIT {
     }
 
     private static int quarantinedLines(String log) {
-        int n = 0;
+        return quarantineLines(log).size();
+    }
+
+    private static List<String> quarantineLines(String log) {
+        List<String> out = new ArrayList<>();
         for (String line : log.split("\n")) {
             if (line.contains("quarantined") && !line.contains(", 0 quarantined at open")) {
-                n++;
+                out.add(line);
             }
         }
-        return n;
+        return out;
     }
 
     private static int count(String s, String what) {
