@@ -1,7 +1,5 @@
 package relaybox.relay.forward;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,7 +70,6 @@ public final class Dispatcher implements AutoCloseable {
     private final List<Upstream> upstreams;
     private final Semaphore inflight;
     final OutcomeRecorder recorder;
-    private final EventLoopGroup group;
     private final ScheduledExecutorService prober;
     private final List<Thread> threads = new ArrayList<>();
     private final Object circuitChange = new Object();
@@ -87,21 +84,15 @@ public final class Dispatcher implements AutoCloseable {
         this.clock = clock;
         this.metrics = metrics;
         this.inflight = new Semaphore(cfg.concurrency());
-        this.group = new NioEventLoopGroup(Math.min(2, cfg.concurrency()), new DefaultThreadFactory("forward-io", true));
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
-        try {
-            for (UpstreamConfig u : cfg.upstreams()) {
-                if (u.isOutbox()) {
-                    ups.add(new Upstream(u, () -> outbox(u)));
-                } else {
-                    SmtpConnector c = new SmtpConnector(u, cfg, group);
-                    ups.add(new Upstream(u, c::open));
-                }
+        for (UpstreamConfig u : cfg.upstreams()) {
+            if (u.isOutbox()) {
+                ups.add(new Upstream(u, () -> outbox(u)));
+            } else {
+                SmtpConnector c = new SmtpConnector(u, cfg);
+                ups.add(new Upstream(u, c::open));
             }
-        } catch (IOException | RuntimeException e) {
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-            throw e;
         }
         this.upstreams = List.copyOf(ups);
         this.recorder = new OutcomeRecorder(queue, log,
@@ -378,6 +369,5 @@ public final class Dispatcher implements AutoCloseable {
         for (Upstream u : upstreams) {
             u.drainBacklog().forEach(this::giveBack);
         }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 }

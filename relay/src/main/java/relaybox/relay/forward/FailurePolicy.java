@@ -6,6 +6,7 @@ import relaybox.queue.DeliveryOutcome;
 
 import javax.net.ssl.SSLException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Locale;
@@ -152,6 +153,9 @@ public final class FailurePolicy {
         }
         if (root instanceof ConnectException) {
             return "connection refused";
+        }
+        if (root instanceof SocketTimeoutException && root.getMessage() != null) {
+            return root.getMessage();
         }
         String m = root.getMessage();
         String what = root.getClass().getSimpleName();

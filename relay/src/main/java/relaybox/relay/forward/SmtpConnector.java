@@ -1,13 +1,6 @@
 package relaybox.relay.forward;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.smtp.SmtpRequestEncoder;
 import io.netty.handler.codec.smtp.SmtpResponseDecoder;
 import io.netty.handler.ssl.SslContext;
@@ -22,12 +15,11 @@ import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Owns how sessions to one SMTP upstream are opened: the TLS context (TLS 1.2 or newer, the
  * system trust store or the upstream's {@code ca_file}, host name verified), the credentials,
- * the timeouts and the Netty pipeline. {@link #open()} returns a session that has passed
+ * the timeouts and the pipeline (Netty's TLS and SMTP codec over a {@link SocketWire}). {@link #open()} returns a session that has passed
  * greeting, EHLO, STARTTLS and AUTH and is ready for mail. It does not decide what to send.
  */
 public final class SmtpConnector {
@@ -39,13 +31,11 @@ public final class SmtpConnector {
     final FailurePolicy policy;
     final Credentials credentials;
     final String heloName;
-    private final EventLoopGroup group;
     private final SslContext ssl;
 
-    public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward, EventLoopGroup group) throws IOException {
+    public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward) throws IOException {
         this.upstream = upstream;
         this.forward = forward;
-        this.group = group;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
         this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
@@ -86,28 +76,17 @@ public final class SmtpConnector {
         String shown = upstream.host() + ":" + upstream.port();
         SmtpSession.Inbox inbox = new SmtpSession.Inbox();
         boolean implicit = "tls".equals(upstream.tls());
-        Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) forward.connectTimeout().toMillis())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        if (implicit) {
-                            ch.pipeline().addLast("tls", tlsHandler(ch));
-                        }
-                        ch.pipeline().addLast(new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
-                    }
-                });
-        ChannelFuture f = b.connect(upstream.host(), upstream.port());
-        if (!f.awaitUninterruptibly(forward.connectTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
-            f.cancel(true);
-            throw new SessionOpenException(shown, policy.exception(Stage.CONNECT,
-                    new SessionException("timeout after " + secs(forward.connectTimeout()))));
+        SocketWire wire;
+        try {
+            wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
+                    forward.commandTimeout(), new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
+        } catch (IOException e) {
+            throw new SessionOpenException(shown, policy.exception(Stage.CONNECT, e));
         }
-        if (!f.isSuccess()) {
-            throw new SessionOpenException(shown, policy.exception(Stage.CONNECT, f.cause()));
+        if (implicit) {
+            wire.addTls(tlsHandler(wire.channel()));
         }
-        SmtpSession s = new SmtpSession(this, f.channel(), inbox);
+        SmtpSession s = new SmtpSession(this, wire, inbox);
         s.start(implicit);
         return s;
     }

@@ -2,7 +2,7 @@ package relaybox.relay.forward;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
@@ -23,6 +23,7 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -30,16 +31,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.Queue;
 
 /**
  * Owns one SMTP client connection to an upstream and the conversation on it: greeting, EHLO,
  * STARTTLS (then EHLO again), AUTH, then per message MAIL, RCPT..., DATA, the body and the final
  * ".", with RSET after a failed transaction. The states are explicit ({@link State}), as in
  * OpenSMTPD's mta. Replies are parsed by netty-codec-smtp; the worker thread that owns the
- * session drives it and waits for each reply with a deadline, so every wait has a timeout.
+ * session drives it, writing and reading the socket itself through a {@link SocketWire}, and
+ * waits for each reply with a deadline, so every wait has a timeout.
  *
  * <p>PIPELINING (RFC 2920): when offered, MAIL, every RCPT and DATA go out in one write and the
  * replies are read in order. If DATA gets 354 although no RCPT was accepted, a lone "." ends
@@ -63,9 +63,9 @@ final class SmtpSession implements UpstreamSession {
     enum State { CONNECTED, GREETING, EHLO, STARTTLS, TLS_HANDSHAKE, AUTH, READY, MAIL, RCPT, DATA, BODY, DATA_END,
         RSET, NOOP, QUIT, CLOSED }
 
-    /** Collects what Netty reads (replies, close, errors) for the owning thread to take in order. */
+    /** Collects what the pipeline decoded (replies, close, errors) for the session to take in order. */
     static final class Inbox extends ChannelInboundHandlerAdapter {
-        final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+        final Queue<Object> queue = new ArrayDeque<>();
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -86,18 +86,12 @@ final class SmtpSession implements UpstreamSession {
             queue.add(cause);
             ctx.close();
         }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            synchronized (this) {
-                notifyAll();
-            }
-        }
     }
 
     private final SmtpConnector conn;
     private final FailurePolicy policy;
-    private final Channel ch;
+    private final SocketWire wire;
+    private final EmbeddedChannel ch;
     private final Inbox inbox;
     private final String shown;
     private final Map<String, String> extensions = new HashMap<>();
@@ -111,12 +105,13 @@ final class SmtpSession implements UpstreamSession {
     /** Set by the last failure for the worker to slow the upstream's rate down. */
     boolean slowDownRequested;
 
-    SmtpSession(SmtpConnector conn, Channel ch, Inbox inbox) {
+    SmtpSession(SmtpConnector conn, SocketWire wire, Inbox inbox) {
         this.conn = conn;
         this.policy = conn.policy;
-        this.ch = ch;
+        this.wire = wire;
+        this.ch = wire.channel();
         this.inbox = inbox;
-        InetSocketAddress a = (InetSocketAddress) ch.remoteAddress();
+        InetSocketAddress a = wire.remote();
         this.shown = conn.upstream.host() + "[" + a.getAddress().getHostAddress() + "]:" + a.getPort();
         this.maxTransactions = conn.upstream.messagesPerConnection();
     }
@@ -150,7 +145,7 @@ final class SmtpSession implements UpstreamSession {
                 expect(stage, read(stage, conn.forward.commandTimeout()));
                 state = State.TLS_HANDSHAKE;
                 SslHandler h = conn.tlsHandler(ch);
-                ch.pipeline().addFirst("tls", h);
+                wire.addTls(h);
                 handshake(h);
                 // RFC 3207: forget everything learnt before TLS, including any reply an attacker
                 // may have injected in clear after the 220.
@@ -175,9 +170,16 @@ final class SmtpSession implements UpstreamSession {
     }
 
     private void handshake(SslHandler h) throws SessionException {
-        Future<Channel> f = h.handshakeFuture();
-        if (!f.awaitUninterruptibly(conn.forward.connectTimeout().toMillis() + 1000)) {
-            throw new SessionException("TLS handshake timeout after " + SmtpConnector.secs(conn.forward.connectTimeout()));
+        Future<?> f = h.handshakeFuture();
+        long deadline = System.nanoTime() + conn.forward.connectTimeout().toNanos();
+        while (!f.isDone()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !wire.readSome(left)) {
+                throw new SessionException("TLS handshake timeout after " + SmtpConnector.secs(conn.forward.connectTimeout()));
+            }
+            if (!f.isDone() && !ch.isActive()) {
+                throw new SessionException("TLS handshake failed: connection closed by upstream");
+            }
         }
         if (!f.isSuccess()) {
             throw new SessionException("TLS handshake failed: " + FailurePolicy.describe(f.cause()), f.cause());
@@ -455,11 +457,8 @@ final class SmtpSession implements UpstreamSession {
         try (InputStream in = source.open()) {
             int n;
             while ((n = in.read(buf)) > 0) {
+                // The wire sends once enough is pending, so a large body is streamed, not held.
                 ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), buf, 0, n)));
-                if (!ch.isWritable()) {
-                    ch.flush();
-                    awaitWritable();
-                }
             }
         } catch (IOException e) {
             LOG.warn("cannot read the queued message for {}: {}", shown, e.toString());
@@ -470,25 +469,6 @@ final class SmtpSession implements UpstreamSession {
         ByteBuf tail = Unpooled.wrappedBuffer(stuffer.tail());
         ch.writeAndFlush(new DefaultLastSmtpContent(tail));
         return true;
-    }
-
-    private void awaitWritable() throws SessionException {
-        long deadline = System.nanoTime() + conn.forward.commandTimeout().toNanos();
-        synchronized (inbox) {
-            while (!ch.isWritable() && ch.isActive()) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new SessionException("timeout after " + SmtpConnector.secs(conn.forward.commandTimeout())
-                            + " sending the message");
-                }
-                try {
-                    inbox.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new SessionException("interrupted while sending the message");
-                }
-            }
-        }
     }
 
     private FailurePolicy.Decision decide(Stage stage, UpstreamReply r) {
@@ -509,15 +489,16 @@ final class SmtpSession implements UpstreamSession {
     }
 
     private UpstreamReply read(Stage stage, Duration timeout) throws SessionException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         Object o;
-        try {
-            o = inbox.queue.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SessionException("interrupted");
-        }
-        if (o == null) {
-            throw new SessionException("timeout after " + SmtpConnector.secs(timeout));
+        while ((o = inbox.queue.poll()) == null) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new SessionException("interrupted");
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !wire.readSome(left)) {
+                throw new SessionException("timeout after " + SmtpConnector.secs(timeout));
+            }
         }
         if (o == CLOSED) {
             inbox.queue.add(CLOSED);
@@ -535,7 +516,19 @@ final class SmtpSession implements UpstreamSession {
 
     @Override
     public boolean reusable() {
-        return !broken && !retire && ch.isActive() && transactions < maxTransactions;
+        if (broken || retire || transactions >= maxTransactions) {
+            return false;
+        }
+        wire.readReady();
+        if (!inbox.queue.isEmpty() || !ch.isActive()) {
+            // Between transactions the upstream has nothing to say: whatever it sent (a 421, its
+            // close) means this connection is over.
+            LOG.debug("session to {} ended while idle: {}", shown, inbox.queue.peek());
+            broken = true;
+            abort();
+            return false;
+        }
+        return true;
     }
 
     @Override

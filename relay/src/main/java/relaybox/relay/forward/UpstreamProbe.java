@@ -1,8 +1,5 @@
 package relaybox.relay.forward;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.control.UpstreamTester;
@@ -30,13 +27,8 @@ public final class UpstreamProbe implements UpstreamTester {
     @Override
     public List<Probe> probeAll() {
         List<Probe> out = new ArrayList<>();
-        EventLoopGroup group = new NioEventLoopGroup(1, new DefaultThreadFactory("upstream-probe", true));
-        try {
-            for (UpstreamConfig u : config.upstreams()) {
-                out.add(u.isOutbox() ? outbox(u) : smtp(u, group));
-            }
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        for (UpstreamConfig u : config.upstreams()) {
+            out.add(u.isOutbox() ? outbox(u) : smtp(u));
         }
         return out;
     }
@@ -47,13 +39,13 @@ public final class UpstreamProbe implements UpstreamTester {
                 (ok ? "writable: " : "not writable: ") + u.dir(), 0)));
     }
 
-    private Probe smtp(UpstreamConfig u, EventLoopGroup group) {
+    private Probe smtp(UpstreamConfig u) {
         long t0 = System.nanoTime();
         String what = "connect, greeting, EHLO"
                 + (u.tls().equals("none") ? "" : ", TLS with a verified certificate for " + u.host())
                 + (u.authFile() == null ? "" : ", AUTH");
         try {
-            SmtpConnector connector = new SmtpConnector(u, config, group);
+            SmtpConnector connector = new SmtpConnector(u, config);
             try (UpstreamSession s = connector.open()) {
                 return new Probe(u.name(), List.of(new Step("session", true, what + ": ok", millis(t0))));
             }

@@ -102,6 +102,14 @@ public final class FakeEsp implements AutoCloseable {
         }
     }
 
+    /** Drops every open connection but keeps listening, as an ESP that ends idle sessions does. */
+    public void dropConnections() {
+        synchronized (open) {
+            open.forEach(FakeEsp::closeQuietly);
+            open.clear();
+        }
+    }
+
     @Override
     public void close() {
         stop();

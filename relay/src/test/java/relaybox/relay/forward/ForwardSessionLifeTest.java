@@ -57,6 +57,20 @@ class ForwardSessionLifeTest {
     }
 
     @Test
+    void anIdleSessionTheUpstreamClosedCostsTheNextMessageNothing() throws Exception {
+        esp.start();
+        h.start(Harness.config(1, new Harness.Up("esp", esp.port()).build()));
+        var first = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("first delivered", WAIT, () -> h.lines.contains(first.id() + " queue removed"));
+        esp.dropConnections();
+        Thread.sleep(200);
+        var second = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(2));
+        h.await("second delivered", WAIT, () -> h.lines.contains(second.id() + " queue removed"));
+        assertEquals(List.of(), h.linesWith(" forward deferred "), "the dead session is noticed before use");
+        assertEquals(2, esp.connections.get());
+    }
+
+    @Test
     void lightTrafficStaysOnOneConnection() throws Exception {
         esp.start();
         h.start(Harness.config(4, new Harness.Up("esp", esp.port()).build()));
