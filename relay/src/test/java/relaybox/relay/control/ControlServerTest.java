@@ -5,8 +5,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.EntryState;
 import relaybox.queue.Envelope;
 import relaybox.queue.Queue;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
 import relaybox.queue.memory.InMemoryQueue;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.ConfigReader;
@@ -28,7 +32,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -110,6 +117,31 @@ class ControlServerTest {
         assertTrue(r.ok(), r.json().toString());
         assertEquals(1, r.json().path("done").asInt(), r.json().toString());
         assertEquals(1, probes.get());
+    }
+
+    @Test
+    void retryAllMakesDeferredMailDueNowAndLeavesHeldMailAlone() throws Exception {
+        List<QueueId> ids = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Queue.Incoming in = queue.receive();
+            in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
+            ids.add(queue.accept(in, Envelope.of("a@x", List.of("b@y")), "").id());
+        }
+        Instant now = Instant.now();
+        assertEquals(3, queue.leaseDue(now, 3).size());
+        for (QueueId id : ids) {
+            queue.recordOutcome(id, Map.of("b@y", new DeliveryOutcome.Deferred("451 try later")), now);
+        }
+        assertEquals(Queue.ActionResult.DONE, queue.hold(ids.get(2)));
+        assertEquals(List.of(), queue.leaseDue(now.plusSeconds(1), 10), "deferred: not due for a while");
+        ObjectNode retry = ControlJson.MAPPER.createObjectNode().put("op", "retry").put("all", true);
+        ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(retry);
+        assertTrue(r.ok(), r.json().toString());
+        assertEquals(2, r.json().path("done").asInt(), r.json().toString());
+        assertEquals(2, r.json().path("results").size(), r.json().toString());
+        List<QueueId> due = queue.leaseDue(Instant.now(), 10).stream().map(QueueEntry::id).toList();
+        assertEquals(Set.of(ids.get(0), ids.get(1)), Set.copyOf(due));
+        assertEquals(EntryState.HELD, queue.get(ids.get(2)).orElseThrow().state());
     }
 
     @Test
