@@ -83,8 +83,11 @@ CONF
   echo "relaybox did not start; log:" >&2; tail -20 "$W/relaybox.log" >&2; exit 1
 }
 # relaybox's postqueue -f: every queued and deferred entry due now, and down upstreams probed
-# now. (Without it the prober notices within forward_probe_interval, 1s here, by itself.)
-rb_flush() { java -jar admin-cli/target/relaybox.jar queue retry --all --socket "$W/control.sock" >/dev/null; }
+# now. (Without it the prober notices within forward_probe_interval, 1s here, by itself.) The JVM
+# options are the ones packaging/src/bin/relaybox gives every command but "run".
+CLI_JAVA_OPTS=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' packaging/src/bin/relaybox)
+# shellcheck disable=SC2086
+rb_flush() { java $CLI_JAVA_OPTS -jar admin-cli/target/relaybox.jar queue retry --all --socket "$W/control.sock" >/dev/null; }
 rb_rss() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
 rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || true; rb_pid=; }
 
@@ -148,25 +151,31 @@ relay() {
   pf_stop; sink_stop
 }
 
-drain_one() { # name port flush-command
-  local t0 t1 c0
-  # Warm: WARMUP messages relayed first, so the forwarder is compiled, as in a running relay.
-  send "$2" "$WARMUP" 4096 "$SESSIONS"; sink_wait "$WARMUP" 600
+drain_one() { # name port flush-command label
+  local t0 t1 c0 before
+  before=$(sink_count)
   sink_down
   send "$2" "$N" 4096 "$SESSIONS"
   sleep 1
   c0=$(sink_connections)
-  t0=$(now); sink_up; $3; sink_wait $((WARMUP + N)) 900; t1=$(now)
-  echo "$1 drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, $3); sink holds $(( $(settle_count) - WARMUP )) of $N, over $(( $(sink_connections) - c0 )) connections"
+  t0=$(now); sink_up; $3; sink_wait $((before + N)) 900; t1=$(now)
+  echo "$1 $4: drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, $3); sink holds $(( $(settle_count) - before )) of $N, over $(( $(sink_connections) - c0 )) connections"
 }
 
+# Two outages per system on the same process: the first after WARMUP relayed messages (the
+# forwarder compiled for relaying, not yet for a drain), the second as in a relay that has been
+# through an outage before.
 drain() {
   echo "== drain (b): $N x 4 KiB queued while the sink is down, then the sink comes up and the queue is flushed"
   sink_start; rb_start
-  drain_one "relaybox:" $RB_PORT "rb_flush"
+  send $RB_PORT "$WARMUP" 4096 "$SESSIONS"; sink_wait "$WARMUP" 600
+  drain_one "relaybox:" $RB_PORT "rb_flush" "first outage"
+  drain_one "relaybox:" $RB_PORT "rb_flush" "second outage"
   rb_stop; sink_stop
   sink_start; pf_start
-  drain_one "postfix: " $PF_PORT "postqueue -f"
+  send $PF_PORT "$WARMUP" 4096 "$SESSIONS"; sink_wait "$WARMUP" 600
+  drain_one "postfix: " $PF_PORT "postqueue -f" "first outage"
+  drain_one "postfix: " $PF_PORT "postqueue -f" "second outage"
   pf_stop; sink_stop
 }
 
