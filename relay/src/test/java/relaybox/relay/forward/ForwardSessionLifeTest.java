@@ -71,6 +71,27 @@ class ForwardSessionLifeTest {
     }
 
     @Test
+    void theDispatcherLeasesAFewMessagesAheadPerSessionAndNoMore() throws Exception {
+        esp.start();
+        esp.rule("DATA_END", "hang", 1);
+        h.start(withIdle(Harness.config(1, new Harness.Up("esp", esp.port()).build()),
+                Duration.ofSeconds(30), Duration.ofSeconds(30)));
+        for (int i = 0; i < 40; i++) {
+            h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(i));
+        }
+        // The one session hangs on its first message; the rest wait leased in its backlog.
+        h.await("leased ahead", WAIT, () -> sending() == Dispatcher.AHEAD_PER_SESSION);
+        Thread.sleep(300);
+        assertEquals(Dispatcher.AHEAD_PER_SESSION, sending(), "no more than the limit is leased");
+        h.await("all delivered once the hang times out", WAIT,
+                () -> h.queue.list().isEmpty() && esp.received.size() == 40);
+    }
+
+    private long sending() {
+        return h.queue.counts().getOrDefault(relaybox.queue.EntryState.SENDING, 0L);
+    }
+
+    @Test
     void lightTrafficStaysOnOneConnection() throws Exception {
         esp.start();
         h.start(Harness.config(4, new Harness.Up("esp", esp.port()).build()));
