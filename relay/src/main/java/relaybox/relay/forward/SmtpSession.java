@@ -102,6 +102,11 @@ final class SmtpSession implements UpstreamSession {
     private int transactions;
     private int maxTransactions;
     private int rcptMax;
+    /**
+     * The read buffer for message bodies, one per session: allocated per message it was 640 MB of
+     * garbage in a drain of 10,000 small messages.
+     */
+    private final byte[] chunk = new byte[CHUNK];
     /** Set by the last failure for the worker to slow the upstream's rate down. */
     boolean slowDownRequested;
 
@@ -453,7 +458,7 @@ final class SmtpSession implements UpstreamSession {
         if (extra.length > 0) {
             ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), extra, 0, extra.length)));
         }
-        byte[] buf = new byte[CHUNK];
+        byte[] buf = chunk;
         try (InputStream in = source.open()) {
             int n;
             while ((n = in.read(buf)) > 0) {
