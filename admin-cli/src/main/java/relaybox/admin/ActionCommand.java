@@ -51,6 +51,9 @@ abstract class ActionCommand implements Callable<Integer> {
         ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", op);
         if (sel != null) {
             req.put(sel, true);
+            if (countOnly()) {
+                req.put("summary", true);
+            }
         } else {
             ArrayNode a = req.putArray("ids");
             ids.forEach(a::add);
@@ -82,6 +85,11 @@ abstract class ActionCommand implements Callable<Integer> {
             }
         }
         int selected = reply.path("results").size();
+        if (reply.has("selected")) {
+            // A summary reply: counts only, no row per entry.
+            selected = reply.path("selected").asInt();
+            done = reply.path("done").asInt();
+        }
         if (!json) {
             cli.out().println(past + " " + done + " of " + selected + (selected == 1 ? " entry" : " entries"));
         }
@@ -89,6 +97,11 @@ abstract class ActionCommand implements Callable<Integer> {
             return done > 0 ? Cli.OK : Cli.NOT_FOUND;
         }
         return done == selected ? Cli.OK : Cli.NOT_FOUND;
+    }
+
+    /** True when a selector's reply needs no row per entry: only the count is printed. */
+    boolean countOnly() {
+        return false;
     }
 
     String selectorsText() {

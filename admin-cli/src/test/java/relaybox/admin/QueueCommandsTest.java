@@ -150,6 +150,11 @@ class QueueCommandsTest {
 
         r = h.run("queue", "retry", b.id().value());
         assertEquals(0, r.code(), r.toString());
+        r = h.run("queue", "retry", "--all");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals("retried 2 of 2 entries", r.out().strip(), "a flush prints the count, like postqueue -f: " + r);
+        r = h.run("queue", "retry", "--all", "--json");
+        assertEquals(2, jsonLines(r.out()).size(), r.toString());
         r = h.run("queue", "delete", b.id().value());
         assertEquals(0, r.code(), r.toString());
         assertTrue(h.queue.get(b.id()).isEmpty());

@@ -139,6 +139,10 @@ class ControlServerTest {
         assertTrue(r.ok(), r.json().toString());
         assertEquals(2, r.json().path("done").asInt(), r.json().toString());
         assertEquals(2, r.json().path("results").size(), r.json().toString());
+        ControlReply counted = new ControlClient(socket, Duration.ofSeconds(10)).call(retry.put("summary", true));
+        assertEquals(2, counted.json().path("selected").asInt(), counted.json().toString());
+        assertEquals(2, counted.json().path("done").asInt(), counted.json().toString());
+        assertEquals(0, counted.json().path("results").size(), "a summary lists no entries: " + counted.json());
         List<QueueId> due = queue.leaseDue(Instant.now(), 10).stream().map(QueueEntry::id).toList();
         assertEquals(Set.of(ids.get(0), ids.get(1)), Set.copyOf(due));
         assertEquals(EntryState.HELD, queue.get(ids.get(2)).orElseThrow().state());
