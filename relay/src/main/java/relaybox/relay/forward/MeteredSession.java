@@ -1,6 +1,7 @@
 package relaybox.relay.forward;
 
 import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
 import relaybox.relay.metrics.RelayMetrics;
 
 /**
@@ -32,6 +33,17 @@ final class MeteredSession implements UpstreamSession {
     public Attempt send(QueueEntry entry, MessageSource source) {
         carried++;
         return inner.send(entry, source);
+    }
+
+    @Override
+    public Attempt send(QueueEntry entry, MessageSource source, QueueEntry next) {
+        carried++;
+        return inner.send(entry, source, next);
+    }
+
+    @Override
+    public QueueId sentAhead() {
+        return inner.sentAhead();
     }
 
     @Override

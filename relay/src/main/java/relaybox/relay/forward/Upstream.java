@@ -68,6 +68,11 @@ final class Upstream {
         return e;
     }
 
+    /** The next backlog entry, or null; unlike {@link #next} it does not register anyone as idle. */
+    synchronized QueueEntry take() {
+        return backlog.poll();
+    }
+
     /** {@code w} stops taking work (shutdown). */
     synchronized void leave(UpstreamWorker w) {
         idle.remove(w);

@@ -1,6 +1,7 @@
 package relaybox.relay.forward;
 
 import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,6 +26,23 @@ public interface UpstreamSession extends AutoCloseable {
      * problem: every pending recipient gets an outcome, classified by {@link FailurePolicy}.
      */
     Attempt send(QueueEntry entry, MessageSource source);
+
+    /**
+     * Delivers {@code entry} as {@link #send(QueueEntry, MessageSource)} does, and may send
+     * {@code next}'s MAIL, RCPT and DATA right behind {@code entry}'s final "." (RFC 2920 allows
+     * the end of data and the next transaction's commands in one group), which saves a round trip
+     * per message. When it did, {@link #sentAhead()} names {@code next}, and the owner must send
+     * {@code next} on this session before anything else, or close it: the upstream may already
+     * be waiting for {@code next}'s data. Sessions that cannot do this ignore {@code next}.
+     */
+    default Attempt send(QueueEntry entry, MessageSource source, QueueEntry next) {
+        return send(entry, source);
+    }
+
+    /** The entry whose commands already went out behind the last message, or null. */
+    default QueueId sentAhead() {
+        return null;
+    }
 
     /** False once the session must not carry another message (limit reached, 421, broken). */
     boolean reusable();

@@ -22,6 +22,8 @@ final class UpstreamWorker implements Runnable {
     private final Upstream u;
     /** Where {@link Upstream#submit} puts an entry for this worker while it is idle. */
     private final LinkedBlockingQueue<QueueEntry> slot = new LinkedBlockingQueue<>();
+    /** The next entry, taken from the backlog while the last one was sent; maybe sent ahead. */
+    private QueueEntry carried;
 
     UpstreamWorker(Dispatcher d, Upstream u) {
         this.d = d;
@@ -41,7 +43,8 @@ final class UpstreamWorker implements Runnable {
         long slice = Math.max(10, Math.min(100, Math.min(d.cfg.noopInterval().toMillis(), d.cfg.idleTimeout().toMillis())));
         try {
             while (d.running()) {
-                QueueEntry e = u.next(this);
+                QueueEntry e = carried != null ? carried : u.next(this);
+                carried = null;
                 if (e == null) {
                     e = slot.poll(slice, TimeUnit.MILLISECONDS);
                 }
@@ -83,6 +86,9 @@ final class UpstreamWorker implements Runnable {
                 session.close();
             }
             u.leave(this);
+            if (carried != null) {
+                d.giveBack(carried);
+            }
             for (QueueEntry left; (left = slot.poll()) != null; ) {
                 d.giveBack(left);
             }
@@ -91,9 +97,20 @@ final class UpstreamWorker implements Runnable {
 
     /** Sends one leased entry through {@code u}; returns the session to keep (or null). */
     private UpstreamSession deliver(QueueEntry e, UpstreamSession session) throws InterruptedException {
+        if (session != null && session.sentAhead() != null && !session.sentAhead().equals(e.id())) {
+            // Not the entry whose commands went ahead (cannot happen; see below): the upstream
+            // waits for other data, so this connection is done.
+            session.close();
+            session = null;
+        }
         if (!u.isUp() || !d.running()) {
-            // The circuit opened while this entry waited: let the dispatcher route it again.
+            // The circuit opened while this entry waited: let the dispatcher route it again. A
+            // session that sent its commands ahead cannot carry anything else.
             d.giveBack(e);
+            if (session != null && session.sentAhead() != null) {
+                session.close();
+                return null;
+            }
             return session;
         }
         try {
@@ -119,7 +136,10 @@ final class UpstreamWorker implements Runnable {
             }
         }
         long t1 = System.nanoTime();
-        Attempt a = session.send(e, () -> d.queue.openMessage(e.id()));
+        // With no rate limit to wait for, the next message's commands may follow this one's
+        // final "." (one round trip per message instead of two); it is carried to the next turn.
+        carried = u.config.ratePerSecond() <= 0 ? u.take() : null;
+        Attempt a = session.send(e, () -> d.queue.openMessage(e.id()), carried);
         long t2 = System.nanoTime();
         UpstreamSession bare = session instanceof MeteredSession m ? m.inner() : session;
         if (bare instanceof SmtpSession s && s.slowDownRequested) {

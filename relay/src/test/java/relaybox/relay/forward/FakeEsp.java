@@ -55,6 +55,10 @@ public final class FakeEsp implements AutoCloseable {
 
     // Records.
     public final AtomicInteger connections = new AtomicInteger();
+    /** Final "." replies before which the client had already sent more (its next MAIL, pipelined). */
+    public final AtomicInteger commandsBeforeEndReply = new AtomicInteger();
+    /** Wait this long before answering a final "." (lets pipelined commands arrive first). */
+    public volatile int endReplyDelayMillis;
     /** The most connections open at the same time. */
     public final AtomicInteger maxConcurrent = new AtomicInteger();
     private final AtomicInteger concurrent = new AtomicInteger();
@@ -309,6 +313,12 @@ public final class FakeEsp implements AutoCloseable {
                     byte[] data = readData(c);
                     String mailLine = commands.stream().filter(x -> x.toUpperCase(Locale.ROOT).startsWith("MAIL"))
                             .reduce((a, b) -> b).orElse("");
+                    if (endReplyDelayMillis > 0) {
+                        Thread.sleep(endReplyDelayMillis);
+                    }
+                    if (c.in.available() > 0) {
+                        commandsBeforeEndReply.incrementAndGet();
+                    }
                     if (!act(match("DATA_END"), c)) {
                         received.add(new Received(from, List.copyOf(to), data, tls, c.authUser, mailLine));
                         c.send("250 2.0.0 Ok: queued as Q" + queuedAs.incrementAndGet());
@@ -330,6 +340,8 @@ public final class FakeEsp implements AutoCloseable {
             }
         } catch (IOException e) {
             // The client went away, or a rule closed the connection.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             concurrent.decrementAndGet();
             open.remove(s);
