@@ -80,7 +80,6 @@ public final class Dispatcher implements AutoCloseable {
     private final Object leaseLock = new Object();
     /** Entries leased and not yet recorded or given back: at most {@link #leaseLimit}. */
     private int leased;
-    private boolean dispatcherWaiting;
     private final int leaseLimit;
     /** How much room the dispatcher waits for before it leases again. */
     private final int refill;
@@ -267,7 +266,7 @@ public final class Dispatcher implements AutoCloseable {
         synchronized (leaseLock) {
             leased -= n;
             // Wake the dispatcher once there is room for a batch, not for every message.
-            if (dispatcherWaiting && leaseLimit - leased >= refill) {
+            if (leaseLimit - leased >= refill) {
                 leaseLock.notify();
             }
         }
@@ -286,12 +285,7 @@ public final class Dispatcher implements AutoCloseable {
                 if (left <= 0) {
                     break;
                 }
-                dispatcherWaiting = true;
-                try {
-                    leaseLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-                } finally {
-                    dispatcherWaiting = false;
-                }
+                leaseLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
             }
             int n = Math.min(MAX_BATCH, leaseLimit - leased);
             leased += n;

@@ -2,9 +2,9 @@ package relaybox.relay.forward;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpRequest;
@@ -46,8 +46,9 @@ import java.util.Queue;
  * replies are read in order. When the worker already holds the next message, its MAIL, RCPT and
  * DATA follow this message's final "." in the same write ({@link #sentAhead()}): one round trip
  * per message instead of two. If the "." is answered by a 421 or the connection breaks, the
- * message sent ahead has had no data sent and goes on a new session without spending an attempt. If DATA gets 354 although no RCPT was accepted, a lone "." ends
- * the empty transaction, which counts as failed. LIMITS (RFC 9422): RCPTMAX splits a message's
+ * message sent ahead has had no data sent and goes on a new session without spending an attempt.
+ * If DATA gets 354 although no RCPT was accepted, a lone "." ends the empty transaction, which
+ * counts as failed. LIMITS (RFC 9422): RCPTMAX splits a message's
  * recipients over several transactions; MAILMAX caps transactions per connection.
  *
  * <p>The body is streamed from the queue in 64 KiB chunks, dot-stuffed on the way, never held

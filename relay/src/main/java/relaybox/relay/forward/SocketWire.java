@@ -11,9 +11,11 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -73,7 +75,7 @@ final class SocketWire extends ChannelOutboundHandlerAdapter {
                               ChannelHandler... handlers) throws IOException {
         InetSocketAddress addr = new InetSocketAddress(host, port);
         if (addr.isUnresolved()) {
-            throw new java.net.UnknownHostException(host);
+            throw new UnknownHostException(host);
         }
         SocketChannel sock = SocketChannel.open();
         Selector selector = null;
@@ -92,7 +94,7 @@ final class SocketWire extends ChannelOutboundHandlerAdapter {
                     }
                 }
             } catch (UnresolvedAddressException e) {
-                throw new java.net.UnknownHostException(host);
+                throw new UnknownHostException(host);
             }
             key.interestOps(SelectionKey.OP_READ);
             SocketWire w = new SocketWire(sock, selector, key, addr, writeTimeout);
@@ -288,7 +290,7 @@ final class SocketWire extends ChannelOutboundHandlerAdapter {
                 return true;
             }
             if (Thread.currentThread().isInterrupted()) {
-                throw new java.io.InterruptedIOException("interrupted");
+                throw new InterruptedIOException("interrupted");
             }
         }
     }

@@ -98,8 +98,9 @@ final class UpstreamWorker implements Runnable {
     /** Sends one leased entry through {@code u}; returns the session to keep (or null). */
     private UpstreamSession deliver(QueueEntry e, UpstreamSession session) throws InterruptedException {
         if (session != null && session.sentAhead() != null && !session.sentAhead().equals(e.id())) {
-            // Not the entry whose commands went ahead (cannot happen; see below): the upstream
-            // waits for other data, so this connection is done.
+            // Not the entry whose commands went ahead (the entry sent ahead is always the one
+            // carried to this turn, so this is a bug guard): the upstream waits for other data,
+            // so this connection is done.
             session.close();
             session = null;
         }
