@@ -196,12 +196,6 @@ public final class MapDbQueue extends AbstractQueue {
                     // not matter. A full disk then faults (InternalError) inside a commit, which
                     // fails the commit like any other error (see commitBatch).
                     .fileMmapEnableIfSupported()
-                    // MapDB zero-fills every file it grows, 1 KiB per write: each 100 ms batch
-                    // opens a fresh WAL file, and a drain of 10,000 messages made 42,000 such
-                    // writes (2.5 per message, more than the forwarder's socket writes). The
-                    // zeros only pre-allocate disk blocks; the free-space guard keeps the store
-                    // far from a full disk, and a fault there fails the commit as above.
-                    .fileMmapPreclearDisable()
                     .make();
         } catch (DBException.FileLocked e) {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue store " + dir.resolve("queue.db")
