@@ -657,8 +657,14 @@ public final class MapDbQueue extends AbstractQueue {
             Set<QueueId> createdHere = new HashSet<>();
             for (Op op : batch) {
                 if (op instanceof Put p) {
-                    if (p.location() == null) {
-                        continue; // deleted meanwhile; nothing to write
+                    QueueId id = p.entry().id();
+                    if (p.location() == null || last.get(id) instanceof Remove || !locations.containsKey(id)) {
+                        // Removed meanwhile (delivered or deleted; ids are never reused). A write
+                        // made outside the queue lock, such as retryAll's, can arrive after the
+                        // removal: written, it would bring the entry back into the index after its
+                        // message file is gone, and the next open would quarantine it.
+                        done.add(p.done());
+                        continue;
                     }
                     if (p.recordStart() >= 0) {
                         newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());

@@ -375,6 +375,23 @@ class MapDbQueueTest implements QueueContract {
     }
 
     @Test
+    void aLateWriteAfterTheRemovalDoesNotBringTheEntryBack() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("late-write");
+        try (MapDbQueue q = open(dir, clock)) {
+            QueueEntry e = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
+            q.leaseDue(clock.instant(), 10);
+            q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+            // What retryAll does outside the queue lock for an entry it saw just before delivery.
+            q.store(e.retriedNow(clock.instant()), false);
+        }
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(), back.quarantinedAtOpen());
+            assertEquals(List.of(), back.list());
+        }
+    }
+
+    @Test
     void belowTheFreeSpaceReserveNothingIsAccepted() throws Exception {
         Path dir = root.resolve("full");
         try (MapDbQueue q = MapDbQueue.open(dir, Long.MAX_VALUE, RetrySchedule.DEFAULT, new MutableClock())) {
