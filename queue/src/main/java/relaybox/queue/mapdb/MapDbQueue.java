@@ -477,8 +477,10 @@ public final class MapDbQueue extends AbstractQueue {
                     throw new CompletionException(asQueueException(failure));
                 }
                 locations.put(e.id(), where);
-                index(e);
+                // The index write is queued before the entry can be leased, so its removal can
+                // never reach the committer ahead of it.
                 submit(new Put(e, where, a.segment(), a.recordStart(), new CompletableFuture<>(), false));
+                index(e);
                 return e;
             });
         } catch (QueueException | RuntimeException ex) {
@@ -658,6 +660,12 @@ public final class MapDbQueue extends AbstractQueue {
             for (Op op : batch) {
                 if (op instanceof Put p) {
                     QueueId id = p.entry().id();
+                    if (p.recordStart() >= 0) {
+                        // Counted for the watermark even if dropped below: otherwise the segment
+                        // would be scanned from this record at every open.
+                        newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
+                        createdHere.add(id);
+                    }
                     if (p.location() == null || last.get(id) instanceof Remove || !locations.containsKey(id)) {
                         // Removed meanwhile (delivered or deleted; ids are never reused). A write
                         // made outside the queue lock, such as retryAll's, can arrive after the
@@ -665,10 +673,6 @@ public final class MapDbQueue extends AbstractQueue {
                         // message file is gone, and the next open would quarantine it.
                         done.add(p.done());
                         continue;
-                    }
-                    if (p.recordStart() >= 0) {
-                        newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
-                        createdHere.add(p.entry().id());
                     }
                     last.put(p.entry().id(), p);
                     done.add(p.done());
