@@ -9,7 +9,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -48,7 +48,7 @@ abstract class ActionCommand implements Callable<Integer> {
         if (ids.isEmpty() == (sel == null) || "both".equals(sel)) {
             throw new ParameterException(spec.commandLine(), "give queue ids or " + selectorsText() + ", not both");
         }
-        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", op);
+        ObjectNode req = ControlWire.object().put("op", op);
         if (sel != null) {
             req.put(sel, true);
             if (countOnly()) {
@@ -69,12 +69,12 @@ abstract class ActionCommand implements Callable<Integer> {
                 done++;
             }
             if (json) {
-                ObjectNode o = ControlJson.MAPPER.createObjectNode();
+                ObjectNode o = ControlWire.object();
                 o.put("id", r.path("id").asText()).put("action", op).put("result", result);
                 if (r.has("message")) {
                     o.put("message", r.path("message").asText());
                 }
-                cli.out().println(o.toString());
+                cli.out().println(ControlWire.text(o));
             } else {
                 cli.out().println(r.path("id").asText() + " " + switch (result) {
                     case "done" -> past;

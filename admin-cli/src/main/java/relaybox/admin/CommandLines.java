@@ -15,8 +15,23 @@ final class CommandLines {
     private CommandLines() {
     }
 
+    /** The full command line, every subcommand included (help, usage, tests). */
     static CommandLine create(Cli cli) {
-        CommandLine cl = new CommandLine(Main.class, new Factory(cli));
+        return create(cli, new String[0]);
+    }
+
+    /** The command line for {@code args}: only the subcommand args[0] names, or all if it names none. */
+    static CommandLine create(Cli cli, String[] args) {
+        Factory factory = new Factory(cli);
+        CommandLine cl = new CommandLine(Main.class, factory);
+        // Looked up by name, not by reading each class's annotation: that would load every
+        // command's nested subcommand classes too.
+        Class<?> named = args.length > 0 ? Main.COMMANDS.get(args[0]) : null;
+        for (Class<?> c : Main.COMMANDS.values()) {
+            if (named == null || c == named) {
+                cl.addSubcommand(new CommandLine(c, factory));
+            }
+        }
         cl.setOut(new PrintWriter(cli.out(), true));
         cl.setErr(new PrintWriter(cli.err(), true));
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
@@ -28,7 +43,10 @@ final class CommandLines {
             return Cli.NOT_FOUND;
         });
         documentExitCodes(cl);
-        cl.getSubcommands().get("sendmail").setUnmatchedOptionsArePositionalParams(true);
+        CommandLine sendmail = cl.getSubcommands().get("sendmail");
+        if (sendmail != null) {
+            sendmail.setUnmatchedOptionsArePositionalParams(true);
+        }
         return cl;
     }
 

@@ -8,7 +8,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.RelayConfig;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -68,7 +68,7 @@ final class ConfigCommand implements Callable<Integer> {
         @Override
         public Integer call() throws CliException {
             try (Control c = client.connect(cli)) {
-                String text = c.call(ControlJson.MAPPER.createObjectNode().put("op", "config-show")).json()
+                String text = c.call(ControlWire.object().put("op", "config-show")).json()
                         .path("config").asText();
                 cli.out().print(text.endsWith("\n") ? text : text + "\n");
             }

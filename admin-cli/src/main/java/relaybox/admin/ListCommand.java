@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code relaybox queue list} (also {@code mailq}): one line per entry. The JSON Lines form has
- * the fields of {@link ControlJson.EntryView}, named as in the mail log.
+ * the fields of {@link relaybox.relay.control.ControlJson.EntryView}, named as in the mail log.
  */
 @Command(name = "list", mixinStandardHelpOptions = true,
         description = {"List queue entries: id, state, age, size, attempts, next attempt, sender, pending "
@@ -48,7 +48,7 @@ final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
-        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", "list");
+        ObjectNode req = ControlWire.object().put("op", "list");
         if (state != null) {
             req.put("state", state);
         }
@@ -67,7 +67,7 @@ final class ListCommand implements Callable<Integer> {
         }
         if (json) {
             for (JsonNode e : entries) {
-                cli.out().println(e.toString());
+                cli.out().println(ControlWire.text(e));
             }
             return Cli.OK;
         }

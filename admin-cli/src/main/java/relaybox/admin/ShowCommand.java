@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 import relaybox.relay.control.ControlReply;
 
 import java.io.IOException;
@@ -39,7 +39,7 @@ final class ShowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
-        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", raw ? "raw" : "show").put("id", id);
+        ObjectNode req = ControlWire.object().put("op", raw ? "raw" : "show").put("id", id);
         try (Control c = ListCommand.open(cli, client, offline, queueDir)) {
             ControlReply r = c.call(req);
             if (raw) {
@@ -54,7 +54,7 @@ final class ShowCommand implements Callable<Integer> {
             if (json) {
                 ObjectNode e = (ObjectNode) r.json().path("entry");
                 e.put("headers", r.json().path("headers").asText());
-                cli.out().println(e.toString());
+                cli.out().println(ControlWire.text(e));
                 return Cli.OK;
             }
             cli.out().print(r.json().path("text").asText());

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -33,13 +33,13 @@ final class StatsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws CliException {
         JsonNode s = fetch(cli, client);
-        cli.out().print(json ? s.toString() + "\n" : render(s));
+        cli.out().print(json ? ControlWire.text(s) + "\n" : render(s));
         return Cli.OK;
     }
 
     static JsonNode fetch(Cli cli, ClientOptions client) throws CliException {
         try (Control c = client.connect(cli)) {
-            return c.call(ControlJson.MAPPER.createObjectNode().put("op", "stats")).json();
+            return c.call(ControlWire.object().put("op", "stats")).json();
         }
     }
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +35,7 @@ final class StatusCommand implements Callable<Integer> {
     public Integer call() throws CliException {
         JsonNode s;
         try (Control c = client.connect(cli)) {
-            s = c.call(ControlJson.MAPPER.createObjectNode().put("op", "status")).json();
+            s = c.call(ControlWire.object().put("op", "status")).json();
         }
         List<String> problems = new ArrayList<>();
         if (!s.path("queue_healthy").asBoolean(true)) {
@@ -47,7 +47,7 @@ final class StatusCommand implements Callable<Integer> {
             }
         }
         if (json) {
-            cli.out().println(s.toString());
+            cli.out().println(ControlWire.text(s));
         } else {
             StringBuilder b = new StringBuilder();
             b.append("relaybox daemon is up (pid ").append(s.path("pid").asLong()).append(", up ")

@@ -7,7 +7,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import relaybox.relay.control.ControlJson;
+import relaybox.relay.control.ControlWire;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -46,12 +46,12 @@ final class UpstreamCommand implements Callable<Integer> {
             JsonNode r;
             // Connect and TLS timeouts of several upstreams add up: wait longer than for other requests.
             try (Control c = client.connect(cli, Duration.ofSeconds(Math.max(client.timeoutSeconds, 180)))) {
-                r = c.call(ControlJson.MAPPER.createObjectNode().put("op", "upstream-test")).json();
+                r = c.call(ControlWire.object().put("op", "upstream-test")).json();
             }
             boolean allOk = true;
             for (JsonNode u : r.path("upstreams")) {
                 if (json) {
-                    cli.out().println(u.toString());
+                    cli.out().println(ControlWire.text(u));
                 }
                 Format.Table t = new Format.Table(new boolean[]{false, false, true}, "STEP", "RESULT", "TIME", "DETAIL");
                 for (JsonNode s : u.path("steps")) {

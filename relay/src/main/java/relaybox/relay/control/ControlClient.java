@@ -70,7 +70,7 @@ public final class ControlClient {
         boolean handedOff = false;
         try {
             OutputStream out = Channels.newOutputStream(ch);
-            out.write(ControlJson.MAPPER.writeValueAsBytes(request));
+            out.write(ControlWire.bytes(request));
             out.write('\n');
             out.flush();
             InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 65536);
@@ -78,7 +78,7 @@ public final class ControlClient {
             if (line == null) {
                 throw new Unreachable("relaybox daemon on " + socket + " closed the connection without an answer");
             }
-            JsonNode head = ControlJson.MAPPER.readTree(line);
+            JsonNode head = ControlWire.parse(line);
             if (head == null || !head.isObject()) {
                 throw new Unreachable("relaybox daemon on " + socket + " sent something that is not a reply");
             }

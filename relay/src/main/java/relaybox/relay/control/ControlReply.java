@@ -23,7 +23,7 @@ public record ControlReply(ObjectNode json, InputStream raw) {
     }
 
     public static ControlReply error(String error, String message) {
-        ObjectNode n = ControlJson.MAPPER.createObjectNode();
+        ObjectNode n = ControlWire.object();
         n.put("ok", false);
         n.put("error", error);
         n.put("message", message);

@@ -1,0 +1,61 @@
+package relaybox.relay.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The CLI's mapper-free JSON reads and writes exactly what the daemon's ObjectMapper does. */
+class ControlWireTest {
+
+    private static final String[] DOCUMENTS = {
+            "{\"ok\":true,\"selected\":10000,\"done\":9998,\"results\":[]}",
+            "{\"ok\":true,\"entries\":[{\"id\":\"4Xk2\",\"state\":\"deferred\",\"age\":3600,\"size\":4096,"
+                    + "\"next\":null,\"to\":[\"a@example.com\",\"b@\u00e9xample.org\"],\"reply\":\"451 4.7.1 \\\"slow\\\"\\n\"}]}",
+            "{\"big\":123456789012345678901234567890,\"long\":9007199254740993,\"neg\":-2147483649,"
+                    + "\"rate\":0.25,\"tiny\":1.0E-7,\"nested\":{\"a\":[1,[2,{\"b\":false}]]}}",
+            "[]",
+            "\"just a string\"",
+    };
+
+    @Test
+    void readsEveryDocumentAsTheDaemonsMapperDoes() throws IOException {
+        for (String d : DOCUMENTS) {
+            byte[] b = d.getBytes(StandardCharsets.UTF_8);
+            assertEquals(ControlJson.MAPPER.readTree(b), ControlWire.parse(b), d);
+        }
+    }
+
+    @Test
+    void writesEveryTreeAsTheDaemonsMapperDoes() throws IOException {
+        for (String d : DOCUMENTS) {
+            JsonNode tree = ControlJson.MAPPER.readTree(d);
+            assertEquals(ControlJson.MAPPER.writeValueAsString(tree), ControlWire.text(tree), d);
+        }
+    }
+
+    @Test
+    void aRequestBuiltHereReachesTheDaemonIntact() throws IOException {
+        ObjectNode req = ControlWire.object().put("op", "retry").put("all", true).put("summary", true);
+        req.putArray("ids").add("4Xk2").add("\u00fc\u00f1\u00ee");
+        assertEquals(req, ControlJson.MAPPER.readTree(ControlWire.bytes(req)));
+        assertEquals(BigInteger.TEN.pow(30), ControlWire.parse(ControlWire.bytes(
+                ControlWire.object().put("n", BigInteger.TEN.pow(30)))).get("n").bigIntegerValue());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "{", "{\"ok\":tru}", "{\"ok\":true} {}", "{\"a\":1,}", "[1,2", "nul"})
+    void aBrokenReplyIsAnIOExceptionNotATree(String broken) {
+        IOException e = assertThrows(IOException.class, () -> ControlWire.parse(broken.getBytes(StandardCharsets.UTF_8)));
+        assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), broken);
+    }
+}
