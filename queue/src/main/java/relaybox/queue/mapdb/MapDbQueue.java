@@ -38,6 +38,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -108,6 +109,10 @@ public final class MapDbQueue extends AbstractQueue {
         return t;
     });
     private final AtomicLong spoolSyncs = new AtomicLong();
+    /** Messages between {@link #receive} and their accept or discard (DATA in progress). */
+    private final AtomicInteger receiving = new AtomicInteger();
+    /** The longest an fsync waits for messages still being received; see {@link #syncLoop}. */
+    private static final long SYNC_GATHER_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
     private final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final AtomicLong commits = new AtomicLong();
     private final AtomicLong committedOps = new AtomicLong();
@@ -371,6 +376,11 @@ public final class MapDbQueue extends AbstractQueue {
         return Map.copyOf(quarantine);
     }
 
+    /** Tests only: messages counted as being received. */
+    int receivingForTest() {
+        return receiving.get();
+    }
+
     /** MapDB commits made since open (to see group commit at work). */
     public long commitCount() {
         return commits.get();
@@ -380,15 +390,25 @@ public final class MapDbQueue extends AbstractQueue {
     public Incoming receive() throws QueueException {
         checkWritable();
         checkSpace();
-        return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())));
+        SpoolIncoming in = new SpoolIncoming(spool.writer(QueueId.next(clock.instant())), receiving);
+        receiving.incrementAndGet();
+        return in;
     }
 
     private static final class SpoolIncoming implements Incoming {
         final Spool.Writer writer;
+        private final AtomicInteger receiving;
         volatile boolean finished;
 
-        SpoolIncoming(Spool.Writer writer) {
+        SpoolIncoming(Spool.Writer writer, AtomicInteger receiving) {
             this.writer = writer;
+            this.receiving = receiving;
+        }
+
+        /** Marks the end of receiving, once: accepted or discarded. */
+        void finish() {
+            finished = true;
+            receiving.decrementAndGet();
         }
 
         @Override
@@ -404,7 +424,7 @@ public final class MapDbQueue extends AbstractQueue {
         @Override
         public void discard() {
             if (!finished) {
-                finished = true;
+                finish();
                 writer.discard(null);
             }
         }
@@ -432,7 +452,7 @@ public final class MapDbQueue extends AbstractQueue {
         if (in.finished) {
             throw new IllegalStateException(in.id() + " was already accepted or discarded");
         }
-        in.finished = true;
+        in.finish();
         if (in.writer.spilled()) {
             // A large message's own file is fsynced before its record is appended, so a durable
             // record never names a partial file. That fsync takes milliseconds per megabyte: it
@@ -502,17 +522,33 @@ public final class MapDbQueue extends AbstractQueue {
         return storageError("queue write failed: " + t, t);
     }
 
-    /** Serves {@link #syncWaiters}: one spool fsync for everyone waiting, then all are released. */
+    /**
+     * Serves {@link #syncWaiters}: one spool fsync for everyone waiting, then all are released.
+     * While other messages are still being received it waits up to {@link #SYNC_GATHER_NANOS}
+     * for them to join, as PostgreSQL's commit_delay does when commit_siblings are active: with
+     * ten clients the fsync covered 1.2 messages on average, and each fsync cost the machine
+     * three thread switches and a disk flush. A lone client never waits (nobody else is receiving).
+     */
     private void syncLoop() {
         List<CompletableFuture<Void>> batch = new ArrayList<>();
         while (true) {
             batch.clear();
             try {
                 batch.add(syncWaiters.take());
+                syncWaiters.drainTo(batch);
+                long deadline = System.nanoTime() + SYNC_GATHER_NANOS;
+                while (receiving.get() > 0 && !batch.contains(STOP_SYNC)) {
+                    long left = deadline - System.nanoTime();
+                    CompletableFuture<Void> next = left > 0 ? syncWaiters.poll(left, TimeUnit.NANOSECONDS) : null;
+                    if (next == null) {
+                        break;
+                    }
+                    batch.add(next);
+                    syncWaiters.drainTo(batch);
+                }
             } catch (InterruptedException e) {
                 return;
             }
-            syncWaiters.drainTo(batch);
             boolean stop = batch.remove(STOP_SYNC);
             try {
                 if (!batch.isEmpty()) {
