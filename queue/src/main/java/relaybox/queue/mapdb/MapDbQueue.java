@@ -526,7 +526,7 @@ public final class MapDbQueue extends AbstractQueue {
      * Serves {@link #syncWaiters}: one spool fsync for everyone waiting, then all are released.
      * While other messages are still being received it waits up to {@link #SYNC_GATHER_NANOS}
      * for them to join, as PostgreSQL's commit_delay does when commit_siblings are active: with
-     * ten clients the fsync covered 1.2 messages on average, and each fsync cost the machine
+     * ten clients the fsync covered 1.5 messages on average, and each fsync cost the machine
      * three thread switches and a disk flush. A lone client never waits (nobody else is receiving).
      */
     private void syncLoop() {

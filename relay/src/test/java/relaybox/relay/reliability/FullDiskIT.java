@@ -96,8 +96,15 @@ class FullDiskIT {
             assertTrue(refusals.stream().allMatch(r -> r.startsWith("452") || r.startsWith("451")), refusals.toString());
             assertTrue(daemon.alive(), "daemon died on a full disk");
             assertNotNull(control(dir, "status"), "control socket does not answer on a full disk");
-            String again = sendOne(port);
-            assertTrue(again.startsWith("452") || again.startsWith("451"), "still refusing: " + again);
+            // Refused messages' partial files are deleted, so the disk can hold a message or two
+            // more after three clients were refused at once (CI: 844 KiB above the reserve). One
+            // client goes on until refused too: it must be refused within those few, not crash.
+            int before = acknowledged.size();
+            List<String> again = fill(port, 1);
+            assertTrue(again.size() == 1 && (again.get(0).startsWith("452") || again.get(0).startsWith("451")),
+                    "still refusing: " + again);
+            assertTrue(acknowledged.size() - before <= 3, "accepted " + (acknowledged.size() - before)
+                    + " more 512 KiB messages on a disk that was full");
 
             // 2. Space returns (filler deleted): accepting resumes without a restart.
             Files.delete(filler);
