@@ -20,7 +20,7 @@ import java.util.Map;
  * The control API's JSON trees on the client side: builds, writes and reads them with Jackson's
  * streaming parser and node classes only, never an ObjectMapper. Every CLI command that talks to
  * the daemon pays for what it loads, and constructing an ObjectMapper alone took about 165 ms
- * of the 0.49 s a {@code relaybox queue retry --all} took. The daemon's side
+ * of the half second a {@code relaybox queue retry --all} took. The daemon's side
  * ({@link ControlJson}) keeps the mapper, which it builds once.
  */
 public final class ControlWire {
