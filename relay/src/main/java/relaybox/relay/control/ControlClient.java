@@ -78,8 +78,14 @@ public final class ControlClient {
             if (line == null) {
                 throw new Unreachable("relaybox daemon on " + socket + " closed the connection without an answer");
             }
-            JsonNode head = ControlWire.parse(line);
-            if (head == null || !head.isObject()) {
+            JsonNode head;
+            try {
+                head = ControlWire.parse(line);
+            } catch (IOException e) {
+                throw new Unreachable("relaybox daemon on " + socket + " sent a reply that is not JSON ("
+                        + e.getMessage() + ")");
+            }
+            if (!head.isObject()) {
                 throw new Unreachable("relaybox daemon on " + socket + " sent something that is not a reply");
             }
             if (head.path("ok").asBoolean(false) && "raw".equals(request.path("op").asText())) {

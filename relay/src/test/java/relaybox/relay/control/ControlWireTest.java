@@ -3,10 +3,18 @@ package relaybox.relay.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 
@@ -57,5 +65,31 @@ class ControlWireTest {
     void aBrokenReplyIsAnIOExceptionNotATree(String broken) {
         IOException e = assertThrows(IOException.class, () -> ControlWire.parse(broken.getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), broken);
+    }
+
+    @Test
+    void aReplyThatIsNotJsonIsNamedSoNotTakenForATimeout(@TempDir Path tmp) throws Exception {
+        Path socket = tmp.resolve("garbled.sock");
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(socket));
+            Thread peer = new Thread(() -> {
+                try (SocketChannel c = server.accept()) {
+                    ByteBuffer request = ByteBuffer.allocate(4096);
+                    while (request.position() == 0 || request.get(request.position() - 1) != '\n') {
+                        if (c.read(request) < 0) {
+                            return;
+                        }
+                    }
+                    c.write(ByteBuffer.wrap("HTTP/1.1 400 Bad Request\n".getBytes(StandardCharsets.US_ASCII)));
+                } catch (IOException ignored) {
+                    // The client's assertion reports what went wrong.
+                }
+            });
+            peer.start();
+            ControlClient.Unreachable e = assertThrows(ControlClient.Unreachable.class,
+                    () -> new ControlClient(socket, Duration.ofSeconds(10)).call(ControlWire.object().put("op", "status")));
+            assertTrue(e.getMessage().contains("sent a reply that is not JSON"), e.getMessage());
+            peer.join(10_000);
+        }
     }
 }
