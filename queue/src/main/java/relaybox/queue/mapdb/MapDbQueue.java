@@ -187,6 +187,7 @@ public final class MapDbQueue extends AbstractQueue {
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
         q.spoolSyncer.start();
+        q.spool.startPreparing(q::roomForZeros);
         return q;
     }
 
@@ -833,6 +834,20 @@ public final class MapDbQueue extends AbstractQueue {
         if (free < minFreeSpace) {
             throw new QueueException(QueueException.Kind.STORAGE_FULL, "queue filesystem has " + free
                     + " bytes free, below queue_min_free_space " + minFreeSpace);
+        }
+    }
+
+    /**
+     * Whether the spool may zero {@code bytes} more of its current segment ahead of the appends:
+     * only while that leaves more than {@link FreeSpace#MARGIN} above the reserve. Zeros are
+     * disk in use, so near the reserve (a small or nearly full disk) none are written, and the
+     * free-space guard never counts on them.
+     */
+    private boolean roomForZeros(long bytes) {
+        try {
+            return freeSpace.free(System.nanoTime()) - bytes >= minFreeSpace + FreeSpace.MARGIN;
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -1,5 +1,7 @@
 package relaybox.queue.mapdb;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import relaybox.queue.QueueId;
 
 import java.io.ByteArrayOutputStream;
@@ -21,6 +23,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongPredicate;
 
 /**
  * Owns the spool directory, where message bytes live, exactly as the client sent them. It does
@@ -38,13 +43,34 @@ import java.util.Set;
  * and directory, one call for every accept waiting), then the acknowledgement; the index catches
  * up later ({@link #indexed}). A segment is deleted only when it is not being appended to, no
  * entry refers to its bytes and every record in it has reached the index.
+ *
+ * <p>The current segment is kept zeroed and synced {@link #PREPARE_AHEAD} bytes past its end
+ * by a preparer thread ({@link #startPreparing}), as PostgreSQL zero-fills its WAL segments:
+ * an fsync after an append that grows the file must also commit the file system's journal
+ * (new size, new blocks), one after an overwrite of allocated blocks flushes only the data.
+ * Measured on this project's 2-core machine, 4 KiB writes each followed by fdatasync: 410-618
+ * us p50 and 210-273 us of system CPU per write when appending, 165-189 us and 77-83 us when
+ * overwriting zeros. Recovery needs nothing new: zeros fail the record magic, so a scan ends at
+ * the last record as it does at the end of a file.
  */
 final class Spool {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Spool.class);
 
     /** Messages up to this size go into segments. */
     static final int SMALL = 256 << 10;
     static final long SEGMENT_SIZE = 64L << 20;
     private static final String SEGMENT_PREFIX = "seg-";
+
+    /** How far past the current segment's last record its bytes are kept zeroed and synced. */
+    static final long PREPARE_AHEAD = 4L << 20;
+    /**
+     * Zeros are written this much at a time under the spool's lock, which appends wait for:
+     * 256 KiB took 57 us p50, 1 MiB 358 us p50 and 2.6 ms p90 (page-cache allocation).
+     */
+    static final int PREPARE_CHUNK = 256 << 10;
+    /** The preparer syncs its zeros after this many bytes: one journal commit per MiB of mail. */
+    private static final int PREPARE_SYNC_EVERY = 1 << 20;
 
     /** "RBX1": the first four bytes of every record in a segment. */
     static final int RECORD_MAGIC = 0x52425831;
@@ -83,6 +109,16 @@ final class Spool {
     /** Per segment, the start offsets of records appended but not yet in a committed index write. */
     private final Map<Long, java.util.TreeSet<Long>> unindexed = new HashMap<>();
     private boolean directoryDirty;
+    /** End of the zeroed bytes of the current segment; 0 until the preparer has been at it. */
+    private long prepared;
+    private Thread preparer;
+    private volatile boolean stopPreparing;
+    /** Whether the file system has room for that many more bytes of zeros (see {@link #startPreparing}). */
+    private LongPredicate roomForZeros = n -> false;
+    /** The last check found no room: appends stop waking the preparer, which looks again each second. */
+    private boolean noRoomForZeros;
+    /** The segment whose preparation last failed, so a lasting failure is logged once per segment. */
+    private long preparationFailedFor = -1;
 
     Spool(Path dir) throws IOException {
         this.dir = Files.createDirectories(dir);
@@ -226,7 +262,137 @@ final class Spool {
         directoryDirty = true;
     }
 
-    synchronized void close() {
+    /**
+     * Starts the thread that keeps the current segment zeroed ahead of its appends. It writes
+     * zeros only while {@code roomFor} says the file system has room for them beyond the queue's
+     * reserve: on a nearly full disk appends simply grow the file, as they do without it.
+     */
+    void startPreparing(LongPredicate roomFor) {
+        Thread t;
+        synchronized (this) {
+            if (preparer != null) {
+                throw new IllegalStateException("spool preparer already started");
+            }
+            roomForZeros = roomFor;
+            t = new Thread(this::prepareLoop, "queue-spool-prep");
+            t.setDaemon(true);
+            preparer = t;
+        }
+        t.start();
+    }
+
+    private void prepareLoop() {
+        ByteBuffer zeros = ByteBuffer.allocateDirect(PREPARE_CHUNK);
+        while (!stopPreparing) {
+            boolean more;
+            try {
+                more = prepareSome(zeros);
+            } catch (IOException | RuntimeException e) {
+                more = false;
+                long segment;
+                boolean first;
+                synchronized (this) {
+                    segment = current;
+                    first = !stopPreparing && preparationFailedFor != segment;
+                    preparationFailedFor = segment;
+                }
+                if (first) {
+                    LOG.warn("cannot zero spool segment {} ahead of its appends ({}); they go on without,"
+                            + " at the cost of a slower fsync", segment, e.toString());
+                }
+            }
+            if (!more) {
+                // Woken by appends that come near the end of the zeros, or by a new segment; the
+                // timeout retries after space has come back.
+                LockSupport.parkNanos(this, TimeUnit.SECONDS.toNanos(1));
+            }
+        }
+    }
+
+    /**
+     * Zeros up to {@link #PREPARE_SYNC_EVERY} bytes past the current segment's end (or past the
+     * zeros already there) and syncs them. The zeros are written under the lock, a chunk at a
+     * time, so they never land on a record: appends only ever write at the end of the records,
+     * which is before them. Returns whether more is wanted at once.
+     */
+    boolean prepareSome(ByteBuffer zeros) throws IOException {
+        FileChannel ch = null;
+        long written = 0;
+        boolean more = false;
+        while (written < PREPARE_SYNC_EVERY) {
+            synchronized (this) {
+                if (stopPreparing || current < 0 || rollOver) {
+                    break;
+                }
+                long start = Math.max(prepared, currentSize);
+                if (start - currentSize >= PREPARE_AHEAD || start >= SEGMENT_SIZE) {
+                    more = false;
+                    break;
+                }
+                int len = (int) Math.min(PREPARE_CHUNK, SEGMENT_SIZE - start);
+                noRoomForZeros = !roomForZeros.test(len);
+                if (noRoomForZeros) {
+                    more = false;
+                    break;
+                }
+                FileChannel segment = segments.get(current);
+                if (ch != null && segment != ch) {
+                    // A new segment began: the zeros written so far are synced below, and the new
+                    // one is prepared on the next round.
+                    more = true;
+                    break;
+                }
+                ch = segment;
+                zeros.clear().limit(len);
+                long pos = start;
+                while (zeros.hasRemaining()) {
+                    pos += ch.write(zeros, pos);
+                }
+                prepared = pos;
+                written += len;
+                more = true;
+            }
+        }
+        if (written > 0) {
+            try {
+                ch.force(false);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                // The segment was finished and deleted meanwhile, or the spool is closing.
+                return !stopPreparing;
+            }
+        }
+        return more;
+    }
+
+    /** Whether the preparer thread is running, for tests. */
+    synchronized boolean preparerAlive() {
+        return preparer != null && preparer.isAlive();
+    }
+
+    /** The current segment's zeroed bytes past its end, for tests. */
+    synchronized long preparedAhead() {
+        return Math.max(0, prepared - currentSize);
+    }
+
+    /** Stops the preparer (it may be inside an fsync, which it finishes) and closes every segment. */
+    void close() {
+        stopPreparing = true;
+        Thread t;
+        synchronized (this) {
+            t = preparer;
+        }
+        if (t != null) {
+            LockSupport.unpark(t);
+            try {
+                t.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        closeChannels();
+    }
+
+    private synchronized void closeChannels() {
         for (FileChannel ch : segments.values()) {
             try {
                 ch.close();
@@ -322,6 +488,10 @@ final class Spool {
         currentSize = pos;
         unindexed.computeIfAbsent(current, k -> new java.util.TreeSet<>()).add(start);
         unsynced.add(current);
+        if (preparer != null && !noRoomForZeros && prepared - currentSize < PREPARE_AHEAD / 2
+                && prepared < SEGMENT_SIZE) {
+            LockSupport.unpark(preparer);
+        }
         return new Appended(current, start, loc);
     }
 
@@ -444,6 +614,7 @@ final class Spool {
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
         segments.put(current, ch);
         currentSize = 0;
+        prepared = 0;
         directoryDirty = true;
         if (old >= 0 && references.getOrDefault(old, 0) == 0 && deletable(old)) {
             references.remove(old);
