@@ -169,7 +169,8 @@ class MapDbQueueTest implements QueueContract {
     /**
      * The spool fsync waits for messages still being received, so each must stop counting exactly
      * once, whether accepted, discarded, discarded twice or discarded after its accept: a count
-     * left above zero would make every later fsync wait out its gather time.
+     * left above zero would make every later fsync wait out its gather time. A message counts
+     * from its first body byte, not from MAIL: only then is its end near.
      */
     @Test
     void everyMessageStopsCountingAsReceivedExactlyOnce() throws Exception {
@@ -177,8 +178,15 @@ class MapDbQueueTest implements QueueContract {
             Queue.Incoming accepted = q.receive();
             Queue.Incoming discarded = q.receive();
             Queue.Incoming open = q.receive();
+            Queue.Incoming neverStarted = q.receive();
+            assertEquals(0, q.receivingForTest(), "no body byte yet");
+            for (Queue.Incoming in : List.of(accepted, discarded, open)) {
+                in.body().write('x');
+                in.body().write("yz".getBytes(StandardCharsets.UTF_8));
+            }
             assertEquals(3, q.receivingForTest());
-            accepted.body().write("x".getBytes(StandardCharsets.UTF_8));
+            neverStarted.discard();
+            assertEquals(3, q.receivingForTest(), "a message discarded before its body never counted");
             q.accept(accepted, Envelope.of("app@example.org", List.of("a@x.example")), "");
             accepted.discard();
             discarded.discard();
