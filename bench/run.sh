@@ -100,13 +100,18 @@ rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || tr
 # with the sink down) is deleted while Postfix is stopped. Deleted after the start instead, the
 # part still in incoming/ reached the sink first and was counted by the next workload.
 pf_start() {
-  postfix stop >/dev/null 2>&1 || true
+  pf_stop
   postsuper -d ALL >/dev/null 2>&1 || true
   rm -f /var/spool/postfix/{incoming,active,deferred,maildrop,hold}/*/* \
     /var/spool/postfix/{incoming,active,deferred,maildrop,hold}/* 2>/dev/null || true
   bench/postfix-nullclient.sh "$PF_PORT" "$SINK_PORT"
 }
-pf_stop() { postfix stop >/dev/null 2>&1 || true; }
+# `postfix stop` only signals the master; wait until it is gone, or the next start finds it
+# still running and the queue deleted under it is refilled by its last deliveries.
+pf_stop() {
+  postfix stop >/dev/null 2>&1 || true
+  for _ in $(seq 100); do postfix status >/dev/null 2>&1 || return 0; sleep 0.1; done
+}
 
 send() { # port count size sessions
   smtp-source $SOURCE_OPTS -s "$4" -m "$2" -l "$3" -f bench@example.com -t sink@example.net "127.0.0.1:$1"
