@@ -409,7 +409,6 @@ public final class MapDbQueue extends AbstractQueue {
         final Spool.Writer writer;
         private final AtomicInteger receiving;
         private final AtomicInteger phase = new AtomicInteger(WAITING);
-        volatile boolean finished;
         private final OutputStream body;
 
         SpoolIncoming(Spool.Writer writer, AtomicInteger receiving) {
@@ -441,9 +440,12 @@ public final class MapDbQueue extends AbstractQueue {
             }
         }
 
+        boolean finished() {
+            return phase.get() == FINISHED;
+        }
+
         /** Marks the end of receiving, once: accepted or discarded. */
         void finish() {
-            finished = true;
             if (phase.getAndSet(FINISHED) == RECEIVING) {
                 receiving.decrementAndGet();
             }
@@ -461,7 +463,7 @@ public final class MapDbQueue extends AbstractQueue {
 
         @Override
         public void discard() {
-            if (!finished) {
+            if (!finished()) {
                 finish();
                 writer.discard(null);
             }
@@ -487,7 +489,7 @@ public final class MapDbQueue extends AbstractQueue {
         if (!(incoming instanceof SpoolIncoming in)) {
             throw new IllegalArgumentException("incoming message is not from this queue");
         }
-        if (in.finished) {
+        if (in.finished()) {
             throw new IllegalStateException(in.id() + " was already accepted or discarded");
         }
         in.finish();
