@@ -109,6 +109,8 @@ final class Spool {
     /** Per segment, the start offsets of records appended but not yet in a committed index write. */
     private final Map<Long, java.util.TreeSet<Long>> unindexed = new HashMap<>();
     private boolean directoryDirty;
+    /** See {@link #recordBuffer}; guarded by this. */
+    private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
     /** End of the zeroed bytes of the current segment; 0 until the preparer has been at it. */
     private long prepared;
     private Thread preparer;
@@ -461,7 +463,6 @@ final class Spool {
         if (entry.length != entryLength) {
             throw new IllegalStateException("entry record length depends on its location");
         }
-        ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER + 4 + entryLength);
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         ByteBuffer lengthField = ByteBuffer.allocate(4).putInt(0, entryLength);
         crc.update(lengthField.array());
@@ -469,18 +470,18 @@ final class Spool {
         if (body != null) {
             crc.update(body, 0, bodyLength);
         }
-        head.putInt(RECORD_MAGIC).putInt((int) payload).putInt((int) crc.getValue()).putInt(entryLength).put(entry);
-        head.flip();
+        ByteBuffer record = recordBuffer(RECORD_HEADER + (int) payload);
+        record.putInt(RECORD_MAGIC).putInt((int) payload).putInt((int) crc.getValue()).putInt(entryLength).put(entry);
+        if (body != null) {
+            record.put(body, 0, bodyLength);
+        }
+        record.flip();
         FileChannel ch = segments.get(current);
         long pos = start;
-        while (head.hasRemaining()) {
-            pos += ch.write(head, pos);
+        while (record.hasRemaining()) {
+            pos += ch.write(record, pos);
         }
         if (body != null) {
-            ByteBuffer b = ByteBuffer.wrap(body, 0, bodyLength);
-            while (b.hasRemaining()) {
-                pos += ch.write(b, pos);
-            }
             // Counted now, not at commit, so the segment cannot be deleted under an accept in
             // flight; a failed accept gives the reference back through release().
             references.merge(current, 1, Integer::sum);
@@ -493,6 +494,19 @@ final class Spool {
             LockSupport.unpark(preparer);
         }
         return new Appended(current, start, loc);
+    }
+
+    /**
+     * The buffer a record is assembled in, cleared, for {@code length} bytes. One buffer (appends
+     * hold the spool's lock) and direct, so a record is one pwrite from it: header and body as
+     * two writes from heap arrays cost a second system call and a copy into the JDK's temporary
+     * direct buffer each.
+     */
+    private ByteBuffer recordBuffer(int length) {
+        if (recordBuffer.capacity() < length) {
+            recordBuffer = ByteBuffer.allocateDirect(Math.max(length, 2 * recordBuffer.capacity()));
+        }
+        return recordBuffer.clear().limit(length);
     }
 
     /**
