@@ -10,10 +10,11 @@
 #
 # Needs root (Postfix), Debian's postfix package (smtp-source) and a built tree:
 #   mvn -q -B -DskipTests package && sudo bench/run.sh [workload...]
-# Environment: N (default 10000), SESSIONS (10), WARMUP (20000), SOURCE_OPTS (-d: one connection
-# per smtp-source session), BENCH_DIR (a fresh directory on the same disk), RB_JAVA_OPTS (the
-# daemon's JVM options; default the throughput setting shown in /etc/default/relaybox; the
-# packaged default is "-Xms64m -Xmx256m", G1, about 15% slower in the drain).
+# Environment: N (default 10000), SESSIONS (10), WARMUP (20000), INTAKE_RUNS (3 warm intake runs,
+# their median printed), SOURCE_OPTS (-d: one connection per smtp-source session), BENCH_DIR
+# (a fresh directory on the same disk), RB_JAVA_OPTS (the daemon's JVM options; default the
+# throughput setting shown in /etc/default/relaybox; the packaged default is "-Xms64m -Xmx256m",
+# G1, about 15% slower in the drain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -40,6 +41,7 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.0f}')" "$1" "$2"; }
+median() { python3 -c "import sys, statistics; print(f'{statistics.median(map(float, sys.argv[1:])):.0f}')" "$@"; }
 
 sink_start() {
   rm -f "$W/sink.status" "$W/arrivals" "$W/sink.down"
@@ -124,17 +126,31 @@ WARMUP=${WARMUP:-20000}
 
 settle_count() { sleep 1; sink_count; } # what the sink holds once stragglers (duplicates) had time to arrive
 
-intake_one() { # name port
+# The warm intake is measured INTAKE_RUNS times and the median printed with every run: on a
+# shared 2-core machine one run of a few seconds moves by 15% with the neighbours' load.
+INTAKE_RUNS=${INTAKE_RUNS:-3}
+
+intake_runs() { # port [smtp-source option]: prints each run's msg/s
   local t0 t1
+  for _ in $(seq "$INTAKE_RUNS"); do
+    t0=$(now); SOURCE_OPTS="$SOURCE_OPTS ${2:-}" send "$1" "$N" 4096 "$SESSIONS"; t1=$(now)
+    rate "$N" "$(elapsed "$t0" "$t1")"
+  done
+}
+
+intake_one() { # name port
+  local t0 t1 runs
   t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; t1=$(now)
   echo "$1 cold: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s)"
   send "$2" "$WARMUP" 4096 "$SESSIONS"
-  t0=$(now); send "$2" "$N" 4096 "$SESSIONS"; t1=$(now)
-  echo "$1 warm: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s, after $WARMUP warm-up messages)"
+  # shellcheck disable=SC2207
+  runs=($(intake_runs "$2"))
+  echo "$1 warm: $(median "${runs[@]}") msg/s accepted (median of $INTAKE_RUNS runs of $N: ${runs[*]}; after $WARMUP warm-up messages)"
   # The same N over 10 sessions that each stay connected (smtp-source -d): the client that
   # keeps its connection, as mail libraries with keep-alive and relaybox's own forwarder do.
-  t0=$(now); SOURCE_OPTS="$SOURCE_OPTS -d" send "$2" "$N" 4096 "$SESSIONS"; t1=$(now)
-  echo "$1 warm, connections kept: $(rate "$N" "$(elapsed "$t0" "$t1")") msg/s accepted ($(elapsed "$t0" "$t1") s)"
+  # shellcheck disable=SC2207
+  runs=($(intake_runs "$2" -d))
+  echo "$1 warm, connections kept: $(median "${runs[@]}") msg/s accepted (median of $INTAKE_RUNS runs: ${runs[*]})"
 }
 
 intake() {
