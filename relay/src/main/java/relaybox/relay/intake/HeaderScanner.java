@@ -18,7 +18,9 @@ final class HeaderScanner {
     private boolean done;
     private long seen;
     private boolean lineStart = true;
-    private final byte[] field = new byte[MAX_FIELD];
+    // Grows to MAX_FIELD only for a long field: most are well under 256 bytes, and a scanner is
+    // made for every message.
+    private byte[] field = new byte[256];
     private int fieldLen;
     private boolean fieldOpen;
 
@@ -50,6 +52,9 @@ final class HeaderScanner {
             if (c == '\n') {
                 lineStart = true;
             } else if (c != '\r' && fieldOpen && fieldLen < MAX_FIELD) {
+                if (fieldLen == field.length) {
+                    field = java.util.Arrays.copyOf(field, Math.min(2 * field.length, MAX_FIELD));
+                }
                 field[fieldLen++] = c;
             }
         }
@@ -71,7 +76,7 @@ final class HeaderScanner {
         String f = new String(field, 0, fieldLen, StandardCharsets.UTF_8);
         fieldLen = 0;
         int colon = f.indexOf(':');
-        if (colon <= 0 || !f.substring(0, colon).trim().matches("[!-9;-~]+")) {
+        if (colon <= 0 || !isFieldName(f.substring(0, colon).trim())) {
             // Not a header field: the header section is over (a reader would start the body here).
             done = true;
             return;
@@ -87,6 +92,20 @@ final class HeaderScanner {
             }
             default -> { }
         }
+    }
+
+    /** RFC 5322 ftext: printable US-ASCII except the colon (a loop: a regex was compiled per field). */
+    static boolean isFieldName(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '!' || c > '~' || c == ':') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The domain of the first address in a From: value, lower case; "" if none is found. */

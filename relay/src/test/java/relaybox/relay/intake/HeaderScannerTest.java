@@ -50,4 +50,36 @@ class HeaderScannerTest {
         assertTrue(h.hasDate());
         assertEquals("b.example", h.fromDomain());
     }
+
+    @Test
+    void aLongFoldedFromFieldIsReadPastTheScannersFirstBuffer() {
+        // The field buffer starts small and grows; the address sits 3,000 bytes into the field.
+        String from = "From: \"" + "x".repeat(3000) + "\"\r\n <app@long.example>\r\nDate: d\r\n\r\nbody\r\n";
+        for (int piece : new int[] {1, 100, 10_000}) {
+            HeaderScanner h = scan(from, piece);
+            assertEquals("long.example", h.fromDomain(), "piece " + piece);
+            assertTrue(h.hasDate(), "piece " + piece);
+        }
+    }
+
+    @Test
+    void aFieldLongerThanTheLimitIsCutNotFatal() {
+        String msg = "Subject: " + "y".repeat(HeaderScanner.MAX_FIELD * 2) + "\r\nMessage-ID: <1@x>\r\n\r\n";
+        assertTrue(scan(msg, 4096).hasMessageId());
+    }
+
+    @Test
+    void fieldNamesArePrintableAsciiWithoutColonOrSpace() {
+        assertTrue(HeaderScanner.isFieldName("X-Mailer"));
+        assertTrue(HeaderScanner.isFieldName("!#$%&'*+-.^_`|~09;<=>?@[]{}"));
+        assertFalse(HeaderScanner.isFieldName(""));
+        assertFalse(HeaderScanner.isFieldName("X Mailer"));
+        assertFalse(HeaderScanner.isFieldName("X\tMailer"));
+        assertFalse(HeaderScanner.isFieldName("X\u007fMailer"));
+        assertFalse(HeaderScanner.isFieldName("Caf\u00e9"));
+        assertFalse(HeaderScanner.isFieldName("a:b"));
+        // "Date : x" is trimmed to "Date" before the check; "Dat e: x" is not a field.
+        assertTrue(scan("Date : x\r\n\r\n", 3).hasDate());
+        assertFalse(scan("Subject: s\r\nDat e: x\r\nDate: y\r\n\r\n", 3).hasDate());
+    }
 }
