@@ -17,6 +17,9 @@ class SmtpPathTest {
         SmtpPath p = SmtpPath.parse("FROM:<a@b.example> SIZE=10 BODY=8BITMIME", "FROM").orElseThrow();
         assertEquals("a@b.example", p.address());
         assertEquals(List.of("SIZE=10", "BODY=8BITMIME"), p.parameters());
+        assertEquals(List.of("SIZE=10", "BODY=8BITMIME"),
+                SmtpPath.parse("FROM:<a@b.example>   SIZE=10  BODY=8BITMIME  ", "FROM").orElseThrow().parameters());
+        assertEquals(List.of(), SmtpPath.parse("FROM:<a@b.example>   ", "FROM").orElseThrow().parameters());
         assertEquals("", SmtpPath.parse("from: <>", "FROM").orElseThrow().address());
         assertEquals("\"a>b\"@c.example", SmtpPath.parse("TO:<\"a>b\"@c.example>", "TO").orElseThrow().address());
         assertEquals("u@d.example", SmtpPath.parse("TO:<@relay.example:u@d.example>", "TO").orElseThrow().address());
