@@ -60,7 +60,6 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
     public static final boolean DEFAULT_SUBDOMAINS = false;
     public static final String DEFAULT_NO_KEY = "send_unsigned";
 
-    private static final java.util.regex.Pattern HEADER_NAME = java.util.regex.Pattern.compile("[!-9;-~]+");
     private static final java.util.regex.Pattern SELECTOR =
             java.util.regex.Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*");
 
@@ -140,7 +139,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
     private static List<String> headerNames(ConfigReader r, String key, List<String> def) throws ConfigException {
         List<String> names = r.stringList(key, def);
         for (String n : names) {
-            if (!HEADER_NAME.matcher(n).matches()) {
+            if (!relaybox.relay.dkim.HeaderFields.isFieldName(n)) {
                 throw r.error(key, "not a header field name", n);
             }
             if (n.equalsIgnoreCase("DKIM-Signature")) {

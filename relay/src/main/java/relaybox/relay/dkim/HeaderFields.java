@@ -31,6 +31,23 @@ public final class HeaderFields {
         return fields;
     }
 
+    /**
+     * True for a field name as RFC 5322 allows it: printable US-ASCII except the colon. A loop,
+     * not a regex: the intake asks for every header field of every message.
+     */
+    public static boolean isFieldName(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '!' || c > '~' || c == ':') {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Splits {@code text} (CRLF line ends; a line starting with SP/HTAB continues a field). */
     public static HeaderFields parse(String text) {
         List<Field> out = new ArrayList<>();

@@ -1,5 +1,7 @@
 package relaybox.relay.intake;
 
+import relaybox.relay.dkim.HeaderFields;
+
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -76,7 +78,7 @@ final class HeaderScanner {
         String f = new String(field, 0, fieldLen, StandardCharsets.UTF_8);
         fieldLen = 0;
         int colon = f.indexOf(':');
-        if (colon <= 0 || !isFieldName(f.substring(0, colon).trim())) {
+        if (colon <= 0 || !HeaderFields.isFieldName(f.substring(0, colon).trim())) {
             // Not a header field: the header section is over (a reader would start the body here).
             done = true;
             return;
@@ -92,20 +94,6 @@ final class HeaderScanner {
             }
             default -> { }
         }
-    }
-
-    /** RFC 5322 ftext: printable US-ASCII except the colon (a loop: a regex was compiled per field). */
-    static boolean isFieldName(String s) {
-        if (s.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '!' || c > '~' || c == ':') {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** The domain of the first address in a From: value, lower case; "" if none is found. */

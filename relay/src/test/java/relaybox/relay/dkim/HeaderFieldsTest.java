@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class HeaderFieldsTest {
 
@@ -47,5 +49,17 @@ class HeaderFieldsTest {
     void utf8FromIsReadFromRawBytes() {
         byte[] raw = "From: Jö <jö@bücher.example>\r\n".getBytes(StandardCharsets.UTF_8);
         assertEquals(Optional.of("xn--bcher-kva.example"), HeaderFields.parse(raw, 0, raw.length).fromDomain());
+    }
+
+    @Test
+    void fieldNamesArePrintableAsciiWithoutColonOrSpace() {
+        assertTrue(HeaderFields.isFieldName("X-Mailer"));
+        assertTrue(HeaderFields.isFieldName("!#$%&'*+-.^_`|~09;<=>?@[]{}"));
+        assertFalse(HeaderFields.isFieldName(""));
+        assertFalse(HeaderFields.isFieldName("X Mailer"));
+        assertFalse(HeaderFields.isFieldName("X\tMailer"));
+        assertFalse(HeaderFields.isFieldName("X\u007fMailer"));
+        assertFalse(HeaderFields.isFieldName("Caf\u00e9"));
+        assertFalse(HeaderFields.isFieldName("a:b"));
     }
 }
