@@ -142,6 +142,7 @@ public final class RelayDaemon {
         MailLog mailLog = status;
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
+            q.onQuarantine(x -> mailLog.quarantined(x.id(), x.reason()));
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.

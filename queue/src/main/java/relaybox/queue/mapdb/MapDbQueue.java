@@ -8,6 +8,7 @@ import org.mapdb.Serializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.AbstractQueue;
+import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.EntryState;
 import relaybox.queue.Envelope;
 import relaybox.queue.QueueEntry;
@@ -30,6 +31,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -70,12 +72,20 @@ public final class MapDbQueue extends AbstractQueue {
 
     private sealed interface Op permits Put, Remove, Stop { }
 
-    /** @param segment, recordStart where a newly accepted entry's spool record is; -1 for updates */
-    private record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart,
+    /**
+     * @param segment, recordStart where the spool record of this write is (the ACCEPT of a new
+     *                 entry, or the journal's UPDATE); -1 when none was written
+     * @param accepted a newly accepted entry
+     */
+    private record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart, boolean accepted,
                        CompletableFuture<Void> done, boolean urgent) implements Op { }
 
-    /** @param urgent someone waits for this write (an admin action): commit without delay */
-    private record Remove(QueueEntry entry, CompletableFuture<Void> done, boolean urgent) implements Op { }
+    /**
+     * @param segment, recordStart where the journal's REMOVE record is; -1 when none was written
+     * @param urgent someone waits for this write (an admin action): commit without delay
+     */
+    private record Remove(QueueEntry entry, long segment, long recordStart, CompletableFuture<Void> done,
+                          boolean urgent) implements Op { }
 
     /**
      * Writes nobody waits for (new entries, already durable in the spool; outcomes) are gathered
@@ -244,127 +254,23 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
+    /** Brings the index up to date with the spool and loads it (see {@link Recovery}). */
     private void recover() throws IOException {
-        Instant now = clock.instant();
-        Set<String> ownFiles = new HashSet<>(quarantine.keySet());
-        // Keys first, then each value on its own: a damaged value record (MapDB checks its
-        // pointers' parity) then costs one quarantined entry, not a store that cannot open.
-        for (String key : List.copyOf(records.keySet())) {
-            byte[] raw;
-            try {
-                raw = records.get(key);
-            } catch (RuntimeException | AssertionError ex) {
-                quarantinedAtOpen.add(new Quarantined(key, "store record unreadable: " + ex));
-                try {
-                    records.remove(key);
-                } catch (RuntimeException | AssertionError ignored) {
-                    // Left in place, it is reported again at the next open.
-                }
-                continue;
-            }
-            EntryCodec.Stored stored;
-            try {
-                stored = EntryCodec.decodeStored(raw);
-            } catch (EntryCodec.DecodeException ex) {
-                quarantineRaw(key, raw, "decode: " + ex.getMessage());
-                continue;
-            }
-            QueueEntry e = stored.entry();
-            Spool.Location loc = stored.location();
-            if (e.state() == EntryState.SENDING) {
-                // It was being sent when we stopped; we cannot know whether the upstream took it,
-                // so it goes out again. A duplicate is better than a lost message.
-                e = e.recovered(now);
-                records.put(key, EntryCodec.encode(e, loc));
-            }
-            if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
-                String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
-                e = e.quarantined(why);
-                records.put(key, EntryCodec.encode(e, loc));
-                quarantinedAtOpen.add(new Quarantined(e.id().value(), why));
-            }
-            if (loc.inFile()) {
-                ownFiles.add(e.id().value());
-            }
+        Recovery r = new Recovery(records, quarantine, watermarks, spool, clock.instant());
+        r.run((e, loc) -> {
             spool.reference(loc);
             locations.put(e.id(), loc);
             index(e);
-        }
-        int fromSpool = recoverFromSpool(now, ownFiles);
+        });
+        quarantinedAtOpen.addAll(r.quarantined);
         db.commit();
-        if (fromSpool > 0) {
+        if (r.replayed > 0) {
             LOG.warn("{} accepted messages were recovered from the spool (the index had not been written"
-                    + " before the stop); a message delivered just before a crash may be sent again", fromSpool);
+                    + " before the stop)", r.replayed);
         }
-        if (quarantine.isEmpty()) {
-            spool.removeOrphans(ownFiles);
-        } else {
-            // Undecodable records may point into any segment: keep every segment for inspection.
-            spool.removeOrphans(ownFiles, true);
-        }
+        spool.removeOrphans(r.ownFiles, r.damageSeen);
         spool.sync();
         LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
-    }
-
-    /**
-     * Accepted messages whose index write was lost in a crash: the spool's records past each
-     * segment's watermark are read (a torn last record ends the scan) and every entry the index
-     * does not have is indexed again. Records past the watermark of entries that were indexed and
-     * already removed are indexed again too: at least once, never lost.
-     */
-    private int recoverFromSpool(Instant now, Set<String> ownFiles) throws IOException {
-        int recovered = 0;
-        for (long seg : spool.segmentNumbers()) {
-            long from = watermarks.getOrDefault(seg, 0L);
-            long end = from;
-            for (Spool.Scanned r : spool.scan(seg, from)) {
-                end = r.end();
-                EntryCodec.Stored stored;
-                try {
-                    stored = EntryCodec.decodeStored(r.entry());
-                } catch (EntryCodec.DecodeException ex) {
-                    quarantineRaw(String.format("seg-%016x@%d", seg, r.start()), r.entry(), "decode: " + ex.getMessage());
-                    continue;
-                }
-                QueueEntry e = stored.entry();
-                Spool.Location loc = stored.location();
-                String key = e.id().value();
-                if (records.containsKey(key) || quarantine.containsKey(key)) {
-                    continue;
-                }
-                if (!spool.intact(e.id(), loc)) {
-                    if (loc.inFile()) {
-                        // A large message's file goes only after the commit that removed its
-                        // entry (delivered or deleted), or with an accept that failed and was
-                        // never acknowledged: gone means done, and the record is all that is left.
-                        // (The record lies past the watermark when an earlier one in the segment
-                        // was still being accepted at the crash.)
-                        LOG.info("{}: not recovered from the spool: its message file is gone, so it was"
-                                + " delivered or deleted before the stop", key);
-                        continue;
-                    }
-                    String why = "spool segment missing or short";
-                    e = e.quarantined(why);
-                    quarantinedAtOpen.add(new Quarantined(key, why));
-                }
-                records.put(key, EntryCodec.encode(e, loc));
-                if (loc.inFile()) {
-                    ownFiles.add(key);
-                }
-                spool.reference(loc);
-                locations.put(e.id(), loc);
-                index(e);
-                recovered++;
-            }
-            watermarks.put(seg, end);
-        }
-        return recovered;
-    }
-
-    private void quarantineRaw(String key, byte[] raw, String reason) {
-        quarantine.put(key, raw);
-        records.remove(key);
-        quarantinedAtOpen.add(new Quarantined(key, reason));
     }
 
     /** Records quarantined while opening the store, for the daemon to log. */
@@ -406,12 +312,12 @@ public final class MapDbQueue extends AbstractQueue {
         private static final int RECEIVING = 1;
         private static final int FINISHED = 2;
 
-        final Spool.Writer writer;
+        final MessageWriter writer;
         private final AtomicInteger receiving;
         private final AtomicInteger phase = new AtomicInteger(WAITING);
         private final OutputStream body;
 
-        SpoolIncoming(Spool.Writer writer, AtomicInteger receiving) {
+        SpoolIncoming(MessageWriter writer, AtomicInteger receiving) {
             this.writer = writer;
             this.receiving = receiving;
             this.body = new OutputStream() {
@@ -541,7 +447,7 @@ public final class MapDbQueue extends AbstractQueue {
                 locations.put(e.id(), where);
                 // The index write is queued before the entry can be leased, so its removal can
                 // never reach the committer ahead of it.
-                submit(new Put(e, where, a.segment(), a.recordStart(), new CompletableFuture<>(), false));
+                submit(new Put(e, where, a.segment(), a.recordStart(), true, new CompletableFuture<>(), false));
                 index(e);
                 return e;
             });
@@ -613,6 +519,12 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
+    /**
+     * Opens the message for sending after checking its bytes against their checksum. Bytes that
+     * do not match are never handed out: the entry is marked damaged, the caller gets an
+     * IOException, and the outcome it then records quarantines the entry instead (see
+     * {@link #recordOutcome}); an entry not being sent is quarantined at once.
+     */
     @Override
     public InputStream openMessage(QueueId id) throws IOException {
         QueueEntry e = get(id).orElse(null);
@@ -620,15 +532,106 @@ public final class MapDbQueue extends AbstractQueue {
         if (e == null || loc == null) {
             throw new IOException("no queue entry " + id);
         }
+        InputStream body;
+        try {
+            body = spool.open(id, loc);
+        } catch (MessageReader.Damaged d) {
+            damaged(e, d.getMessage());
+            throw d;
+        }
         return new SequenceInputStream(new ByteArrayInputStream(e.addedHeaders().getBytes(StandardCharsets.UTF_8)),
-                spool.open(id, loc));
+                body);
     }
+
+    /** Entries whose message failed its checksum while leased, with the reason, until their outcome. */
+    private final Map<QueueId, String> damaged = new ConcurrentHashMap<>();
+    private volatile java.util.function.Consumer<Quarantined> quarantineListener = q -> { };
+
+    /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
+    public void onQuarantine(java.util.function.Consumer<Quarantined> listener) {
+        quarantineListener = listener;
+    }
+
+    private void damaged(QueueEntry e, String why) {
+        LOG.error("{}: message damaged on disk ({}); quarantined, not sent", e.id(), why);
+        if (e.state() == EntryState.SENDING) {
+            damaged.put(e.id(), why);
+        } else if (e.state() != EntryState.QUARANTINED) {
+            quarantine(e, why);
+        }
+    }
+
+    private void quarantine(QueueEntry e, String why) {
+        QueueEntry q = e.quarantined(why);
+        index(q);
+        try {
+            store(q, false);
+        } catch (QueueException ex) {
+            onAsyncStoreFailure(q, ex);
+        }
+        quarantineListener.accept(new Quarantined(e.id().value(), why));
+    }
+
+    /**
+     * An attempt whose message failed its checksum ends in quarantine, whatever the session
+     * reported (it aborted the transaction, so its outcome is a temporary failure that would
+     * otherwise be retried forever).
+     */
+    @Override
+    public Optional<QueueEntry> recordOutcome(QueueId id, Map<String, DeliveryOutcome> outcomes, Instant now) {
+        String why = damaged.remove(id);
+        if (why == null) {
+            return super.recordOutcome(id, outcomes, now);
+        }
+        QueueEntry cur = get(id).orElse(null);
+        if (cur == null) {
+            return Optional.empty();
+        }
+        QueueEntry back = cur.state() == EntryState.SENDING ? cur.returned() : cur;
+        quarantine(back, why);
+        return get(id);
+    }
+
+    /**
+     * Writes the journal record of a change before it goes to the committer: an UPDATE with the
+     * entry's new state, or for a removal a REMOVE and the dead mark on its ACCEPT record. One
+     * small pwrite each, no fsync: written before the outcome returns (so before the forwarder
+     * starts its next message), it survives kill -9 in the page cache, and recovery replays it
+     * if the index commit did not happen. Returns null when nothing was written.
+     */
+    private Spool.Appended journal(QueueEntry e, Spool.Location loc, boolean removed) {
+        if (loc == null) {
+            return null;
+        }
+        try {
+            if (removed) {
+                if (!spool.markDead(loc)) {
+                    LOG.warn("{}: its spool record was not found to mark it removed", e.id());
+                }
+                return spool.appendJournal(SpoolRecord.Kind.REMOVE, SpoolRecord.id(e.id().value()));
+            }
+            return spool.appendJournal(SpoolRecord.Kind.UPDATE, EntryCodec.encode(e, loc));
+        } catch (IOException ex) {
+            // The index write still goes ahead; without the journal record a crash before it
+            // only means the entry's last attempt may be repeated.
+            LOG.warn("{}: journal record not written ({})", e.id(), ex.toString());
+            return null;
+        }
+    }
+
+    /** Journal records reach the spool in the order their index writes reach the committer. */
+    private final Object journalOrder = new Object();
 
     @Override
     protected void store(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Put(entry, locations.get(entry.id()), -1, -1, done, wait));
+        synchronized (journalOrder) {
+            Spool.Location loc = locations.get(entry.id());
+            Spool.Appended j = journal(entry, loc, false);
+            submit(new Put(entry, loc, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), false, done,
+                    wait));
+        }
         if (wait) {
             await(done);
         }
@@ -638,7 +641,10 @@ public final class MapDbQueue extends AbstractQueue {
     protected void drop(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        submit(new Remove(entry, done, wait));
+        synchronized (journalOrder) {
+            Spool.Appended j = journal(entry, locations.get(entry.id()), true);
+            submit(new Remove(entry, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, wait));
+        }
         if (wait) {
             await(done);
         }
@@ -747,6 +753,8 @@ public final class MapDbQueue extends AbstractQueue {
                         // Counted for the watermark even if dropped below: otherwise the segment
                         // would be scanned from this record at every open.
                         newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
+                    }
+                    if (p.accepted()) {
                         createdHere.add(id);
                     }
                     if (p.location() == null || last.get(id) instanceof Remove || !locations.containsKey(id)) {
@@ -760,6 +768,9 @@ public final class MapDbQueue extends AbstractQueue {
                     last.put(p.entry().id(), p);
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
+                    if (r.recordStart() >= 0) {
+                        newRecords.computeIfAbsent(r.segment(), k -> new HashSet<>()).add(r.recordStart());
+                    }
                     last.put(r.entry().id(), r);
                     removed.add(r.entry());
                     done.add(r.done());
@@ -783,6 +794,12 @@ public final class MapDbQueue extends AbstractQueue {
                 watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
             }
             long started = System.nanoTime();
+            if (spool.syncPending()) {
+                // Journal records and dead marks are made durable no later than the index that
+                // they are replayed into: after a power loss the spool never knows less than the
+                // index about what was delivered. (Usually the spool-sync thread got there first.)
+                spool.sync();
+            }
             db.commit();
             lastCommitNanos = System.nanoTime();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {

@@ -47,6 +47,10 @@ final class OutcomeRecorder {
             return next;
         }
         QueueEntry n = next.get();
+        if (n.state() == EntryState.QUARANTINED) {
+            // Its message failed its checksum and was not sent; the queue logged the quarantine.
+            return next;
+        }
         List<RecipientState> failedNow = new ArrayList<>();
         for (RecipientState r : n.recipients()) {
             if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {

@@ -1,0 +1,218 @@
+package relaybox.queue.mapdb;
+
+import org.mapdb.BTreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import relaybox.queue.EntryState;
+import relaybox.queue.QueueEntry;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.BiConsumer;
+
+/**
+ * Owns bringing the index up to date with the spool at open; it runs once, before the queue
+ * takes any write. Three steps:
+ * <ol>
+ * <li>Replay: each segment's records past its watermark (those the index may not have reached
+ *     before the stop) are applied in (segment, offset) order: an ACCEPT adds its entry unless the
+ *     index has it or it is dead, an UPDATE replaces the indexed entry's state, a REMOVE removes
+ *     the entry (its ACCEPT may be in an older segment). A damaged range is kept in the
+ *     quarantine map under {@code seg-<n>@<offset>} and reported.</li>
+ * <li>Load: every index record is read on its own; one that cannot be read or decoded is
+ *     quarantined, one left in SENDING is QUEUED again, one whose bytes are missing is
+ *     QUARANTINED; the rest are handed to the queue.</li>
+ * <li>Rescue, only when the index itself was damaged: every segment is scanned from its start
+ *     and each live ACCEPT whose entry the index lost is queued again, with the state its later
+ *     journal records give it. Dead records are delivered or deleted mail and stay out.</li>
+ * </ol>
+ */
+final class Recovery {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Recovery.class);
+    /** At most this much of a damaged range is copied into the quarantine map; the segment itself is kept. */
+    private static final int MAX_QUARANTINED_BYTES = 1 << 20;
+
+    private final BTreeMap<String, byte[]> records;
+    private final BTreeMap<String, byte[]> quarantine;
+    private final BTreeMap<Long, Long> watermarks;
+    private final Spool spool;
+    private final Instant now;
+    final List<MapDbQueue.Quarantined> quarantined = new ArrayList<>();
+    /** Ids of entries whose message is in its own file (and raw quarantined keys): kept at orphan cleanup. */
+    final Set<String> ownFiles = new HashSet<>();
+    /** Damage was seen (index or spool): orphan cleanup then deletes nothing. */
+    boolean damageSeen;
+    int replayed;
+
+    Recovery(BTreeMap<String, byte[]> records, BTreeMap<String, byte[]> quarantine, BTreeMap<Long, Long> watermarks,
+             Spool spool, Instant now) {
+        this.records = records;
+        this.quarantine = quarantine;
+        this.watermarks = watermarks;
+        this.spool = spool;
+        this.now = now;
+    }
+
+    /** Runs the three steps; {@code load} receives every entry that is in the queue afterwards. */
+    void run(BiConsumer<QueueEntry, Spool.Location> load) throws IOException {
+        ownFiles.addAll(quarantine.keySet());
+        for (long seg : spool.segmentNumbers()) {
+            long from = watermarks.getOrDefault(seg, 0L);
+            watermarks.put(seg, spool.scan(seg, from, new Replay(seg, null)));
+        }
+        boolean indexDamaged = false;
+        for (String key : List.copyOf(records.keySet())) {
+            indexDamaged |= !loadOne(key, load);
+        }
+        if (indexDamaged) {
+            damageSeen = true;
+            Set<String> rescued = new HashSet<>();
+            for (long seg : spool.segmentNumbers()) {
+                spool.scan(seg, 0, new Replay(seg, rescued));
+            }
+            for (String key : rescued) {
+                if (records.containsKey(key)) {
+                    quarantined.removeIf(q -> q.id().equals(key));
+                    quarantine.remove(key);
+                    LOG.warn("{}: its index record was damaged; restored from its spool record", key);
+                    loadOne(key, load);
+                }
+            }
+        }
+        damageSeen |= !quarantined.isEmpty() || !quarantine.isEmpty();
+    }
+
+    /** Loads one index record; false when the record itself is damaged. */
+    private boolean loadOne(String key, BiConsumer<QueueEntry, Spool.Location> load) throws IOException {
+        byte[] raw;
+        try {
+            raw = records.get(key);
+        } catch (RuntimeException | AssertionError ex) {
+            // A damaged value (MapDB checks its pointers' parity) costs one entry, not the store.
+            quarantined.add(new MapDbQueue.Quarantined(key, "store record unreadable: " + ex));
+            try {
+                records.remove(key);
+            } catch (RuntimeException | AssertionError ignored) {
+                // Left in place, it is reported again at the next open.
+            }
+            return false;
+        }
+        EntryCodec.Stored stored;
+        try {
+            stored = EntryCodec.decodeStored(raw);
+        } catch (EntryCodec.DecodeException ex) {
+            quarantine.put(key, raw);
+            records.remove(key);
+            quarantined.add(new MapDbQueue.Quarantined(key, "decode: " + ex.getMessage()));
+            return false;
+        }
+        QueueEntry e = stored.entry();
+        Spool.Location loc = stored.location();
+        if (e.state() == EntryState.SENDING) {
+            // It was being sent when we stopped; we cannot know whether the upstream took it,
+            // so it goes out again. A duplicate is better than a lost message.
+            e = e.recovered(now);
+            records.put(key, EntryCodec.encode(e, loc));
+        }
+        if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
+            String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
+            e = e.quarantined(why);
+            records.put(key, EntryCodec.encode(e, loc));
+            quarantined.add(new MapDbQueue.Quarantined(e.id().value(), why));
+        }
+        if (loc.inFile()) {
+            ownFiles.add(e.id().value());
+        }
+        load.accept(e, loc);
+        return true;
+    }
+
+    /**
+     * Applies one segment's records to the index. With {@code rescued} null it replays records
+     * past the watermark; otherwise it rescues entries the index lost, and applies journal
+     * records only to those.
+     */
+    private final class Replay implements SegmentScanner.Visitor {
+        private final long segment;
+        private final Set<String> rescued;
+
+        Replay(long segment, Set<String> rescued) {
+            this.segment = segment;
+            this.rescued = rescued;
+        }
+
+        @Override
+        public void record(SpoolRecord.Kind kind, long start, long end, byte[] payload) throws IOException {
+            if (kind == SpoolRecord.Kind.DEAD) {
+                return;
+            }
+            byte[] inner = SpoolRecord.inner(payload);
+            if (kind == SpoolRecord.Kind.REMOVE) {
+                String id = new String(inner, java.nio.charset.StandardCharsets.UTF_8);
+                if (rescued == null || rescued.remove(id)) {
+                    records.remove(id);
+                }
+                return;
+            }
+            EntryCodec.Stored stored;
+            try {
+                stored = EntryCodec.decodeStored(inner);
+            } catch (EntryCodec.DecodeException ex) {
+                // Intact by its CRC yet not an entry: written by a newer version, or a bug.
+                keep(start, payload, "record does not decode: " + ex.getMessage());
+                return;
+            }
+            String key = stored.entry().id().value();
+            if (kind == SpoolRecord.Kind.UPDATE) {
+                if (records.containsKey(key) && (rescued == null || rescued.contains(key))) {
+                    records.put(key, inner);
+                }
+                return;
+            }
+            if (records.containsKey(key) || quarantine.containsKey(key) && rescued == null) {
+                return;
+            }
+            Spool.Location loc = stored.location();
+            if (loc.inFile() && !spool.intact(stored.entry().id(), loc)) {
+                // A large message's file goes only after the commit that removed its entry
+                // (delivered or deleted), or with an accept that failed and was never
+                // acknowledged: gone means done, and the record is all that is left.
+                LOG.info("{}: not recovered from the spool: its message file is gone, so it was"
+                        + " delivered or deleted before the stop", key);
+                return;
+            }
+            records.put(key, inner);
+            if (rescued != null) {
+                rescued.add(key);
+            }
+            replayed++;
+        }
+
+        @Override
+        public void damaged(long start, long end) throws IOException {
+            byte[] raw = new byte[(int) Math.min(end - start, MAX_QUARANTINED_BYTES)];
+            try (FileChannel ch = FileChannel.open(spool.segment(segment), StandardOpenOption.READ)) {
+                SegmentScanner.readFully(ch, ByteBuffer.wrap(raw), start);
+            }
+            keep(start, raw, "spool record damaged: " + (end - start) + " bytes skipped");
+        }
+
+        private void keep(long start, byte[] raw, String reason) {
+            damageSeen = true;
+            String key = String.format("seg-%016x@%d", segment, start);
+            if (quarantine.containsKey(key)) {
+                return;
+            }
+            quarantine.put(key, raw);
+            quarantined.add(new MapDbQueue.Quarantined(key, reason));
+        }
+    }
+}
