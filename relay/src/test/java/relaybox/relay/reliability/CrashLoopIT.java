@@ -162,9 +162,9 @@ class CrashLoopIT {
 
             System.out.printf("CrashLoopIT seed=%d kills=%d %s clients=%d attempts=%d acknowledged=%d "
                             + "refused=%d delivered(acknowledged)=%d delivered(distinct, incl. unacknowledged)=%d "
-                            + "duplicates=%d sink-stalls=%d lost=%d daemon-starts=%d%n",
+                            + "duplicates=%d (%.2f per kill) sink-stalls=%d lost=%d daemon-starts=%d%n",
                     seed, KILLS, kindCounts, CLIENTS, attempts.get(), acknowledged.size(), refusals.get(), delivered,
-                    sink.distinct(), sink.duplicates(), sink.stalls.get(), lost.size(), count(daemon.wholeLog(),
+                    sink.distinct(), sink.duplicates(), sink.duplicates() / (double) KILLS, sink.stalls.get(), lost.size(), count(daemon.wholeLog(),
                             "==== start"));
 
             if (!lost.isEmpty()) {
