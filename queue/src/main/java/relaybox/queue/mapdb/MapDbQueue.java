@@ -176,7 +176,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q;
         try {
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw e;
@@ -192,7 +192,7 @@ public final class MapDbQueue extends AbstractQueue {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open the spool in " + dir
                         + ": " + io, io);
             }
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true);
         }
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
@@ -201,7 +201,8 @@ public final class MapDbQueue extends AbstractQueue {
         return q;
     }
 
-    private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock)
+    private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
+                                        boolean rebuilding)
             throws QueueException {
         DB db;
         try {
@@ -225,7 +226,7 @@ public final class MapDbQueue extends AbstractQueue {
         MapDbQueue q = null;
         try {
             q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
-            q.recover();
+            q.recover(rebuilding);
             return q;
         } catch (IOException | RuntimeException | Error e) {
             try {
@@ -255,8 +256,10 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /** Brings the index up to date with the spool and loads it (see {@link Recovery}). */
-    private void recover() throws IOException {
+    private void recover(boolean rebuilding) throws IOException {
         Recovery r = new Recovery(records, quarantine, watermarks, spool, clock.instant());
+        // A rebuilt index knew nothing of what the old one referred to: nothing is deleted.
+        r.damageSeen = rebuilding;
         r.run((e, loc) -> {
             spool.reference(loc);
             locations.put(e.id(), loc);

@@ -181,10 +181,11 @@ final class Recovery {
                 return;
             }
             Spool.Location loc = stored.location();
-            if (loc.inFile() && !spool.intact(stored.entry().id(), loc)) {
+            if (loc.inFile() && !java.nio.file.Files.exists(spool.file(stored.entry().id()))) {
                 // A large message's file goes only after the commit that removed its entry
                 // (delivered or deleted), or with an accept that failed and was never
-                // acknowledged: gone means done, and the record is all that is left.
+                // acknowledged: gone means done, and the record is all that is left. A file
+                // that is there but short is damage: the entry is quarantined when loaded.
                 LOG.info("{}: not recovered from the spool: its message file is gone, so it was"
                         + " delivered or deleted before the stop", key);
                 return;

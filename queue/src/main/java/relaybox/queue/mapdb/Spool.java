@@ -22,7 +22,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.LongPredicate;
 
 /**
@@ -96,14 +95,12 @@ final class Spool {
     /** Null where the JDK finds no mount entry for the directory (a plain chroot, some containers). */
     private final FileStore store;
     private final Map<Long, FileChannel> segments = new HashMap<>();
-    private final Map<Long, Integer> references = new HashMap<>();
+    private final SegmentReferences refs = new SegmentReferences();
     private long current = -1;
     private long currentSize;
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
     private boolean rollOver;
     private final Set<Long> unsynced = new HashSet<>();
-    /** Per segment, the start offsets of records appended but not yet in a committed index write. */
-    private final Map<Long, TreeSet<Long>> unindexed = new HashMap<>();
     private boolean directoryDirty;
     /** Held for a whole {@link #sync}, so a second caller returns only after the first's fsync. */
     private final Object syncLock = new Object();
@@ -138,7 +135,7 @@ final class Spool {
     /** Counts a committed (or recovered) entry's reference to its location. */
     synchronized void reference(Location loc) {
         if (!loc.inFile()) {
-            references.merge(loc.segment(), 1, Integer::sum);
+            refs.reference(loc.segment());
         }
     }
 
@@ -152,11 +149,9 @@ final class Spool {
             return;
         }
         synchronized (this) {
-            int left = references.merge(loc.segment(), -1, Integer::sum);
-            if (left > 0 || !deletable(loc.segment())) {
+            if (refs.release(loc.segment()) > 0 || !deletable(loc.segment())) {
                 return;
             }
-            references.remove(loc.segment());
             closeSegment(loc.segment());
         }
         Files.deleteIfExists(segment(loc.segment()));
@@ -248,7 +243,7 @@ final class Spool {
                 if (name.startsWith(SEGMENT_PREFIX)) {
                     long n = Long.parseUnsignedLong(name.substring(SEGMENT_PREFIX.length()), 16);
                     highest = Math.max(highest, n);
-                    if (!damageSeen && !references.containsKey(n) && !unindexed.containsKey(n)) {
+                    if (!damageSeen && !refs.kept(n)) {
                         Files.delete(p);
                     }
                 } else if (Files.isRegularFile(p) && !fileIds.contains(name)) {
@@ -352,8 +347,7 @@ final class Spool {
      * index: before that, its records are the only durable copy of accepted mail and outcomes.
      */
     private boolean deletable(long n) {
-        TreeSet<Long> open = unindexed.get(n);
-        return n != current && (open == null || open.isEmpty());
+        return n != current && refs.allIndexed(n);
     }
 
     /**
@@ -380,7 +374,7 @@ final class Spool {
         if (body != null) {
             // Counted now, not at commit, so the segment cannot be deleted under an accept in
             // flight; a failed accept gives the reference back through release().
-            references.merge(current, 1, Integer::sum);
+            refs.reference(current);
         }
         return new Appended(current, start, loc);
     }
@@ -441,7 +435,7 @@ final class Spool {
             pos += ch.write(record, pos);
         }
         currentSize = pos;
-        unindexed.computeIfAbsent(current, k -> new TreeSet<>()).add(start);
+        refs.appended(current, start);
         unsynced.add(current);
         preparer.appended(currentSize);
     }
@@ -464,13 +458,9 @@ final class Spool {
      * {@code committing} are written: the first record still not indexed, else the end.
      */
     synchronized long watermark(long n, Set<Long> committing) {
-        TreeSet<Long> open = unindexed.get(n);
-        if (open != null) {
-            for (long start : open) {
-                if (!committing.contains(start)) {
-                    return start;
-                }
-            }
+        long first = refs.firstUnindexed(n, committing);
+        if (first >= 0) {
+            return first;
         }
         if (n == current) {
             return currentSize;
@@ -478,24 +468,17 @@ final class Spool {
         try {
             return Files.size(segment(n));
         } catch (IOException e) {
-            return open == null || open.isEmpty() ? 0 : open.first();
+            return refs.firstUnindexed(n);
         }
     }
 
     /** After the index commit that holds them: these records no longer need the segment scanned. */
     void indexed(long n, Set<Long> starts) throws IOException {
         synchronized (this) {
-            TreeSet<Long> open = unindexed.get(n);
-            if (open != null) {
-                open.removeAll(starts);
-                if (open.isEmpty()) {
-                    unindexed.remove(n);
-                }
-            }
-            if (references.getOrDefault(n, 0) > 0 || !deletable(n)) {
+            refs.indexed(n, starts);
+            if (refs.referenced(n) || !deletable(n)) {
                 return;
             }
-            references.remove(n);
             closeSegment(n);
         }
         Files.deleteIfExists(segment(n));
@@ -549,8 +532,7 @@ final class Spool {
         currentSize = 0;
         preparer.segmentStarted();
         directoryDirty = true;
-        if (old >= 0 && references.getOrDefault(old, 0) == 0 && deletable(old)) {
-            references.remove(old);
+        if (old >= 0 && !refs.referenced(old) && deletable(old)) {
             closeSegment(old);
             Files.deleteIfExists(segment(old));
         }
