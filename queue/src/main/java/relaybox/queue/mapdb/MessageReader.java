@@ -75,8 +75,8 @@ final class MessageReader {
                 }
             }
             if (size != loc.length() || (int) crc.getValue() != loc.fileCrc()) {
-                throw new Damaged("message file does not match its checksum (" + size + " bytes, "
-                        + loc.length() + " expected)");
+                throw new Damaged(size != loc.length() ? "message file is " + size + " bytes, " + loc.length()
+                        + " expected" : "message file does not match its checksum");
             }
         }
         return Files.newInputStream(spool.file(id));

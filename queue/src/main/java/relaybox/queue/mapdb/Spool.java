@@ -1,7 +1,5 @@
 package relaybox.queue.mapdb;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import relaybox.queue.QueueId;
 
 import java.io.IOException;
@@ -44,8 +42,6 @@ import java.util.function.LongPredicate;
  * is zeroed ahead of its appends by a {@link SegmentPreparer}.
  */
 final class Spool {
-
-    private static final Logger LOG = LoggerFactory.getLogger(Spool.class);
 
     /** Messages up to this size go into segments. */
     static final int SMALL = 256 << 10;
@@ -228,36 +224,12 @@ final class Spool {
 
     /**
      * At open, after every entry has been referenced: deletes segments and files nothing refers
-     * to (bytes written but never committed, so never acknowledged) and starts a new segment.
-     * When {@code damageSeen}, nothing is deleted: every segment stays, and unreferenced message
-     * files are moved into {@link #QUARANTINE_DIR}, because a damaged record or index entry may
-     * have been what referred to them.
+     * to (see {@link OrphanCleanup}) and starts a new segment.
      *
      * @param fileIds ids of entries whose bytes are in their own file
      */
     synchronized void removeOrphans(Collection<String> fileIds, boolean damageSeen) throws IOException {
-        long highest = -1;
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            for (Path p : ds) {
-                String name = p.getFileName().toString();
-                if (name.startsWith(SEGMENT_PREFIX)) {
-                    long n = Long.parseUnsignedLong(name.substring(SEGMENT_PREFIX.length()), 16);
-                    highest = Math.max(highest, n);
-                    if (!damageSeen && !refs.kept(n)) {
-                        Files.delete(p);
-                    }
-                } else if (Files.isRegularFile(p) && !fileIds.contains(name)) {
-                    if (damageSeen) {
-                        Path aside = Files.createDirectories(dir.resolveSibling(QUARANTINE_DIR)).resolve(name);
-                        Files.move(p, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                        LOG.warn("{}: message file no intact record refers to, kept as {} (damage was seen)",
-                                name, aside);
-                    } else {
-                        Files.delete(p);
-                    }
-                }
-            }
-        }
+        long highest = OrphanCleanup.run(dir, SEGMENT_PREFIX, refs::kept, fileIds, damageSeen);
         // A recovered segment is never appended to: its size on disk is not known here, and it may
         // just have been deleted as unreferenced. The first append starts segment highest + 1.
         current = highest;
