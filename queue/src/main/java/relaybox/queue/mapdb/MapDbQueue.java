@@ -600,7 +600,9 @@ public final class MapDbQueue extends AbstractQueue {
      * entry's new state, or for a removal a REMOVE and the dead mark on its ACCEPT record. One
      * small pwrite each, no fsync: written before the outcome returns (so before the forwarder
      * starts its next message), it survives kill -9 in the page cache, and recovery replays it
-     * if the index commit did not happen. Returns null when nothing was written.
+     * if the index commit did not happen. Returns null when nothing was written. No lock orders
+     * journal records with their index writes: an entry's writes follow its life cycle one at a
+     * time, and replay ignores an UPDATE for an entry already removed, whatever the file order.
      */
     private Spool.Appended journal(QueueEntry e, Spool.Location loc, boolean removed) {
         if (loc == null) {
@@ -608,9 +610,6 @@ public final class MapDbQueue extends AbstractQueue {
         }
         try {
             if (removed) {
-                if (!spool.markDead(loc)) {
-                    LOG.warn("{}: its spool record was not found to mark it removed", e.id());
-                }
                 return spool.appendJournal(SpoolRecord.Kind.REMOVE, SpoolRecord.id(e.id().value()));
             }
             return spool.appendJournal(SpoolRecord.Kind.UPDATE, EntryCodec.encode(e, loc));
@@ -622,19 +621,30 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
-    /** Journal records reach the spool in the order their index writes reach the committer. */
-    private final Object journalOrder = new Object();
+    /**
+     * Marks a removed entry's ACCEPT record dead (see {@link Spool#markDead}); outside the journal
+     * lock, since its order does not matter and it costs a read.
+     */
+    private void markDead(QueueEntry e, Spool.Location loc) {
+        if (loc == null) {
+            return;
+        }
+        try {
+            if (!spool.markDead(loc)) {
+                LOG.warn("{}: its spool record was not found to mark it removed", e.id());
+            }
+        } catch (IOException ex) {
+            LOG.warn("{}: spool record not marked removed ({})", e.id(), ex.toString());
+        }
+    }
 
     @Override
     protected void store(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        synchronized (journalOrder) {
-            Spool.Location loc = locations.get(entry.id());
-            Spool.Appended j = journal(entry, loc, false);
-            submit(new Put(entry, loc, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), false, done,
-                    wait));
-        }
+        Spool.Location loc = locations.get(entry.id());
+        Spool.Appended j = journal(entry, loc, false);
+        submit(new Put(entry, loc, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), false, done, wait));
         if (wait) {
             await(done);
         }
@@ -644,10 +654,10 @@ public final class MapDbQueue extends AbstractQueue {
     protected void drop(QueueEntry entry, boolean wait) throws QueueException {
         checkWritable();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        synchronized (journalOrder) {
-            Spool.Appended j = journal(entry, locations.get(entry.id()), true);
-            submit(new Remove(entry, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, wait));
-        }
+        Spool.Location loc = locations.get(entry.id());
+        markDead(entry, loc);
+        Spool.Appended j = journal(entry, loc, true);
+        submit(new Remove(entry, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, wait));
         if (wait) {
             await(done);
         }

@@ -21,7 +21,8 @@ final class MessageReader {
 
     /** The smallest entry EntryCodec writes (an empty envelope still has a dozen fields). */
     private static final int MIN_ENTRY = 40;
-    private static final int FIRST_WINDOW = 8 << 10;
+    /** An entry is a few hundred bytes: one small read finds nearly every record start. */
+    private static final int FIRST_WINDOW = 2 << 10;
     private static final int LAST_WINDOW = 4 << 20;
 
     /** A message whose bytes do not match their checksum, or whose record cannot be found. */
@@ -89,7 +90,7 @@ final class MessageReader {
      */
     static long recordStart(FileChannel ch, Spool.Location loc) throws IOException {
         long body = loc.offset();
-        for (int window : new int[] {FIRST_WINDOW, LAST_WINDOW}) {
+        for (int window : new int[] {FIRST_WINDOW, 64 << 10, LAST_WINDOW}) {
             int w = (int) Math.min(window, body);
             ByteBuffer b = ByteBuffer.allocate(w);
             SegmentScanner.readFully(ch, b, body - w);

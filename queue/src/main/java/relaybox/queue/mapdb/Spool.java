@@ -90,13 +90,16 @@ final class Spool {
     private final Path dir;
     /** Null where the JDK finds no mount entry for the directory (a plain chroot, some containers). */
     private final FileStore store;
-    private final Map<Long, FileChannel> segments = new HashMap<>();
+    /** Open segments; changed under this lock, read without it by {@link #markDead} and reads. */
+    private final Map<Long, FileChannel> segments = new java.util.concurrent.ConcurrentHashMap<>();
     private final SegmentReferences refs = new SegmentReferences();
     private long current = -1;
     private long currentSize;
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
     private boolean rollOver;
     private final Set<Long> unsynced = new HashSet<>();
+    /** Segments with dead marks not yet synced; written without this lock (see {@link #markDead}). */
+    private final Set<Long> unsyncedMarks = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private boolean directoryDirty;
     /** Held for a whole {@link #sync}, so a second caller returns only after the first's fsync. */
     private final Object syncLock = new Object();
@@ -165,6 +168,10 @@ final class Spool {
             synchronized (this) {
                 toSync = new HashSet<>(unsynced);
                 unsynced.clear();
+                for (java.util.Iterator<Long> it = unsyncedMarks.iterator(); it.hasNext(); ) {
+                    toSync.add(it.next());
+                    it.remove();
+                }
                 dirty = directoryDirty;
                 directoryDirty = false;
             }
@@ -192,7 +199,7 @@ final class Spool {
 
     /** Whether anything written is waiting for {@link #sync}. */
     synchronized boolean syncPending() {
-        return !unsynced.isEmpty() || directoryDirty;
+        return !unsynced.isEmpty() || !unsyncedMarks.isEmpty() || directoryDirty;
     }
 
     /** Marks that a new file's directory entry must be synced before the next commit. */
@@ -294,7 +301,14 @@ final class Spool {
         return dir.resolve(String.format("%s%016x", SEGMENT_PREFIX, n));
     }
 
-    synchronized FileChannel channel(long n) throws IOException {
+    FileChannel channel(long n) throws IOException {
+        // Without the lock when the segment is open: the preparer holds the lock while it writes
+        // zeros, and a send or a dead mark has no reason to wait for that.
+        FileChannel ch = segments.get(n);
+        return ch != null ? ch : openChannel(n);
+    }
+
+    private synchronized FileChannel openChannel(long n) throws IOException {
         FileChannel ch = segments.get(n);
         if (ch == null && Files.exists(segment(n))) {
             ch = FileChannel.open(segment(n), StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -385,9 +399,7 @@ final class Spool {
         while (magic.hasRemaining()) {
             ch.write(magic, start + magic.position());
         }
-        synchronized (this) {
-            unsynced.add(loc.segment());
-        }
+        unsyncedMarks.add(loc.segment());
         return true;
     }
 
