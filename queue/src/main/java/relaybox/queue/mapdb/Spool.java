@@ -60,9 +60,12 @@ final class Spool {
     }
 
     /**
-     * Where one message's bytes are: a range of a segment, or a whole file when segment is -1.
-     * For a file, {@code offset} holds the file's CRC-32C with bit 32 set; an offset of 0 (a
-     * record written before files had checksums) means "no checksum".
+     * Where one message's bytes are: a range of a segment, or a whole file when segment is
+     * negative. For a file, {@code offset} holds the file's CRC-32C with bit 32 set (0, in a
+     * record written before files had checksums, means "no checksum"), and a segment of
+     * {@code -2 - n} says its ACCEPT record is in segment n, which the entry then keeps alive as
+     * a small message keeps its own: an index rebuilt from the spool needs that record (-1:
+     * written before, not known).
      */
     record Location(long segment, long offset, long length) {
         static Location file(long length) {
@@ -75,6 +78,15 @@ final class Spool {
 
         boolean inFile() {
             return segment < 0;
+        }
+
+        /** The segment an entry keeps alive: its bytes' for a small message, its record's for a file (or -1). */
+        long keeps() {
+            return segment >= 0 ? segment : segment <= -2 ? -2 - segment : -1;
+        }
+
+        Location recordIn(long n) {
+            return new Location(-2 - n, offset, length);
         }
 
         /** Whether this file location carries its file's CRC-32C. */
@@ -133,8 +145,8 @@ final class Spool {
 
     /** Counts a committed (or recovered) entry's reference to its location. */
     synchronized void reference(Location loc) {
-        if (!loc.inFile()) {
-            refs.reference(loc.segment());
+        if (loc.keeps() >= 0) {
+            refs.reference(loc.keeps());
         }
     }
 
@@ -145,15 +157,18 @@ final class Spool {
     void release(QueueId id, Location loc) throws IOException {
         if (loc.inFile()) {
             Files.deleteIfExists(file(id));
+        }
+        long n = loc.keeps();
+        if (n < 0) {
             return;
         }
         synchronized (this) {
-            if (refs.release(loc.segment()) > 0 || !deletable(loc.segment())) {
+            if (refs.release(n) > 0 || !deletable(n)) {
                 return;
             }
-            closeSegment(loc.segment());
+            closeSegment(n);
         }
-        Files.deleteIfExists(segment(loc.segment()));
+        Files.deleteIfExists(segment(n));
     }
 
     /**
@@ -348,7 +363,7 @@ final class Spool {
         int entryLength = encoder.encode(body == null ? fileLocation : new Location(0, 0, bodyLength)).length;
         int size = SpoolRecord.HEADER + 4 + entryLength + (body == null ? 0 : bodyLength);
         long start = startOfAppend(size);
-        Location loc = body == null ? fileLocation
+        Location loc = body == null ? fileLocation.recordIn(current)
                 : new Location(current, start + SpoolRecord.HEADER + 4 + entryLength, bodyLength);
         byte[] entry = encoder.encode(loc);
         if (entry.length != entryLength) {
@@ -357,11 +372,9 @@ final class Spool {
         ByteBuffer record = recordBuffer(size);
         SpoolRecord.put(record, SpoolRecord.Kind.ACCEPT, entry, body, bodyLength);
         write(record, start);
-        if (body != null) {
-            // Counted now, not at commit, so the segment cannot be deleted under an accept in
-            // flight; a failed accept gives the reference back through release().
-            refs.reference(current);
-        }
+        // Counted now, not at commit, so the segment cannot be deleted under an accept in
+        // flight; a failed accept gives the reference back through release().
+        refs.reference(current);
         return new Appended(current, start, loc);
     }
 

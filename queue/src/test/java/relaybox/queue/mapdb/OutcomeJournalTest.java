@@ -105,4 +105,27 @@ class OutcomeJournalTest {
             assertTrue(q.list().stream().allMatch(e -> e.state() == EntryState.FAILED), "failed entries stay failed");
         }
     }
+
+    @Test
+    void aRebuildOfTheIndexKeepsALargeMessageWhoseRecordWasInAnOtherwiseEmptySegment() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("large");
+        QueueEntry large;
+        try (MapDbQueue q = open(dir, clock)) {
+            large = put(q, "L".repeat(Spool.SMALL + 3), "a@x.example");
+        }
+        // Each open starts a new segment; the first one holds only the large message's record.
+        try (MapDbQueue q = open(dir, clock)) {
+            put(q, "small", "a@x.example");
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertEquals(2, q.list().size());
+        }
+        try (FileChannel ch = FileChannel.open(dir.resolve("queue.db"), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(64), 0);
+        }
+        try (MapDbQueue q = open(dir, clock)) {
+            assertTrue(q.get(large.id()).isPresent(), "the large message's record was kept with its file");
+        }
+    }
 }
