@@ -123,7 +123,7 @@ final class Spool {
     private long preparationFailedFor = -1;
 
     Spool(Path dir) throws IOException {
-        this.dir = Files.createDirectories(dir);
+        this.dir = PrivateFiles.directory(dir);
         this.store = fileStore(this.dir);
     }
 
@@ -624,8 +624,7 @@ final class Spool {
         rollOver = false;
         long old = current;
         current++;
-        FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
         segments.put(current, ch);
         currentSize = 0;
         prepared = 0;
@@ -683,7 +682,7 @@ final class Spool {
         }
 
         private void spill() throws IOException {
-            file = FileChannel.open(file(id), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            file = PrivateFiles.createNew(file(id), StandardOpenOption.WRITE);
             fileOut = new java.io.BufferedOutputStream(Channels.newOutputStream(file), 64 << 10);
             small.writeTo(fileOut);
             small.reset();
