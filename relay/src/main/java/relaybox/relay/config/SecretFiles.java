@@ -10,17 +10,18 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.List;
-import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
  * Owns the rule for files that hold secrets ({@code intake_auth_credentials}, each upstream's
  * {@code auth_file}): only their owner and the service group may read them. Refused, with an
  * error naming the key and the file: a missing file, any access for others, group write, and
- * group read when the file's group is not the service group, which is the process's effective
- * group, and for root (say {@code relaybox config check} run by the admin) also the packaged
- * service group {@code relaybox}. So {@code 0600} and {@code 0640 root:relaybox} load, while
- * {@code 0640 root:users} (every user of the host) and {@code 0644} do not.
+ * group read when the file's group is not a service group: the process's effective group (the
+ * daemon's) or the packaged service group {@code relaybox}, which nobody but the service belongs
+ * to (so {@code relaybox config check}, run by root or an operator, judges as the daemon does).
+ * So {@code 0600} and {@code 0640 root:relaybox} load, while {@code 0640 root:users} (every user
+ * of the host) and {@code 0644} do not.
  *
  * <p>API: {@link #check(String, String, Path)} for one file named by one key, and
  * {@link #checkAll(RelayConfig)} for every secret a configuration names; {@link RelayConfig#load}
@@ -28,7 +29,7 @@ import java.util.Set;
  */
 public final class SecretFiles {
 
-    /** The group the packages create for the service; root judges files as the daemon would. */
+    /** The group the packages create for the service. */
     static final String SERVICE_GROUP = "relaybox";
 
     private SecretFiles() {
@@ -87,15 +88,9 @@ public final class SecretFiles {
     }
 
     private static boolean isServiceGroup(int gid, GroupPrincipal group) {
-        Optional<int[]> ids = effectiveIds();
-        if (ids.isEmpty()) {
-            return false; // cannot tell: refuse rather than guess
-        }
-        if (ids.get()[1] == gid) {
+        OptionalInt own = effectiveGid();
+        if (own.isPresent() && own.getAsInt() == gid) {
             return true;
-        }
-        if (ids.get()[0] != 0) {
-            return false;
         }
         try {
             return group.equals(java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService()
@@ -107,21 +102,17 @@ public final class SecretFiles {
         }
     }
 
-    /** {effective uid, effective gid} from /proc (Linux); empty elsewhere. */
-    static Optional<int[]> effectiveIds() {
+    /** The process's effective gid, from /proc (Linux); empty elsewhere. */
+    static OptionalInt effectiveGid() {
         try {
-            int uid = -1;
-            int gid = -1;
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("Uid:")) {
-                    uid = Integer.parseInt(line.substring(4).trim().split("\\s+")[1]);
-                } else if (line.startsWith("Gid:")) {
-                    gid = Integer.parseInt(line.substring(4).trim().split("\\s+")[1]);
+                if (line.startsWith("Gid:")) {
+                    return OptionalInt.of(Integer.parseInt(line.substring(4).trim().split("\\s+")[1]));
                 }
             }
-            return uid < 0 || gid < 0 ? Optional.empty() : Optional.of(new int[] {uid, gid});
         } catch (IOException | RuntimeException e) {
-            return Optional.empty();
+            // Not Linux: only the service group's name is judged.
         }
+        return OptionalInt.empty();
     }
 }
