@@ -3,8 +3,10 @@
 # installed into it with apt (which pulls in Java), the daemon started on the shipped config the
 # way relaybox.service starts it (same command, as the relaybox user with only
 # CAP_NET_BIND_SERVICE, no new privileges), one message submitted through /usr/sbin/sendmail
-# and one over SMTP on port 25, both expected in the outbox; then apt remove (queue kept) and
-# apt purge (queue gone).
+# and one over SMTP on port 25, both expected in the outbox; an operator (group relaybox-ctl)
+# may use the control socket but read no secret, key or queued mail; an upgrade from the
+# one-group layout moves operators out of the service group and keeps queued mail; then apt
+# remove (queue kept) and apt purge (queue gone).
 # Then the .rpm, installed and erased with the host's rpm in a second fresh root (scriptlets,
 # owners and modes; not an EL/Fedora host, so dependencies are not resolved).
 #
@@ -79,6 +81,10 @@ phase_install() {
     echo "$jv"
     check "java on PATH is 17+" grep -Eq 'version "(1[7-9]|[2-9][0-9])' <<< "$jv"
     check "relaybox user and group" in_root sh -c 'getent passwd relaybox && getent group relaybox'
+    check "operator group relaybox-ctl, with the relaybox user in it (to give the socket its group)" \
+        in_root sh -c 'getent group relaybox-ctl && id -nG relaybox | tr " " "\n" | grep -qx relaybox-ctl'
+    check "nobody but relaybox in the service group" \
+        test -z "$(in_root getent group relaybox | cut -d: -f4 | tr ',' '\n' | grep -vx relaybox)"
     check "/var/lib/relaybox 0750 relaybox:relaybox" \
         test "$(in_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
     check "/etc/relaybox/upstream.secret 0640 root:relaybox" \
@@ -111,8 +117,9 @@ phase_run() {
     # the ESP here.
     check "shipped relaybox.conf has the outbox upstream" \
         grep -qx 'type = "outbox"' "$root/etc/relaybox/relaybox.conf"
-    # RuntimeDirectory=relaybox (0750) and StateDirectory=relaybox (0750), owned by the user.
-    install -d -m 0750 "$root/run/relaybox"
+    # RuntimeDirectory=relaybox and StateDirectory=relaybox, with the unit's modes, owned by the user.
+    install -d -m "$(sed -n 's/^RuntimeDirectoryMode=//p' "$unit")" "$root/run/relaybox"
+    in_root chmod "$(sed -n 's/^StateDirectoryMode=//p' "$unit")" /var/lib/relaybox
     in_root chown relaybox:relaybox /run/relaybox /var/lib/relaybox
 
     # User=, Group=, AmbientCapabilities=, CapabilityBoundingSet=, NoNewPrivileges= as setpriv.
@@ -202,6 +209,8 @@ PY
     [ "$got_smtp" = 1 ] && record PASS "message over SMTP arrives" \
         || record FAIL "message over SMTP arrives" "not in $outbox after ${deadline_mail}s"
 
+    operator_checks
+
     # systemd stops the unit with SIGTERM and waits TimeoutStopSec; 0 or 143 is a clean stop.
     kill -TERM "$daemon"
     local waited=0
@@ -210,6 +219,42 @@ PY
     local rc=$?
     if [ "$rc" = 0 ] || [ "$rc" = 143 ]; then record PASS "daemon stops cleanly on SIGTERM" "exit $rc"
     else tail -20 "$work/daemon.log"; record FAIL "daemon stops cleanly on SIGTERM" "exit $rc"; fi
+}
+
+# As an operator (a user in relaybox-ctl, as the README says to add one): the control socket
+# works; upstream.secret, the DKIM keys and the queue's files cannot be read. A user outside
+# the group cannot use the socket either.
+operator_checks() {
+    in_root adduser --quiet --disabled-password --gecos "" alice >/dev/null
+    in_root adduser --quiet alice relaybox-ctl >/dev/null
+    # A DKIM key made as the README says: keygen as root, then given to the service.
+    in_root relaybox dkim keygen --domain example.test --selector s1 --out /etc/relaybox/dkim > "$work/keygen.log" 2>&1
+    in_root chown relaybox: /etc/relaybox/dkim/example.test.s1.pem
+    check "dkim keygen made a key to protect" test -f "$root/etc/relaybox/dkim/example.test.s1.pem"
+    local as_alice=(chroot "$root" runuser -u alice --)
+    "${as_alice[@]}" relaybox status > "$work/alice-status.log" 2>&1
+    local rc=$?
+    cat "$work/alice-status.log"
+    # 0 ok, 1 degraded: either way the daemon answered; 3 would be "no permission on the socket".
+    if [ "$rc" = 0 ] || [ "$rc" = 1 ]; then record PASS "operator: relaybox status works" "exit $rc"
+    else record FAIL "operator: relaybox status works" "exit $rc"; fi
+    check "operator: relaybox queue list works" "${as_alice[@]}" relaybox queue list
+    check "operator: cannot read upstream.secret" sh -c "! chroot '$root' runuser -u alice -- cat /etc/relaybox/upstream.secret"
+    check "operator: cannot read dkim/*.pem" sh -c "! chroot '$root' runuser -u alice -- \
+        sh -c 'cat /etc/relaybox/dkim/*.pem' >/dev/null 2>&1"
+    check "operator: cannot list the spool" sh -c "! chroot '$root' runuser -u alice -- ls /var/lib/relaybox/spool"
+    # Every file under the queue directory, whatever its name: none readable by the operator.
+    local readable
+    readable=$(chroot "$root" find /var/lib/relaybox /etc/relaybox/dkim -type f 2>/dev/null \
+        | chroot "$root" runuser -u alice -- sh -c 'while read -r f; do [ -r "$f" ] && echo "$f"; done')
+    check "operator: no file of the queue or the keys readable" test -z "$readable"
+    [ -n "$readable" ] && echo "readable by the operator: $readable"
+    chroot "$root" runuser -u www-data -- relaybox status > /dev/null 2>&1
+    rc=$?
+    if [ "$rc" = 3 ]; then record PASS "non-operator: control socket refused" "exit 3"
+    else record FAIL "non-operator: control socket refused" "exit $rc"; fi
+    # The key was only there to be protected; purge must find /etc/relaybox as the package left it.
+    rm -f "$root/etc/relaybox/dkim/example.test.s1.pem"
 }
 
 # =====================================================================================
@@ -221,6 +266,21 @@ phase_remove() {
     # Something in the queue, as there would be on a real host.
     in_root install -d -o relaybox -g relaybox -m 0750 /var/lib/relaybox/spool
     in_root sh -c 'echo queued > /var/lib/relaybox/spool/keep-me && chown relaybox:relaybox /var/lib/relaybox/spool/keep-me'
+
+    # An upgrade from the one-group layout: no relaybox-ctl, an operator added to relaybox as the
+    # old README said, group-readable queue files. Reinstalling runs postinst as an upgrade does.
+    in_root sh -c 'gpasswd -d relaybox relaybox-ctl; gpasswd -d alice relaybox-ctl; groupdel relaybox-ctl' >/dev/null 2>&1
+    in_root adduser --quiet alice relaybox
+    in_root chmod -R g+rX /var/lib/relaybox/spool
+    if in_root dpkg -i "/tmp/$deb_name" > "$work/upgrade.log" 2>&1; then record PASS "upgrade from the one-group layout"
+    else tail -20 "$work/upgrade.log"; record FAIL "upgrade from the one-group layout"; fi
+    grep '^relaybox:' "$work/upgrade.log"
+    check "upgrade: operator moved to relaybox-ctl, out of relaybox" \
+        test "$(in_root id -nG alice | tr ' ' '\n' | grep -x -e relaybox -e relaybox-ctl)" = relaybox-ctl
+    check "upgrade: relaybox user in relaybox-ctl" sh -c "chroot '$root' id -nG relaybox | tr ' ' '\n' | grep -qx relaybox-ctl"
+    check "upgrade: queued mail kept" test "$(cat "$root/var/lib/relaybox/spool/keep-me")" = queued
+    check "upgrade: queue files no longer group-readable" \
+        test -z "$(in_root find /var/lib/relaybox/spool -perm /077)"
 
     if in_root apt-get remove -y -q relaybox > "$work/remove.log" 2>&1; then record PASS "apt remove relaybox"
     else tail -20 "$work/remove.log"; record FAIL "apt remove relaybox"; return; fi
@@ -251,6 +311,8 @@ phase_rpm() {
     else cat "$work/rpm-install.log"; record FAIL "rpm -ivh (scriptlets run)"; return; fi
     cat "$work/rpm-install.log"
     check "rpm: %pre created the relaybox user" in_rpm_root getent passwd relaybox
+    check "rpm: %pre created relaybox-ctl with the relaybox user in it" \
+        sh -c "chroot '$rpm_root' id -nG relaybox | tr ' ' '\n' | grep -qx relaybox-ctl"
     check "rpm: /var/lib/relaybox 0750 relaybox:relaybox" \
         test "$(in_rpm_root stat -c '%a %U:%G' /var/lib/relaybox 2>/dev/null)" = "750 relaybox:relaybox"
     check "rpm: upstream.secret 0640 root:relaybox" \

@@ -3,6 +3,14 @@
 alternatives --install /usr/sbin/sendmail mta /usr/sbin/sendmail.relaybox 30 \
     --slave /usr/bin/mailq mta-mailq /usr/bin/mailq.relaybox \
     --slave /usr/lib/sendmail mta-sendmail /usr/sbin/sendmail.relaybox || :
+# The queue's store and spool are the relaybox user's alone (0700/0600); older versions left
+# them group-readable. Only modes change; symlinks are never followed.
+for path in /var/lib/relaybox/spool /var/lib/relaybox/outbox; do
+    if [ -d "$path" ] && [ ! -L "$path" ]; then
+        find "$path" -xdev ! -type l -exec chmod go-rwx {} + || :
+    fi
+done
+find /var/lib/relaybox -maxdepth 1 -name 'queue.db*' -type f -exec chmod go-rwx {} + || :
 # Like %systemd_post: the distribution's preset decides whether the unit is enabled, and it is
 # not started here (Fedora/EL packages never start services from %post).
 if [ "$1" -eq 1 ] && [ -d /run/systemd/system ]; then

@@ -38,6 +38,7 @@ public final class Main implements Callable<Integer> {
             "sendmail", SendmailCommand.class,
             // Commands owned by other stages go here, one line each, named as in their @Command.
             "dkim", DkimCommand.class,
+            "hash-password", HashPasswordCommand.class,
             "help", CommandLine.HelpCommand.class);
 
     private static Map<String, Class<?>> commands(Object... nameThenClass) {

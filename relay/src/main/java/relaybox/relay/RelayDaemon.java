@@ -146,7 +146,8 @@ public final class RelayDaemon {
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
-        dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics());
+        dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics(),
+                signer);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
         intake.start();

@@ -168,7 +168,7 @@ public final class MapDbQueue extends AbstractQueue {
             throws QueueException {
         Spool spool;
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.directory(dir);
             spool = new Spool(dir.resolve("spool"));
         } catch (IOException e) {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot create queue directory " + dir

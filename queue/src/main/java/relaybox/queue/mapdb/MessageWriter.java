@@ -66,7 +66,7 @@ final class MessageWriter {
     }
 
     private void spill() throws IOException {
-        file = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        file = PrivateFiles.createNew(path, StandardOpenOption.WRITE);
         fileOut = new java.io.BufferedOutputStream(Channels.newOutputStream(file), 64 << 10);
         small.writeTo(fileOut);
         crc.update(small.bytes(), 0, small.size());

@@ -45,7 +45,7 @@ final class OrphanCleanup {
                     }
                 } else if (Files.isRegularFile(p) && !fileIds.contains(name)) {
                     if (damageSeen) {
-                        Path aside = Files.createDirectories(dir.resolveSibling(Spool.QUARANTINE_DIR)).resolve(name);
+                        Path aside = PrivateFiles.directory(dir.resolveSibling(Spool.QUARANTINE_DIR)).resolve(name);
                         Files.move(p, aside, StandardCopyOption.REPLACE_EXISTING);
                         LOG.warn("{}: message file no intact record refers to, kept as {} (damage was seen)",
                                 name, aside);

@@ -121,7 +121,7 @@ final class Spool {
     private final MessageReader reader = new MessageReader(this);
 
     Spool(Path dir) throws IOException {
-        this.dir = Files.createDirectories(dir);
+        this.dir = PrivateFiles.directory(dir);
         this.store = fileStore(this.dir);
     }
 
@@ -523,8 +523,7 @@ final class Spool {
         rollOver = false;
         long old = current;
         current++;
-        FileChannel ch = FileChannel.open(segment(current), StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
         segments.put(current, ch);
         currentSize = 0;
         preparer.segmentStarted();

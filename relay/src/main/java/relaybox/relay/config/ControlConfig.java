@@ -10,12 +10,15 @@ import java.nio.file.Path;
  *
  * @param socket control_socket: the Unix domain socket file the daemon listens on
  * @param group  control_group: the group that owns the socket; its members (and root) may use
- *               the admin CLI. Empty keeps the daemon's own primary group.
+ *               the admin CLI. Empty keeps the daemon's own primary group. The default is the
+ *               operator group the packages create, {@code relaybox-ctl}, not the service group
+ *               {@code relaybox}: the service group reads the upstream secret, the DKIM keys and
+ *               the spool, so operators must never be put in it.
  */
 public record ControlConfig(Path socket, String group) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/relaybox/control.sock");
-    public static final String DEFAULT_GROUP = "relaybox";
+    public static final String DEFAULT_GROUP = "relaybox-ctl";
     /** sun_path in struct sockaddr_un is 108 bytes on Linux, including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
 

@@ -24,17 +24,29 @@ import java.util.Set;
  * @param keyBy        dkim_key_by: whose domain picks the key
  * @param subdomains   dkim_subdomains: a subdomain without its own key uses its parent domain's key
  * @param noKey        dkim_no_key: what to do with mail whose domain has no key
+ * @param signWith     dkim_sign_with: with dkim_no_key = "sign_with", the domain whose active keys
+ *                     sign mail whose own domain has none; "" otherwise
  * @param keys         the [[dkim_key]] tables
  */
 public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCanon, List<String> headers,
                          List<String> oversign, Duration expiry, KeyBy keyBy, boolean subdomains, NoKey noKey,
-                         List<KeySpec> keys) {
+                         String signWith, List<KeySpec> keys) {
 
     /** Whose domain picks the signing key. */
     public enum KeyBy { FROM, SENDER }
 
-    /** What happens to a message whose domain has no key. */
-    public enum NoKey { SEND_UNSIGNED, REFUSE }
+    /**
+     * What happens to a message whose domain has no key: sent unsigned, refused, or signed with
+     * the keys of {@code dkim_sign_with} (the operator's own domain, as ESPs sign such mail).
+     */
+    public enum NoKey { SEND_UNSIGNED, REFUSE, SIGN_WITH }
+
+    /** Without dkim_sign_with, for callers that never use "sign_with". */
+    public DkimConfig(Canonicalization headerCanon, Canonicalization bodyCanon, List<String> headers,
+                      List<String> oversign, Duration expiry, KeyBy keyBy, boolean subdomains, NoKey noKey,
+                      List<KeySpec> keys) {
+        this(headerCanon, bodyCanon, headers, oversign, expiry, keyBy, subdomains, noKey, "", keys);
+    }
 
     /**
      * One {@code [[dkim_key]]} table.
@@ -88,10 +100,33 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
         Duration expiry = r.duration("dkim_expiry", DEFAULT_EXPIRY);
         KeyBy keyBy = KeyBy.valueOf(upper(r.choice("dkim_key_by", DEFAULT_KEY_BY, "from", "sender")));
         boolean sub = r.bool("dkim_subdomains", DEFAULT_SUBDOMAINS);
-        NoKey noKey = NoKey.valueOf(upper(r.choice("dkim_no_key", DEFAULT_NO_KEY, "send_unsigned", "refuse")));
+        NoKey noKey = NoKey.valueOf(upper(r.choice("dkim_no_key", DEFAULT_NO_KEY, "send_unsigned", "refuse",
+                "sign_with")));
+        String signWithRaw = r.string("dkim_sign_with", "");
         List<KeySpec> keys = keys(r);
+        String signWith = signWith(r, noKey, signWithRaw, keys);
         return new DkimConfig(Canonicalization.byName(hb[0]), Canonicalization.byName(hb[1]), headers, oversign,
-                expiry, keyBy, sub, noKey, keys);
+                expiry, keyBy, sub, noKey, signWith, keys);
+    }
+
+    /** dkim_sign_with: required by, and only meaningful with, dkim_no_key = "sign_with". */
+    private static String signWith(ConfigReader r, NoKey noKey, String raw, List<KeySpec> keys) throws ConfigException {
+        if (noKey != NoKey.SIGN_WITH) {
+            if (!raw.isEmpty()) {
+                throw r.error("dkim_sign_with", "is used only with dkim_no_key = \"sign_with\"", raw);
+            }
+            return "";
+        }
+        if (raw.isBlank()) {
+            throw r.error("dkim_sign_with", "dkim_no_key = \"sign_with\" needs the domain whose key signs "
+                    + "mail without a key of its own (your domain, with a [[dkim_key]] table)", raw);
+        }
+        String domain = relaybox.relay.dkim.HeaderFields.domainOf(raw)
+                .orElseThrow(() -> r.error("dkim_sign_with", "is not a domain name", raw));
+        if (keys.stream().noneMatch(k -> k.active() && k.domain().equals(domain))) {
+            throw r.error("dkim_sign_with", "no active [[dkim_key]] has domain = \"" + domain + "\"", raw);
+        }
+        return domain;
     }
 
     private static List<KeySpec> keys(ConfigReader r) throws ConfigException {

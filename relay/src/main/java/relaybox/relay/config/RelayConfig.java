@@ -13,9 +13,14 @@ import java.nio.file.Path;
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
                           ControlConfig control, MetricsConfig metrics, LogConfig log, String effective) {
 
-    /** Reads and validates {@code file}; every error names the file and the key. */
+    /**
+     * Reads and validates {@code file}, and the permissions of the secret files it names
+     * ({@link SecretFiles}); every error names the file and the key.
+     */
     public static RelayConfig load(Path file) throws ConfigException {
-        return from(file, ConfigReader.load(file));
+        RelayConfig config = from(file, ConfigReader.load(file));
+        SecretFiles.checkAll(config);
+        return config;
     }
 
     public static RelayConfig from(Path file, ConfigReader r) throws ConfigException {

@@ -32,6 +32,9 @@ import java.util.Optional;
  * subdomain without keys of its own is signed with its nearest parent's (d= is the parent, which
  * DMARC's relaxed alignment accepts).
  *
+ * <p>Mail from a domain without keys follows {@code dkim_no_key}: sent unsigned, refused, or
+ * ("sign_with") signed with the active keys of {@code dkim_sign_with}, the operator's domain.
+ *
  * <p>Failure behaviour: a header section over 1 MiB, or no key for the domain under
  * {@code dkim_no_key = "refuse"}, is a permanent {@link SigningException} (5xx); a crypto failure is
  * temporary (451). Mail is never sent unsigned except by the explicit "send_unsigned" policy, and
@@ -138,6 +141,11 @@ public final class DkimSigner implements MessageSigner {
                     + new String(header, 0, headerLen, StandardCharsets.ISO_8859_1));
             Optional<String> domain = signingDomain(fields);
             List<DkimKey> use = domain.map(d -> keys.activeFor(d, config.subdomains())).orElse(List.of());
+            if (use.isEmpty() && config.noKey() == DkimConfig.NoKey.SIGN_WITH) {
+                // d= is the operator's domain: DMARC for the From domain does not align, but the
+                // mail carries the relay's reputation instead of none.
+                use = keys.activeFor(config.signWith(), false);
+            }
             if (use.isEmpty()) {
                 String why = domain.map(d -> "no DKIM key for domain " + d)
                         .orElse("no signing domain (From field missing, repeated or without an address)");

@@ -8,6 +8,7 @@ import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
+import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.log.MailLog;
 import relaybox.relay.metrics.LinkState;
 import relaybox.relay.metrics.RelayMetrics;
@@ -90,8 +91,8 @@ public final class Dispatcher implements AutoCloseable {
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
-    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
-            throws IOException {
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+                       MessageSigner signer) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
         this.log = log;
@@ -111,7 +112,7 @@ public final class Dispatcher implements AutoCloseable {
         }
         this.upstreams = List.copyOf(ups);
         this.recorder = new OutcomeRecorder(queue, log,
-                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock), clock);
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock);
         this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
     }
 
@@ -141,7 +142,13 @@ public final class Dispatcher implements AutoCloseable {
     /** As above, counting outcomes, sessions and link probes in {@code metrics}. */
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
             throws IOException {
-        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics);
+        return start(queue, cfg, log, clock, metrics, MessageSigner.NONE);
+    }
+
+    /** As above, DKIM-signing the DSNs it writes with {@code signer} (the intake's). */
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+                                   MessageSigner signer) throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer);
         d.run();
         return d;
     }

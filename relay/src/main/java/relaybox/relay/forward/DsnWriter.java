@@ -7,6 +7,7 @@ import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.queue.RecipientState;
+import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.log.MailLog;
 
 import java.io.ByteArrayOutputStream;
@@ -28,8 +29,10 @@ import java.util.regex.Pattern;
  * bounce is never bounced). At most {@code perMinute} DSNs a minute: a bounce storm is logged, not
  * turned into a second storm, and cannot fill the disk. It does not send anything itself.
  *
- * <p>XXX: DSNs are not DKIM-signed, because signing happens at intake; the lead may route them
- * through the signer before {@code accept}.
+ * <p>DKIM: a DSN does not pass the intake, so it is signed here, before {@code accept}, by the
+ * intake's signer: with the key for its From domain (the relay's host name), else as
+ * {@code dkim_no_key} says (unsigned, the default key of "sign_with", or under "refuse" not sent
+ * at all, which the mail log records).
  */
 final class DsnWriter {
 
@@ -44,10 +47,17 @@ final class DsnWriter {
     private final int perMinute;
     private final String hostName;
     private final Clock clock;
+    private final MessageSigner signer;
     private long window;
     private int sentInWindow;
 
     DsnWriter(Queue queue, MailLog log, boolean enabled, int perMinute, String hostName, Clock clock) {
+        this(queue, log, enabled, perMinute, hostName, clock, MessageSigner.NONE);
+    }
+
+    DsnWriter(Queue queue, MailLog log, boolean enabled, int perMinute, String hostName, Clock clock,
+              MessageSigner signer) {
+        this.signer = signer;
         this.queue = queue;
         this.log = log;
         this.enabled = enabled;
@@ -68,7 +78,20 @@ final class DsnWriter {
         Queue.Incoming in = null;
         try {
             in = queue.receive();
-            in.body().write(report(entry, failed, in.id().toString()));
+            byte[] report = report(entry, failed, in.id().toString());
+            String signature;
+            try {
+                MessageSigner.Signing s = signer.begin("");
+                s.update(report, 0, report.length);
+                signature = s.finish("");
+            } catch (MessageSigner.SigningException e) {
+                log.dsnSkipped(entry.id(), "cannot DKIM-sign the DSN: " + e.getMessage());
+                in.discard();
+                return;
+            }
+            // The signature goes above the report, as the intake puts it above a client's message.
+            in.body().write(signature.getBytes(StandardCharsets.US_ASCII));
+            in.body().write(report);
             Envelope env = new Envelope("", List.of(entry.envelope().sender()), false, false, "127.0.0.1", hostName, "");
             QueueEntry dsn = queue.accept(in, env, "");
             log.dsnQueued(entry.id(), dsn.id(), entry.envelope().sender());

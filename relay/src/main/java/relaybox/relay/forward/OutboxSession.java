@@ -12,11 +12,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.LinkOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The {@code outbox} upstream: writes each message as {@code <queue id>.eml} into a directory
@@ -24,8 +29,17 @@ import java.util.Map;
  * starts with {@code Return-Path:} and {@code X-Relaybox-To:} lines carrying the envelope, then
  * the upstream's extra headers, then the message exactly as queued. Written to a temporary name,
  * fsynced, then renamed, so a reader never sees half a message.
+ *
+ * <p>The directory may be one others can write to (a dev box's /tmp), so the temporary name is
+ * unpredictable and created exclusively without following links (a planted file or symlink fails
+ * the attempt, which is retried, instead of redirecting the write), 0600; rename(2) then replaces
+ * a {@code .eml} symlink itself, never its target.
  */
 final class OutboxSession implements UpstreamSession {
+
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final Path dir;
     private final List<String> headers;
@@ -33,7 +47,9 @@ final class OutboxSession implements UpstreamSession {
     OutboxSession(Path dir, List<String> headers) throws IOException {
         this.dir = dir;
         this.headers = headers;
-        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
     }
 
     @Override
@@ -43,10 +59,12 @@ final class OutboxSession implements UpstreamSession {
         Map<String, Stage> stages = new HashMap<>();
         DeliveryOutcome o;
         Stage stage = Stage.DATA_END;
-        Path tmp = dir.resolve("." + entry.id() + ".tmp");
+        Path tmp = dir.resolve("." + entry.id() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
         Path eml = dir.resolve(entry.id() + ".eml");
-        try (FileChannel fc = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING); InputStream in = source.open()) {
+        boolean created = false;
+        try (FileChannel fc = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS), PRIVATE); InputStream in = source.open()) {
+            created = true;
             OutputStream os = Channels.newOutputStream(fc);
             StringBuilder top = new StringBuilder();
             top.append("Return-Path: <").append(entry.envelope().sender()).append(">\r\n");
@@ -56,16 +74,18 @@ final class OutboxSession implements UpstreamSession {
             in.transferTo(os);
             os.flush();
             fc.force(true);
-            Files.move(tmp, eml, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, eml, StandardCopyOption.ATOMIC_MOVE);
             syncDir();
             o = new DeliveryOutcome.Delivered("250 2.0.0 written to " + eml);
         } catch (IOException e) {
             stage = Stage.MESSAGE;
             o = new DeliveryOutcome.Deferred("outbox: cannot write " + eml + ": " + e.getMessage());
             try {
-                Files.deleteIfExists(tmp);
+                if (created) {
+                    Files.deleteIfExists(tmp); // ours: someone else's file at that name is left alone
+                }
             } catch (IOException ignored) {
-                // The next attempt truncates it anyway.
+                // A stray temporary file; the next attempt uses another name.
             }
         }
         for (String r : rcpts) {

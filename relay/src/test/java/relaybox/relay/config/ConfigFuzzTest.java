@@ -21,7 +21,7 @@ class ConfigFuzzTest {
         "forward_noop_interval", "forward_connect_timeout", "forward_greeting_timeout", "forward_command_timeout",
         "forward_data_timeout", "forward_probe_interval", "forward_helo_name", "forward_dsn", "forward_dsn_rate",
         "dkim_canonicalization", "dkim_headers", "dkim_oversign_headers", "dkim_expiry", "dkim_key_by",
-        "dkim_subdomains", "dkim_no_key", "unknown_key"};
+        "dkim_subdomains", "dkim_no_key", "dkim_sign_with", "unknown_key"};
     private static final String[] UPSTREAM = {"name", "type", "host", "tls", "port", "ca_file", "auth_file",
         "messages_per_connection", "max_connections", "rate_per_second", "headers", "envelope_sender",
         "temporary_replies", "sender_domains", "dir", "bogus"};

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DkimConfigTest {
 
     static final Set<String> KEYS = Set.of("dkim_canonicalization", "dkim_headers", "dkim_oversign_headers",
-            "dkim_expiry", "dkim_key_by", "dkim_subdomains", "dkim_no_key");
+            "dkim_expiry", "dkim_key_by", "dkim_subdomains", "dkim_no_key", "dkim_sign_with");
     static final Pattern COMMENTED = Pattern.compile("(?m)^#\\s*(dkim_[a-z_]+)\\s*=\\s*(.*)$");
 
     @Test

@@ -182,7 +182,7 @@ class ControlServerTest {
     void controlConfigDefaultsAndErrors() throws Exception {
         ControlConfig d = ControlConfig.from(ConfigReader.empty());
         assertEquals(Path.of("/run/relaybox/control.sock"), d.socket());
-        assertEquals("relaybox", d.group());
+        assertEquals("relaybox-ctl", d.group());
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ControlConfig.from(ConfigReader.parse("t", "control_socket = \"relative.sock\"")));
         assertTrue(e.getMessage().contains("control_socket"), e.getMessage());

@@ -1,0 +1,40 @@
+package relaybox.relay;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A secret file others can read stops the daemon with 78 (EX_CONFIG), before anything starts. */
+class DaemonSecretsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aReadableAuthFileExits78NamingKeyAndFile() throws Exception {
+        Path auth = Files.writeString(dir.resolve("upstream.secret"), "username=u\npassword=p\n");
+        Files.setPosixFilePermissions(auth, PosixFilePermissions.fromString("rw-r--r--"));
+        Path f = Files.writeString(dir.resolve("relaybox.conf"), "queue_dir = \"" + dir.resolve("q") + "\"\n"
+                + "[[upstream]]\nname = \"esp\"\nhost = \"smtp.esp.example\"\nauth_file = \"" + auth + "\"\n");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.err;
+        System.setErr(new PrintStream(err, true));
+        int rc;
+        try {
+            rc = RelayDaemon.run(new String[] {"run", "--config", f.toString()});
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(RelayDaemon.EX_CONFIG, rc, err.toString());
+        assertTrue(err.toString().contains("upstream[0].auth_file: " + auth + ": other users can access"), err.toString());
+        assertTrue(Files.notExists(dir.resolve("q")), "nothing started");
+    }
+}
