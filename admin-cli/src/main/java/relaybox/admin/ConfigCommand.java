@@ -6,6 +6,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import relaybox.relay.ConfigFiles;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.RelayConfig;
 import relaybox.relay.control.ControlWire;
@@ -44,7 +45,9 @@ final class ConfigCommand implements Callable<Integer> {
         public Integer call() throws CliException {
             Path f = file != null ? file : cli.defaultConfig();
             try {
-                RelayConfig.load(f);
+                RelayConfig config = RelayConfig.load(f);
+                // The files it names too, as the daemon checks them at start.
+                new ConfigFiles(ConfigFiles.NO_OTHERS, false).check(config, w -> cli.err().println("warning: " + w));
             } catch (ConfigException e) {
                 throw new CliException(Cli.USAGE, e.getMessage());
             }

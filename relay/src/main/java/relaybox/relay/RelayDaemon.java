@@ -98,9 +98,23 @@ public final class RelayDaemon {
         }
         // log_format: switch before the stages log anything.
         LogSetup.apply(config.log());
+        try {
+            // Every file the configuration names, before anything opens: a bad one stops the
+            // daemon here, once, with the key named (systemd does not restart on 78).
+            new ConfigFiles(ConfigFiles.NO_OTHERS, true).check(config, LOG::warn);
+        } catch (ConfigException e) {
+            System.err.println("relaybox: " + e.getMessage());
+            return EX_CONFIG;
+        }
         RelayDaemon daemon = new RelayDaemon(config);
         try {
             daemon.start();
+        } catch (ConfigException e) {
+            // What the file check cannot see ahead (a listener address that does not resolve is
+            // not one of these): still no stack trace, still no restart.
+            System.err.println("relaybox: " + e.getMessage());
+            daemon.stop();
+            return EX_CONFIG;
         } catch (QueueException e) {
             LOG.error("cannot open the queue in {}: {}", config.queue().dir(), e.getMessage(), e);
             daemon.stop();
