@@ -165,11 +165,18 @@ class OperatorDrillEndToEndTest {
         assertEquals(HELD, count("held"));
         assertEquals(MESSAGES - 1, statsValue("total"));
 
-        // Before the upstream returns, watch shows the whole backlog waiting.
+        // Before the upstream returns, watch says since when it is down and how much waits (no ETA).
         r = relaybox("", "queue", "watch", "--iterations", "1");
         int backlog = MESSAGES - 1 - HELD;
-        assertTrue(r.out().contains("] 0%  " + backlog + " of " + backlog + " left")
-                && r.out().contains(HELD + " held (not drained)"), r.toString());
+        assertTrue(r.out().matches("(?s).*upstream down since \\d\\d:\\d\\d:\\d\\d, " + backlog + " waiting.*")
+                && !r.out().contains("to go"), r.toString());
+        // Each waiting entry shows the real next attempt (the link's next probe) and the reason.
+        JsonNode link = ControlJson.MAPPER.readTree(relaybox("", "status", "--json").out()).get("links").get(0);
+        for (String line : relaybox("", "queue", "list", "--state", "queued,deferred", "--json").out().split("\n")) {
+            JsonNode e = ControlJson.MAPPER.readTree(line);
+            assertTrue(e.get("reply").asText().contains("connection refused"), line);
+            assertTrue(!Instant.parse(e.get("next").asText()).isBefore(Instant.parse(link.get("since").asText())), line);
+        }
 
         // The upstream returns; the operator sends now; a watch running meanwhile shows the drain.
         ExecutorService watcher = Executors.newSingleThreadExecutor();

@@ -149,14 +149,28 @@ public final class ControlService implements AutoCloseable {
         Instant now = clock.instant();
         Predicate<QueueEntry> filter = filter(req, now);
         ArrayNode entries = ControlJson.MAPPER.createArrayNode();
+        StatusSource.Link blocked = blocking(status.links());
         for (QueueEntry e : queue.list()) {
             if (filter.test(e)) {
-                entries.add(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now)));
+                entries.add(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now).waitingFor(blocked)));
             }
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.set("entries", entries);
         return ControlReply.ok(out);
+    }
+
+    /**
+     * The link every waiting entry waits for, or null: when every upstream is down nothing is
+     * leased, so an entry's own "next" (often "now") is not when it will be tried. The truth is
+     * the earliest next probe, and the reason is the link's (its error or literal reply).
+     */
+    static StatusSource.Link blocking(List<StatusSource.Link> links) {
+        if (links.isEmpty() || !links.stream().allMatch(StatusSource.Link::down)) {
+            return null;
+        }
+        return links.stream().filter(l -> l.nextAttempt() != null)
+                .min(Comparator.comparing(StatusSource.Link::nextAttempt)).orElse(links.get(0));
     }
 
     static Predicate<QueueEntry> filter(JsonNode req, Instant now) throws BadRequest {
@@ -205,7 +219,8 @@ public final class ControlService implements AutoCloseable {
             return notFound(id);
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
-        out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())));
+        out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())
+                .waitingFor(blocking(status.links()))));
         out.put("text", EntryCodec.toText(e.get()));
         try (InputStream in = queue.openMessage(id)) {
             out.put("headers", headers(in));
@@ -489,6 +504,7 @@ public final class ControlService implements AutoCloseable {
             m.put("state", l.state());
             m.put("detail", l.detail());
             m.put("since", l.since() == null ? null : l.since().toString());
+            m.put("next_attempt", l.nextAttempt() == null ? null : l.nextAttempt().toString());
             out.add(m);
         }
         return out;
@@ -522,6 +538,9 @@ public final class ControlService implements AutoCloseable {
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         List<UpstreamTester.Probe> probes = tester.probeAll();
+        // The operator is looking at it now: a backoff of a refused login or certificate is
+        // cleared and the forwarder probes at once (after the fix, mail moves without a wait).
+        onRetry.run();
         out.set("upstreams", ControlJson.MAPPER.valueToTree(probes));
         out.put("all_ok", probes.stream().allMatch(UpstreamTester.Probe::ok));
         return ControlReply.ok(out);

@@ -29,7 +29,9 @@ public final class SmtpConnector {
     final UpstreamConfig upstream;
     final ForwardConfig forward;
     final FailurePolicy policy;
-    final Credentials credentials;
+    /** Read at start; read again when the secrets file changes (an operator fixed the password). */
+    private volatile Credentials credentials;
+    private volatile Object credentialsStamp;
     final String heloName;
     private final SslContext ssl;
 
@@ -37,6 +39,7 @@ public final class SmtpConnector {
         this.upstream = upstream;
         this.forward = forward;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
+        this.credentialsStamp = stamp(upstream.authFile());
         this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
         this.ssl = "none".equals(upstream.tls()) ? null : sslContext(upstream);
@@ -48,6 +51,41 @@ public final class SmtpConnector {
             b.trustManager(u.caFile().toFile());
         }
         return b.build();
+    }
+
+    /**
+     * A stamp of a secrets file (modification time, size, inode): equal stamps mean the file was
+     * not changed. Null for no file; a string when it cannot be read (itself a change to notice).
+     */
+    static Object stamp(java.nio.file.Path file) {
+        if (file == null) {
+            return null;
+        }
+        try {
+            var a = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            return java.util.Arrays.asList(a.lastModifiedTime(), a.size(), a.fileKey());
+        } catch (IOException e) {
+            return "unreadable: " + e.getMessage();
+        }
+    }
+
+    /** The stamp of this upstream's auth_file now. */
+    Object secretsStamp() {
+        return stamp(upstream.authFile());
+    }
+
+    /** The credentials, read again if the auth_file changed since they were read. */
+    Credentials credentials() throws IOException {
+        Object now = secretsStamp();
+        if (upstream.authFile() != null && !java.util.Objects.equals(now, credentialsStamp)) {
+            credentials = Credentials.read(upstream.authFile());
+            credentialsStamp = now;
+        }
+        return credentials;
+    }
+
+    boolean hasCredentials() {
+        return upstream.authFile() != null;
     }
 
     static String localName() {

@@ -166,7 +166,7 @@ final class SmtpSession implements UpstreamSession {
                 extensions.clear();
                 ehlo();
             }
-            if (conn.credentials != null) {
+            if (conn.hasCredentials()) {
                 stage = Stage.AUTH;
                 auth();
             }
@@ -249,8 +249,15 @@ final class SmtpSession implements UpstreamSession {
     private void auth() throws SessionException, SessionOpenException {
         state = State.AUTH;
         String mechs = " " + extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT) + " ";
-        String user = conn.credentials.username();
-        String pass = conn.credentials.password();
+        Credentials creds;
+        try {
+            creds = conn.credentials();
+        } catch (java.io.IOException e) {
+            throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
+                    "auth_file cannot be used: " + e.getMessage()));
+        }
+        String user = creds.username();
+        String pass = creds.password();
         Base64.Encoder b64 = Base64.getEncoder();
         if (mechs.contains(" PLAIN ")) {
             String token = b64.encodeToString(("\0" + user + "\0" + pass).getBytes(StandardCharsets.UTF_8));
