@@ -47,7 +47,7 @@ public final class RelayDaemon {
      * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
      */
     static String devConfig() {
-        String data = Path.of("relaybox-data").toAbsolutePath().toString().replace("\\", "\\\\");
+        String data = devDataDir().toString().replace("\\", "\\\\");
         return """
                 intake_listen = ["127.0.0.1:2525"]
                 queue_dir = "%1$s"
@@ -59,6 +59,11 @@ public final class RelayDaemon {
                 type = "outbox"
                 dir = "%1$s/outbox"
                 """.formatted(data);
+    }
+
+    /** Where {@code run --dev} keeps its queue and control socket: ./relaybox-data. */
+    public static Path devDataDir() {
+        return Path.of("relaybox-data").toAbsolutePath();
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
