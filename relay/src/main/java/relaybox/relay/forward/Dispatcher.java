@@ -410,7 +410,10 @@ public final class Dispatcher implements AutoCloseable {
                 }
             } catch (SessionOpenException x) {
                 LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
-                down(u, x);
+                if (running) {
+                    // At shutdown the probe is interrupted: that is no news about the upstream.
+                    down(u, x);
+                }
             } catch (RuntimeException x) {
                 link(u, LinkState.DOWN);
                 bug("probe " + u.name(), x);

@@ -10,7 +10,6 @@ import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -34,6 +33,8 @@ public final class SmtpConnector {
     private volatile Object credentialsStamp;
     final String heloName;
     private final SslContext ssl;
+    /** The trust decision and what each handshake was shown; null without TLS. */
+    final PresentedCertificates trust;
 
     public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward) throws IOException {
         this.upstream = upstream;
@@ -42,15 +43,17 @@ public final class SmtpConnector {
         this.credentialsStamp = stamp(upstream.authFile());
         this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
-        this.ssl = "none".equals(upstream.tls()) ? null : sslContext(upstream);
-    }
-
-    private static SslContext sslContext(UpstreamConfig u) throws SSLException {
-        SslContextBuilder b = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2");
-        if (u.caFile() != null) {
-            b.trustManager(u.caFile().toFile());
+        if ("none".equals(upstream.tls())) {
+            this.trust = null;
+            this.ssl = null;
+        } else {
+            try {
+                this.trust = new PresentedCertificates(upstream.caFile());
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IOException("ca_file " + upstream.caFile() + ": " + e.getMessage(), e);
+            }
+            this.ssl = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").trustManager(trust).build();
         }
-        return b.build();
     }
 
     /**
@@ -111,6 +114,11 @@ public final class SmtpConnector {
 
     /** Opens a session ready for mail, or says why not. */
     public UpstreamSession open() throws SessionOpenException {
+        return open(SessionTrace.NONE);
+    }
+
+    /** As {@link #open()}, telling {@code trace} each step (relaybox upstream test). */
+    public UpstreamSession open(SessionTrace trace) throws SessionOpenException {
         String shown = upstream.host() + ":" + upstream.port();
         SmtpSession.Inbox inbox = new SmtpSession.Inbox();
         boolean implicit = "tls".equals(upstream.tls());
@@ -119,12 +127,16 @@ public final class SmtpConnector {
             wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
                     forward.commandTimeout(), new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
         } catch (IOException e) {
-            throw new SessionOpenException(shown, policy.exception(Stage.CONNECT, e));
+            FailurePolicy.Decision d = policy.exception(Stage.CONNECT, e);
+            trace.step("connect", false, shown + ": " + FailurePolicy.describe(e));
+            throw new SessionOpenException(shown, d);
         }
+        trace.step("connect", true, upstream.host() + " is " + wire.remote().getAddress().getHostAddress()
+                + "; connected to port " + upstream.port());
         if (implicit) {
             wire.addTls(tlsHandler(wire.channel()));
         }
-        SmtpSession s = new SmtpSession(this, wire, inbox);
+        SmtpSession s = new SmtpSession(this, wire, inbox, trace);
         s.start(implicit);
         return s;
     }
