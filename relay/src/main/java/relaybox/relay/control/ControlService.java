@@ -51,7 +51,8 @@ import java.util.function.Supplier;
  * show          id                 → entry, text (readable record), headers
  * raw           id                 → the stored message as sent, streamed after the JSON line
  * delete        ids | all | failed
- * hold          ids | all          (all: queued, deferred, failed)
+ * hold          ids | all          (all: queued, deferred, failed); per id "already" when it
+ *                                  is in the wanted state (also release, retry): not an error
  * release       ids | all          (all: held)
  * retry         ids | all          (all: queued, deferred; makes them due now; with
  *                                   summary, the reply counts them instead of listing them)
@@ -297,6 +298,7 @@ public final class ControlService implements AutoCloseable {
         totals.put("done", 0);
         totals.put("not_found", 0);
         totals.put("not_applicable", 0);
+        totals.put("already", 0);
         totals.put("error", 0);
         for (int i = 0; i < ids.size(); i++) {
             String result;
@@ -375,10 +377,25 @@ public final class ControlService implements AutoCloseable {
                     default -> "requeued";
                 });
             }
+            if (r == Queue.ActionResult.NOT_APPLICABLE && already(op, id)) {
+                // Repeating an action is not an error: the entry is where the operator wants it.
+                return "already";
+            }
             return r.name().toLowerCase(Locale.ROOT);
         } catch (QueueException e) {
             return "error: " + e.getMessage();
         }
+    }
+
+    /** True when {@code id} is already in the state {@code op} would move it to. */
+    private boolean already(String op, QueueId id) {
+        EntryState st = queue.get(id).map(QueueEntry::state).orElse(null);
+        return switch (op) {
+            case "hold" -> st == EntryState.HELD;
+            case "release" -> st == EntryState.QUEUED || st == EntryState.DEFERRED;
+            case "retry" -> st == EntryState.QUEUED || st == EntryState.SENDING;
+            default -> false;
+        };
     }
 
     private ControlReply stats() {

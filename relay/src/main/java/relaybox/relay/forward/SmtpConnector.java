@@ -91,13 +91,9 @@ public final class SmtpConnector {
         return upstream.authFile() != null;
     }
 
+    /** EHLO name when none is configured (tools and tests; the daemon resolves it in its config). */
     static String localName() {
-        try {
-            String n = InetAddress.getLocalHost().getHostName();
-            return n.contains(".") ? n : "localhost";
-        } catch (IOException e) {
-            return "localhost";
-        }
+        return HeloName.resolve("");
     }
 
     /** A TLS handler that verifies the upstream's certificate against {@code host}. */
