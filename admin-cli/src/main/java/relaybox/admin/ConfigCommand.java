@@ -31,11 +31,16 @@ final class ConfigCommand implements Callable<Integer> {
 
     /** Validates a file exactly as the daemon would at start, without starting anything. */
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = "Validate a config file as the daemon would at start (default: /etc/relaybox/relaybox.conf).")
+            description = "Validate a config file as the daemon would at start (default: /etc/relaybox/relaybox.conf), "
+                    + "and every file it names: exists, readable by the daemon's user, safe mode, parses.")
     static final class Check implements Callable<Integer> {
         private final Cli cli;
         @Parameters(paramLabel = "FILE", arity = "0..1", description = "The file to check.")
         Path file;
+        @picocli.CommandLine.Option(names = "--user", paramLabel = "NAME", defaultValue = "relaybox",
+                description = "When run as root: the user the daemon runs as, who must be able to read every "
+                        + "file the configuration names (default: ${DEFAULT-VALUE}).")
+        String serviceUser;
 
         Check(Cli cli) {
             this.cli = cli;
@@ -47,7 +52,12 @@ final class ConfigCommand implements Callable<Integer> {
             try {
                 RelayConfig config = RelayConfig.load(f);
                 // The files it names too, as the daemon checks them at start.
-                new ConfigFiles(ConfigFiles.NO_OTHERS, false).check(config, w -> cli.err().println("warning: " + w));
+                ConfigFiles files = new ConfigFiles(ConfigFiles.NO_OTHERS, false);
+                if ("root".equals(System.getProperty("user.name"))) {
+                    // Root reads everything: judge for the user the daemon runs as.
+                    files.readableBy(ConfigFiles.ServiceUser.lookup(serviceUser));
+                }
+                files.check(config, w -> cli.err().println("warning: " + w));
             } catch (ConfigException e) {
                 throw new CliException(Cli.USAGE, e.getMessage());
             }

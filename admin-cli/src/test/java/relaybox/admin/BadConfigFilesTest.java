@@ -106,7 +106,10 @@ class BadConfigFilesTest {
         Path conf = write(c);
         Path file = tmp.resolve(c.file() == null ? "missing.file" : c.file());
 
-        AdminHarness.Result check = AdminHarness.exec(conf, Map.of(), "", "config", "check", conf.toString());
+        // As root (CI), the check judges for the daemon's user; root itself here, so that each case
+        // fails for its own reason.
+        AdminHarness.Result check = AdminHarness.exec(conf, Map.of(), "", "config", "check", "--user", "root",
+                conf.toString());
         assertEquals(Cli.USAGE, check.code(), check.toString());
         assertTrue(check.err().contains(c.key()) && check.err().contains(file.toString()), check.toString());
 
@@ -121,5 +124,30 @@ class BadConfigFilesTest {
         assertTrue(err.contains(c.key()) && err.contains(file.toString()), err);
         assertFalse(err.contains("\tat ") || out.contains("\tat ") || err.contains("Exception"),
                 "no stack trace:\n" + err + out);
+    }
+
+    @org.junit.jupiter.api.Test
+    void configCheckOnAMissingFileSaysSo() {
+        Path conf = tmp.resolve("no-such.conf");
+        AdminHarness.Result check = AdminHarness.exec(conf, Map.of(), "", "config", "check", conf.toString());
+        assertEquals(Cli.USAGE, check.code(), check.toString());
+        assertTrue(check.err().contains(conf + ": cannot read the configuration: no such file"), check.toString());
+    }
+
+    @org.junit.jupiter.api.Test
+    void configCheckAsRootJudgesForTheDaemonsUser() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "only root can read a file the daemon's user cannot");
+        org.junit.jupiter.api.Assumptions.assumeTrue(relaybox.relay.ConfigFiles.ServiceUser.lookup("nobody") != null);
+        Path conf = write(new Case("auth_file 0600 root", "upstream[0].auth_file",
+                "[[upstream]]\nname = \"esp\"\nhost = \"127.0.0.1\"\nport = 2587\nauth_file = \"%s\"\n",
+                "up.secret", "username=u\npassword=p\n", "rw-------"));
+        AdminHarness.Result check = AdminHarness.exec(conf, Map.of(), "", "config", "check", "--user", "nobody",
+                conf.toString());
+        assertEquals(Cli.USAGE, check.code(), check.toString());
+        assertTrue(check.err().contains("upstream[0].auth_file") && check.err().contains("user nobody cannot read it"),
+                check.toString());
+        assertEquals(Cli.OK, AdminHarness.exec(conf, Map.of(), "", "config", "check", "--user", "root",
+                conf.toString()).code());
     }
 }

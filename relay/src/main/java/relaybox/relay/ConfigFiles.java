@@ -83,6 +83,51 @@ public final class ConfigFiles {
 
     private final ModeRule modeRule;
     private final boolean daemon;
+    /** When checking as root for the daemon's user: whether that user can read each file. */
+    private ServiceUser serviceUser;
+
+    /**
+     * The daemon's user as /etc/passwd and /etc/group describe it, for {@code config check} run as
+     * root: root reads everything, so "readable" alone would say nothing about the daemon.
+     */
+    public record ServiceUser(String name, int uid, Set<Integer> gids) {
+
+        /** The user {@code name} from /etc/passwd and /etc/group, or null when there is none. */
+        public static ServiceUser lookup(String name) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
+                    String[] f = line.split(":");
+                    if (f.length > 3 && f[0].equals(name)) {
+                        Set<Integer> gids = new java.util.HashSet<>();
+                        gids.add(Integer.parseInt(f[3]));
+                        for (String g : Files.readAllLines(Path.of("/etc/group"))) {
+                            String[] gf = g.split(":");
+                            if (gf.length > 3 && java.util.Arrays.asList(gf[3].split(",")).contains(name)) {
+                                gids.add(Integer.parseInt(gf[2]));
+                            }
+                        }
+                        return new ServiceUser(name, Integer.parseInt(f[2]), gids);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // No passwd database to read: nothing to judge by.
+            }
+            return null;
+        }
+
+        /** Whether this user may read a file of owner {@code uid}, group {@code gid} and {@code mode}. */
+        boolean canRead(int fileUid, int fileGid, Set<PosixFilePermission> mode) {
+            return (fileUid == uid && mode.contains(PosixFilePermission.OWNER_READ))
+                    || (fileUid != uid && gids.contains(fileGid) && mode.contains(PosixFilePermission.GROUP_READ))
+                    || (fileUid != uid && !gids.contains(fileGid) && mode.contains(PosixFilePermission.OTHERS_READ));
+        }
+    }
+
+    /** Also checks that {@code user} (the daemon's) can read every file; null for no such check. */
+    public ConfigFiles readableBy(ServiceUser user) {
+        this.serviceUser = user;
+        return this;
+    }
 
     /**
      * @param daemon true at the daemon's start: DKIM keys also get the daemon's own group rule
@@ -152,6 +197,22 @@ public final class ConfigFiles {
         if (!Files.isReadable(p)) {
             throw f.error("permission denied: the user running relaybox (" + System.getProperty("user.name")
                     + ") cannot read it; the packaged layout is root:relaybox mode 0640");
+        }
+        if (serviceUser != null) {
+            try {
+                int uid = (Integer) Files.getAttribute(p, "unix:uid");
+                int gid = (Integer) Files.getAttribute(p, "unix:gid");
+                Set<PosixFilePermission> mode = Files.getPosixFilePermissions(p);
+                if (!serviceUser.canRead(uid, gid, mode)) {
+                    throw f.error("the daemon's user " + serviceUser.name() + " cannot read it (owner uid " + uid
+                            + ", gid " + gid + ", mode " + PosixFilePermissions.toString(mode)
+                            + "); the packaged layout is root:" + serviceUser.name() + " mode 0640");
+                }
+            } catch (UnsupportedOperationException | IllegalArgumentException notUnix) {
+                // No owners on this file system: nothing to judge.
+            } catch (IOException e) {
+                throw f.error("cannot read its owner and mode: " + e.getMessage());
+            }
         }
         try {
             modeRule.check(f, Files.getPosixFilePermissions(p));
