@@ -127,8 +127,9 @@ public final class SmtpConnector {
             trace.step("connect", false, shown + ": " + FailurePolicy.describe(e));
             throw new SessionOpenException(shown, d);
         }
-        trace.step("connect", true, upstream.host() + " is " + wire.remote().getAddress().getHostAddress()
-                + "; connected to port " + upstream.port());
+        String ip = wire.remote().getAddress().getHostAddress();
+        trace.step("connect", true, (ip.equals(upstream.host()) ? "" : upstream.host() + " resolves to " + ip + "; ")
+                + "connected to " + ip + ":" + upstream.port());
         if (implicit) {
             wire.addTls(tlsHandler(wire.channel()));
         }
