@@ -250,7 +250,7 @@ public final class ConfigFiles {
                 // DkimKeys.load judges it further (algorithm, size); here only: is it a key at all.
                 try {
                     DkimKeys.readPem(p);
-                } catch (java.security.GeneralSecurityException | RuntimeException e) {
+                } catch (IOException | java.security.GeneralSecurityException | RuntimeException e) {
                     throw new IOException("not a PEM private key relaybox can use (unencrypted PKCS#1 or PKCS#8,"
                             + " RSA or Ed25519); make one with relaybox dkim keygen");
                 }

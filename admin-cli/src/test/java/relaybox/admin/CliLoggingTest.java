@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * stderr (stdout is their output), the daemon to stdout, with a timestamp in the foreground and
  * without one under systemd (the journal stamps lines itself).
  */
-class LogSetupTest {
+class CliLoggingTest {
 
     private static final String TARGET = "relaybox.log.target";
     private static final String TIME = "relaybox.log.time";
@@ -61,6 +61,7 @@ class LogSetupTest {
     /** One INFO line through the shipped logback.xml, as written to stdout. */
     private static String logOneLine() throws Exception {
         LoggerContext ctx = new LoggerContext();
+        ctx.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
         JoranConfigurator j = new JoranConfigurator();
         j.setContext(ctx);
         PrintStream was = System.out;
