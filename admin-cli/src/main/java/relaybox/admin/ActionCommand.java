@@ -65,7 +65,8 @@ abstract class ActionCommand implements Callable<Integer> {
         int done = 0;
         for (JsonNode r : reply.path("results")) {
             String result = r.path("result").asText();
-            if (result.equals("done")) {
+            if (result.equals("done") || result.equals("already")) {
+                // Idempotent: holding a held entry leaves it as the operator wants it.
                 done++;
             }
             if (json) {
@@ -78,6 +79,8 @@ abstract class ActionCommand implements Callable<Integer> {
             } else {
                 cli.out().println(r.path("id").asText() + " " + switch (result) {
                     case "done" -> past;
+                    case "already" -> "already " + (op.equals("release") ? "released (not held)"
+                            : op.equals("retry") ? "due or being sent" : past) + ": nothing to do";
                     case "not_found" -> "not found";
                     case "not_applicable" -> "not " + past + ": not possible in its current state";
                     default -> "error: " + r.path("message").asText();

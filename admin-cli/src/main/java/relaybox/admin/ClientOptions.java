@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Option;
+import relaybox.relay.RelayDaemon;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.ControlConfig;
@@ -12,8 +13,9 @@ import java.time.Duration;
 
 /**
  * Options shared by every command that talks to the daemon, and where the control socket is:
- * {@code --socket}, else {@code $RELAYBOX_CONTROL_SOCKET}, else {@code control_socket} in the
- * config file, else /run/relaybox/control.sock.
+ * {@code --socket}, else {@code --dev} (./relaybox-data/control.sock, as {@code run --dev} makes
+ * it), else {@code $RELAYBOX_CONTROL_SOCKET}, else {@code control_socket} in the config file
+ * ({@code --config FILE}, default /etc/relaybox/relaybox.conf), else /run/relaybox/control.sock.
  */
 final class ClientOptions {
 
@@ -29,6 +31,10 @@ final class ClientOptions {
                     + "(default: /etc/relaybox/relaybox.conf).")
     Path config;
 
+    @Option(names = "--dev", description = "Talk to the daemon of `relaybox run --dev` started in this directory "
+            + "(socket and queue in ./relaybox-data).")
+    boolean dev;
+
     @Option(names = "--timeout", hidden = true, defaultValue = "30", description = "Seconds to wait for the daemon.")
     long timeoutSeconds;
 
@@ -43,6 +49,9 @@ final class ClientOptions {
     Path socketPath(Cli cli) throws CliException {
         if (socket != null) {
             return socket;
+        }
+        if (dev) {
+            return RelayDaemon.devDataDir().resolve("control.sock");
         }
         String env = cli.env().get(SOCKET_ENV);
         if (env != null && !env.isBlank()) {
@@ -62,6 +71,9 @@ final class ClientOptions {
     Path queueDir(Cli cli, Path override) throws CliException {
         if (override != null) {
             return override;
+        }
+        if (dev) {
+            return RelayDaemon.devDataDir();
         }
         ConfigReader r = reader(cli);
         if (r == null) {

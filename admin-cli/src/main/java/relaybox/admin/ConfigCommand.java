@@ -6,6 +6,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import relaybox.relay.ConfigFiles;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.RelayConfig;
 import relaybox.relay.control.ControlWire;
@@ -30,11 +31,16 @@ final class ConfigCommand implements Callable<Integer> {
 
     /** Validates a file exactly as the daemon would at start, without starting anything. */
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = "Validate a config file as the daemon would at start (default: /etc/relaybox/relaybox.conf).")
+            description = "Validate a config file as the daemon would at start (default: /etc/relaybox/relaybox.conf), "
+                    + "and every file it names: exists, readable by the daemon's user, safe mode, parses.")
     static final class Check implements Callable<Integer> {
         private final Cli cli;
         @Parameters(paramLabel = "FILE", arity = "0..1", description = "The file to check.")
         Path file;
+        @picocli.CommandLine.Option(names = "--user", paramLabel = "NAME", defaultValue = "relaybox",
+                description = "When run as root: the user the daemon runs as, who must be able to read every "
+                        + "file the configuration names (default: ${DEFAULT-VALUE}).")
+        String serviceUser;
 
         Check(Cli cli) {
             this.cli = cli;
@@ -44,7 +50,14 @@ final class ConfigCommand implements Callable<Integer> {
         public Integer call() throws CliException {
             Path f = file != null ? file : cli.defaultConfig();
             try {
-                RelayConfig.load(f);
+                RelayConfig config = RelayConfig.load(f);
+                // The files it names too, as the daemon checks them at start.
+                ConfigFiles files = new ConfigFiles(ConfigFiles.NO_OTHERS, false);
+                if ("root".equals(System.getProperty("user.name"))) {
+                    // Root reads everything: judge for the user the daemon runs as.
+                    files.readableBy(ConfigFiles.ServiceUser.lookup(serviceUser));
+                }
+                files.check(config, w -> cli.err().println("warning: " + w));
             } catch (ConfigException e) {
                 throw new CliException(Cli.USAGE, e.getMessage());
             }

@@ -117,7 +117,8 @@ public final class DkimCommand implements Callable<Integer> {
         Path config;
         @Option(names = "--domain", description = "Only keys of this domain.")
         String domain;
-        @Option(names = "--upstream", description = "Upstream smart host name, for the SPF check.")
+        @Option(names = "--upstream", description = "Upstream smart host name, for the SPF check (default: the "
+                + "host of the first smtp [[upstream]] in the config file).")
         String upstream;
         @Option(names = "--dns-server", description = "Ask this DNS server (HOST or HOST:PORT) instead of the "
                 + "system's resolvers.")
@@ -128,10 +129,14 @@ public final class DkimCommand implements Callable<Integer> {
             PrintWriter o = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             DkimKeys keys;
+            String spfHost = upstream;
             try {
+                ConfigReader r = ConfigReader.load(config);
                 // Not as the daemon: often run as root, which cannot judge the key's group; warn only.
-                keys = DkimKeys.load(DkimConfig.from(ConfigReader.load(config)), w -> err.println("warning: " + w),
-                        false);
+                keys = DkimKeys.load(DkimConfig.from(r), w -> err.println("warning: " + w), false);
+                if (spfHost == null) {
+                    spfHost = firstSmtpHost(r);
+                }
             } catch (ConfigException e) {
                 err.println("relaybox dkim check: " + e.getMessage());
                 return 2;
@@ -156,13 +161,24 @@ public final class DkimCommand implements Callable<Integer> {
                 }
             }
             for (String d : domains) {
-                DkimCheck.Finding f = check.checkSpf(d, upstream);
+                DkimCheck.Finding f = check.checkSpf(d, spfHost);
                 o.println(d + " SPF");
                 o.println("  " + f);
                 bad |= f.level() == DkimCheck.Level.ERROR;
             }
             o.flush();
             return bad ? 1 : 0;
+        }
+
+        /** The host mail really leaves through: the first smtp upstream of the configuration, or null. */
+        private static String firstSmtpHost(ConfigReader r) {
+            try {
+                return relaybox.relay.config.ForwardConfig.from(r).upstreams().stream()
+                        .filter(u -> !u.isOutbox()).map(u -> u.host()).findFirst().orElse(null);
+            } catch (ConfigException e) {
+                // No usable upstream tables: the SPF check then says what it needs.
+                return null;
+            }
         }
 
         private Resolver resolver() throws UnknownHostException {

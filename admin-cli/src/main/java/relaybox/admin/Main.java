@@ -63,12 +63,30 @@ public final class Main implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        logging(args, System.getenv());
         if (args.length > 0 && args[0].equals("sendmail")) {
             // Fast path: no picocli, no Jackson; see Sendmail's class comment.
             System.exit(Sendmail.run(Arrays.copyOfRange(args, 1, args.length), System.in, System.out, System.err,
                     System.getenv(), Cli.DEFAULT_CONFIG));
         }
         System.exit(run(args, Cli.system()));
+    }
+
+    /**
+     * Sets how logback writes (see logback.xml), before anything logs: a client command logs to
+     * stderr, so its stdout is only its output (jq reads {@code --json} safely, also with
+     * {@code --offline}, whose queue logs "queue opened"); the daemon logs to stdout, with a
+     * timestamp unless systemd runs it (the journal stamps lines itself).
+     */
+    static void logging(String[] args, Map<String, String> env) {
+        boolean daemon = args.length > 0 && args[0].equals("run");
+        if (System.getProperty("relaybox.log.target") == null) {
+            System.setProperty("relaybox.log.target", daemon ? "System.out" : "System.err");
+        }
+        boolean journal = env.containsKey("JOURNAL_STREAM") || env.containsKey("INVOCATION_ID");
+        if (daemon && !journal && System.getProperty("relaybox.log.time") == null) {
+            System.setProperty("relaybox.log.time", "%d{yyyy-MM-dd HH:mm:ss.SSS} ");
+        }
     }
 
     /** Runs one command line; returns its exit code. */

@@ -78,6 +78,9 @@ final class StatsCommand implements Callable<Integer> {
             if (!l.path("detail").asText().isEmpty()) {
                 b.append(" (").append(l.path("detail").asText()).append(')');
             }
+            if (!l.path("next_attempt").isNull() && !l.path("next_attempt").asText().isEmpty()) {
+                b.append(", next attempt ").append(Format.next(l.get("next_attempt"), java.time.Instant.now()));
+            }
             b.append('\n');
         }
     }

@@ -42,8 +42,12 @@ final class StatusCommand implements Callable<Integer> {
             problems.add("the queue store's last commit failed");
         }
         for (JsonNode l : s.path("links")) {
-            if ("down".equals(l.path("state").asText())) {
+            String state = l.path("state").asText();
+            if ("down".equals(state)) {
                 problems.add("upstream " + l.path("upstream").asText() + " is down");
+            } else if ("backoff".equals(state)) {
+                problems.add("upstream " + l.path("upstream").asText() + " refuses our configuration (backing off;"
+                        + " fix it, then run relaybox upstream test)");
             }
         }
         if (json) {

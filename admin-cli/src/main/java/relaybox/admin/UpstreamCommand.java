@@ -63,6 +63,12 @@ final class UpstreamCommand implements Callable<Integer> {
                 if (!json) {
                     cli.out().println("upstream " + u.path("upstream").asText() + ":");
                     t.render().lines().forEach(l -> cli.out().println("  " + l));
+                    for (JsonNode s : u.path("steps")) {
+                        if (!s.path("ok").asBoolean()) {
+                            // The table clips nothing, but the reason deserves its own line.
+                            cli.out().println("  stopped at " + s.path("name").asText() + ": " + s.path("detail").asText());
+                        }
+                    }
                 }
             }
             if (r.path("upstreams").isEmpty()) {

@@ -47,7 +47,8 @@ final class WatchCommand implements Callable<Integer> {
             } else {
                 long depth = s.path("depth").asLong();
                 maxDepth = Math.max(maxDepth, depth);
-                b.append(bar(maxDepth, depth, s.path("delivered_last_minute").asLong(),
+                String down = downSince(s.path("links"), depth);
+                b.append(down != null ? down : bar(maxDepth, depth, s.path("delivered_last_minute").asLong(),
                         s.path("counts").path("held").asLong())).append("\n\n");
                 b.append(StatsCommand.render(s));
             }
@@ -66,6 +67,35 @@ final class WatchCommand implements Callable<Integer> {
                 s = null;
             }
         }
+    }
+
+    /**
+     * "upstream down since 03:12:45, 1000 waiting" when every link is down (or backing off): no
+     * mail moves, so a rate and an ETA would be fiction. Null while any link is up.
+     */
+    static String downSince(JsonNode links, long depth) {
+        if (links.isEmpty()) {
+            return null;
+        }
+        java.time.Instant since = null;
+        for (JsonNode l : links) {
+            String state = l.path("state").asText();
+            if (!state.equals("down") && !state.equals("backoff")) {
+                return null;
+            }
+            try {
+                java.time.Instant t = java.time.Instant.parse(l.path("since").asText());
+                since = since == null || t.isAfter(since) ? t : since;
+            } catch (java.time.format.DateTimeParseException e) {
+                // A daemon that reports no time: the line still says what matters.
+            }
+        }
+        if (since == null) {
+            return "upstream down, " + depth + " waiting";
+        }
+        String hms = java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")
+                .withZone(java.time.ZoneId.systemDefault()).format(since);
+        return "upstream down since " + hms + ", " + depth + " waiting";
     }
 
     /** "drain [#####.....] 50% 500 of 1000 left, 42/min, about 12m to go; 2 held (not drained)". */

@@ -165,11 +165,18 @@ class OperatorDrillEndToEndTest {
         assertEquals(HELD, count("held"));
         assertEquals(MESSAGES - 1, statsValue("total"));
 
-        // Before the upstream returns, watch shows the whole backlog waiting.
+        // Before the upstream returns, watch says since when it is down and how much waits (no ETA).
         r = relaybox("", "queue", "watch", "--iterations", "1");
         int backlog = MESSAGES - 1 - HELD;
-        assertTrue(r.out().contains("] 0%  " + backlog + " of " + backlog + " left")
-                && r.out().contains(HELD + " held (not drained)"), r.toString());
+        assertTrue(r.out().matches("(?s).*upstream down since \\d\\d:\\d\\d:\\d\\d, " + backlog + " waiting.*")
+                && !r.out().contains("to go"), r.toString());
+        // Each waiting entry shows the real next attempt (the link's next probe) and the reason.
+        JsonNode link = ControlJson.MAPPER.readTree(relaybox("", "status", "--json").out()).get("links").get(0);
+        for (String line : relaybox("", "queue", "list", "--state", "queued,deferred", "--json").out().split("\n")) {
+            JsonNode e = ControlJson.MAPPER.readTree(line);
+            assertTrue(e.get("reply").asText().contains("connection refused"), line);
+            assertTrue(!Instant.parse(e.get("next").asText()).isBefore(Instant.parse(link.get("since").asText())), line);
+        }
 
         // The upstream returns; the operator sends now; a watch running meanwhile shows the drain.
         ExecutorService watcher = Executors.newSingleThreadExecutor();
@@ -187,7 +194,10 @@ class OperatorDrillEndToEndTest {
         while (m.find()) {
             left.add(Long.parseLong(m.group(1)));
         }
-        assertEquals(20, left.size(), frames.toString());
+        // Frames drawn before the first probe saw the upstream back say it is down instead.
+        int downFrames = frames.out().split("upstream down since", -1).length - 1;
+        assertEquals(20, left.size() + downFrames, frames.toString());
+        assertTrue(left.size() > 0, frames.toString());
         for (int i = 1; i < left.size(); i++) {
             assertTrue(left.get(i) <= left.get(i - 1), "the backlog only shrinks while nothing arrives: " + left);
         }

@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -122,5 +123,176 @@ class OperatorDrillTest {
             r = h.run("queue", "list");
             assertTrue(r.out().contains("the queue is empty"), r.toString());
         }
+    }
+
+    /** A clock the drill moves by hand, so ten minutes of probes take no ten minutes. */
+    static final class FakeClock extends java.time.Clock {
+        volatile Instant now = Instant.now();
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+    }
+
+    /**
+     * Issue 20's drill with the real dispatcher and forwarder against a fake ESP, on a fake clock:
+     * upstream down (entries show the link's next probe and "connection refused"), back with a
+     * wrong password (entries show the 535, the link backs off: a bounded number of AUTH attempts
+     * over ten minutes instead of one every probe interval), the ESP account fixed, and
+     * {@code upstream test} clears the backoff so everything drains at once, without waiting
+     * out the backoff (the fake clock does not move any more).
+     */
+    @Test
+    void wrongPasswordBacksOffAndUpstreamTestClearsIt() throws Exception {
+        relaybox.relay.forward.FakeEsp esp = new relaybox.relay.forward.FakeEsp().start();
+        int port = esp.port();
+        esp.stop();
+        esp.authMechs = "PLAIN";
+        esp.password = "right";
+        Path secret = tmp.resolve("upstream.secret");
+        java.nio.file.Files.writeString(secret, "username=user\npassword=wrong\n");
+        java.nio.file.Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        relaybox.relay.config.UpstreamConfig up = new relaybox.relay.config.UpstreamConfig("esp", "smtp", "127.0.0.1",
+                port, "none", null, secret, null, 100, 2, 0, List.of(), "", List.of(), List.of());
+        java.time.Duration t = java.time.Duration.ofSeconds(5);
+        relaybox.relay.config.ForwardConfig cfg = new relaybox.relay.config.ForwardConfig(2, java.time.Duration.ofSeconds(60),
+                java.time.Duration.ofSeconds(30), t, t, t, t, java.time.Duration.ofSeconds(5), "relay.test", false, 60,
+                List.of(up));
+        FakeClock clock = new FakeClock();
+        relaybox.queue.mapdb.MapDbQueue queue = relaybox.queue.mapdb.MapDbQueue.open(tmp.resolve("queue"), 0,
+                relaybox.queue.RetrySchedule.DEFAULT, java.time.Clock.systemUTC());
+        relaybox.relay.log.MailLog log = new relaybox.relay.log.MailLog(line -> { });
+        relaybox.relay.forward.Dispatcher d = relaybox.relay.forward.Dispatcher.start(queue, cfg, log, clock);
+        StatusSource status = new StatusSource() {
+            @Override
+            public Instant startedAt() {
+                return Instant.now();
+            }
+
+            @Override
+            public List<Listener> listeners() {
+                return List.of();
+            }
+
+            @Override
+            public List<Link> links() {
+                return d.links().stream().map(v -> new Link(v.name(), v.up() ? "up" : v.backingOff() ? "backoff" : "down",
+                        v.reason(), v.since(), v.nextProbe())).toList();
+            }
+
+            @Override
+            public Throughput throughput(Instant now) {
+                return new Throughput(0, 0, 0, 0);
+            }
+        };
+        relaybox.relay.control.ControlService service = new relaybox.relay.control.ControlService(queue, status,
+                new relaybox.relay.forward.UpstreamProbe(cfg), () -> "", log, clock);
+        service.onRetry(d::probeNow);
+        Path socket = tmp.resolve("control.sock");
+        relaybox.relay.control.ControlServer server = new relaybox.relay.control.ControlServer(
+                new relaybox.relay.config.ControlConfig(socket, ""), service);
+        server.start();
+        try {
+            for (int i = 0; i < 5; i++) {
+                AdminHarness.accept(queue, "app@corp.example", "Subject: drill " + i + "\r\n\r\nbody\r\n", "u" + i + "@x.example");
+            }
+            // The queue's clock is the real one: the fake one starts now, when the mail is due.
+            clock.now = Instant.now().plusMillis(1);
+            awaitTrue("the link goes down", () -> !d.isUp("esp"));
+
+            // Down: each entry shows the link's next probe (not "now") and the connection error.
+            List<JsonNode> entries = listJson(socket);
+            assertEquals(5, entries.size());
+            Instant probeAt = d.links().get(0).nextProbe();
+            for (JsonNode e : entries) {
+                assertEquals(probeAt.toString(), e.get("next").asText(), e.toString());
+                assertTrue(e.get("reply").asText().contains("connection refused"), e.toString());
+            }
+            AdminHarness.Result r = cli(socket, "queue", "watch", "--iterations", "1");
+            assertTrue(r.out().contains("waiting") && r.out().contains("upstream down since") && !r.out().contains("to go"),
+                    r.toString());
+
+            // Back, but our password is wrong: 535, and the probes back off.
+            esp.start(port);
+            clock.now = clock.now.plusSeconds(5);
+            d.probe();
+            assertFalse(d.isUp("esp"));
+            for (JsonNode e : listJson(socket)) {
+                assertTrue(e.get("reply").asText().startsWith("535"), e.toString());
+            }
+            JsonNode link = ControlJson.MAPPER.readTree(cli(socket, "status", "--json").out()).get("links").get(0);
+            assertEquals("backoff", link.get("state").asText(), link.toString());
+            r = cli(socket, "status");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.out().contains("refuses our configuration"), r.toString());
+
+            // Ten minutes of the prober ticking every second: few logins, with growing gaps.
+            java.time.Duration previousGap = java.time.Duration.ZERO;
+            for (int s = 0; s < 600; s++) {
+                clock.now = clock.now.plusSeconds(1);
+                d.probe();
+                java.time.Duration gap = java.time.Duration.between(clock.now, d.links().get(0).nextProbe());
+                assertTrue(gap.compareTo(java.time.Duration.ofMinutes(15)) <= 0, gap.toString());
+                previousGap = gap.compareTo(previousGap) > 0 ? gap : previousGap;
+            }
+            long logins = esp.count("AUTH");
+            // 5 s doubling: probes at +5, +15, +35, +75, +155, +315 s (one every 5 s would be 120).
+            assertTrue(logins >= 5 && logins <= 9, "AUTH attempts in 10 minutes: " + logins);
+            assertTrue(previousGap.compareTo(java.time.Duration.ofMinutes(4)) > 0, "the backoff grew: " + previousGap);
+
+            // The ESP account is fixed to what we send; upstream test shows it, clears the backoff,
+            // and everything drains at once although the fake clock no longer moves.
+            esp.password = "wrong";
+            r = cli(socket, "upstream", "test");
+            assertEquals(0, r.code(), r.toString());
+            awaitTrue("the drain", () -> esp.received.size() == 5 && queue.list().isEmpty());
+            assertTrue(d.isUp("esp"));
+        } finally {
+            server.close();
+            service.close();
+            d.close();
+            queue.close();
+            esp.close();
+        }
+    }
+
+    private static void awaitTrue(String what, java.util.function.BooleanSupplier c) throws InterruptedException {
+        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (!c.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("gave up waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private AdminHarness.Result cli(Path socket, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--socket");
+        all.add(socket.toString());
+        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(), "", all.toArray(String[]::new));
+    }
+
+    private List<JsonNode> listJson(Path socket) throws Exception {
+        AdminHarness.Result r = cli(socket, "queue", "list", "--json");
+        assertEquals(0, r.code(), r.toString());
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : r.out().split("\n")) {
+            if (!line.isBlank()) {
+                out.add(ControlJson.MAPPER.readTree(line));
+            }
+        }
+        return out;
     }
 }

@@ -136,6 +136,15 @@ class QueueCommandsTest {
         assertTrue(r.out().contains(a.id() + " held") && r.out().contains("0000000000ZZ not found"), r.toString());
         assertEquals(EntryState.HELD, h.queue.get(a.id()).orElseThrow().state());
         assertTrue(h.mailLog.contains(a.id() + " queue held"), h.mailLog.toString());
+        // Repeated actions are idempotent: exit 0 and a clear word, not an error.
+        r = h.run("queue", "hold", a.id().value());
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains(a.id() + " already held: nothing to do"), r.toString());
+        r = h.run("queue", "release", b.id().value());
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains(b.id() + " already released (not held)"), r.toString());
+        assertEquals("already", jsonLines(h.run("queue", "hold", a.id().value(), "--json").out()).get(0)
+                .get("result").asText());
 
         r = h.run("queue", "hold", "--all");
         assertEquals(0, r.code(), r.toString());

@@ -3,6 +3,7 @@ package relaybox.relay;
 import relaybox.relay.control.EventCounter;
 import relaybox.relay.control.StatusSource;
 import relaybox.relay.forward.Dispatcher;
+import relaybox.relay.forward.LinkView;
 import relaybox.relay.intake.IntakeServer;
 import relaybox.relay.metrics.LinkState;
 import relaybox.relay.metrics.MetricsMailLog;
@@ -15,9 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the running daemon tells the control API about itself: listeners, each upstream's link
@@ -32,7 +31,6 @@ final class DaemonStatus extends MetricsMailLog implements StatusSource {
     private final Clock clock;
     private final EventCounter accepted = new EventCounter();
     private final EventCounter delivered = new EventCounter();
-    private final Map<String, Link> links = new ConcurrentHashMap<>();
     private volatile IntakeServer intake;
     private volatile Dispatcher dispatcher;
     private volatile List<String> upstreams = List.of();
@@ -101,14 +99,16 @@ final class DaemonStatus extends MetricsMailLog implements StatusSource {
     @Override
     public List<Link> links() {
         Dispatcher d = dispatcher;
+        if (d == null) {
+            return upstreams.stream().map(n -> new Link(n, "idle", "", startedAt)).toList();
+        }
         List<Link> out = new ArrayList<>();
-        for (String name : upstreams) {
-            String state = d == null ? "idle" : d.isUp(name) ? "up" : "down";
-            // Keep the time of the last change: a link that stays down keeps its first "since".
-            Link prev = links.get(name);
-            Link now = prev != null && prev.state().equals(state) ? prev : new Link(name, state, "", clock.instant());
-            links.put(name, now);
-            out.add(now);
+        for (LinkView v : d.links()) {
+            String state = v.up() ? "up" : v.backingOff() ? "backoff" : "down";
+            // "since" is the time of the transition, recorded by the dispatcher; before the first
+            // change it is the daemon's start.
+            Instant since = v.since().equals(Instant.EPOCH) ? startedAt : v.since();
+            out.add(new Link(v.name(), state, v.reason(), since, v.nextProbe()));
         }
         return out;
     }

@@ -47,7 +47,7 @@ public final class RelayDaemon {
      * files in ./relaybox-data/outbox: runs unprivileged, and nothing reaches real people.
      */
     static String devConfig() {
-        String data = Path.of("relaybox-data").toAbsolutePath().toString().replace("\\", "\\\\");
+        String data = devDataDir().toString().replace("\\", "\\\\");
         return """
                 intake_listen = ["127.0.0.1:2525"]
                 queue_dir = "%1$s"
@@ -59,6 +59,11 @@ public final class RelayDaemon {
                 type = "outbox"
                 dir = "%1$s/outbox"
                 """.formatted(data);
+    }
+
+    /** Where {@code run --dev} keeps its queue and control socket: ./relaybox-data. */
+    public static Path devDataDir() {
+        return Path.of("relaybox-data").toAbsolutePath();
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);
@@ -98,9 +103,23 @@ public final class RelayDaemon {
         }
         // log_format: switch before the stages log anything.
         LogSetup.apply(config.log());
+        try {
+            // Every file the configuration names, before anything opens: a bad one stops the
+            // daemon here, once, with the key named (systemd does not restart on 78).
+            new ConfigFiles(ConfigFiles.NO_OTHERS, true).check(config, LOG::warn);
+        } catch (ConfigException e) {
+            System.err.println("relaybox: " + e.getMessage());
+            return EX_CONFIG;
+        }
         RelayDaemon daemon = new RelayDaemon(config);
         try {
             daemon.start();
+        } catch (ConfigException e) {
+            // What the file check cannot see ahead (a listener address that does not resolve is
+            // not one of these): still no stack trace, still no restart.
+            System.err.println("relaybox: " + e.getMessage());
+            daemon.stop();
+            return EX_CONFIG;
         } catch (QueueException e) {
             LOG.error("cannot open the queue in {}: {}", config.queue().dir(), e.getMessage(), e);
             daemon.stop();

@@ -49,8 +49,13 @@ public final class ConfigReader {
         String text;
         try {
             text = Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ConfigException(file + ": cannot read the configuration: no such file");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new ConfigException(file + ": cannot read the configuration: permission denied (running as "
+                    + System.getProperty("user.name") + ")");
         } catch (IOException e) {
-            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+            throw new ConfigException(file + ": cannot read the configuration: " + e.getMessage(), e);
         }
         return parse(file.toString(), text);
     }

@@ -45,6 +45,12 @@ public record ForwardConfig(int concurrency, Duration idleTimeout, Duration noop
         upstreams = List.copyOf(upstreams);
     }
 
+    /** The same settings sending {@code name} in EHLO. */
+    public ForwardConfig withHeloName(String name) {
+        return new ForwardConfig(concurrency, idleTimeout, noopInterval, connectTimeout, greetingTimeout,
+                commandTimeout, dataTimeout, probeInterval, name, dsn, dsnPerMinute, upstreams);
+    }
+
     /** Defaults with the given upstreams, for tests and {@code run --dev}. */
     public static ForwardConfig defaults(List<UpstreamConfig> upstreams) {
         return new ForwardConfig(DEFAULT_CONCURRENCY, DEFAULT_IDLE_TIMEOUT, DEFAULT_NOOP_INTERVAL,

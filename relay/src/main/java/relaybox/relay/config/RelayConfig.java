@@ -27,6 +27,10 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         IntakeConfig intake = IntakeConfig.from(r);
         QueueConfig queue = QueueConfig.from(r);
         ForwardConfig forward = ForwardConfig.from(r);
+        if (forward.heloName().isEmpty()) {
+            // "": the machine's FQDN, else intake_hostname, else the address literal; never "localhost".
+            forward = forward.withHeloName(relaybox.relay.forward.HeloName.resolve(intake.hostname()));
+        }
         DkimConfig dkim = DkimConfig.from(r);
         if (!dkim.expiry().isZero() && dkim.expiry().compareTo(queue.retry().lifetime()) <= 0) {
             // Mail retried late in its life would arrive with an expired signature.

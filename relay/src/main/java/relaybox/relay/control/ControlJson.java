@@ -57,6 +57,20 @@ public final class ControlJson {
                     scheduled ? e.nextAttemptAt().toString() : null, e.envelope().sender(), e.pendingRecipients(),
                     e.lastReply(), e.recipients().stream().map(RecipientView::of).toList());
         }
+
+        /**
+         * This view while every upstream is down ({@code link}, or null for no change): a waiting
+         * entry is tried at the link's next probe, not before, and waits for the link's reason.
+         */
+        public EntryView waitingFor(StatusSource.Link link) {
+            if (link == null || next == null) {
+                return this;
+            }
+            String when = link.nextAttempt() == null || Instant.parse(next).isAfter(link.nextAttempt()) ? next
+                    : link.nextAttempt().toString();
+            String why = link.detail().isEmpty() ? reply : link.detail();
+            return new EntryView(id, state, queuedAt, age, size, attempts, when, from, to, why, recipients);
+        }
     }
 
     /** @param status pending, delivered or failed */

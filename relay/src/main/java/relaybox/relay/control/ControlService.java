@@ -51,7 +51,8 @@ import java.util.function.Supplier;
  * show          id                 → entry, text (readable record), headers
  * raw           id                 → the stored message as sent, streamed after the JSON line
  * delete        ids | all | failed
- * hold          ids | all          (all: queued, deferred, failed)
+ * hold          ids | all          (all: queued, deferred, failed); per id "already" when it
+ *                                  is in the wanted state (also release, retry): not an error
  * release       ids | all          (all: held)
  * retry         ids | all          (all: queued, deferred; makes them due now; with
  *                                   summary, the reply counts them instead of listing them)
@@ -149,14 +150,28 @@ public final class ControlService implements AutoCloseable {
         Instant now = clock.instant();
         Predicate<QueueEntry> filter = filter(req, now);
         ArrayNode entries = ControlJson.MAPPER.createArrayNode();
+        StatusSource.Link blocked = blocking(status.links());
         for (QueueEntry e : queue.list()) {
             if (filter.test(e)) {
-                entries.add(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now)));
+                entries.add(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now).waitingFor(blocked)));
             }
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.set("entries", entries);
         return ControlReply.ok(out);
+    }
+
+    /**
+     * The link every waiting entry waits for, or null: when every upstream is down nothing is
+     * leased, so an entry's own "next" (often "now") is not when it will be tried. The truth is
+     * the earliest next probe, and the reason is the link's (its error or literal reply).
+     */
+    static StatusSource.Link blocking(List<StatusSource.Link> links) {
+        if (links.isEmpty() || !links.stream().allMatch(StatusSource.Link::down)) {
+            return null;
+        }
+        return links.stream().filter(l -> l.nextAttempt() != null)
+                .min(Comparator.comparing(StatusSource.Link::nextAttempt)).orElse(links.get(0));
     }
 
     static Predicate<QueueEntry> filter(JsonNode req, Instant now) throws BadRequest {
@@ -205,7 +220,8 @@ public final class ControlService implements AutoCloseable {
             return notFound(id);
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
-        out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())));
+        out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())
+                .waitingFor(blocking(status.links()))));
         out.put("text", EntryCodec.toText(e.get()));
         try (InputStream in = queue.openMessage(id)) {
             out.put("headers", headers(in));
@@ -282,6 +298,7 @@ public final class ControlService implements AutoCloseable {
         totals.put("done", 0);
         totals.put("not_found", 0);
         totals.put("not_applicable", 0);
+        totals.put("already", 0);
         totals.put("error", 0);
         for (int i = 0; i < ids.size(); i++) {
             String result;
@@ -360,10 +377,25 @@ public final class ControlService implements AutoCloseable {
                     default -> "requeued";
                 });
             }
+            if (r == Queue.ActionResult.NOT_APPLICABLE && already(op, id)) {
+                // Repeating an action is not an error: the entry is where the operator wants it.
+                return "already";
+            }
             return r.name().toLowerCase(Locale.ROOT);
         } catch (QueueException e) {
             return "error: " + e.getMessage();
         }
+    }
+
+    /** True when {@code id} is already in the state {@code op} would move it to. */
+    private boolean already(String op, QueueId id) {
+        EntryState st = queue.get(id).map(QueueEntry::state).orElse(null);
+        return switch (op) {
+            case "hold" -> st == EntryState.HELD;
+            case "release" -> st == EntryState.QUEUED || st == EntryState.DEFERRED;
+            case "retry" -> st == EntryState.QUEUED || st == EntryState.SENDING;
+            default -> false;
+        };
     }
 
     private ControlReply stats() {
@@ -489,6 +521,7 @@ public final class ControlService implements AutoCloseable {
             m.put("state", l.state());
             m.put("detail", l.detail());
             m.put("since", l.since() == null ? null : l.since().toString());
+            m.put("next_attempt", l.nextAttempt() == null ? null : l.nextAttempt().toString());
             out.add(m);
         }
         return out;
@@ -522,6 +555,9 @@ public final class ControlService implements AutoCloseable {
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         List<UpstreamTester.Probe> probes = tester.probeAll();
+        // The operator is looking at it now: a backoff of a refused login or certificate is
+        // cleared and the forwarder probes at once (after the fix, mail moves without a wait).
+        onRetry.run();
         out.set("upstreams", ControlJson.MAPPER.valueToTree(probes));
         out.put("all_ok", probes.stream().allMatch(UpstreamTester.Probe::ok));
         return ControlReply.ok(out);

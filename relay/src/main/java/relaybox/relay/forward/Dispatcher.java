@@ -107,7 +107,7 @@ public final class Dispatcher implements AutoCloseable {
                 ups.add(new Upstream(u, () -> outbox(u)));
             } else {
                 SmtpConnector c = new SmtpConnector(u, cfg);
-                ups.add(new Upstream(u, c::open));
+                ups.add(new Upstream(u, c::open, c::secretsStamp));
             }
         }
         this.upstreams = List.copyOf(ups);
@@ -160,8 +160,10 @@ public final class Dispatcher implements AutoCloseable {
             }
         }
         threads.add(thread("forward-dispatch", this::dispatch));
-        long probe = cfg.probeInterval().toMillis();
-        prober.scheduleWithFixedDelay(this::probe, probe, probe, TimeUnit.MILLISECONDS);
+        // Ticks more often than the probe interval: each upstream's own next probe time decides
+        // ({@link ProbeSchedule}); a tick with nothing due costs nothing.
+        long tick = Math.max(10, Math.min(1000, cfg.probeInterval().toMillis() / 5));
+        prober.scheduleWithFixedDelay(this::probe, tick, tick, TimeUnit.MILLISECONDS);
     }
 
     private static Thread thread(String name, Runnable r) {
@@ -339,21 +341,45 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * A session or a probe could not be opened: the circuit opens (logged once), the next probe
+     * is scheduled ({@link ProbeSchedule}: a configuration-class failure backs off), and a new
+     * reason is logged once, never once per probe.
+     */
     void down(Upstream u, SessionOpenException x) {
-        link(u, LinkState.DOWN);
         FailurePolicy.Decision d = x.decision();
-        if (u.markDown(d.outcome().reply())) {
-            log.upstreamDown(u.name(), x.upstream(), d.outcome().reply());
-            if (d.configError()) {
-                FailurePolicy.logConfigError(u.name(), d.outcome());
-            }
+        String reason = d.outcome().reply();
+        Upstream.Failure f = u.failed(reason, d.configError(), clock.instant(), cfg.probeInterval(), u.secretsStamp());
+        if (f.wentDown()) {
+            log.upstreamDown(u.name(), x.upstream(), reason);
         }
+        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN);
+        if (d.configError() && f.reasonChanged()) {
+            FailurePolicy.logConfigError(u.name(), d.outcome());
+        } else if (f.reasonChanged() && !f.wentDown()) {
+            LOG.warn("upstream {} still down, now: {}", u.name(), reason);
+        }
+    }
+
+    /** Each upstream's link now, in configuration order. */
+    public List<LinkView> links() {
+        return upstreams.stream().map(Upstream::view).toList();
     }
 
     // ---- the prober: notice recovery, then drain at full speed ----
 
-    /** Probes every down upstream now, on the prober's thread (an operator's "queue retry"). */
+    /**
+     * An operator acted ({@code relaybox upstream test}, {@code queue retry}): every backoff is
+     * cleared and every down upstream is probed now, on the prober's thread, not at its next
+     * probe time.
+     */
     public void probeNow() {
+        java.time.Instant now = clock.instant();
+        for (Upstream u : upstreams) {
+            if (u.clearBackoff(now)) {
+                LOG.info("upstream {}: backoff cleared by an operator, probing now", u.name());
+            }
+        }
         try {
             prober.execute(this::probe);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
@@ -361,15 +387,28 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private void probe() {
+    /**
+     * One pass of the prober over the down upstreams whose probe is due. The prober thread runs
+     * it; tests with a fake clock call it directly.
+     */
+    public synchronized void probe() {
         for (Upstream u : upstreams) {
             if (u.isUp() || !running) {
+                continue;
+            }
+            java.time.Instant now = clock.instant();
+            if (u.secretsChanged(u.secretsStamp())) {
+                // The operator fixed the secrets file: no need to wait out the backoff.
+                LOG.info("upstream {}: auth_file changed, probing now", u.name());
+                u.clearBackoff(now);
+            }
+            if (!u.probeDue(now)) {
                 continue;
             }
             link(u, LinkState.PROBING);
             try (UpstreamSession s = u.open()) {
                 link(u, LinkState.UP);
-                if (u.markUp()) {
+                if (u.markUp(clock.instant())) {
                     int due = queue.retryAll(clock.instant());
                     log.upstreamUp(u.name(), s.upstream(), due);
                     synchronized (circuitChange) {
@@ -378,7 +417,10 @@ public final class Dispatcher implements AutoCloseable {
                 }
             } catch (SessionOpenException x) {
                 LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
-                link(u, LinkState.DOWN);
+                if (running) {
+                    // At shutdown the probe is interrupted: that is no news about the upstream.
+                    down(u, x);
+                }
             } catch (RuntimeException x) {
                 link(u, LinkState.DOWN);
                 bug("probe " + u.name(), x);

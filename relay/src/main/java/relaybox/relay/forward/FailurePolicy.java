@@ -127,8 +127,9 @@ public final class FailurePolicy {
 
     /** Logs a configuration error loudly; called once per circuit opening, not per message. */
     public static void logConfigError(String upstream, DeliveryOutcome outcome) {
-        LOG.error("upstream {}: configuration or account problem, mail is deferred until it is fixed: {}",
-                upstream, outcome.reply());
+        LOG.error("upstream {}: configuration or account problem, mail is deferred until it is fixed: {}; "
+                + "probing again at growing intervals up to {}m (after a fix, relaybox upstream test tries at once)",
+                upstream, outcome.reply(), ProbeSchedule.MAX_BACKOFF.toMinutes());
     }
 
     private static boolean isTls(Throwable t) {

@@ -10,7 +10,6 @@ import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -29,34 +28,72 @@ public final class SmtpConnector {
     final UpstreamConfig upstream;
     final ForwardConfig forward;
     final FailurePolicy policy;
-    final Credentials credentials;
+    /** Read at start; read again when the secrets file changes (an operator fixed the password). */
+    private volatile Credentials credentials;
+    private volatile Object credentialsStamp;
     final String heloName;
     private final SslContext ssl;
+    /** The trust decision and what each handshake was shown; null without TLS. */
+    final PresentedCertificates trust;
 
     public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward) throws IOException {
         this.upstream = upstream;
         this.forward = forward;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
+        this.credentialsStamp = stamp(upstream.authFile());
         this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
-        this.ssl = "none".equals(upstream.tls()) ? null : sslContext(upstream);
-    }
-
-    private static SslContext sslContext(UpstreamConfig u) throws SSLException {
-        SslContextBuilder b = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2");
-        if (u.caFile() != null) {
-            b.trustManager(u.caFile().toFile());
+        if ("none".equals(upstream.tls())) {
+            this.trust = null;
+            this.ssl = null;
+        } else {
+            try {
+                this.trust = new PresentedCertificates(upstream.caFile());
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IOException("ca_file " + upstream.caFile() + ": " + e.getMessage(), e);
+            }
+            this.ssl = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").trustManager(trust).build();
         }
-        return b.build();
     }
 
-    static String localName() {
+    /**
+     * A stamp of a secrets file (modification time, size, inode): equal stamps mean the file was
+     * not changed. Null for no file; a string when it cannot be read (itself a change to notice).
+     */
+    static Object stamp(java.nio.file.Path file) {
+        if (file == null) {
+            return null;
+        }
         try {
-            String n = InetAddress.getLocalHost().getHostName();
-            return n.contains(".") ? n : "localhost";
+            var a = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            return java.util.Arrays.asList(a.lastModifiedTime(), a.size(), a.fileKey());
         } catch (IOException e) {
-            return "localhost";
+            return "unreadable: " + e.getMessage();
         }
+    }
+
+    /** The stamp of this upstream's auth_file now. */
+    Object secretsStamp() {
+        return stamp(upstream.authFile());
+    }
+
+    /** The credentials, read again if the auth_file changed since they were read. */
+    Credentials credentials() throws IOException {
+        Object now = secretsStamp();
+        if (upstream.authFile() != null && !java.util.Objects.equals(now, credentialsStamp)) {
+            credentials = Credentials.read(upstream.authFile());
+            credentialsStamp = now;
+        }
+        return credentials;
+    }
+
+    boolean hasCredentials() {
+        return upstream.authFile() != null;
+    }
+
+    /** EHLO name when none is configured (tools and tests; the daemon resolves it in its config). */
+    static String localName() {
+        return HeloName.resolve("");
     }
 
     /** A TLS handler that verifies the upstream's certificate against {@code host}. */
@@ -73,6 +110,11 @@ public final class SmtpConnector {
 
     /** Opens a session ready for mail, or says why not. */
     public UpstreamSession open() throws SessionOpenException {
+        return open(SessionTrace.NONE);
+    }
+
+    /** As {@link #open()}, telling {@code trace} each step (relaybox upstream test). */
+    public UpstreamSession open(SessionTrace trace) throws SessionOpenException {
         String shown = upstream.host() + ":" + upstream.port();
         SmtpSession.Inbox inbox = new SmtpSession.Inbox();
         boolean implicit = "tls".equals(upstream.tls());
@@ -81,12 +123,17 @@ public final class SmtpConnector {
             wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
                     forward.commandTimeout(), new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
         } catch (IOException e) {
-            throw new SessionOpenException(shown, policy.exception(Stage.CONNECT, e));
+            FailurePolicy.Decision d = policy.exception(Stage.CONNECT, e);
+            trace.step("connect", false, shown + ": " + FailurePolicy.describe(e));
+            throw new SessionOpenException(shown, d);
         }
+        String ip = wire.remote().getAddress().getHostAddress();
+        trace.step("connect", true, (ip.equals(upstream.host()) ? "" : upstream.host() + " resolves to " + ip + "; ")
+                + "connected to " + ip + ":" + upstream.port());
         if (implicit) {
             wire.addTls(tlsHandler(wire.channel()));
         }
-        SmtpSession s = new SmtpSession(this, wire, inbox);
+        SmtpSession s = new SmtpSession(this, wire, inbox, trace);
         s.start(implicit);
         return s;
     }

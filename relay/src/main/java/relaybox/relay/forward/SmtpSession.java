@@ -117,8 +117,11 @@ final class SmtpSession implements UpstreamSession {
     /** Set by the last failure for the worker to slow the upstream's rate down. */
     boolean slowDownRequested;
 
-    SmtpSession(SmtpConnector conn, SocketWire wire, Inbox inbox) {
+    private final SessionTrace trace;
+
+    SmtpSession(SmtpConnector conn, SocketWire wire, Inbox inbox, SessionTrace trace) {
         this.conn = conn;
+        this.trace = trace;
         this.policy = conn.policy;
         this.wire = wire;
         this.ch = wire.channel();
@@ -136,49 +139,82 @@ final class SmtpSession implements UpstreamSession {
     /** Runs the session's opening: TLS, greeting, EHLO, STARTTLS, AUTH. Closes the channel on failure. */
     void start(boolean implicitTls) throws SessionOpenException {
         Stage stage = Stage.CONNECT;
+        // The step the upstream test names: a stage, or "certificate" during a TLS handshake.
+        String step = "certificate";
         try {
             if (implicitTls) {
                 state = State.TLS_HANDSHAKE;
-                handshake(ch.pipeline().get(SslHandler.class));
+                SslHandler h = ch.pipeline().get(SslHandler.class);
+                handshake(h);
+                trace.step("certificate", true, certificate(h));
             }
             stage = Stage.GREETING;
+            step = "greeting";
             state = State.GREETING;
-            expect(stage, read(stage, conn.forward.greetingTimeout()));
+            UpstreamReply greeting = read(stage, conn.forward.greetingTimeout());
+            expect(stage, greeting);
+            trace.step(step, true, greeting.toString());
             stage = Stage.EHLO;
+            step = "ehlo";
             ehlo();
             if ("starttls".equals(conn.upstream.tls())) {
                 stage = Stage.STARTTLS;
+                step = "starttls";
                 if (!extensions.containsKey("STARTTLS")) {
                     // Required TLS that is not offered: send nothing, not even AUTH or MAIL.
                     throw new SessionOpenException(shown, policy.configProblem(stage, "STARTTLS required but not offered"));
                 }
                 state = State.STARTTLS;
                 ch.writeAndFlush(new DefaultSmtpRequest("STARTTLS"));
-                expect(stage, read(stage, conn.forward.commandTimeout()));
+                UpstreamReply r = read(stage, conn.forward.commandTimeout());
+                expect(stage, r);
+                trace.step(step, true, r.toString());
+                step = "certificate";
                 state = State.TLS_HANDSHAKE;
                 SslHandler h = conn.tlsHandler(ch);
                 wire.addTls(h);
                 handshake(h);
+                trace.step(step, true, certificate(h));
                 // RFC 3207: forget everything learnt before TLS, including any reply an attacker
                 // may have injected in clear after the 220.
                 inbox.queue.removeIf(o -> o instanceof UpstreamReply);
                 stage = Stage.EHLO;
+                step = "ehlo";
                 extensions.clear();
                 ehlo();
             }
-            if (conn.credentials != null) {
+            if (conn.hasCredentials()) {
                 stage = Stage.AUTH;
+                step = "auth";
                 auth();
             }
             state = State.READY;
+            trace.step("limits", true, limits());
             LOG.debug("session open to {} extensions={}", shown, extensions.keySet());
         } catch (SessionOpenException e) {
+            trace.step(step, false, e.decision().outcome().reply());
             abort();
             throw e;
         } catch (SessionException e) {
+            FailurePolicy.Decision d = policy.exception(stage, e);
+            trace.step(step, false, d.outcome().reply());
             abort();
-            throw new SessionOpenException(shown, policy.exception(stage, e));
+            throw new SessionOpenException(shown, d);
         }
+    }
+
+    /** What the session learnt that bounds sending: SIZE, LIMITS, messages per connection. */
+    private String limits() {
+        String size = extensions.get("SIZE");
+        return "SIZE " + (size == null || size.isBlank() ? "not announced" : size)
+                + (extensions.containsKey("LIMITS") ? ", LIMITS " + extensions.get("LIMITS") : "")
+                + ", up to " + maxTransactions + " messages per connection"
+                + (rcptMax > 0 ? ", " + rcptMax + " recipients per message" : "");
+    }
+
+    private String certificate(SslHandler h) {
+        java.security.cert.X509Certificate[] chain = conn.trust.presentedTo(h.engine());
+        return h.engine().getSession().getProtocol() + ", " + conn.trust.describe(chain, conn.upstream.host());
     }
 
     private void handshake(SslHandler h) throws SessionException {
@@ -194,6 +230,11 @@ final class SmtpSession implements UpstreamSession {
             }
         }
         if (!f.isSuccess()) {
+            java.security.cert.X509Certificate[] chain = conn.trust.presentedTo(h.engine());
+            if (chain != null) {
+                // Refused certificate: say it in the operator's words, not the JDK's.
+                throw new SessionException(conn.trust.explain(conn.upstream.host(), chain, f.cause()), f.cause());
+            }
             throw new SessionException("TLS handshake failed: " + FailurePolicy.describe(f.cause()), f.cause());
         }
     }
@@ -205,6 +246,9 @@ final class SmtpSession implements UpstreamSession {
         expect(Stage.EHLO, r);
         Ehlo e = Ehlo.parse(r, conn.upstream.messagesPerConnection());
         extensions.putAll(e.extensions());
+        trace.step("ehlo", true, "EHLO " + conn.heloName + ": " + r.code() + " " + (r.lines().isEmpty() ? ""
+                : r.lines().get(0)) + "; offers " + (e.extensions().isEmpty() ? "nothing"
+                : String.join(", ", new java.util.TreeSet<>(e.extensions().keySet()))));
         maxTransactions = e.maxTransactions();
         if (e.rcptMax() > 0) {
             rcptMax = e.rcptMax();
@@ -249,8 +293,15 @@ final class SmtpSession implements UpstreamSession {
     private void auth() throws SessionException, SessionOpenException {
         state = State.AUTH;
         String mechs = " " + extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT) + " ";
-        String user = conn.credentials.username();
-        String pass = conn.credentials.password();
+        Credentials creds;
+        try {
+            creds = conn.credentials();
+        } catch (java.io.IOException e) {
+            throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
+                    "auth_file cannot be used: " + e.getMessage()));
+        }
+        String user = creds.username();
+        String pass = creds.password();
         Base64.Encoder b64 = Base64.getEncoder();
         if (mechs.contains(" PLAIN ")) {
             String token = b64.encodeToString(("\0" + user + "\0" + pass).getBytes(StandardCharsets.UTF_8));
@@ -265,7 +316,9 @@ final class SmtpSession implements UpstreamSession {
             throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
                     "credentials configured but the upstream offers neither AUTH PLAIN nor AUTH LOGIN"));
         }
-        expect(Stage.AUTH, read(Stage.AUTH, conn.forward.commandTimeout()));
+        UpstreamReply done = read(Stage.AUTH, conn.forward.commandTimeout());
+        expect(Stage.AUTH, done);
+        trace.step("auth", true, (mechs.contains(" PLAIN ") ? "PLAIN" : "LOGIN") + " as " + user + ": " + done);
     }
 
     private void continueAuth(UpstreamReply r) throws SessionOpenException {

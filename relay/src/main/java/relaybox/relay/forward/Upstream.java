@@ -38,11 +38,76 @@ final class Upstream {
     private final Opener opener;
     private boolean down;
     private String downReason = "";
+    /** When the circuit last opened or closed: what status shows as "since". */
+    private java.time.Instant since = java.time.Instant.EPOCH;
+    /** Configuration-class failures in a row (AUTH, certificate, STARTTLS); 0 after a link failure. */
+    private int configFailures;
+    /** When the prober may try again ({@link ProbeSchedule}). */
+    private java.time.Instant nextProbe = java.time.Instant.EPOCH;
+    /** The secrets file's stamp at the last failure: a change clears the backoff. */
+    private Object secretsStamp;
+
+    /** What a failure changed: the circuit opened; the reason text differs from the last one. */
+    record Failure(boolean wentDown, boolean reasonChanged, java.time.Duration nextIn) { }
+
+    private final java.util.function.Supplier<Object> secrets;
 
     Upstream(UpstreamConfig config, Opener opener) {
+        this(config, opener, () -> null);
+    }
+
+    Upstream(UpstreamConfig config, Opener opener, java.util.function.Supplier<Object> secrets) {
         this.config = config;
         this.opener = opener;
+        this.secrets = secrets;
         this.rate = new TokenBucket(config.ratePerSecond());
+    }
+
+    /**
+     * A session or probe could not be opened: opens the circuit (if closed), records the reason
+     * and schedules the next probe by {@link ProbeSchedule}.
+     */
+    synchronized Failure failed(String reason, boolean configError, java.time.Instant now,
+                                java.time.Duration interval, Object secrets) {
+        boolean wentDown = !down;
+        boolean changed = wentDown || !reason.equals(downReason);
+        if (wentDown) {
+            since = now;
+        }
+        down = true;
+        downReason = reason;
+        configFailures = configError ? configFailures + 1 : 0;
+        secretsStamp = secrets;
+        java.time.Duration wait = ProbeSchedule.next(interval, configFailures);
+        nextProbe = now.plus(wait);
+        return new Failure(wentDown, changed, wait);
+    }
+
+    /** True when the prober may try this down upstream now. */
+    synchronized boolean probeDue(java.time.Instant now) {
+        return down && !now.isBefore(nextProbe);
+    }
+
+    /** An operator acted (or the secrets changed): the next probe goes now, the backoff starts over. */
+    synchronized boolean clearBackoff(java.time.Instant now) {
+        boolean was = configFailures > 0;
+        configFailures = 0;
+        nextProbe = now;
+        return was;
+    }
+
+    /** True when {@code stamp} differs from the secrets file's stamp at the last failure. */
+    synchronized boolean secretsChanged(Object stamp) {
+        return down && configFailures > 0 && !java.util.Objects.equals(stamp, secretsStamp);
+    }
+
+    synchronized LinkView view() {
+        return new LinkView(name(), !down, since, down ? downReason : "", configFailures, down ? nextProbe : null);
+    }
+
+    /** The secrets file's stamp now (null without one). */
+    Object secretsStamp() {
+        return secrets.get();
     }
 
     String name() {
@@ -97,18 +162,14 @@ final class Upstream {
         return downReason;
     }
 
-    /** Opens the circuit. True if it was closed (the caller logs the outage once). */
-    synchronized boolean markDown(String reason) {
-        boolean changed = !down;
-        down = true;
-        downReason = reason;
-        return changed;
-    }
-
     /** Closes the circuit. True if it was open. */
-    synchronized boolean markUp() {
+    synchronized boolean markUp(java.time.Instant now) {
         boolean changed = down;
         down = false;
+        configFailures = 0;
+        if (changed) {
+            since = now;
+        }
         return changed;
     }
 

@@ -39,20 +39,32 @@ public final class UpstreamProbe implements UpstreamTester {
                 (ok ? "writable: " : "not writable: ") + u.dir(), 0)));
     }
 
+    /**
+     * Each step of opening a session, with its time and result; the first failure is the last
+     * step. Nothing is sent after the session is open: the probe QUITs.
+     */
     private Probe smtp(UpstreamConfig u) {
-        long t0 = System.nanoTime();
-        String what = "connect, greeting, EHLO"
-                + (u.tls().equals("none") ? "" : ", TLS with a verified certificate for " + u.host())
-                + (u.authFile() == null ? "" : ", AUTH");
+        List<Step> steps = new ArrayList<>();
+        long[] last = {System.nanoTime()};
+        SessionTrace trace = (step, ok, detail) -> {
+            steps.add(new Step(step, ok, detail, millis(last[0])));
+            last[0] = System.nanoTime();
+        };
         try {
             SmtpConnector connector = new SmtpConnector(u, config);
-            try (UpstreamSession s = connector.open()) {
-                return new Probe(u.name(), List.of(new Step("session", true, what + ": ok", millis(t0))));
+            try (UpstreamSession s = connector.open(trace)) {
+                return new Probe(u.name(), steps);
             }
         } catch (SessionOpenException e) {
-            return new Probe(u.name(), List.of(new Step("session", false, e.decision().outcome().reply(), millis(t0))));
+            if (steps.isEmpty() || steps.get(steps.size() - 1).ok()) {
+                steps.add(new Step("session", false, e.decision().outcome().reply(), millis(last[0])));
+            }
+            return new Probe(u.name(), steps);
         } catch (IOException | RuntimeException e) {
-            return new Probe(u.name(), List.of(new Step("session", false, e.toString(), millis(t0))));
+            // The files it names (auth_file, ca_file): config check says more.
+            steps.add(new Step("config", false, e.getMessage() == null ? e.toString() : e.getMessage(),
+                    millis(last[0])));
+            return new Probe(u.name(), steps);
         }
     }
 

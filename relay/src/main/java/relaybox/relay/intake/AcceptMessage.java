@@ -163,8 +163,18 @@ final class AcceptMessage {
         if (signature.isEmpty()) {
             return "";
         }
-        Matcher d = TAG_D.matcher(signature);
-        Matcher s = TAG_S.matcher(signature);
-        return (d.find() ? d.group(1) : "?") + "/" + (s.find() ? s.group(1) : "?");
+        // One DOMAIN/SELECTOR per signature, in order: a message signed twice (rsa and ed25519, or
+        // during a key rotation) names both, "example.org/s2026,example.org/e2026".
+        StringBuilder out = new StringBuilder();
+        for (String one : signature.split("(?i)(?=DKIM-Signature:)")) {
+            if (one.isBlank()) {
+                continue;
+            }
+            Matcher d = TAG_D.matcher(one);
+            Matcher s = TAG_S.matcher(one);
+            out.append(out.length() == 0 ? "" : ",").append(d.find() ? d.group(1) : "?").append('/')
+                    .append(s.find() ? s.group(1) : "?");
+        }
+        return out.toString();
     }
 }

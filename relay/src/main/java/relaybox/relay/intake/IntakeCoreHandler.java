@@ -129,6 +129,21 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
         }
     }
 
+    /**
+     * A client that resets its connection is a normal event, not a failure of ours: one short
+     * line at debug (James logs "Unable to process request" at ERROR with a stack trace, 200 of
+     * them in an idle-flood probe). Anything else is still James's to report.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+        if (cause instanceof java.io.IOException) {
+            LOG.debug("client {} gone: {}", ctx.channel().remoteAddress(), cause.getMessage());
+            ctx.close();
+            return;
+        }
+        super.exceptionCaught(ctx, cause);
+    }
+
     private static void resume(IntakeFramer framer) {
         if (framer != null) {
             framer.resume();

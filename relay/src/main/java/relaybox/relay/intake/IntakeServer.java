@@ -119,12 +119,15 @@ public final class IntakeServer implements AutoCloseable {
             if (h instanceof MailCmdHandler || h instanceof RcptCmdHandler
                     || (h instanceof DataCmdHandler && !(h instanceof DataCommand))
                     || h instanceof MailSizeEsmtpExtension || h instanceof ReceivedDataLineFilter
-                    || h instanceof DataLineMessageHookHandler || h instanceof PostmasterAbuseRcptHook) {
+                    || h instanceof DataLineMessageHookHandler || h instanceof PostmasterAbuseRcptHook
+                    || (h instanceof org.apache.james.protocols.smtp.core.esmtp.EhloCmdHandler
+                    && !(h instanceof EhloCommand))) {
                 unwanted.add(h);
             }
         }
         // removeAll, not an iterator: the chain's iterator remove() does nothing.
         chain.removeAll(unwanted);
+        chain.add(new EhloCommand(metrics));
         chain.add(new MailCommand());
         chain.add(new RcptCommand());
         chain.add(new DataCommand());

@@ -12,7 +12,12 @@ public enum LinkState {
     /** The upstream cannot be reached or refuses us; mail is buffered in the queue. */
     DOWN,
     /** After DOWN: a probe connection is checking whether the upstream is back. */
-    PROBING;
+    PROBING,
+    /**
+     * The upstream refused our configuration (AUTH, certificate, STARTTLS): probed at growing
+     * intervals up to 15 minutes, so a bad password does not lock the account.
+     */
+    BACKOFF;
 
     public String word() {
         return name().toLowerCase(Locale.ROOT);

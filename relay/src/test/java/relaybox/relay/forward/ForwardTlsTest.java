@@ -121,7 +121,10 @@ class ForwardTlsTest {
         startTlsEsp(stranger); // a certificate our ca_file does not trust
         h.start(Harness.config(1, tlsUpstream("starttls").build()));
         QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
-        assertNothingSentAndStillQueued(e, "STARTTLS: TLS handshake failed");
+        // In the operator's words: which host, what it presented, which trust store, what to change.
+        assertNothingSentAndStillQueued(e, "STARTTLS: the certificate localhost presented (subject 'CN=localhost',"
+                + " issuer 'CN=localhost') is not trusted by ca_file " + tmp.resolve("ca.pem")
+                + "; put the CA that issued it (CN=localhost) into " + tmp.resolve("ca.pem"));
         assertEquals(0, esp.count("AUTH"), "no credentials in clear: " + esp.commands);
     }
 
@@ -132,7 +135,44 @@ class ForwardTlsTest {
         u.caFile = otherHost.writePem(tmp.resolve("other.pem")); // trusted, but for other.example
         h.start(Harness.config(1, u.build()));
         QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
-        assertNothingSentAndStillQueued(e, "STARTTLS: TLS handshake failed");
+        assertNothingSentAndStillQueued(e, "STARTTLS: the certificate localhost presented (subject 'CN=other.example',"
+                + " issuer 'CN=other.example', names other.example) is not for localhost; set host to a name the"
+                + " certificate carries");
+    }
+
+    @Test
+    void upstreamTestReportsEachStep() throws Exception {
+        startTlsEsp(localhost);
+        esp.limits = "MAILMAX=3";
+        Harness.Up u = tlsUpstream("starttls");
+        java.util.List<relaybox.relay.control.UpstreamTester.Step> steps =
+                new UpstreamProbe(Harness.config(1, u.build())).probeAll().get(0).steps();
+        assertEquals(List.of("connect", "greeting", "ehlo", "starttls", "certificate", "ehlo", "auth", "limits"),
+                steps.stream().map(relaybox.relay.control.UpstreamTester.Step::name).toList(), steps.toString());
+        assertTrue(steps.stream().allMatch(relaybox.relay.control.UpstreamTester.Step::ok), steps.toString());
+        assertTrue(steps.get(4).detail().contains("subject 'CN=localhost'") && steps.get(4).detail().contains("ca_file"),
+                steps.get(4).detail());
+        assertTrue(steps.get(6).detail().startsWith("PLAIN as user: 235"), steps.get(6).detail());
+        assertTrue(steps.get(7).detail().contains("LIMITS MAILMAX=3") && steps.get(7).detail().contains("3 messages"),
+                steps.get(7).detail());
+
+        // A certificate the ca_file does not trust: the test stops there, in plain words.
+        esp.close();
+        FakeEsp other = new FakeEsp();
+        other.ssl = stranger.serverContext();
+        other.offerStartTls = true;
+        other.start();
+        try {
+            u = tlsUpstream("starttls");
+            u.port = other.port();
+            steps = new UpstreamProbe(Harness.config(1, u.build())).probeAll().get(0).steps();
+            relaybox.relay.control.UpstreamTester.Step last = steps.get(steps.size() - 1);
+            assertEquals("certificate", last.name(), steps.toString());
+            assertTrue(!last.ok() && last.detail().contains("is not trusted by ca_file"), last.detail());
+            assertEquals(0, other.count("AUTH"));
+        } finally {
+            other.close();
+        }
     }
 
     @Test

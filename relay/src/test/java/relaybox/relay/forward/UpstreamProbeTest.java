@@ -34,8 +34,14 @@ class UpstreamProbeTest {
                     probes.stream().map(UpstreamTester.Probe::upstream).toList());
             assertTrue(probes.get(0).ok(), probes.get(0).toString());
             assertFalse(probes.get(1).ok());
-            assertTrue(probes.get(1).steps().get(0).detail().contains("554 5.7.1 not you"), probes.get(1).toString());
+            // Each step in order; the failed one is the last, with the upstream's literal reply.
+            List<UpstreamTester.Step> steps = probes.get(1).steps();
+            assertEquals(List.of("connect", "greeting", "ehlo"), steps.stream().map(UpstreamTester.Step::name).toList());
+            assertTrue(steps.get(2).detail().contains("554 5.7.1 not you") && !steps.get(2).ok(), steps.toString());
+            assertEquals(List.of("connect", "greeting", "ehlo", "limits"),
+                    probes.get(0).steps().stream().map(UpstreamTester.Step::name).toList());
             assertFalse(probes.get(2).ok());
+            assertTrue(probes.get(2).steps().get(0).detail().contains("connection refused"), probes.get(2).toString());
             assertTrue(probes.get(3).ok(), probes.get(3).toString());
             assertEquals(0, esp.count("MAIL"), "a probe sends no mail");
         }

@@ -65,6 +65,8 @@ class IntakeDialogTest {
         String body = "From: app@example.com\r\nTo: you@example.net\r\nSubject: hi\r\n\r\nHello.\r\n";
         try (RawSmtp c = h.connect()) {
             String ehlo = c.cmd("EHLO app.local");
+            // James 3.8.1 wrote "Hello app.local [127.0.0.1])": no stray parenthesis (issue 20).
+            assertTrue(ehlo.lines().findFirst().orElse("").endsWith(" Hello app.local [127.0.0.1]"), ehlo);
             for (String kw : List.of("PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SIZE 65536", "SMTPUTF8")) {
                 assertTrue(ehlo.contains("250-" + kw) || ehlo.contains("250 " + kw), "no " + kw + " in " + ehlo);
             }

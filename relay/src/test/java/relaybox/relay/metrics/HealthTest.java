@@ -54,6 +54,14 @@ class HealthTest {
     }
 
     @Test
+    void anUpstreamThatRefusesOurLoginIsDegradedAndSaysBackoff() throws Exception {
+        source.links.put("esp1", LinkState.BACKOFF);
+        HttpResponse<String> r = healthz();
+        assertEquals(200, r.statusCode());
+        assertEquals("{\"status\":\"degraded\",\"reasons\":[\"upstream esp1 backoff\"]}\n", r.body());
+    }
+
+    @Test
     void storeThatCannotCommitIsUnhealthy() throws Exception {
         source.store = false;
         source.links.put("esp1", LinkState.DOWN);
