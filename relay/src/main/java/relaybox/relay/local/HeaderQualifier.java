@@ -67,6 +67,9 @@ public final class HeaderQualifier {
 
     /** The end of the message: passes on what is still held. */
     public void finish() {
+        if (!inBody && lineLen > 0) {
+            line(); // a last header line without its line end
+        }
         flushField();
         if (lineLen > 0) {
             sink.write(line, 0, lineLen);
