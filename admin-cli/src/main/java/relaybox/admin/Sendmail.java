@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code relaybox sendmail} (installed as /usr/sbin/sendmail): reads one message on stdin and
@@ -66,10 +64,6 @@ public final class Sendmail {
 
     static final String SMTP_ENV = "RELAYBOX_SMTP";
     static final String DEFAULT_SMTP = "127.0.0.1:25";
-    private static final Pattern HEADER = Pattern.compile("^[!-9;-~]+:.*", Pattern.DOTALL);
-    /** The key, then the array's first string (an address may itself contain brackets: "[::1]:25"). */
-    private static final Pattern LISTEN = Pattern.compile("^[ \\t]*intake_listen[ \\t]*=[ \\t]*\\[\\s*\"([^\"]*)\"",
-            Pattern.MULTILINE);
     /** -o options that only tune delivery or error modes of the classic sendmail: nothing to warn about. */
     private static final Set<String> QUIET_O = Set.of("i", "em", "ee", "ep", "eq", "ew", "db", "di", "dq", "dd", "dp",
             "m", "8", "7");
@@ -291,8 +285,6 @@ public final class Sendmail {
 
     static final String DROP_ENV = "RELAYBOX_DROP_DIR";
     static final Path DEFAULT_DROP_DIR = Path.of("/var/spool/relaybox/maildrop");
-    private static final Pattern DROP = Pattern.compile("^[ \\t]*drop_dir[ \\t]*=[ \\t]*\"([^\"]*)\"",
-            Pattern.MULTILINE);
 
     /** --drop-dir, else $RELAYBOX_DROP_DIR, else the config's drop_dir, else the default. */
     static Path dropDir(Options o, Map<String, String> env, Path defaultConfig) {
@@ -305,12 +297,9 @@ public final class Sendmail {
         }
         Path file = o.config != null ? o.config : defaultConfig;
         try {
-            String toml = Files.readString(file, StandardCharsets.UTF_8);
-            Matcher table = Pattern.compile("(?m)^[ \\t]*\\[").matcher(toml);
-            String top = table.find() ? toml.substring(0, table.start()) : toml;
-            Matcher m = DROP.matcher(top);
-            if (m.find() && !m.group(1).isBlank()) {
-                return Path.of(m.group(1));
+            String d = topLevelString(Files.readString(file, StandardCharsets.UTF_8), "drop_dir", false);
+            if (d != null && !d.isBlank()) {
+                return Path.of(d);
             }
         } catch (IOException | RuntimeException e2) {
             // No readable config: the default.
@@ -324,11 +313,74 @@ public final class Sendmail {
      * against ConfigReader on the shipped file.
      */
     static java.util.Optional<String> firstListen(String toml) {
-        // Top-level keys end at the first [table] or [[array]] header.
-        Matcher table = Pattern.compile("(?m)^[ \\t]*\\[").matcher(toml);
-        String top = table.find() ? toml.substring(0, table.start()) : toml;
-        Matcher m = LISTEN.matcher(top);
-        return m.find() ? java.util.Optional.of(m.group(1)) : java.util.Optional.empty();
+        return java.util.Optional.ofNullable(topLevelString(toml, "intake_listen", true));
+    }
+
+    /**
+     * The first string of a top-level key ({@code key = "v"}, or {@code key = ["v", ...]} when
+     * {@code array}), or null. Top-level keys end at the first [table] or [[array]] header. Written
+     * out rather than as regular expressions: compiling those cost this start-up path measurably.
+     */
+    static String topLevelString(String toml, String key, boolean array) {
+        int i = 0;
+        int n = toml.length();
+        while (i < n) {
+            int end = toml.indexOf('\n', i);
+            if (end < 0) {
+                end = n;
+            }
+            int p = skipBlanks(toml, i, end);
+            if (p < end && toml.charAt(p) == '[') {
+                return null;
+            }
+            if (toml.startsWith(key, p)) {
+                int q = skipBlanks(toml, p + key.length(), end);
+                if (q < end && toml.charAt(q) == '=') {
+                    q = skipBlanks(toml, q + 1, end);
+                    if (array) {
+                        if (q >= end || toml.charAt(q) != '[') {
+                            return null;
+                        }
+                        q++;
+                        while (q < n && Character.isWhitespace(toml.charAt(q))) {
+                            q++;
+                        }
+                    }
+                    if (q < n && toml.charAt(q) == '"') {
+                        int close = toml.indexOf('"', q + 1);
+                        int nl = toml.indexOf('\n', q + 1);
+                        if (close > 0 && (nl < 0 || close < nl)) {
+                            return toml.substring(q + 1, close);
+                        }
+                    }
+                    return null;
+                }
+            }
+            i = end + 1;
+        }
+        return null;
+    }
+
+    private static int skipBlanks(String s, int from, int end) {
+        while (from < end && (s.charAt(from) == ' ' || s.charAt(from) == '\t')) {
+            from++;
+        }
+        return from;
+    }
+
+    /** A header field's first line: a name of printable characters other than ':', then ':'. */
+    static boolean isHeaderLine(String line) {
+        int colon = line.indexOf(':');
+        if (colon <= 0) {
+            return false;
+        }
+        for (int i = 0; i < colon; i++) {
+            char c = line.charAt(i);
+            if (c < '!' || c > '~') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A wildcard listen address is reached on loopback. */
@@ -382,7 +434,7 @@ public final class Sendmail {
             }
             if ((line.startsWith(" ") || line.startsWith("\t")) && !fields.isEmpty()) {
                 fields.set(fields.size() - 1, fields.get(fields.size() - 1) + "\r\n" + line);
-            } else if (HEADER.matcher(line).matches()) {
+            } else if (isHeaderLine(line)) {
                 fields.add(line);
             } else {
                 firstBodyLine = line; // no blank line between headers and body
@@ -428,7 +480,10 @@ public final class Sendmail {
             if (o.eightBit && smtp.supports("8BITMIME")) {
                 params.append(" BODY=8BITMIME");
             }
-            boolean utf8 = !isAscii(sender) || rcpts.stream().anyMatch(r -> !isAscii(r));
+            boolean utf8 = !isAscii(sender);
+            for (String r : rcpts) {
+                utf8 |= !isAscii(r);
+            }
             if (utf8 && smtp.supports("SMTPUTF8")) {
                 params.append(" SMTPUTF8");
             }
@@ -452,7 +507,13 @@ public final class Sendmail {
                 throw f;
             }
             smtp.data();
-            m.writeTo(smtp::line);
+            // An inner class, not a method reference: a lambda's first link costs this path ~10 ms.
+            m.writeTo(new Lines() {
+                @Override
+                public void line(String text) throws SmtpSubmission.Failure {
+                    smtp.line(text);
+                }
+            });
             String reply = smtp.finish();
             smtp.quit();
             return reply;
@@ -503,11 +564,14 @@ public final class Sendmail {
             throw dropFailed(dir, why, e instanceof IOException io ? io : new IOException(e.getMessage()));
         }
         try (w) {
-            m.writeTo(text -> {
-                try {
-                    w.line(text);
-                } catch (IOException e) {
-                    throw dropFailed(dir, why, e);
+            m.writeTo(new Lines() {
+                @Override
+                public void line(String text) throws SmtpSubmission.Failure {
+                    try {
+                        w.line(text);
+                    } catch (IOException e) {
+                        throw dropFailed(dir, why, e);
+                    }
                 }
             });
             String name;
@@ -537,6 +601,22 @@ public final class Sendmail {
         return true;
     }
 
+    /** Letters, digits, spaces and atext specials only: usable in a phrase without quotes. */
+    private static boolean isPhraseAtoms(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                    || " !#$%&'*+/=?^_`{|}~-".indexOf(c) >= 0;
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** From: value for a message without one; a non-ASCII name is RFC 2047 encoded. */
     static String fromHeader(String fullName, String sender) {
         String addr = "<" + sender + ">";
@@ -545,7 +625,7 @@ public final class Sendmail {
         }
         String name;
         if (isAscii(fullName)) {
-            name = fullName.matches("[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+") ? fullName
+            name = isPhraseAtoms(fullName) ? fullName
                     : "\"" + fullName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
         } else {
             name = "=?UTF-8?B?" + Base64.getEncoder().encodeToString(fullName.getBytes(StandardCharsets.UTF_8)) + "?=";

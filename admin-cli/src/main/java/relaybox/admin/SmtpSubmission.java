@@ -91,7 +91,12 @@ final class SmtpSubmission implements AutoCloseable {
     }
 
     boolean supports(String ext) {
-        return extensions.stream().anyMatch(e -> e.equals(ext) || e.startsWith(ext + " "));
+        for (String e : extensions) {
+            if (e.equals(ext) || e.startsWith(ext + " ")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void mail(String sender, String params) throws Failure {
