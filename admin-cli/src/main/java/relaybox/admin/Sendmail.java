@@ -32,7 +32,8 @@ import java.util.Set;
  * arguments as Postfix does); -i and -oi (a line with a single dot is text, not the end);
  * -f/-r sender ("" or "<>" is the null sender; default the caller's user name, bare, which the
  * daemon qualifies with its local_domain); -F full name (for a From: header added when the
- * message has none); -B 8BITMIME; -bs (SMTP on stdin/stdout, relayed to the daemon); -bp (the
+ * message has none); -B 8BITMIME; -bs (SMTP on stdin/stdout, relayed to the daemon, or served by
+ * {@link SmtpOffline} into the drop directory while the daemon is down); -bp (the
  * queue list); -v (SMTP dialogue on stderr); --smtp host:port and $RELAYBOX_SMTP (where the
  * intake listens; default the first intake_listen of the config file). Options without meaning
  * here (-odb, -oem, -N, -R, -V, -U, -q ...) are accepted; unknown -o options get a warning.
@@ -126,7 +127,7 @@ public final class Sendmail {
         String host = host(target);
         int port = port(target);
         if (o.mode.equals("s")) {
-            return SmtpOnStdio.run(host, port, stdin, stdout, stderr);
+            return SmtpOnStdio.run(host, port, stdin, stdout, stderr, dropDir);
         }
         try {
             String reply = submit(o, host, port, new BufferedInputStream(stdin, 65536), o.verbose ? stderr : null,

@@ -41,15 +41,14 @@ final class SmtpOnStdio {
         this.stdout = stdout;
     }
 
-    static int run(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr) {
+    static int run(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr,
+                   java.nio.file.Path dropDir) {
         try (Socket s = new Socket()) {
             try {
                 s.connect(new InetSocketAddress(host, port), SmtpSubmission.CONNECT_TIMEOUT_MS);
             } catch (IOException e) {
-                stdout.print("421 4.3.0 relaybox daemon not reachable; message NOT queued\r\n");
-                stdout.flush();
-                stderr.println("relaybox sendmail: the relaybox daemon is not reachable on " + host + ":" + port);
-                return Sendmail.EX_TEMPFAIL;
+                // The daemon is down: serve the dialogue here and keep each message in the drop directory.
+                return SmtpOffline.run(dropDir, new BufferedInputStream(stdin, 65536), stdout);
             }
             SmtpOnStdio relay = new SmtpOnStdio(s, stdout);
             Thread replies = new Thread(relay::readReplies, "sendmail-bs");

@@ -95,6 +95,21 @@ class DropDirectoryTest {
     }
 
     @Test
+    void sendmailBsWithTheDaemonDownKeepsTheMessageAndAnswersEveryCommand() throws Exception {
+        MtaHost.Result r = host.sendmail("EHLO pipe\r\nMAIL FROM:<root>\r\nRCPT TO:<root>\r\nDATA\r\n"
+                + "Subject: bs down\r\n\r\n..dot\r\n.\r\nNOOP\r\n", "-bs");
+        assertEquals(0, r.code(), r.toString());
+        List<String> codes = r.out().lines().filter(l -> l.length() >= 4 && l.charAt(3) == ' ')
+                .map(l -> l.substring(0, 3)).toList();
+        assertEquals(List.of("220", "250", "250", "250", "354", "250", "250"), codes, r.out());
+        assertEquals(1, files(host.drop, "m.*").size());
+        host.start();
+        String eml = host.awaitDelivered(1, Duration.ofSeconds(30)).get(0);
+        assertTrue(eml.startsWith("Return-Path: <root@host.example>\r\nX-Relaybox-To: <admin@corp.example>\r\n"), eml);
+        assertTrue(eml.endsWith("\r\nSubject: bs down\r\n\r\n.dot\r\n"), eml);
+    }
+
+    @Test
     void aThousandFilesDroppedWhileTheDaemonIsDownAllArrive() throws Exception {
         int n = 1000;
         for (int i = 0; i < n; i++) {
