@@ -3,6 +3,13 @@
 alternatives --install /usr/sbin/sendmail mta /usr/sbin/sendmail.relaybox 30 \
     --slave /usr/bin/mailq mta-mailq /usr/bin/mailq.relaybox \
     --slave /usr/lib/sendmail mta-sendmail /usr/sbin/sendmail.relaybox || :
+# The drop directory for sendmail while the daemon is down (see the .deb's postinst): anyone may
+# add a file, only relaybox may list, read or remove them; new files get the group relaybox.
+if [ ! -d /var/spool/relaybox/maildrop ]; then
+    install -d -o root -g root -m 0755 /var/spool/relaybox
+    install -d -o relaybox -g relaybox -m 3733 /var/spool/relaybox/maildrop
+    install -d -o relaybox -g relaybox -m 0700 /var/spool/relaybox/maildrop/.taken /var/spool/relaybox/maildrop/.bad
+fi
 # The queue's store and spool are the relaybox user's alone (0700/0600); older versions left
 # them group-readable. Only modes change; symlinks are never followed.
 for path in /var/lib/relaybox/spool /var/lib/relaybox/outbox; do

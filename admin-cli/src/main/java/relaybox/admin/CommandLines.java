@@ -26,8 +26,8 @@ final class CommandLines {
         CommandLine cl = new CommandLine(Main.class, factory);
         // Looked up by name, not by reading each class's annotation: that would load every
         // command's nested subcommand classes too.
-        Class<?> named = args.length > 0 ? Main.COMMANDS.get(args[0]) : null;
-        for (Class<?> c : Main.COMMANDS.values()) {
+        Class<?> named = args.length > 0 ? Main.Commands.ALL.get(args[0]) : null;
+        for (Class<?> c : Main.Commands.ALL.values()) {
             if (named == null || c == named) {
                 cl.addSubcommand(new CommandLine(c, factory));
             }

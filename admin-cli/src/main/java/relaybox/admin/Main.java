@@ -29,7 +29,9 @@ public final class Main implements Callable<Integer> {
      * the model of every one (0.19 s of reflection) for each run of, say, {@code relaybox queue
      * retry}; {@link CommandLines} adds only the one named, or all for help and usage errors.
      */
-    static final Map<String, Class<?>> COMMANDS = commands(
+    static final class Commands {
+        /** Here, not in a field of Main: sendmail's fast path must not load every command class. */
+        static final Map<String, Class<?>> ALL = commands(
             "run", RunCommand.class,
             "queue", QueueCommand.class,
             "status", StatusCommand.class,
@@ -40,6 +42,7 @@ public final class Main implements Callable<Integer> {
             "dkim", DkimCommand.class,
             "hash-password", HashPasswordCommand.class,
             "help", CommandLine.HelpCommand.class);
+    }
 
     private static Map<String, Class<?>> commands(Object... nameThenClass) {
         Map<String, Class<?>> m = new LinkedHashMap<>();

@@ -17,21 +17,23 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code relaybox sendmail} (installed as /usr/sbin/sendmail): reads one message on stdin and
  * submits it over SMTP to the local daemon's intake, which queues it durably before answering.
- * It never queues anything itself: when the daemon is down or refuses, it says on stderr that the
- * message was NOT queued and exits with a sysexits code, so the caller (PHP's mail() returns
- * false, cron mails the error) knows.
+ * When the daemon cannot be reached (not running, restarting, 421), the message is written
+ * durably into the drop directory ({@link DropWriter}) instead and the daemon queues it when it
+ * runs: exit 0, as Postfix's postdrop, dma and nullmailer do, because PHP's mail() and cron do
+ * not retry. When the daemon refuses, or the drop directory cannot take the message either, it
+ * says on stderr that the message was NOT queued and exits with a sysexits code.
  *
  * <h2>What it accepts</h2>
  * Recipients as arguments (comma lists allowed); -t (also To/Cc/Bcc of the message, added to the
  * arguments as Postfix does); -i and -oi (a line with a single dot is text, not the end);
- * -f/-r sender ("" or "<>" is the null sender); -F full name (for a From: header added when the
- * message has none); -B 8BITMIME; -bs (SMTP on stdin/stdout, relayed to the daemon); -bp (the
+ * -f/-r sender ("" or "<>" is the null sender; default the caller's user name, bare, which the
+ * daemon qualifies with its local_domain); -F full name (for a From: header added when the
+ * message has none); -B 8BITMIME; -bs (SMTP on stdin/stdout, relayed to the daemon, or served by
+ * {@link SmtpOffline} into the drop directory while the daemon is down); -bp (the
  * queue list); -v (SMTP dialogue on stderr); --smtp host:port and $RELAYBOX_SMTP (where the
  * intake listens; default the first intake_listen of the config file). Options without meaning
  * here (-odb, -oem, -N, -R, -V, -U, -q ...) are accepted; unknown -o options get a warning.
@@ -43,9 +45,9 @@ import java.util.regex.Pattern;
  * intake's job. Everything else passes byte for byte.
  *
  * <h2>Exit codes (sysexits)</h2>
- * 0 queued; 64 usage (bad option, no recipients); 65 sender or message refused; 67 a recipient
- * refused; 69 daemon refuses service; 74 stdin unreadable; 75 daemon down or temporary refusal;
- * 78 config unreadable.
+ * 0 queued, or dropped for the daemon; 64 usage (bad option, no recipients); 65 sender or message
+ * refused; 67 a recipient refused; 69 daemon refuses service; 74 stdin unreadable; 75 temporary
+ * refusal, or the daemon down and the drop directory missing or full; 78 config unreadable.
  *
  * <p>Class loading is kept small on purpose (no picocli, no Jackson, no config library): this
  * runs once per message, and JVM start-up is its whole cost.
@@ -63,10 +65,6 @@ public final class Sendmail {
 
     static final String SMTP_ENV = "RELAYBOX_SMTP";
     static final String DEFAULT_SMTP = "127.0.0.1:25";
-    private static final Pattern HEADER = Pattern.compile("^[!-9;-~]+:.*", Pattern.DOTALL);
-    /** The key, then the array's first string (an address may itself contain brackets: "[::1]:25"). */
-    private static final Pattern LISTEN = Pattern.compile("^[ \\t]*intake_listen[ \\t]*=[ \\t]*\\[\\s*\"([^\"]*)\"",
-            Pattern.MULTILINE);
     /** -o options that only tune delivery or error modes of the classic sendmail: nothing to warn about. */
     private static final Set<String> QUIET_O = Set.of("i", "em", "ee", "ep", "eq", "ew", "db", "di", "dq", "dd", "dp",
             "m", "8", "7");
@@ -85,6 +83,7 @@ public final class Sendmail {
         String fullName;
         String smtp;
         Path config;
+        Path dropDir;
         final List<String> recipients = new ArrayList<>();
     }
 
@@ -105,9 +104,10 @@ public final class Sendmail {
         }
         switch (o.mode) {
             case "p":
-                return Main.run(new String[]{"queue", "list"}, new Cli(stdin, stdout, stderr, env, defaultConfig));
+                return MailQueue.show(o, stdin, stdout, stderr, env, defaultConfig);
             case "i":
-                stderr.println("relaybox sendmail: relaybox has no aliases database; nothing to do");
+                stderr.println("relaybox sendmail: aliases are the [aliases] table of relaybox.conf, read when the"
+                        + " daemon starts (systemctl restart relaybox); nothing to do");
                 return EX_OK;
             case "q":
                 // The daemon runs its queue by itself; "sendmail -q" from old cron jobs is harmless.
@@ -116,8 +116,10 @@ public final class Sendmail {
                 break;
         }
         String target;
+        Path dropDir;
         try {
             target = target(o, env, defaultConfig);
+            dropDir = dropDir(o, env, defaultConfig);
         } catch (IOException e) {
             stderr.println("relaybox sendmail: message NOT queued: " + e.getMessage());
             return EX_CONFIG;
@@ -125,10 +127,11 @@ public final class Sendmail {
         String host = host(target);
         int port = port(target);
         if (o.mode.equals("s")) {
-            return smtpOnStdio(host, port, stdin, stdout, stderr);
+            return SmtpOnStdio.run(host, port, stdin, stdout, stderr, dropDir);
         }
         try {
-            String reply = submit(o, host, port, new BufferedInputStream(stdin, 65536), o.verbose ? stderr : null);
+            String reply = submit(o, host, port, new BufferedInputStream(stdin, 65536), o.verbose ? stderr : null,
+                    dropDir);
             if (o.verbose) {
                 stderr.println("relaybox sendmail: " + reply);
             }
@@ -154,14 +157,18 @@ public final class Sendmail {
               -B 8BITMIME   declare an 8-bit body
               -bs           speak SMTP on stdin/stdout (relayed to the daemon)
               -bp           list the queue (relaybox queue list)
-              -v            print the SMTP dialogue on stderr
+              -v            print the SMTP dialogue on stderr (and where a dropped message went)
               --smtp H:P    intake address (default: $RELAYBOX_SMTP, else the first intake_listen in
                             --config FILE, default /etc/relaybox/relaybox.conf, else 127.0.0.1:25)
+              --drop-dir D  where the message is written when the daemon is down (default:
+                            $RELAYBOX_DROP_DIR, else drop_dir in the config file, else
+                            /var/spool/relaybox/maildrop); the daemon queues it when it runs
             Other classic options (-odb, -oem, -N, -R, -V, -U, -q) are accepted and ignored.
 
-            Exit codes (sysexits): 0 queued, 64 usage, 65 sender or message refused, 67 recipient
-            refused, 69 service refused, 74 input error, 75 daemon down or temporary refusal (the
-            message was NOT queued: try again), 78 configuration unreadable.""";
+            Exit codes (sysexits): 0 queued (or, with the daemon down, written to the drop directory),
+            64 usage, 65 sender or message refused, 67 recipient refused, 69 service refused, 74 input
+            error, 75 temporary refusal or no room in the drop directory (the message was NOT
+            queued: try again), 78 configuration unreadable.""";
 
     /** Returns null for --help. */
     static Options parse(String[] args, PrintStream stderr) {
@@ -180,12 +187,14 @@ public final class Sendmail {
             if (a.equals("--help")) {
                 return null;
             }
-            if (a.equals("--smtp") || a.equals("--config")) {
+            if (a.equals("--smtp") || a.equals("--config") || a.equals("--drop-dir")) {
                 if (i + 1 >= args.length) {
                     throw new IllegalArgumentException(a + " needs a value");
                 }
                 if (a.equals("--smtp")) {
                     o.smtp = args[++i];
+                } else if (a.equals("--drop-dir")) {
+                    o.dropDir = Path.of(args[++i]);
                 } else {
                     o.config = Path.of(args[++i]);
                 }
@@ -275,17 +284,104 @@ public final class Sendmail {
         return firstListen(text).orElse(DEFAULT_SMTP);
     }
 
+    static final String DROP_ENV = "RELAYBOX_DROP_DIR";
+    static final Path DEFAULT_DROP_DIR = Path.of("/var/spool/relaybox/maildrop");
+
+    /** --drop-dir, else $RELAYBOX_DROP_DIR, else the config's drop_dir, else the default. */
+    static Path dropDir(Options o, Map<String, String> env, Path defaultConfig) {
+        if (o.dropDir != null) {
+            return o.dropDir;
+        }
+        String e = env.get(DROP_ENV);
+        if (e != null && !e.isBlank()) {
+            return Path.of(e.trim());
+        }
+        Path file = o.config != null ? o.config : defaultConfig;
+        try {
+            String d = topLevelString(Files.readString(file, StandardCharsets.UTF_8), "drop_dir", false);
+            if (d != null && !d.isBlank()) {
+                return Path.of(d);
+            }
+        } catch (IOException | RuntimeException e2) {
+            // No readable config: the default.
+        }
+        return DEFAULT_DROP_DIR;
+    }
+
     /**
      * The first address of the top-level {@code intake_listen} key. A deliberately small scan
      * instead of a TOML parser, to keep this path's start-up short; SendmailTest checks it
      * against ConfigReader on the shipped file.
      */
     static java.util.Optional<String> firstListen(String toml) {
-        // Top-level keys end at the first [table] or [[array]] header.
-        Matcher table = Pattern.compile("(?m)^[ \\t]*\\[").matcher(toml);
-        String top = table.find() ? toml.substring(0, table.start()) : toml;
-        Matcher m = LISTEN.matcher(top);
-        return m.find() ? java.util.Optional.of(m.group(1)) : java.util.Optional.empty();
+        return java.util.Optional.ofNullable(topLevelString(toml, "intake_listen", true));
+    }
+
+    /**
+     * The first string of a top-level key ({@code key = "v"}, or {@code key = ["v", ...]} when
+     * {@code array}), or null. Top-level keys end at the first [table] or [[array]] header. Written
+     * out rather than as regular expressions: compiling those cost this start-up path measurably.
+     */
+    static String topLevelString(String toml, String key, boolean array) {
+        int i = 0;
+        int n = toml.length();
+        while (i < n) {
+            int end = toml.indexOf('\n', i);
+            if (end < 0) {
+                end = n;
+            }
+            int p = skipBlanks(toml, i, end);
+            if (p < end && toml.charAt(p) == '[') {
+                return null;
+            }
+            if (toml.startsWith(key, p)) {
+                int q = skipBlanks(toml, p + key.length(), end);
+                if (q < end && toml.charAt(q) == '=') {
+                    q = skipBlanks(toml, q + 1, end);
+                    if (array) {
+                        if (q >= end || toml.charAt(q) != '[') {
+                            return null;
+                        }
+                        q++;
+                        while (q < n && Character.isWhitespace(toml.charAt(q))) {
+                            q++;
+                        }
+                    }
+                    if (q < n && toml.charAt(q) == '"') {
+                        int close = toml.indexOf('"', q + 1);
+                        int nl = toml.indexOf('\n', q + 1);
+                        if (close > 0 && (nl < 0 || close < nl)) {
+                            return toml.substring(q + 1, close);
+                        }
+                    }
+                    return null;
+                }
+            }
+            i = end + 1;
+        }
+        return null;
+    }
+
+    private static int skipBlanks(String s, int from, int end) {
+        while (from < end && (s.charAt(from) == ' ' || s.charAt(from) == '\t')) {
+            from++;
+        }
+        return from;
+    }
+
+    /** A header field's first line: a name of printable characters other than ':', then ':'. */
+    static boolean isHeaderLine(String line) {
+        int colon = line.indexOf(':');
+        if (colon <= 0) {
+            return false;
+        }
+        for (int i = 0; i < colon; i++) {
+            char c = line.charAt(i);
+            if (c < '!' || c > '~') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A wildcard listen address is reached on loopback. */
@@ -312,7 +408,7 @@ public final class Sendmail {
     }
 
     /** Reads the header section, opens the SMTP transaction, then streams the body. */
-    static String submit(Options o, String host, int port, InputStream in, PrintStream trace)
+    static String submit(Options o, String host, int port, InputStream in, PrintStream trace, Path dropDir)
             throws SmtpSubmission.Failure, IOException {
         LineReader reader = new LineReader(in);
         List<String> fields = new ArrayList<>();
@@ -339,7 +435,7 @@ public final class Sendmail {
             }
             if ((line.startsWith(" ") || line.startsWith("\t")) && !fields.isEmpty()) {
                 fields.set(fields.size() - 1, fields.get(fields.size() - 1) + "\r\n" + line);
-            } else if (HEADER.matcher(line).matches()) {
+            } else if (isHeaderLine(line)) {
                 fields.add(line);
             } else {
                 firstBodyLine = line; // no blank line between headers and body
@@ -370,17 +466,38 @@ public final class Sendmail {
             throw new SmtpSubmission.Failure(EX_USAGE, "no recipients (give them as arguments, or use -t with To/Cc/Bcc"
                     + " headers)");
         }
-        String helo = "localhost";
-        try (SmtpSubmission smtp = SmtpSubmission.open(host, port, helo, trace)) {
+        Message m = new Message(kept, firstBodyLine, reader, ended, o.ignoreDots);
+        SmtpSubmission smtp;
+        try {
+            smtp = SmtpSubmission.open(host, port, "localhost", trace);
+        } catch (SmtpSubmission.Failure f) {
+            if (f.unreachable) {
+                return drop(dropDir, f, sender, rcpts, o.eightBit, m);
+            }
+            throw f;
+        }
+        try (smtp) {
             StringBuilder params = new StringBuilder();
             if (o.eightBit && smtp.supports("8BITMIME")) {
                 params.append(" BODY=8BITMIME");
             }
-            boolean utf8 = !isAscii(sender) || rcpts.stream().anyMatch(r -> !isAscii(r));
+            boolean utf8 = !isAscii(sender);
+            for (String r : rcpts) {
+                utf8 |= !isAscii(r);
+            }
             if (utf8 && smtp.supports("SMTPUTF8")) {
                 params.append(" SMTPUTF8");
             }
-            smtp.mail(sender, params.toString());
+            try {
+                smtp.mail(sender, params.toString());
+            } catch (SmtpSubmission.Failure f) {
+                if (f.unreachable) {
+                    // 421: the daemon is stopping. Nothing of the message was sent yet.
+                    smtp.close();
+                    return drop(dropDir, f, sender, rcpts, o.eightBit, m);
+                }
+                throw f;
+            }
             try {
                 for (String r : rcpts) {
                     smtp.rcpt(r);
@@ -391,31 +508,110 @@ public final class Sendmail {
                 throw f;
             }
             smtp.data();
-            for (String f : kept) {
-                for (String l : f.split("\r\n", -1)) {
-                    smtp.line(l);
+            // An inner class, not a method reference: a lambda's first link costs this path ~10 ms.
+            m.writeTo(new Lines() {
+                @Override
+                public void line(String text) throws SmtpSubmission.Failure {
+                    smtp.line(text);
                 }
-            }
-            smtp.line("");
-            if (firstBodyLine != null) {
-                smtp.line(firstBodyLine);
-            }
-            while (!ended) {
-                String line = reader.next();
-                if (line == null || (!o.ignoreDots && line.equals("."))) {
-                    break;
-                }
-                smtp.line(line);
-            }
+            });
             String reply = smtp.finish();
             smtp.quit();
             return reply;
         }
     }
 
+    /** A line sink: the SMTP connection or the drop file. */
+    interface Lines {
+        void line(String text) throws SmtpSubmission.Failure, IOException;
+    }
+
+    /** The message as read so far (the header fields) and the rest of stdin, written once to one sink. */
+    record Message(List<String> fields, String firstBodyLine, LineReader reader, boolean ended, boolean ignoreDots) {
+        void writeTo(Lines out) throws SmtpSubmission.Failure, IOException {
+            for (String f : fields) {
+                for (String l : f.split("\r\n", -1)) {
+                    out.line(l);
+                }
+            }
+            out.line("");
+            if (firstBodyLine != null) {
+                out.line(firstBodyLine);
+            }
+            while (!ended) {
+                String line = reader.next();
+                if (line == null || (!ignoreDots && line.equals("."))) {
+                    break;
+                }
+                out.line(line);
+            }
+        }
+    }
+
+    /**
+     * The daemon cannot be reached: the message goes into the drop directory, durably, and the
+     * daemon queues it when it runs. Only when that fails too is the message NOT queued (75).
+     */
+    static String drop(Path dir, SmtpSubmission.Failure why, String sender, Set<String> rcpts, boolean eightBit,
+                       Message m) throws SmtpSubmission.Failure, IOException {
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new SmtpSubmission.Failure(EX_TEMPFAIL, why.getMessage() + ", and the drop directory " + dir
+                    + " does not exist", false);
+        }
+        DropWriter w;
+        try {
+            w = DropWriter.open(dir, sender, rcpts, eightBit);
+        } catch (IOException | IllegalArgumentException e) {
+            throw dropFailed(dir, why, e instanceof IOException io ? io : new IOException(e.getMessage()));
+        }
+        try (w) {
+            m.writeTo(new Lines() {
+                @Override
+                public void line(String text) throws SmtpSubmission.Failure {
+                    try {
+                        w.line(text);
+                    } catch (IOException e) {
+                        throw dropFailed(dir, why, e);
+                    }
+                }
+            });
+            String name;
+            try {
+                name = w.commit();
+            } catch (IOException e) {
+                throw dropFailed(dir, why, e);
+            }
+            return "the daemon is not running (" + why.getMessage() + "); the message was written to " + dir + "/"
+                    + name + " and will be queued when the daemon runs";
+        }
+    }
+
+    private static SmtpSubmission.Failure dropFailed(Path dir, SmtpSubmission.Failure why, IOException e) {
+        String reason = e.getMessage() != null && e.getMessage().contains("No space left") ? "the disk is full"
+                : e.toString();
+        return new SmtpSubmission.Failure(EX_TEMPFAIL, why.getMessage() + ", and the message cannot be written to the"
+                + " drop directory " + dir + ": " + reason, false);
+    }
+
     private static boolean isAscii(String s) {
         for (int i = 0; i < s.length(); i++) {
             if (s.charAt(i) > 127) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Letters, digits, spaces and atext specials only: usable in a phrase without quotes. */
+    private static boolean isPhraseAtoms(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                    || " !#$%&'*+/=?^_`{|}~-".indexOf(c) >= 0;
+            if (!ok) {
                 return false;
             }
         }
@@ -430,7 +626,7 @@ public final class Sendmail {
         }
         String name;
         if (isAscii(fullName)) {
-            name = fullName.matches("[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+") ? fullName
+            name = isPhraseAtoms(fullName) ? fullName
                     : "\"" + fullName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
         } else {
             name = "=?UTF-8?B?" + Base64.getEncoder().encodeToString(fullName.getBytes(StandardCharsets.UTF_8)) + "?=";
@@ -439,55 +635,15 @@ public final class Sendmail {
         return name + " " + addr;
     }
 
-    /** user@domain of the caller: /etc/mailname (Debian's mail domain), else the host name. */
+    /**
+     * The caller's user name, bare: the daemon qualifies it with its local_domain (default
+     * /etc/mailname, else the host's name), so that the envelope, the From: we add and the
+     * daemon's aliases all agree on one domain.
+     */
     static String defaultSender() {
-        String user = System.getProperty("user.name", "nobody");
-        String domain = firstLine(Path.of("/etc/mailname"));
-        if (domain == null) {
-            domain = firstLine(Path.of("/etc/hostname"));
-        }
-        return user + "@" + (domain == null ? "localhost" : domain);
+        return System.getProperty("user.name", "nobody");
     }
 
-    private static String firstLine(Path p) {
-        try {
-            String s = Files.readString(p, StandardCharsets.ISO_8859_1).strip();
-            return s.isEmpty() ? null : s.lines().findFirst().orElse(null);
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** -bs: the caller speaks SMTP itself; relay its bytes to the intake and back. */
-    private static int smtpOnStdio(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr) {
-        try (Socket s = new Socket()) {
-            try {
-                s.connect(new java.net.InetSocketAddress(host, port), SmtpSubmission.CONNECT_TIMEOUT_MS);
-            } catch (IOException e) {
-                stdout.print("421 4.3.0 relaybox daemon not reachable; message NOT queued\r\n");
-                stdout.flush();
-                stderr.println("relaybox sendmail: the relaybox daemon is not reachable on " + host + ":" + port);
-                return EX_TEMPFAIL;
-            }
-            OutputStream toDaemon = s.getOutputStream();
-            Thread up = new Thread(() -> {
-                try {
-                    stdin.transferTo(toDaemon);
-                    s.shutdownOutput();
-                } catch (IOException ignored) {
-                    // The daemon closed first; the reader below ends too.
-                }
-            }, "sendmail-bs");
-            up.setDaemon(true);
-            up.start();
-            s.getInputStream().transferTo(stdout);
-            stdout.flush();
-            return EX_OK;
-        } catch (IOException e) {
-            stderr.println("relaybox sendmail: SMTP session broke: " + e.getMessage());
-            return EX_TEMPFAIL;
-        }
-    }
 
     /** Lines as ISO-8859-1 strings without their end; CRLF, LF and a lone CR all end a line. */
     static final class LineReader {

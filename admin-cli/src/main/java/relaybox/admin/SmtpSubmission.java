@@ -31,10 +31,17 @@ final class SmtpSubmission implements AutoCloseable {
     /** A refusal or failure, with the sysexits code to exit with. */
     static final class Failure extends Exception {
         final int exit;
+        /** The daemon is not there (no connection, 421, gone before the transaction): drop the message instead. */
+        final boolean unreachable;
 
         Failure(int exit, String message) {
+            this(exit, message, false);
+        }
+
+        Failure(int exit, String message, boolean unreachable) {
             super(message);
             this.exit = exit;
+            this.unreachable = unreachable;
         }
     }
 
@@ -62,7 +69,7 @@ final class SmtpSubmission implements AutoCloseable {
         } catch (IOException e) {
             closeQuietly(s);
             throw new Failure(Sendmail.EX_TEMPFAIL, "the relaybox daemon is not reachable on " + host + ":" + port
-                    + " (" + e.getMessage() + ")");
+                    + " (" + e.getMessage() + ")", true);
         }
         try {
             c.expect("greeting", 220);
@@ -77,16 +84,28 @@ final class SmtpSubmission implements AutoCloseable {
             return c;
         } catch (Failure f) {
             c.close();
-            throw f;
+            // Before any transaction: a daemon that says 421 or goes away is not there for us.
+            boolean gone = f.exit == Sendmail.EX_TEMPFAIL;
+            throw new Failure(f.exit, f.getMessage(), gone);
         }
     }
 
     boolean supports(String ext) {
-        return extensions.stream().anyMatch(e -> e.equals(ext) || e.startsWith(ext + " "));
+        for (String e : extensions) {
+            if (e.equals(ext) || e.startsWith(ext + " ")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void mail(String sender, String params) throws Failure {
-        check("MAIL FROM", command("MAIL FROM:<" + sender + ">" + params), 250);
+        String r = command("MAIL FROM:<" + sender + ">" + params);
+        if (r.startsWith("421")) {
+            // The daemon is stopping: nothing of this message was taken.
+            throw new Failure(Sendmail.EX_TEMPFAIL, "MAIL FROM: the daemon is stopping: " + r, true);
+        }
+        check("MAIL FROM", r, 250);
     }
 
     void rcpt(String recipient) throws Failure {

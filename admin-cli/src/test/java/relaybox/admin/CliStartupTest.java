@@ -46,7 +46,7 @@ class CliStartupTest {
 
     @Test
     void everyCommandIsListedUnderItsOwnName() {
-        Main.COMMANDS.forEach((name, c) ->
+        Main.Commands.ALL.forEach((name, c) ->
                 assertEquals(c.getAnnotation(picocli.CommandLine.Command.class).name(), name, c.getName()));
     }
 

@@ -15,7 +15,9 @@ import relaybox.relay.control.ControlService;
 import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
+import relaybox.relay.intake.DropPickup;
 import relaybox.relay.intake.IntakeServer;
+import relaybox.relay.local.LocalNames;
 import relaybox.relay.log.LogSetup;
 import relaybox.relay.log.MailLog;
 import relaybox.relay.metrics.Observability;
@@ -53,6 +55,7 @@ public final class RelayDaemon {
                 queue_dir = "%1$s"
                 control_socket = "%1$s/control.sock"
                 control_group = ""
+                drop_dir = "%1$s/maildrop"
 
                 [[upstream]]
                 name = "outbox"
@@ -71,6 +74,7 @@ public final class RelayDaemon {
     private final RelayConfig config;
     private Queue queue;
     private IntakeServer intake;
+    private DropPickup pickup;
     private Dispatcher dispatcher;
     private ControlServer control;
     private Observability observability;
@@ -169,7 +173,13 @@ public final class RelayDaemon {
                 signer);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
+        LocalNames names = LocalNames.of(config.local());
+        intake.localMail(names, config.local().bareNewline());
         intake.start();
+        // After the intake: mail dropped while the daemon was down is taken in now, and then as it comes.
+        pickup = new DropPickup(config.local().dropDir(), config.local().dropPoll(), queue, signer, names,
+                config.intake(), mailLog, Clock.systemDefaultZone());
+        pickup.start();
         ControlService service = new ControlService(queue, status, new UpstreamProbe(config.forward()),
                 config::effective, mailLog, Clock.systemUTC());
         service.onRetry(dispatcher::probeNow);
@@ -189,6 +199,10 @@ public final class RelayDaemon {
         if (control != null) {
             control.close();
             control = null;
+        }
+        if (pickup != null) {
+            pickup.close();
+            pickup = null;
         }
         if (intake != null) {
             intake.stop();

@@ -256,6 +256,42 @@ public final class ConfigReader {
         return out;
     }
 
+    /**
+     * A table of names to addresses, such as {@code [aliases]}: each value a string or a list of
+     * strings. Absent: empty. Keys keep the file's order.
+     */
+    public java.util.Map<String, List<String>> stringMap(String key) throws ConfigException {
+        JsonNode n = take(key);
+        java.util.Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+        if (n == null) {
+            shown(key, out, "{}");
+            return out;
+        }
+        if (!n.isObject()) {
+            throw error(key, "expected a [" + key + "] table of name = \"address\" lines", n);
+        }
+        StringBuilder literal = new StringBuilder("{ ");
+        for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+            java.util.Map.Entry<String, JsonNode> e = it.next();
+            List<String> values = new ArrayList<>();
+            if (e.getValue().isTextual()) {
+                values.add(e.getValue().asText());
+            } else if (e.getValue().isArray()) {
+                for (JsonNode v : e.getValue()) {
+                    if (!v.isTextual()) {
+                        throw error(key, "expected a string or a list of strings for " + e.getKey(), e.getValue());
+                    }
+                    values.add(v.asText());
+                }
+            } else {
+                throw error(key, "expected a string or a list of strings for " + e.getKey(), e.getValue());
+            }
+            out.put(e.getKey(), List.copyOf(values));
+            literal.append(literal.length() > 2 ? ", " : "").append(quote(e.getKey())).append(" = ").append(list(values));
+        }
+        return shown(key, out, literal.append(" }").toString());
+    }
+
     /** Every key some stage asked for at this level, present or not (for the shipped-config test). */
     public Set<String> keysRead() {
         return Set.copyOf(used);

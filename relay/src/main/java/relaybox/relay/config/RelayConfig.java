@@ -9,9 +9,11 @@ import java.nio.file.Path;
  * only composes them and rejects keys that no stage knows. Changes take effect on restart.
  *
  * @param effective every key with the value in effect, defaults included, as TOML (config show)
+ * @param local     local_domain, [aliases], intake_bare_newline, drop_*: relaybox as the host's MTA
  */
 public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, ForwardConfig forward, DkimConfig dkim,
-                          ControlConfig control, MetricsConfig metrics, LogConfig log, String effective) {
+                          ControlConfig control, MetricsConfig metrics, LogConfig log, String effective,
+                          LocalMailConfig local) {
 
     /**
      * Reads and validates {@code file}, and the permissions of the secret files it names
@@ -40,7 +42,8 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         ControlConfig control = ControlConfig.from(r);
         MetricsConfig metrics = MetricsConfig.from(r);
         LogConfig log = LogConfig.from(r);
+        LocalMailConfig local = LocalMailConfig.from(r);
         r.finish();
-        return new RelayConfig(file, intake, queue, forward, dkim, control, metrics, log, r.render());
+        return new RelayConfig(file, intake, queue, forward, dkim, control, metrics, log, r.render(), local);
     }
 }

@@ -56,6 +56,7 @@ final class AcceptMessage {
         long dataEnd = System.nanoTime();
         Intake intake = session.intake();
         String client = session.getRemoteAddress().getAddress().getHostAddress();
+        t.endData();
         if (bareNewline) {
             SMTPResponse r = new SMTPResponse("550", BARE_NEWLINE);
             r.setEndSession(true);

@@ -46,6 +46,30 @@ final class AddedHeaders {
         return b.toString();
     }
 
+    /**
+     * The header lines for a message taken from the drop directory: a {@code Received:} line that
+     * names the submitting user's uid (the owner of the file, set by the kernel, so the one thing
+     * in a drop file its writer cannot forge), as Postfix's pickup does ("from userid 1000").
+     */
+    static String buildLocal(QueueId id, String hostname, int uid, List<String> recipients, boolean hasDate,
+                             boolean hasMessageId, ZonedDateTime now) {
+        String date = RFC5322.format(now);
+        StringBuilder b = new StringBuilder(256);
+        b.append("Received: by ").append(hostname).append(" (relaybox, from userid ").append(uid).append(")\r\n")
+                .append("\tid ").append(id);
+        if (recipients.size() == 1) {
+            b.append("\r\n\tfor <").append(clean(recipients.get(0))).append(">");
+        }
+        b.append("; ").append(date).append("\r\n");
+        if (!hasDate) {
+            b.append("Date: ").append(date).append("\r\n");
+        }
+        if (!hasMessageId) {
+            b.append("Message-ID: <").append(id).append('@').append(hostname).append(">\r\n");
+        }
+        return b.toString();
+    }
+
     /** The "with" protocol name: SMTP for HELO, ESMTP plus S for TLS and A for AUTH; UTF8 for SMTPUTF8. */
     static String protocol(boolean ehlo, boolean tls, boolean auth, boolean smtputf8) {
         String base = smtputf8 ? "UTF8SMTP" : ehlo ? "ESMTP" : "SMTP";

@@ -40,8 +40,11 @@ final class DataCommand extends DataCmdHandler {
     protected Response doDATA(SMTPSession s, String argument) {
         IntakeSession session = (IntakeSession) s;
         Intake intake = session.intake();
-        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize());
-        session.framer().expectData();
+        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize(),
+                intake.localNames.domain());
+        // Bare LFs are normalised only for clients that may relay; others keep the 550 (smuggling).
+        session.framer().expectData(intake.bareNewline == relaybox.relay.config.LocalMailConfig.BareNewline.NORMALIZE
+                && MailCommand.trusted(session));
         return reply("354", "End data with <CR><LF>.<CR><LF>");
     }
 }

@@ -25,6 +25,11 @@ final class Intake {
     final RelayMetrics metrics;
     /** Transactions between MAIL and their end; a stopping daemon lets them finish. */
     final AtomicInteger openTransactions = new AtomicInteger();
+    /** Bare names are qualified and aliased with this (relaybox as the host's MTA). Set before start. */
+    volatile relaybox.relay.local.LocalNames localNames = relaybox.relay.local.LocalNames.NONE;
+    /** What a bare LF in a trusted client's message gets. Set before start. */
+    volatile relaybox.relay.config.LocalMailConfig.BareNewline bareNewline =
+            relaybox.relay.config.LocalMailConfig.BareNewline.REJECT;
     /** Set when the daemon stops: new transactions get 421. */
     volatile boolean draining;
 

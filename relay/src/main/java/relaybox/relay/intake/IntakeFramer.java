@@ -38,6 +38,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * read up to the real terminator, and {@link DataEnd#bareNewline()} tells the session to refuse
  * it with 550 and close (Postfix's {@code smtpd_forbid_bare_newline = reject}).
  *
+ * <p>In normalize mode (asked for per message by {@link #expectData(boolean)}, for trusted
+ * clients only) a bare LF is passed on as CRLF instead, as Postfix's {@code normalize} does. The
+ * end of the message is still only {@code <CRLF>.<CRLF>}: a line that follows a bare LF has its
+ * leading dot removed (it was dot-stuffed, as smtplib does after every LF) but can never end the
+ * message, so {@code <LF>.<LF>}, {@code <LF>.<CR><LF>} and {@code <CR><LF>.<LF>} neither end nor
+ * split it. A bare CR is refused in both modes.
+ *
  * <h2>Flow control</h2>
  * Bytes passed on but not yet consumed are counted; above {@link #HIGH_WATER} the framer stops reading from the socket until
  * the session has caught up, so a fast client cannot fill the heap.
@@ -85,6 +92,11 @@ final class IntakeFramer extends ByteToMessageDecoder {
     // The fields below are used on the I/O thread only, except where marked volatile.
     private volatile boolean dataMode;
     private volatile boolean dataRequested;
+    private volatile boolean normalizeRequested;
+    /** This message's bare LFs become CRLF (trusted client, intake_bare_newline = normalize). */
+    private boolean normalize;
+    /** At the start of a line that follows a normalised bare LF: a dot is unstuffed, never an end. */
+    private boolean afterBareLf;
     private boolean paused;
     private boolean pausedForStartTls;
     private boolean skippingLongLine;
@@ -103,6 +115,12 @@ final class IntakeFramer extends ByteToMessageDecoder {
 
     /** The session accepted DATA (354): the bytes after the DATA line are the message. */
     void expectData() {
+        expectData(false);
+    }
+
+    /** As {@link #expectData()}; {@code normalize}: this message's bare LFs are stored as CRLF. */
+    void expectData(boolean normalize) {
+        normalizeRequested = normalize;
         dataRequested = true;
     }
 
@@ -118,6 +136,8 @@ final class IntakeFramer extends ByteToMessageDecoder {
                 dataMode = true;
                 atLineStart = true;
                 bareNewline = false;
+                afterBareLf = false;
+                normalize = normalizeRequested;
             }
             if (pausedForStartTls) {
                 pausedForStartTls = false;
@@ -237,6 +257,14 @@ final class IntakeFramer extends ByteToMessageDecoder {
     private boolean decodeData(ByteBuf in, List<Object> out) {
         while (in.isReadable()) {
             int r = in.readerIndex();
+            if (afterBareLf) {
+                afterBareLf = false;
+                if (in.getByte(r) == '.') {
+                    // Dot-stuffed after a bare LF: unstuffed, but this line never ends the message.
+                    in.skipBytes(1);
+                    continue;
+                }
+            }
             if (atLineStart && in.getByte(r) == '.') {
                 if (in.readableBytes() < 3) {
                     if (in.readableBytes() == 2 && in.getByte(r + 1) != '\r') {
@@ -272,6 +300,12 @@ final class IntakeFramer extends ByteToMessageDecoder {
             take(in, i - r, out);
             if (in.getByte(i) == '\n') {
                 // A bare LF never starts a new line, so "\n.\r\n" cannot end the message.
+                if (normalize && !bareNewline) {
+                    takeCr(out);
+                    take(in, 1, out);
+                    afterBareLf = true;
+                    continue;
+                }
                 bareNewline = true;
                 take(in, 1, out);
                 continue;
@@ -303,6 +337,17 @@ final class IntakeFramer extends ByteToMessageDecoder {
             data = ctx.alloc().buffer(Math.min(CHUNK, Math.max(n, 4096)), CHUNK + 2);
         }
         data.writeBytes(in, n);
+        if (data.readableBytes() >= CHUNK) {
+            flushData(out);
+        }
+    }
+
+    /** The CR that makes a normalised bare LF a CRLF. */
+    private void takeCr(List<Object> out) {
+        if (data == null) {
+            data = ctx.alloc().buffer(4096, CHUNK + 2);
+        }
+        data.writeByte('\r');
         if (data.readableBytes() >= CHUNK) {
             flushData(out);
         }

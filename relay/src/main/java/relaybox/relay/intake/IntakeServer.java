@@ -107,6 +107,17 @@ public final class IntakeServer implements AutoCloseable {
         this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
     }
 
+    /**
+     * Local names and bare line feeds (local_domain, [aliases], intake_bare_newline). Call before
+     * {@link #start()}; without it names pass unchanged and a bare LF is refused.
+     */
+    public IntakeServer localMail(relaybox.relay.local.LocalNames names,
+                                  relaybox.relay.config.LocalMailConfig.BareNewline bareNewline) {
+        intake.localNames = names;
+        intake.bareNewline = bareNewline;
+        return this;
+    }
+
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials) throws WiringException {
         return buildChain(config, credentials, JamesMetricFactory.noop());
     }

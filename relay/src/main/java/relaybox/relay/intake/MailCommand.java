@@ -79,6 +79,10 @@ final class MailCommand implements CommandHandler<SMTPSession> {
             }
         }
         String sender = path.address();
+        if (relaybox.relay.local.LocalNames.isBare(sender) && trusted(session)) {
+            // "MAIL FROM:<www-data>" from cron or a local script: qualified with local_domain.
+            sender = intake.localNames.qualify(sender);
+        }
         if (!sender.isEmpty() && !SmtpPath.isMailbox(sender)) {
             return reply("501", "5.1.7 Bad sender address syntax");
         }
@@ -102,6 +106,11 @@ final class MailCommand implements CommandHandler<SMTPSession> {
         session.startTransaction(new Transaction(sender, smtputf8, eightBit, incoming,
                 intake.openTransactions::decrementAndGet));
         return reply("250", "2.1.0 Ok");
+    }
+
+    /** A client that may relay (intake_networks or authenticated): its bare names are local names. */
+    static boolean trusted(IntakeSession session) {
+        return session.intake().policy.allows(session.getRemoteAddress().getAddress(), session.getUsername() != null);
     }
 
     static Response reply(String code, String text) {

@@ -34,13 +34,18 @@ final class RcptCommand implements CommandHandler<SMTPSession> {
             return reply("555", "5.5.4 Unsupported option: " + path.parameters().get(0));
         }
         String rcpt = path.address();
+        boolean trusted = MailCommand.trusted(session);
+        if (trusted && relaybox.relay.local.LocalNames.isBare(rcpt)) {
+            // "RCPT TO:<root>" from cron: a local name, qualified with local_domain.
+            rcpt = intake.localNames.qualify(rcpt);
+        }
         if (!SmtpPath.isMailbox(rcpt)) {
             return reply("501", "5.1.3 Bad recipient address syntax");
         }
         if (!t.smtputf8 && !SmtpPath.isAscii(rcpt)) {
             return reply("553", "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter");
         }
-        if (!intake.policy.allows(session.getRemoteAddress().getAddress(), session.getUsername() != null)) {
+        if (!trusted) {
             Response r = reply("554", "5.7.1 <" + rcpt + ">: Relay access denied");
             intake.mailLog.rejected(t.sender, rcpt, session.getRemoteAddress().getAddress().getHostAddress(),
                     r.getLines().get(0).toString());
@@ -49,7 +54,12 @@ final class RcptCommand implements CommandHandler<SMTPSession> {
         if (t.recipients.size() >= intake.config.maxRecipients()) {
             return reply("452", "4.5.3 Error: too many recipients");
         }
-        t.recipients.add(rcpt);
+        // Aliases are applied here, before queueing: the envelope and the mail log hold the real addresses.
+        for (String a : intake.localNames.expand(rcpt)) {
+            if (!t.recipients.contains(a)) {
+                t.recipients.add(a);
+            }
+        }
         return reply("250", "2.1.5 Ok");
     }
 

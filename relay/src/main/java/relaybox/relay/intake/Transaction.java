@@ -30,6 +30,8 @@ final class Transaction {
 
     private MessageSigner.Signing signing;
     private HeaderScanner headers;
+    /** Qualifies bare names in From/To/Cc before the signer, scanner and spool; null when off. */
+    private relaybox.relay.local.HeaderQualifier qualifier;
     private long maxSize;
     private long size;
     private boolean tooBig;
@@ -53,9 +55,15 @@ final class Transaction {
 
     /** DATA was accepted: message bytes follow. */
     void beginData(MessageSigner.Signing signing, long maxSize) {
+        beginData(signing, maxSize, "");
+    }
+
+    /** As above; {@code localDomain} (not empty) qualifies bare names in From:, To: and Cc:. */
+    void beginData(MessageSigner.Signing signing, long maxSize, String localDomain) {
         this.signing = signing;
         this.headers = new HeaderScanner();
         this.maxSize = maxSize;
+        this.qualifier = localDomain.isEmpty() ? null : new relaybox.relay.local.HeaderQualifier(localDomain, this::store);
     }
 
     boolean inData() {
@@ -77,15 +85,29 @@ final class Transaction {
         while (bytes.isReadable()) {
             int k = Math.min(bytes.readableBytes(), buf.length);
             bytes.readBytes(buf, 0, k);
-            signing.update(buf, 0, k);
-            headers.update(buf, 0, k);
-            try {
-                incoming.body().write(buf, 0, k);
-            } catch (IOException e) {
-                // Reported at the end of the message (451); the bytes that follow are read and dropped.
-                writeFailure = e;
+            if (qualifier != null) {
+                qualifier.write(buf, 0, k);
+            } else {
+                store(buf, 0, k);
+            }
+            if (writeFailure != null) {
                 return;
             }
+        }
+    }
+
+    /** Message bytes as they are to be sent: to the signer, the header scanner and the spool. */
+    private void store(byte[] buf, int off, int k) {
+        if (writeFailure != null) {
+            return;
+        }
+        signing.update(buf, off, k);
+        headers.update(buf, off, k);
+        try {
+            incoming.body().write(buf, off, k);
+        } catch (IOException e) {
+            // Reported at the end of the message (451); the bytes that follow are read and dropped.
+            writeFailure = e;
         }
     }
 
@@ -101,7 +123,16 @@ final class Transaction {
         return writeFailure;
     }
 
+    /** The final dot arrived: passes on what the header qualifier still holds. Idempotent. */
+    void endData() {
+        if (qualifier != null) {
+            qualifier.finish();
+            qualifier = null;
+        }
+    }
+
     HeaderScanner headers() {
+        endData();
         headers.finish();
         return headers;
     }

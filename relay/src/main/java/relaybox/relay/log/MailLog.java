@@ -39,6 +39,17 @@ public class MailLog {
                 + " helo=" + quote(helo) + " tls=" + dash(tls) + " dkim=" + dash(dkim));
     }
 
+    /** A message from the drop directory (sendmail while the daemon was down) is queued. */
+    public void pickedUp(QueueId id, String from, int nrcpt, long size, int uid, String file, String dkim) {
+        emit(id + " pickup queued from=<" + from + "> nrcpt=" + nrcpt + " size=" + size + " uid=" + uid
+                + " file=" + file + " dkim=" + dash(dkim));
+    }
+
+    /** A drop file that cannot be queued was moved to .bad; {@code from} may be empty. */
+    public void pickupRejected(String file, int uid, String from, String reason) {
+        emit("- pickup rejected file=" + file + " uid=" + uid + " from=<" + from + "> reason=" + quote(reason));
+    }
+
     /** A refusal at intake; {@code to} may be empty when the refusal came before RCPT. */
     public void rejected(String from, String to, String client, String reply) {
         emit("- intake rejected from=<" + from + "> to=<" + to + "> client=" + client + " reply=" + quote(reply));

@@ -26,8 +26,8 @@ class ShippedConfigTest {
     private static final Pattern COMMENTED = Pattern.compile("^#\\s?([a-z][a-z0-9_]*) = (.*)$");
     /** A key an operator is expected to change, shipped uncommented with its default value. */
     private static final Pattern SET = Pattern.compile("^([a-z][a-z0-9_]*) = (.*)$");
-    /** Arrays of tables, documented as examples rather than as commented keys. */
-    private static final Set<String> TABLES = Set.of("upstream", "dkim_key");
+    /** Tables, documented as examples rather than as commented keys. */
+    private static final Set<String> TABLES = Set.of("upstream", "dkim_key", "aliases");
 
     private static Map<String, String> documented(String text) {
         Map<String, String> keys = new LinkedHashMap<>();

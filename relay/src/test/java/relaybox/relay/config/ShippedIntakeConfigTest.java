@@ -39,8 +39,11 @@ class ShippedIntakeConfigTest {
         assertTrue(keys.size() >= 10, "intake keys documented: " + keys);
         ConfigReader r = ConfigReader.parse("relaybox.conf", uncommented.toString());
         IntakeConfig documented = IntakeConfig.from(r);
+        // intake_bare_newline belongs to the host-MTA settings (LocalMailConfig).
+        LocalMailConfig local = LocalMailConfig.from(r);
         r.finish();
         assertEquals(IntakeConfig.defaults(), documented);
+        assertEquals(LocalMailConfig.defaults().bareNewline(), local.bareNewline());
         assertTrue(text.contains("\nintake_listen = [\"127.0.0.1:25\"]\n"), "intake_listen is set, uncommented");
     }
 }

@@ -55,7 +55,7 @@ class HostileSessionTest {
     @TempDir
     static Path tls;
 
-    private IntakeHarness h;
+    IntakeHarness h; // package-private: HostileSessionNormalizeTest turns on normalize mode
     private ControllableQueue queue;
     private final List<String> log = new ArrayList<>();
 

@@ -120,4 +120,15 @@ class MailLogTest {
         assertEquals("7QH3K9M2XC4T forward failed to=<c@z.example> upstream=" + ESP + " attempt=1 stage=DATA"
                 + " reply=\"550 \\\"quoted\\\" \\\\ back\\r\\nsecond line?\"", lines.get(0));
     }
+
+    @Test
+    void pickupLines() {
+        log.pickedUp(id, "root@host.example", 2, 481, 1000, "m.1796492189728.23015.fc07", "");
+        log.pickupRejected("m.1.2.bad", 33, "www-data@host.example", "5.1.3 Bad recipient address syntax: \"a b\"");
+        assertEquals(List.of(
+                "7QH3K9M2XC4T pickup queued from=<root@host.example> nrcpt=2 size=481 uid=1000"
+                        + " file=m.1796492189728.23015.fc07 dkim=-",
+                "- pickup rejected file=m.1.2.bad uid=33 from=<www-data@host.example>"
+                        + " reason=\"5.1.3 Bad recipient address syntax: \\\"a b\\\"\""), lines);
+    }
 }
