@@ -79,7 +79,8 @@ public final class SmtpConnector {
         SocketWire wire;
         try {
             wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
-                    forward.commandTimeout(), new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
+                    forward.commandTimeout(), new ReplyLineBound(MAX_REPLY_LINE), new SmtpResponseDecoder(MAX_REPLY_LINE),
+                    new SmtpRequestEncoder(), inbox);
         } catch (IOException e) {
             throw new SessionOpenException(shown, policy.exception(Stage.CONNECT, e));
         }

@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  *     the client sent after a would-be terminator can be read as a new transaction (smuggling);</li>
  * <li>more than the SIZE limit: {@code 552 5.3.4} (the bytes were counted, not stored);</li>
  * <li>signing refused for good: {@code 550 5.7.1}; for now: {@code 451 4.3.0};</li>
- * <li>queue full: {@code 452 4.3.1}; any other storage failure: {@code 451 4.3.0}. The session
+ * <li>queue full, also when the disk fills while the message arrives: {@code 452 4.3.1}; any
+ *     other storage failure: {@code 451 4.3.0}. The session
  *     and the daemon go on; nothing already queued is touched.</li>
  * </ul>
  * Every refusal discards the spool reservation and writes one mail-log line.
@@ -66,7 +67,9 @@ final class AcceptMessage {
         }
         if (t.writeFailure() != null) {
             LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
-            return done(refuse(session, t, new SMTPResponse("451", STORAGE_ERROR)));
+            // Asked before the partial message is discarded, which frees its space again.
+            return done(refuse(session, t, storageFull(intake) ? new SMTPResponse("452", STORAGE_FULL)
+                    : new SMTPResponse("451", STORAGE_ERROR)));
         }
         HeaderScanner h = t.headers();
         boolean tls = session.isTLSStarted();
@@ -139,6 +142,22 @@ final class AcceptMessage {
                 task.run();
             }
         };
+    }
+
+    /**
+     * Whether a spool write failed because the queue's filesystem is full: the queue itself
+     * decides, by its free-space guard, when asked for room for one more message. (The write's
+     * IOException says only "No space left on device", in the C library's words.)
+     */
+    private static boolean storageFull(Intake intake) {
+        try {
+            intake.queue.receive().discard();
+            return false;
+        } catch (QueueException e) {
+            return e.kind() == QueueException.Kind.STORAGE_FULL;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     private static CompletionStage<Response> done(Response r) {
