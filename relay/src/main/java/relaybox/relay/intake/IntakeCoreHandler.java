@@ -64,6 +64,11 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
         }
     };
 
+    /** The session of {@code channel}, or null before it has one; for {@link SessionGuard}. */
+    static IntakeSession session(io.netty.channel.Channel channel) {
+        return (IntakeSession) channel.attr(SESSION_ATTRIBUTE_KEY).get();
+    }
+
     @Override
     protected ProtocolSession createSession(ChannelHandlerContext ctx) {
         ProtocolSession s = super.createSession(ctx);

@@ -114,7 +114,8 @@ public final class IntakeServer implements AutoCloseable {
                 passwordChecks, metrics);
         this.chain = buildChain(config, auth,
                 metrics == null ? JamesMetricFactory.noop() : new JamesMetricFactory(metrics));
-        this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
+        this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname(),
+                intake.policy);
     }
 
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth) throws WiringException {
@@ -175,9 +176,9 @@ public final class IntakeServer implements AutoCloseable {
                         ch.closeFuture().addListener(f -> sessions.remove(ch));
                         ch.pipeline()
                                 .addLast("guard", guard)
-                                .addLast(HandlerConstants.TIMEOUT_HANDLER, new SessionTimeouts(
-                                        config.commandTimeout(), config.dataTimeout(), config.hostname()))
                                 .addLast(HandlerConstants.FRAMER, new IntakeFramer(startTls != null))
+                                // After the framer: deadlines are per command line and per message.
+                                .addLast(HandlerConstants.TIMEOUT_HANDLER, new SessionTimeouts(config, guard))
                                 .addLast(HandlerConstants.CORE_HANDLER, new IntakeCoreHandler(protocol, startTls, auth));
                     }
                 });

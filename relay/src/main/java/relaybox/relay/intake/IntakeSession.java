@@ -23,7 +23,8 @@ import java.util.concurrent.Executor;
 final class IntakeSession extends SMTPSessionImpl {
 
     private final Intake intake;
-    private Transaction transaction;
+    /** Volatile: {@link SessionGuard} looks from other loops whether the session is in a transaction. */
+    private volatile Transaction transaction;
     private IntakeFramer framer;
     /** Where this session's AUTH exchange is ({@link AuthExchange}); event loop only. */
     AuthExchange.Step authStep = AuthExchange.Step.NONE;
