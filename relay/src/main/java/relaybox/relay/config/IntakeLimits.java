@@ -43,8 +43,9 @@ public record IntakeLimits(Duration ehloTimeout, long dataMinRate, Duration pres
         }
         Duration pressure = positive(r, "intake_pressure_timeout", DEFAULT_PRESSURE_TIMEOUT);
         long headers = r.size("intake_header_memory", DEFAULT_HEADER_MEMORY);
-        if (headers < (1 << 20)) {
-            throw r.error("intake_header_memory", "must be at least 1MiB (one full header section)", headers);
+        if (headers < (2 << 20)) {
+            throw r.error("intake_header_memory", "must be at least 2MiB (a full 1 MiB header section and more)",
+                    headers);
         }
         int network = (int) r.integer("intake_auth_network_failures", DEFAULT_AUTH_NETWORK_FAILURES, 1, 1_000_000);
         int global = (int) r.integer("intake_auth_global_failures", DEFAULT_AUTH_GLOBAL_FAILURES, 1, 1_000_000);

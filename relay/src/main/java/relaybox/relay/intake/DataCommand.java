@@ -40,7 +40,8 @@ final class DataCommand extends DataCmdHandler {
     protected Response doDATA(SMTPSession s, String argument) {
         IntakeSession session = (IntakeSession) s;
         Intake intake = session.intake();
-        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize());
+        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize(),
+                intake.headerMemory);
         session.framer().expectData();
         return reply("354", "End data with <CR><LF>.<CR><LF>");
     }

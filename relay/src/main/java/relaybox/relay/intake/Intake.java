@@ -25,6 +25,8 @@ final class Intake {
     final RelayMetrics metrics;
     /** Transactions between MAIL and their end; a stopping daemon lets them finish. */
     final AtomicInteger openTransactions = new AtomicInteger();
+    /** Heap for header sections held by all sessions together ({@code intake_header_memory}). */
+    final HeaderMemory headerMemory;
     /** Set when the daemon stops: new transactions get 421. */
     volatile boolean draining;
 
@@ -37,5 +39,6 @@ final class Intake {
         this.mailLog = mailLog;
         this.policy = policy;
         this.clock = clock;
+        this.headerMemory = new HeaderMemory(config.limits().headerMemory());
     }
 }

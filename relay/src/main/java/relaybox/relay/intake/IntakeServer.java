@@ -213,6 +213,11 @@ public final class IntakeServer implements AutoCloseable {
         return intake.openTransactions.get();
     }
 
+    /** Bytes of intake_header_memory held by sessions now. */
+    long headerMemoryUsed() {
+        return intake.headerMemory.used();
+    }
+
     /** Open client connections. */
     public int openConnections() {
         return guard.open();

@@ -35,6 +35,10 @@ final class Transaction {
     private boolean tooBig;
     private IOException writeFailure;
     private boolean ended;
+    private HeaderMemory headerMemory;
+    /** Bytes of {@link #headerMemory} this transaction holds. */
+    private long reserved;
+    private boolean outOfHeaderMemory;
 
     /**
      * Where message bytes are copied out of Netty's direct buffers for the signer, the header
@@ -51,11 +55,12 @@ final class Transaction {
         this.onEnd = onEnd;
     }
 
-    /** DATA was accepted: message bytes follow. */
-    void beginData(MessageSigner.Signing signing, long maxSize) {
+    /** DATA was accepted: message bytes follow; what the header section holds is counted in {@code budget}. */
+    void beginData(MessageSigner.Signing signing, long maxSize, HeaderMemory budget) {
         this.signing = signing;
         this.headers = new HeaderScanner();
         this.maxSize = maxSize;
+        this.headerMemory = budget;
     }
 
     boolean inData() {
@@ -70,7 +75,7 @@ final class Transaction {
             tooBig = true;
             return;
         }
-        if (writeFailure != null) {
+        if (writeFailure != null || outOfHeaderMemory) {
             return;
         }
         byte[] buf = SCRATCH.get();
@@ -79,6 +84,9 @@ final class Transaction {
             bytes.readBytes(buf, 0, k);
             signing.update(buf, 0, k);
             headers.update(buf, 0, k);
+            if (!holdHeaderMemory()) {
+                return;
+            }
             try {
                 incoming.body().write(buf, 0, k);
             } catch (IOException e) {
@@ -87,6 +95,39 @@ final class Transaction {
                 return;
             }
         }
+    }
+
+    /**
+     * Reserves what the signer and the scanner hold now. Counted after they grew, so a loop may
+     * hold up to one growth (at most 512 KiB) beyond the budget for a moment; when the budget is
+     * used up, the signing is dropped at once (its memory with it) and the message will get 452.
+     */
+    private boolean holdHeaderMemory() {
+        long held = signing.heldBytes() + headers.heldBytes();
+        if (held > reserved) {
+            if (headerMemory == null || headerMemory.reserve(held - reserved)) {
+                reserved = held;
+            } else {
+                outOfHeaderMemory = true;
+                signing = MessageSigner.NONE.begin("");
+                headers = new HeaderScanner();
+                releaseHeaderMemory();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void releaseHeaderMemory() {
+        if (headerMemory != null && reserved > 0) {
+            headerMemory.release(reserved);
+        }
+        reserved = 0;
+    }
+
+    /** The header-memory budget was used up while this message arrived: it gets 452 4.3.1. */
+    boolean outOfHeaderMemory() {
+        return outOfHeaderMemory;
     }
 
     long size() {
@@ -124,6 +165,7 @@ final class Transaction {
     void abort() {
         if (!ended) {
             ended = true;
+            releaseHeaderMemory();
             incoming.discard();
             onEnd.run();
         }
