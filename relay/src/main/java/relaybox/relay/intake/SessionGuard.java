@@ -57,6 +57,9 @@ final class SessionGuard extends ChannelInboundHandlerAdapter {
     private final ConcurrentHashMap<String, AtomicInteger> perClient = new ConcurrentHashMap<>();
     private final Set<Channel> admitted = ConcurrentHashMap.newKeySet();
     private final AtomicLong evicted = new AtomicLong();
+    /** A flood makes dozens of these a second: one log line per second at most, with the count. */
+    private final AtomicLong nextLog = new AtomicLong(System.nanoTime());
+    private final AtomicLong unlogged = new AtomicLong();
 
     SessionGuard(int maxTotal, int maxPerClient, String hostname, RelayPolicy trusted) {
         this.maxTotal = maxTotal;
@@ -108,7 +111,7 @@ final class SessionGuard extends ChannelInboundHandlerAdapter {
     }
 
     private void refuse(ChannelHandlerContext ctx, String ip, String why) {
-        LOG.warn("refusing connection from {}: {}", ip, why);
+        logLimited("refusing connection from " + ip + ": " + why);
         ctx.channel().attr(COUNTED).set(false);
         ctx.writeAndFlush(Unpooled.copiedBuffer("421 4.7.0 " + hostname
                 + " Error: too many connections, try again later\r\n", StandardCharsets.US_ASCII))
@@ -146,11 +149,22 @@ final class SessionGuard extends ChannelInboundHandlerAdapter {
         }
         evicted.incrementAndGet();
         Channel victim = best;
-        LOG.info("closing idle session from {} to make room for {}", victim.remoteAddress(), newcomer.remoteAddress());
+        logLimited("closing idle session from " + victim.remoteAddress() + " to make room for " + newcomer.remoteAddress());
         victim.eventLoop().execute(() -> victim.writeAndFlush(Unpooled.copiedBuffer("421 4.7.0 " + hostname
                 + " Error: too many connections, closing idle session\r\n", StandardCharsets.US_ASCII))
                 .addListener(ChannelFutureListener.CLOSE));
         return true;
+    }
+
+    private void logLimited(String line) {
+        long now = System.nanoTime();
+        long next = nextLog.get();
+        if (now - next >= 0 && nextLog.compareAndSet(next, now + 1_000_000_000L)) {
+            long more = unlogged.getAndSet(0);
+            LOG.warn("{}{}", line, more == 0 ? "" : " (and " + more + " more refused or closed in the last second)");
+        } else {
+            unlogged.incrementAndGet();
+        }
     }
 
     @Override
