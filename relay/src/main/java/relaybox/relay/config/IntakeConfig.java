@@ -19,9 +19,12 @@ import java.util.List;
  * @param maxMessageSize          intake_max_message_size: the SIZE we advertise and enforce, in bytes
  * @param maxRecipients           intake_max_recipients: recipients per message
  * @param maxConnections          intake_max_connections: open SMTP connections in total
- * @param maxConnectionsPerClient intake_max_connections_per_client: open connections per client address
- * @param commandTimeout          intake_command_timeout: idle time allowed between commands
- * @param dataTimeout             intake_data_timeout: idle time allowed while message bytes arrive
+ * @param maxConnectionsPerClient intake_max_connections_per_client: open connections per client address,
+ *                                for clients outside intake_networks
+ * @param commandTimeout          intake_command_timeout: time for each command line, from the end of the
+ *                                one before; bytes do not extend it
+ * @param dataTimeout             intake_data_timeout: time for a message, plus what intake_data_min_rate
+ *                                earns it
  * @param workerThreads           intake_worker_threads: event loops that run sessions (0 in the file: one per core)
  * @param tlsCert                 intake_tls_cert: PEM certificate chain for STARTTLS, or null
  * @param tlsKey                  intake_tls_key: PEM private key for STARTTLS, or null
