@@ -123,6 +123,23 @@ final class SessionGuard extends ChannelInboundHandlerAdapter {
      * there is none. Runs on the newcomer's loop; the chosen session is closed on its own.
      */
     private boolean makeRoom(Channel newcomer, boolean local) {
+        // Another loop may pick the same session at the same moment: the loser looks again.
+        for (int attempt = 0; attempt < 8; attempt++) {
+            Channel best = idlest(newcomer, local);
+            if (best == null) {
+                return false;
+            }
+            SessionTimeouts t = best.pipeline().get(SessionTimeouts.class);
+            if (t != null && t.evicting.compareAndSet(false, true)) {
+                evict(best, newcomer);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The session {@code newcomer} may displace, or null. */
+    private Channel idlest(Channel newcomer, boolean local) {
         Channel best = null;
         boolean bestLocal = true;
         long bestProgress = Long.MAX_VALUE;
@@ -144,16 +161,15 @@ final class SessionGuard extends ChannelInboundHandlerAdapter {
                 bestProgress = p;
             }
         }
-        if (best == null || !best.pipeline().get(SessionTimeouts.class).evicting.compareAndSet(false, true)) {
-            return false;
-        }
+        return best;
+    }
+
+    private void evict(Channel victim, Channel newcomer) {
         evicted.incrementAndGet();
-        Channel victim = best;
         logLimited("closing idle session from " + victim.remoteAddress() + " to make room for " + newcomer.remoteAddress());
         victim.eventLoop().execute(() -> victim.writeAndFlush(Unpooled.copiedBuffer("421 4.7.0 " + hostname
                 + " Error: too many connections, closing idle session\r\n", StandardCharsets.US_ASCII))
                 .addListener(ChannelFutureListener.CLOSE));
-        return true;
     }
 
     private void logLimited(String line) {
