@@ -19,9 +19,12 @@ import java.util.List;
  * @param maxMessageSize          intake_max_message_size: the SIZE we advertise and enforce, in bytes
  * @param maxRecipients           intake_max_recipients: recipients per message
  * @param maxConnections          intake_max_connections: open SMTP connections in total
- * @param maxConnectionsPerClient intake_max_connections_per_client: open connections per client address
- * @param commandTimeout          intake_command_timeout: idle time allowed between commands
- * @param dataTimeout             intake_data_timeout: idle time allowed while message bytes arrive
+ * @param maxConnectionsPerClient intake_max_connections_per_client: open connections per client address,
+ *                                for clients outside intake_networks
+ * @param commandTimeout          intake_command_timeout: time for each command line, from the end of the
+ *                                one before; bytes do not extend it
+ * @param dataTimeout             intake_data_timeout: time for a message, plus what intake_data_min_rate
+ *                                earns it
  * @param workerThreads           intake_worker_threads: event loops that run sessions (0 in the file: one per core)
  * @param tlsCert                 intake_tls_cert: PEM certificate chain for STARTTLS, or null
  * @param tlsKey                  intake_tls_key: PEM private key for STARTTLS, or null
@@ -29,12 +32,14 @@ import java.util.List;
  * @param drainTimeout            intake_drain_timeout: how long a stopping daemon waits for open transactions
  * @param authMaxFailures         intake_auth_max_failures: failed AUTH attempts per connection before 421
  *                                and disconnect; as many from one client address start a lock-out
+ * @param limits                  the defences against hostile load: deadlines, pressure, header memory,
+ *                                password-guessing brakes ({@link IntakeLimits})
  */
 public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List<Cidr> networks,
                            long maxMessageSize, int maxRecipients, int maxConnections,
                            int maxConnectionsPerClient, Duration commandTimeout, Duration dataTimeout,
                            int workerThreads, Path tlsCert, Path tlsKey, Path authCredentials,
-                           Duration drainTimeout, int authMaxFailures) {
+                           Duration drainTimeout, int authMaxFailures, IntakeLimits limits) {
 
     public static final List<String> DEFAULT_LISTEN = List.of("127.0.0.1:25");
     /** Empty means the machine's own name, looked up at start. */
@@ -111,7 +116,7 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
         Duration drain = r.duration("intake_drain_timeout", DEFAULT_DRAIN_TIMEOUT);
         int authMax = (int) r.integer("intake_auth_max_failures", DEFAULT_AUTH_MAX_FAILURES, 1, 1000);
         return new IntakeConfig(listen, hostname, networks, maxSize, maxRcpt, maxConn, maxPerClient, cmdTimeout,
-                dataTimeout, workers, cert, key, creds, drain, authMax);
+                dataTimeout, workers, cert, key, creds, drain, authMax, IntakeLimits.from(r));
     }
 
     /** Every default, as the daemon uses them when the file says nothing. */
@@ -127,7 +132,7 @@ public record IntakeConfig(List<InetSocketAddress> listen, String hostname, List
     public IntakeConfig withListen(List<InetSocketAddress> addresses) {
         return new IntakeConfig(addresses, hostname, networks, maxMessageSize, maxRecipients, maxConnections,
                 maxConnectionsPerClient, commandTimeout, dataTimeout, workerThreads, tlsCert, tlsKey,
-                authCredentials, drainTimeout, authMaxFailures);
+                authCredentials, drainTimeout, authMaxFailures, limits);
     }
 
     public boolean tlsConfigured() {

@@ -59,8 +59,18 @@ public record UpstreamConfig(String name, String type, String host, int port, St
                 DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of());
     }
 
-    private static boolean isLoopback(String host) {
-        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
+    /**
+     * A loopback host: "localhost" (RFC 6761 reserves it for loopback) or a literal loopback
+     * address, 127.0.0.0/8 or ::1. Only literals are parsed, never looked up, so a name such as
+     * "127.0.0.1.evil.example" is not one.
+     */
+    static boolean isLoopback(String host) {
+        String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        if (h.equalsIgnoreCase("localhost")) {
+            return true;
+        }
+        java.net.InetAddress a = io.netty.util.NetUtil.createInetAddressFromIpAddressString(h);
+        return a != null && a.isLoopbackAddress();
     }
 
     static UpstreamConfig from(ConfigReader r, int index) throws ConfigException {

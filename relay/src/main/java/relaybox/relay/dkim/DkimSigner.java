@@ -119,6 +119,11 @@ public final class DkimSigner implements MessageSigner {
             }
         }
 
+        @Override
+        public long heldBytes() {
+            return finished ? 0 : header.length;
+        }
+
         private void appendHeader(byte c) {
             if (headerLen == header.length) {
                 header = java.util.Arrays.copyOf(header, Math.min(header.length * 2, MAX_HEADER_BYTES));
@@ -139,6 +144,7 @@ public final class DkimSigner implements MessageSigner {
             String added = new String(addedHeaders.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
             HeaderFields fields = HeaderFields.parse(added
                     + new String(header, 0, headerLen, StandardCharsets.ISO_8859_1));
+            header = new byte[0]; // parsed: up to 1 MiB less held while the message is queued
             Optional<String> domain = signingDomain(fields);
             List<DkimKey> use = domain.map(d -> keys.activeFor(d, config.subdomains())).orElse(List.of());
             if (use.isEmpty() && config.noKey() == DkimConfig.NoKey.SIGN_WITH) {

@@ -42,6 +42,14 @@ public interface MessageSigner {
          *                          key for its domain and the policy says refuse)
          */
         String finish(String addedHeaders) throws SigningException;
+
+        /**
+         * Heap this signing holds now, in bytes (the header section it keeps until
+         * {@link #finish}); the intake counts it against its header-memory budget.
+         */
+        default long heldBytes() {
+            return 0;
+        }
     }
 
     /** A message could not be signed. {@link #permanent()} decides 5xx (refuse) or 451 (try later). */

@@ -121,7 +121,8 @@ public final class SmtpConnector {
         SocketWire wire;
         try {
             wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
-                    forward.commandTimeout(), new SmtpResponseDecoder(MAX_REPLY_LINE), new SmtpRequestEncoder(), inbox);
+                    forward.commandTimeout(), new ReplyLineBound(MAX_REPLY_LINE), new SmtpResponseDecoder(MAX_REPLY_LINE),
+                    new SmtpRequestEncoder(), inbox);
         } catch (IOException e) {
             FailurePolicy.Decision d = policy.exception(Stage.CONNECT, e);
             trace.step("connect", false, shown + ": " + FailurePolicy.describe(e));

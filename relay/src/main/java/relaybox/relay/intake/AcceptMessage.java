@@ -28,7 +28,9 @@ import java.util.regex.Pattern;
  *     the client sent after a would-be terminator can be read as a new transaction (smuggling);</li>
  * <li>more than the SIZE limit: {@code 552 5.3.4} (the bytes were counted, not stored);</li>
  * <li>signing refused for good: {@code 550 5.7.1}; for now: {@code 451 4.3.0};</li>
- * <li>queue full: {@code 452 4.3.1}; any other storage failure: {@code 451 4.3.0}. The session
+ * <li>header-memory budget used up while the message arrived: {@code 452 4.3.1};</li>
+ * <li>queue full, also when the disk fills while the message arrives: {@code 452 4.3.1}; any
+ *     other storage failure: {@code 451 4.3.0}. The session
  *     and the daemon go on; nothing already queued is touched.</li>
  * </ul>
  * Every refusal discards the spool reservation and writes one mail-log line.
@@ -47,6 +49,7 @@ final class AcceptMessage {
     static final String TOO_BIG = "5.3.4 Message size exceeds fixed limit";
     static final String STORAGE_FULL = "4.3.1 Insufficient system storage, try again later";
     static final String STORAGE_ERROR = "4.3.0 Local error in processing, try again later";
+    static final String HEADER_MEMORY = "4.3.1 Insufficient system resources, try again later";
 
     private AcceptMessage() {
     }
@@ -65,9 +68,16 @@ final class AcceptMessage {
         if (t.tooBig()) {
             return done(refuse(session, t, new SMTPResponse("552", TOO_BIG)));
         }
+        if (t.outOfHeaderMemory()) {
+            LOG.warn("refusing {} from {}: intake_header_memory ({} bytes) is used up by other sessions' header "
+                    + "sections", t.incoming.id(), client, intake.headerMemory.capacity());
+            return done(refuse(session, t, new SMTPResponse("452", HEADER_MEMORY)));
+        }
         if (t.writeFailure() != null) {
             LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
-            return done(refuse(session, t, new SMTPResponse("451", STORAGE_ERROR)));
+            // Asked before the partial message is discarded, which frees its space again.
+            return done(refuse(session, t, storageFull(intake) ? new SMTPResponse("452", STORAGE_FULL)
+                    : new SMTPResponse("451", STORAGE_ERROR)));
         }
         HeaderScanner h = t.headers();
         boolean tls = session.isTLSStarted();
@@ -140,6 +150,22 @@ final class AcceptMessage {
                 task.run();
             }
         };
+    }
+
+    /**
+     * Whether a spool write failed because the queue's filesystem is full: the queue itself
+     * decides, by its free-space guard, when asked for room for one more message. (The write's
+     * IOException says only "No space left on device", in the C library's words.)
+     */
+    private static boolean storageFull(Intake intake) {
+        try {
+            intake.queue.receive().discard();
+            return false;
+        } catch (QueueException e) {
+            return e.kind() == QueueException.Kind.STORAGE_FULL;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     private static CompletionStage<Response> done(Response r) {

@@ -41,7 +41,7 @@ final class DataCommand extends DataCmdHandler {
         IntakeSession session = (IntakeSession) s;
         Intake intake = session.intake();
         session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize(),
-                intake.localNames.domain());
+                intake.localNames.domain(), intake.headerMemory);
         // Bare LFs are normalised only for clients that may relay; others keep the 550 (smuggling).
         session.framer().expectData(intake.bareNewline == relaybox.relay.config.LocalMailConfig.BareNewline.NORMALIZE
                 && MailCommand.trusted(session));

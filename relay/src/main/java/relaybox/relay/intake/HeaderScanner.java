@@ -119,6 +119,11 @@ final class HeaderScanner {
         return d.toString().toLowerCase(Locale.ROOT);
     }
 
+    /** Heap held for the field being read, in bytes. */
+    long heldBytes() {
+        return field.length;
+    }
+
     boolean hasDate() {
         return hasDate;
     }

@@ -30,6 +30,8 @@ final class Intake {
     /** What a bare LF in a trusted client's message gets. Set before start. */
     volatile relaybox.relay.config.LocalMailConfig.BareNewline bareNewline =
             relaybox.relay.config.LocalMailConfig.BareNewline.REJECT;
+    /** Heap for header sections held by all sessions together ({@code intake_header_memory}). */
+    final HeaderMemory headerMemory;
     /** Set when the daemon stops: new transactions get 421. */
     volatile boolean draining;
 
@@ -42,5 +44,6 @@ final class Intake {
         this.mailLog = mailLog;
         this.policy = policy;
         this.clock = clock;
+        this.headerMemory = new HeaderMemory(config.limits().headerMemory());
     }
 }

@@ -19,6 +19,7 @@ import relaybox.relay.intake.IntakeFramer.Event;
 import relaybox.relay.intake.IntakeFramer.BadCommandLine;
 import relaybox.relay.intake.IntakeFramer.LineTooLong;
 
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -36,8 +37,14 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
     private static final Response BAD_COMMAND_LINE =
             new SMTPResponse("500", "5.5.2 Error: NUL or bare CR in command line").immutable();
 
-    IntakeCoreHandler(Protocol protocol, Encryption startTls) {
+    private final AuthExchange auth;
+    /** Events that arrived while an AUTH check ran; handed on, in order, when it is answered. */
+    private final java.util.ArrayDeque<Event> held = new java.util.ArrayDeque<>();
+    private boolean holding;
+
+    IntakeCoreHandler(Protocol protocol, Encryption startTls, AuthExchange auth) {
         super(NO_MDC, protocol, startTls, false);
+        this.auth = auth;
     }
 
     /**
@@ -57,6 +64,11 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
         }
     };
 
+    /** The session of {@code channel}, or null before it has one; for {@link SessionGuard}. */
+    static IntakeSession session(io.netty.channel.Channel channel) {
+        return (IntakeSession) channel.attr(SESSION_ATTRIBUTE_KEY).get();
+    }
+
     @Override
     protected ProtocolSession createSession(ChannelHandlerContext ctx) {
         ProtocolSession s = super.createSession(ctx);
@@ -70,12 +82,27 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
             super.channelRead(ctx, msg);
             return;
         }
+        if (holding) {
+            // Its flow-control weight is reported when it is handed on, so a client that keeps
+            // sending while its password is checked is soon not read at all.
+            held.add(event);
+            return;
+        }
+        handle(ctx, event);
+    }
+
+    private void handle(ChannelHandlerContext ctx, Event event) throws Exception {
         IntakeFramer framer = ctx.pipeline().get(IntakeFramer.class);
         long weight = IntakeFramer.weight(event);
         try {
             IntakeSession session = (IntakeSession) ctx.channel().attr(SESSION_ATTRIBUTE_KEY).get();
             if (event instanceof CommandLine c) {
-                super.channelRead(ctx, c.line());
+                if (session != null && auth != null
+                        && auth.onLine(session, c.line().toString(StandardCharsets.UTF_8), reply(ctx, session))) {
+                    c.line().release();
+                } else {
+                    super.channelRead(ctx, c.line());
+                }
                 if (c.pausing() && framer != null) {
                     framer.resume();
                 }
@@ -125,6 +152,63 @@ final class IntakeCoreHandler extends BasicChannelInboundHandler {
         } finally {
             if (framer != null) {
                 framer.consumed(weight);
+            }
+        }
+    }
+
+    /** How {@link AuthExchange} answers on this connection and holds its input during a check. */
+    private AuthExchange.Reply reply(ChannelHandlerContext ctx, IntakeSession session) {
+        return new AuthExchange.Reply() {
+            @Override
+            public void write(Response r) {
+                IntakeCoreHandler.write(session, r);
+            }
+
+            @Override
+            public void hold() {
+                holding = true;
+            }
+
+            @Override
+            public void resume(Response r) {
+                holding = false;
+                if (!ctx.channel().isActive()) {
+                    releaseHeld();
+                    return;
+                }
+                write(r);
+                try {
+                    while (!holding && !held.isEmpty()) {
+                        handle(ctx, held.poll());
+                    }
+                } catch (Exception e) {
+                    ctx.fireExceptionCaught(e);
+                }
+            }
+
+            @Override
+            public void onLoop(Runnable task) {
+                try {
+                    ctx.executor().execute(task);
+                } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                    // The intake is stopping; the connection goes with it.
+                }
+            }
+        };
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        releaseHeld();
+        super.channelInactive(ctx);
+    }
+
+    private void releaseHeld() {
+        for (Event e; (e = held.poll()) != null; ) {
+            if (e instanceof CommandLine c) {
+                c.line().release();
+            } else if (e instanceof DataChunk d) {
+                d.bytes().release();
             }
         }
     }

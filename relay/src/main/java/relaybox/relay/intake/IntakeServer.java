@@ -24,6 +24,7 @@ import org.apache.james.protocols.smtp.core.MailCmdHandler;
 import org.apache.james.protocols.smtp.core.PostmasterAbuseRcptHook;
 import org.apache.james.protocols.smtp.core.RcptCmdHandler;
 import org.apache.james.protocols.smtp.core.ReceivedDataLineFilter;
+import org.apache.james.protocols.smtp.core.esmtp.AuthCmdHandler;
 import org.apache.james.protocols.smtp.core.esmtp.MailSizeEsmtpExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,7 +63,9 @@ import java.util.concurrent.TimeUnit;
  * <h2>The handler chain</h2>
  * James's defaults minus: MailCmdHandler and RcptCmdHandler (ASCII-only address parsing; replaced
  * by {@link MailCommand} and {@link RcptCommand}), DataCmdHandler (replaced by {@link DataCommand}),
- * MailSizeEsmtpExtension (counts dot-stuffed bytes; SIZE is ours), ReceivedDataLineFilter (rewrites
+ * MailSizeEsmtpExtension (counts dot-stuffed bytes; SIZE is ours), AuthCmdHandler (asks for a
+ * password before it looks at TLS and checks it on the event loop; replaced by {@link AuthExchange}),
+ * ReceivedDataLineFilter (rewrites
  * the client's bytes and does a reverse DNS lookup), DataLineMessageHookHandler (buffers and
  * hands truncated messages to hooks) and PostmasterAbuseRcptHook (accepts postmaster for any
  * client, bypassing the relay policy). Ours are appended after the remaining defaults.
@@ -81,6 +84,8 @@ public final class IntakeServer implements AutoCloseable {
     private final SMTPProtocolHandlerChain chain;
     private final Encryption startTls;
     private final SessionGuard guard;
+    private final AuthExchange auth;
+    private final PasswordChecks passwordChecks;
     private EventLoopGroup io;
     private final List<Channel> listeners = new ArrayList<>();
     private final List<Channel> sessions = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -102,9 +107,15 @@ public final class IntakeServer implements AutoCloseable {
         SSLContext ssl = config.tlsConfigured() ? PemTls.context(config.tlsCert(), config.tlsKey()) : null;
         this.startTls = ssl == null ? null : Encryption.createStartTls(ssl);
         Credentials credentials = config.authCredentials() == null ? null : Credentials.load(config.authCredentials());
-        this.chain = buildChain(config, credentials,
+        this.passwordChecks = credentials == null ? null
+                : new PasswordChecks(credentials, config.limits().authThreads());
+        this.auth = new AuthExchange(credentials, new AuthThrottle(config.authMaxFailures(),
+                config.limits().authNetworkFailures(), config.limits().authGlobalFailures(), Clock.systemUTC()),
+                passwordChecks, metrics);
+        this.chain = buildChain(config, auth,
                 metrics == null ? JamesMetricFactory.noop() : new JamesMetricFactory(metrics));
-        this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname());
+        this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname(),
+                intake.policy);
     }
 
     /**
@@ -118,11 +129,11 @@ public final class IntakeServer implements AutoCloseable {
         return this;
     }
 
-    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials) throws WiringException {
-        return buildChain(config, credentials, JamesMetricFactory.noop());
+    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth) throws WiringException {
+        return buildChain(config, auth, JamesMetricFactory.noop());
     }
 
-    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, Credentials credentials, MetricFactory metrics)
+    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth, MetricFactory metrics)
             throws WiringException {
         SMTPProtocolHandlerChain chain = new SMTPProtocolHandlerChain(metrics);
         List<ProtocolHandler> unwanted = new ArrayList<>();
@@ -131,6 +142,7 @@ public final class IntakeServer implements AutoCloseable {
                     || (h instanceof DataCmdHandler && !(h instanceof DataCommand))
                     || h instanceof MailSizeEsmtpExtension || h instanceof ReceivedDataLineFilter
                     || h instanceof DataLineMessageHookHandler || h instanceof PostmasterAbuseRcptHook
+                    || h instanceof AuthCmdHandler
                     || (h instanceof org.apache.james.protocols.smtp.core.esmtp.EhloCmdHandler
                     && !(h instanceof EhloCommand))) {
                 unwanted.add(h);
@@ -143,9 +155,9 @@ public final class IntakeServer implements AutoCloseable {
         chain.add(new RcptCommand());
         chain.add(new DataCommand());
         chain.add(new EsmtpExtensions(config.maxMessageSize()));
-        if (credentials != null) {
-            chain.add(new CredentialsAuthHook(credentials, new AuthThrottle(config.authMaxFailures(), Clock.systemUTC())));
-        }
+        // AUTH lines never reach James (IntakeCoreHandler hands them to the exchange); it is in
+        // the chain for the EHLO keyword only.
+        chain.add(auth);
         chain.wireExtensibleHandlers();
         return chain;
     }
@@ -178,10 +190,10 @@ public final class IntakeServer implements AutoCloseable {
                         ch.closeFuture().addListener(f -> sessions.remove(ch));
                         ch.pipeline()
                                 .addLast("guard", guard)
-                                .addLast(HandlerConstants.TIMEOUT_HANDLER, new SessionTimeouts(
-                                        config.commandTimeout(), config.dataTimeout(), config.hostname()))
                                 .addLast(HandlerConstants.FRAMER, new IntakeFramer(startTls != null))
-                                .addLast(HandlerConstants.CORE_HANDLER, new IntakeCoreHandler(protocol, startTls));
+                                // After the framer: deadlines are per command line and per message.
+                                .addLast(HandlerConstants.TIMEOUT_HANDLER, new SessionTimeouts(config, guard))
+                                .addLast(HandlerConstants.CORE_HANDLER, new IntakeCoreHandler(protocol, startTls, auth));
                     }
                 });
         try {
@@ -213,6 +225,11 @@ public final class IntakeServer implements AutoCloseable {
     /** Open transactions (between MAIL and the end of the message). */
     public int openTransactions() {
         return intake.openTransactions.get();
+    }
+
+    /** Bytes of intake_header_memory held by sessions now. */
+    long headerMemoryUsed() {
+        return intake.headerMemory.used();
     }
 
     /** Open client connections. */
@@ -273,6 +290,9 @@ public final class IntakeServer implements AutoCloseable {
         }
         io.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
         io = null;
+        if (passwordChecks != null) {
+            passwordChecks.close();
+        }
         LOG.info("intake stopped");
     }
 

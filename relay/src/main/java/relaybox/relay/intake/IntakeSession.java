@@ -23,8 +23,15 @@ import java.util.concurrent.Executor;
 final class IntakeSession extends SMTPSessionImpl {
 
     private final Intake intake;
-    private Transaction transaction;
+    /** Volatile: {@link SessionGuard} looks from other loops whether the session is in a transaction. */
+    private volatile Transaction transaction;
     private IntakeFramer framer;
+    /** Where this session's AUTH exchange is ({@link AuthExchange}); event loop only. */
+    AuthExchange.Step authStep = AuthExchange.Step.NONE;
+    /** The user name given to AUTH LOGIN, until its password arrives. */
+    String authUser;
+    /** Failed AUTH attempts on this connection. */
+    int authFailures;
 
     IntakeSession(ProtocolTransport transport, SMTPConfiguration config, Intake intake) {
         super(transport, config);

@@ -37,6 +37,10 @@ final class Transaction {
     private boolean tooBig;
     private IOException writeFailure;
     private boolean ended;
+    private HeaderMemory headerMemory;
+    /** Bytes of {@link #headerMemory} this transaction holds. */
+    private long reserved;
+    private boolean outOfHeaderMemory;
 
     /**
      * Where message bytes are copied out of Netty's direct buffers for the signer, the header
@@ -55,14 +59,18 @@ final class Transaction {
 
     /** DATA was accepted: message bytes follow. */
     void beginData(MessageSigner.Signing signing, long maxSize) {
-        beginData(signing, maxSize, "");
+        beginData(signing, maxSize, "", null);
     }
 
-    /** As above; {@code localDomain} (not empty) qualifies bare names in From:, To: and Cc:. */
-    void beginData(MessageSigner.Signing signing, long maxSize, String localDomain) {
+    /**
+     * As above; {@code localDomain} (not empty) qualifies bare names in From:, To: and Cc:, and
+     * what the header section holds is counted in {@code budget} (null: not counted).
+     */
+    void beginData(MessageSigner.Signing signing, long maxSize, String localDomain, HeaderMemory budget) {
         this.signing = signing;
         this.headers = new HeaderScanner();
         this.maxSize = maxSize;
+        this.headerMemory = budget;
         this.qualifier = localDomain.isEmpty() ? null : new relaybox.relay.local.HeaderQualifier(localDomain, this::store);
     }
 
@@ -78,7 +86,7 @@ final class Transaction {
             tooBig = true;
             return;
         }
-        if (writeFailure != null) {
+        if (writeFailure != null || outOfHeaderMemory) {
             return;
         }
         byte[] buf = SCRATCH.get();
@@ -90,7 +98,7 @@ final class Transaction {
             } else {
                 store(buf, 0, k);
             }
-            if (writeFailure != null) {
+            if (writeFailure != null || outOfHeaderMemory) {
                 return;
             }
         }
@@ -98,17 +106,53 @@ final class Transaction {
 
     /** Message bytes as they are to be sent: to the signer, the header scanner and the spool. */
     private void store(byte[] buf, int off, int k) {
-        if (writeFailure != null) {
+        if (writeFailure != null || outOfHeaderMemory) {
             return;
         }
         signing.update(buf, off, k);
         headers.update(buf, off, k);
+        if (!holdHeaderMemory()) {
+            return;
+        }
         try {
             incoming.body().write(buf, off, k);
         } catch (IOException e) {
             // Reported at the end of the message (451); the bytes that follow are read and dropped.
             writeFailure = e;
         }
+    }
+
+    /**
+     * Reserves what the signer and the scanner hold now. Counted after they grew, so a loop may
+     * hold up to one growth (at most 512 KiB) beyond the budget for a moment; when the budget is
+     * used up, the signing is dropped at once (its memory with it) and the message will get 452.
+     */
+    private boolean holdHeaderMemory() {
+        long held = signing.heldBytes() + headers.heldBytes();
+        if (held > reserved) {
+            if (headerMemory == null || headerMemory.reserve(held - reserved)) {
+                reserved = held;
+            } else {
+                outOfHeaderMemory = true;
+                signing = MessageSigner.NONE.begin("");
+                headers = new HeaderScanner();
+                releaseHeaderMemory();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void releaseHeaderMemory() {
+        if (headerMemory != null && reserved > 0) {
+            headerMemory.release(reserved);
+        }
+        reserved = 0;
+    }
+
+    /** The header-memory budget was used up while this message arrived: it gets 452 4.3.1. */
+    boolean outOfHeaderMemory() {
+        return outOfHeaderMemory;
     }
 
     long size() {
@@ -155,6 +199,7 @@ final class Transaction {
     void abort() {
         if (!ended) {
             ended = true;
+            releaseHeaderMemory();
             incoming.discard();
             onEnd.run();
         }

@@ -139,6 +139,20 @@ public final class RelayMetrics implements AutoCloseable {
                 "reason", r).increment();
     }
 
+    /** Why AUTH was refused without a password check: the {@code limit} label. */
+    public static final Set<String> AUTH_LIMITS = Set.of("address", "network", "global", "busy");
+
+    /** A password was checked (one PBKDF2 run at most; a remembered good login costs none). */
+    public void authChecked() {
+        counter("relaybox.intake.auth.checks", "Passwords checked for AUTH").increment();
+    }
+
+    /** AUTH was refused without checking the password; {@code limit} is one of {@link #AUTH_LIMITS}. */
+    public void authRefused(String limit) {
+        counter("relaybox.intake.auth.refused", "AUTH attempts refused by a guessing limit, unchecked, by limit",
+                "limit", bounded("limit", limit, AUTH_LIMITS)).increment();
+    }
+
     /** End of DATA to the 250 being written. */
     public void intakeLatency(Duration d) {
         intakeLatency.record(d);

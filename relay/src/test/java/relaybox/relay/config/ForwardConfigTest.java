@@ -91,6 +91,19 @@ class ForwardConfigTest {
                 "upstream[1].name: two [[upstream]] tables have this name");
     }
 
+    /** tls = "none" with AUTH only towards a loopback address; a name that merely starts like one is not. */
+    @Test
+    void plaintextAuthOnlyToARealLoopbackAddress() throws Exception {
+        for (String host : new String[] {"127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"}) {
+            parse("[[upstream]]\nhost = \"" + host + "\"\ntls = \"none\"\nauth_file = \"/x\"\n");
+        }
+        for (String host : new String[] {"127.0.0.1.evil.example", "127.evil.example", "::1.evil", "localhost.evil",
+                "10.0.0.1", "128.0.0.1"}) {
+            assertError("[[upstream]]\nhost = \"" + host + "\"\ntls = \"none\"\nauth_file = \"/x\"\n",
+                    "upstream[0].auth_file: credentials are never sent without TLS");
+        }
+    }
+
     private static void assertError(String toml, String want) {
         ConfigException e = assertThrows(ConfigException.class, () -> parse(toml));
         assertTrue(e.getMessage().contains(want), "got \"" + e.getMessage() + "\", want it to contain \"" + want + "\"");

@@ -309,14 +309,23 @@ class HostileSessionTest {
     }
 
     /** A line-based client that can switch to TLS (trusting any certificate: it is our own). */
-    private static final class Tls implements AutoCloseable {
+    static final class Tls implements AutoCloseable {
         private Socket socket;
         private InputStream in;
         private OutputStream out;
 
         static Tls connect(IntakeHarness t) throws IOException {
+            return connect(t, null);
+        }
+
+        /** Connects from the local address {@code from} (a loopback address), or any when null. */
+        static Tls connect(IntakeHarness t, String from) throws IOException {
             Tls c = new Tls();
-            c.socket = new Socket(t.address().getAddress(), t.address().getPort());
+            c.socket = new Socket();
+            if (from != null) {
+                c.socket.bind(new java.net.InetSocketAddress(from, 0));
+            }
+            c.socket.connect(t.address(), 5000);
             c.socket.setSoTimeout(10_000);
             c.in = c.socket.getInputStream();
             c.out = c.socket.getOutputStream();
@@ -379,7 +388,7 @@ class HostileSessionTest {
         }
     }
 
-    private static void writeSelfSigned(Path certFile, Path keyFile) throws Exception {
+    static void writeSelfSigned(Path certFile, Path keyFile) throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
         g.initialize(256);
         KeyPair kp = g.generateKeyPair();

@@ -40,7 +40,8 @@ final class IntakeHarness implements AutoCloseable {
             throws Exception {
         this.queue = queue;
         String toml = "intake_listen = [\"" + listenHost + ":0\"]\nintake_hostname = \"relay.test\"\n"
-                + timeouts + "intake_data_timeout = \"20s\"\nintake_drain_timeout = \"5s\"\n"
+                + timeouts + (extraToml.contains("intake_data_timeout") ? "" : "intake_data_timeout = \"20s\"\n")
+                + "intake_drain_timeout = \"5s\"\n"
                 + extraToml;
         ConfigReader r = ConfigReader.parse("test", toml);
         IntakeConfig cfg = IntakeConfig.from(r);

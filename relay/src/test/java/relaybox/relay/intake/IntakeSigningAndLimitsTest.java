@@ -87,7 +87,9 @@ class IntakeSigningAndLimitsTest {
 
     @Test
     void connectionsOverTheLimitGet421() throws Exception {
-        try (IntakeHarness h = new IntakeHarness(new ControllableQueue(), "intake_max_connections_per_client = 2\n");
+        // The per-client limit holds for clients outside intake_networks: here 127.0.0.1 is one.
+        try (IntakeHarness h = new IntakeHarness(new ControllableQueue(),
+                "intake_max_connections_per_client = 2\nintake_networks = [\"10.0.0.0/8\"]\n");
              RawSmtp a = h.connect(); RawSmtp b = h.connect(); RawSmtp c = new RawSmtp(h.address())) {
             String r = c.reply();
             assertTrue(r.startsWith("421 4.7.0"), r);

@@ -16,11 +16,21 @@ final class RawSmtp implements AutoCloseable {
     private final OutputStream out;
 
     RawSmtp(InetSocketAddress server) throws IOException {
-        socket = new Socket();
-        socket.connect(server, 5000);
-        socket.setSoTimeout(10_000);
+        this(connected(server));
+    }
+
+    /** Over a socket the caller connected (from a chosen local address, say). */
+    RawSmtp(Socket connected) throws IOException {
+        socket = connected;
         in = socket.getInputStream();
         out = socket.getOutputStream();
+    }
+
+    private static Socket connected(InetSocketAddress server) throws IOException {
+        Socket s = new Socket();
+        s.connect(server, 5000);
+        s.setSoTimeout(10_000);
+        return s;
     }
 
     /** Reads one reply, all its lines, joined with \n (no CRLF at the end). Null at end of stream. */
