@@ -152,6 +152,11 @@ final class Spool {
         }
     }
 
+    /** Counts {@code count} references to a segment at once: at open, from the index's counts. */
+    synchronized void reference(long segment, long count) {
+        references.merge(segment, (int) count, Integer::sum);
+    }
+
     /**
      * Drops a reference after the commit that removed its entry; deletes the file, or the segment
      * once nothing refers to it and nothing is appended to it any more.
