@@ -56,7 +56,7 @@ public final class DepthProbe {
     private static void fill(Queue q, int n) throws Exception {
         byte[] body = new byte[1024];
         java.util.Arrays.fill(body, (byte) 'x');
-        ExecutorService pool = Executors.newFixedThreadPool(8);
+        ExecutorService pool = Executors.newFixedThreadPool(32);
         int step = Math.max(1, n / 10);
         long t0 = System.nanoTime();
         for (int done = 0; done < n; ) {
