@@ -662,6 +662,7 @@ public final class MapDbQueue extends AbstractQueue {
                     spool.sync();
                     spoolSyncs.incrementAndGet();
                 }
+                awaitCommitter();
                 batch.forEach(f -> f.complete(null));
             } catch (IOException | RuntimeException e) {
                 healthy = false;
@@ -675,6 +676,31 @@ public final class MapDbQueue extends AbstractQueue {
                 syncWaiters.drainTo(late);
                 late.forEach(f -> f.completeExceptionally(storageError("queue is closed", null)));
                 return;
+            }
+        }
+    }
+
+    /**
+     * The most writes the committer may have outstanding before new accepts wait for it: what
+     * keeps the overlay, and with it the heap, bounded when mail arrives faster than the index
+     * can take it (MapDB's puts slow down as the index grows). About 1 KB of heap each.
+     */
+    static final int MAX_STAGED = 8_192;
+
+    /**
+     * Holds the acknowledgements of the accepts just synced while the committer is more than
+     * {@link #MAX_STAGED} writes behind: flow control, so intake runs at the index's pace instead
+     * of filling the heap. In the normal case (the committer keeps up) this returns at once.
+     */
+    private void awaitCommitter() {
+        while (overlay.size() > MAX_STAGED && healthy && !closed) {
+            synchronized (overlay) {
+                try {
+                    overlay.wait(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }
@@ -1003,6 +1029,9 @@ public final class MapDbQueue extends AbstractQueue {
                 }
             } finally {
                 indexLock.writeLock().unlock();
+            }
+            synchronized (overlay) {
+                overlay.notifyAll();
             }
             coalesced.addAndGet(done.size() - writes);
             long started = System.nanoTime();
