@@ -31,7 +31,11 @@ import java.util.concurrent.TimeUnit;
  *               at every tenth; then closes cleanly
  * drain DIR N   reopens (printing the open time), checks the count, then leases and delivers
  *               everything, checking that leases come in due order
+ * open DIR N    reopens, prints the open time, the counts, and how long a listing takes to its
+ *               first entry and to its end (for DepthBench)
+ * crash DIR N   accepts until killed (DepthBench kills it with SIGKILL)
  * </pre>
+ * An optional fourth argument is the step between heap figures (default N / 10).
  */
 public final class DepthProbe {
 
@@ -43,21 +47,38 @@ public final class DepthProbe {
         try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, Clock.systemUTC())) {
             System.out.printf("open_ms=%d%n", (System.nanoTime() - t0) / 1_000_000);
             System.out.printf("heap_mb_open=%.1f%n", heapAfterGc());
-            if (phase.equals("fill")) {
-                fill(q, n);
-            } else {
-                drain(q, n);
+            int step = args.length > 3 ? Integer.parseInt(args[3]) : Math.max(1, n / 10);
+            switch (phase) {
+                case "fill" -> fill(q, n, step);
+                case "crash" -> fill(q, Integer.MAX_VALUE, step);
+                case "open" -> list(q);
+                default -> drain(q, n);
             }
         }
         System.out.println("phase_done=" + phase);
         System.out.flush();
     }
 
-    private static void fill(Queue q, int n) throws Exception {
+    private static void list(Queue q) {
+        System.out.println("counts=" + q.counts().toString().replace(" ", ""));
+        long t0 = System.nanoTime();
+        long[] first = {-1};
+        long[] n = {0};
+        q.scan(relaybox.queue.QueueFilter.ALL, e -> {
+            if (first[0] < 0) {
+                first[0] = System.nanoTime() - t0;
+            }
+            n[0]++;
+            return true;
+        });
+        System.out.printf("list_first_ms=%.1f list_all_ms=%d listed=%d heap_mb=%.1f%n", first[0] / 1e6,
+                (System.nanoTime() - t0) / 1_000_000, n[0], heapAfterGc());
+    }
+
+    private static void fill(Queue q, int n, int step) throws Exception {
         byte[] body = new byte[1024];
         java.util.Arrays.fill(body, (byte) 'x');
         ExecutorService pool = Executors.newFixedThreadPool(32);
-        int step = Math.max(1, n / 10);
         long t0 = System.nanoTime();
         for (int done = 0; done < n; ) {
             int batch = Math.min(step, n - done);
@@ -75,7 +96,8 @@ public final class DepthProbe {
                 f.get();
             }
             done += batch;
-            System.out.printf("accepted=%d heap_mb=%.1f rate=%.0f%n", done, heapAfterGc(),
+            long total = q.counts().get(EntryState.QUEUED);
+            System.out.printf("accepted=%d queued=%d heap_mb=%.1f rate=%.0f%n", done, total, heapAfterGc(),
                     done / ((System.nanoTime() - t0) / 1e9));
         }
         pool.shutdown();
