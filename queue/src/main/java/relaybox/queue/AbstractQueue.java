@@ -130,6 +130,13 @@ public abstract class AbstractQueue implements Queue {
     /** Removes an entry and its message, as {@link #write} stores one. */
     protected abstract CompletableFuture<Void> erase(QueueEntry entry, boolean urgent);
 
+    /**
+     * Waits, outside the monitor, while the store has too many writes outstanding to take another
+     * page of a bulk change ({@link #retryAll}); a store that writes at once never waits.
+     */
+    protected void awaitRoom() {
+    }
+
     /** Throws when the store takes no writes (closed, failed): admin actions fail before changing anything. */
     protected abstract void checkWritable() throws QueueException;
 
@@ -335,7 +342,8 @@ public abstract class AbstractQueue implements Queue {
     /**
      * Walks the store's due order past {@code now}, a page at a time, so a million deferred
      * entries cost a page of heap: each page's writes are queued before the next page is read,
-     * and the walk waits for the page's last write, so the store's backlog stays one page deep.
+     * and between pages the walk waits while the store has many writes outstanding
+     * ({@link #awaitRoom}), so its backlog stays bounded.
      */
     @Override
     public int retryAll(Instant now) {
@@ -359,20 +367,14 @@ public abstract class AbstractQueue implements Queue {
                         moved++;
                     }
                 }
-                if (last != null) {
-                    try {
-                        last.get();
-                    } catch (ExecutionException e) {
-                        // The store reports its own failure; the entries keep their old schedule.
-                        break;
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return moved;
-                    }
+                if (last != null && last.isCompletedExceptionally()) {
+                    // The store reports its own failure; the entries keep their old schedule.
+                    break;
                 }
                 if (got < WINDOW) {
                     break;
                 }
+                awaitRoom();
             }
         }
         return moved;

@@ -692,6 +692,20 @@ public final class MapDbQueue extends AbstractQueue {
      * {@link #MAX_STAGED} writes behind: flow control, so intake runs at the index's pace instead
      * of filling the heap. In the normal case (the committer keeps up) this returns at once.
      */
+    @Override
+    protected void awaitRoom() {
+        while (overlay.size() > MAX_STAGED / 2 && healthy && !closed) {
+            synchronized (overlay) {
+                try {
+                    overlay.wait(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
     private void awaitCommitter() {
         while (overlay.size() > MAX_STAGED && healthy && !closed) {
             synchronized (overlay) {
@@ -1009,26 +1023,26 @@ public final class MapDbQueue extends AbstractQueue {
                 return;
             }
             int writes = 0;
-            indexLock.writeLock().lock();
-            try {
-                for (Map.Entry<QueueId, Op> w : last.entrySet()) {
+            for (Map.Entry<QueueId, Op> w : last.entrySet()) {
+                // One entry at a time, so a lease refill waits for one entry's write, not a batch's.
+                // The maps answer for the write from here on (MapDB reads see the open transaction).
+                indexLock.writeLock().lock();
+                try {
                     writes += apply(w.getKey(), w.getValue(), createdHere, released);
+                    overlay.remove(w.getKey(), staged(w.getValue()));
+                } finally {
+                    indexLock.writeLock().unlock();
                 }
-                index.flush();
-                for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
-                    watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
+            }
+            index.flush();
+            for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
+                watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
+            }
+            // Every other op's own staged value goes too, if it is still the latest: a stale write's.
+            for (Op op : batch) {
+                if (op instanceof Put || op instanceof Remove) {
+                    overlay.remove(op instanceof Put p ? p.entry().id() : ((Remove) op).entry().id(), staged(op));
                 }
-                // The maps now answer for these writes (MapDB reads see the open transaction).
-                // Every op's own staged value goes, if it is still the latest: a stale write's too.
-                for (Op op : batch) {
-                    if (op instanceof Put p) {
-                        overlay.remove(p.entry().id(), p.staged());
-                    } else if (op instanceof Remove r) {
-                        overlay.remove(r.entry().id(), r.staged());
-                    }
-                }
-            } finally {
-                indexLock.writeLock().unlock();
             }
             synchronized (overlay) {
                 overlay.notifyAll();
@@ -1063,6 +1077,10 @@ public final class MapDbQueue extends AbstractQueue {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", r.id(), ex.toString());
             }
         }
+    }
+
+    private static Staged staged(Op op) {
+        return op instanceof Put p ? p.staged() : ((Remove) op).staged();
     }
 
     /** Applies one entry's last write of a batch to the index; returns the MapDB writes it cost (0 or 1). */
