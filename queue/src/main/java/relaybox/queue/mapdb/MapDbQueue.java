@@ -298,6 +298,16 @@ public final class MapDbQueue extends AbstractQueue {
             // Undecodable records may point into any segment: keep every segment for inspection.
             spool.removeOrphans(ownFiles, true);
         }
+        // A segment's number comes back when an open finds no segment file at all (numbering
+        // starts at 0 again): the old watermark of that number would make the next recovery skip
+        // the new segment's first records, acknowledged mail. Watermarks of segments that are
+        // gone are dropped before anything is appended.
+        Set<Long> present = new HashSet<>(spool.segmentNumbers());
+        List<Long> gone = watermarks.keySet().stream().filter(seg -> !present.contains(seg)).toList();
+        if (!gone.isEmpty()) {
+            gone.forEach(watermarks::remove);
+            db.commit();
+        }
         spool.sync();
         Map<EntryState, Long> counts = index.counts();
         initCounts(counts);
