@@ -1033,16 +1033,18 @@ public final class MapDbQueue extends AbstractQueue {
                 return;
             }
             int writes = 0;
-            for (Map.Entry<QueueId, Op> w : last.entrySet()) {
-                // One entry at a time, so a lease refill waits for one entry's write, not a batch's.
-                // The maps answer for the write from here on (MapDB reads see the open transaction).
-                indexLock.writeLock().lock();
-                try {
+            // The whole batch under one hold of the lock: taken per entry, a lease refill reading
+            // the due index between them slowed the committer down during a drain until its
+            // backlog (and the overlay) outgrew a 64 MiB heap (QueueDepthTest). The maps answer
+            // for the writes from here on (MapDB reads see the open transaction).
+            indexLock.writeLock().lock();
+            try {
+                for (Map.Entry<QueueId, Op> w : last.entrySet()) {
                     writes += apply(w.getKey(), w.getValue(), createdHere, released);
                     overlay.remove(w.getKey(), staged(w.getValue()));
-                } finally {
-                    indexLock.writeLock().unlock();
                 }
+            } finally {
+                indexLock.writeLock().unlock();
             }
             index.flush();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
