@@ -89,6 +89,15 @@ final class Format {
         }
 
         String render() {
+            int[] w = widths(rows);
+            StringBuilder b = new StringBuilder();
+            for (String[] r : rows) {
+                b.append(line(r, w, right));
+            }
+            return b.toString();
+        }
+
+        static int[] widths(List<String[]> rows) {
             int cols = rows.get(0).length;
             int[] w = new int[cols];
             for (String[] r : rows) {
@@ -96,27 +105,77 @@ final class Format {
                     w[i] = Math.max(w[i], r[i].length());
                 }
             }
-            StringBuilder b = new StringBuilder();
-            for (String[] r : rows) {
-                StringBuilder line = new StringBuilder();
-                for (int i = 0; i < cols; i++) {
-                    String c = r[i];
-                    boolean last = i == cols - 1;
-                    if (right != null && i < right.length && right[i]) {
-                        line.append(" ".repeat(w[i] - c.length())).append(c);
-                    } else {
-                        line.append(c);
-                        if (!last) {
-                            line.append(" ".repeat(w[i] - c.length()));
-                        }
-                    }
+            return w;
+        }
+
+        /** One row padded to {@code w}; a cell longer than its width pushes the rest of its line only. */
+        static String line(String[] r, int[] w, boolean[] right) {
+            StringBuilder line = new StringBuilder();
+            int cols = w.length;
+            for (int i = 0; i < cols; i++) {
+                String c = r[i];
+                boolean last = i == cols - 1;
+                int pad = Math.max(0, w[i] - c.length());
+                if (right != null && i < right.length && right[i]) {
+                    line.append(" ".repeat(pad)).append(c);
+                } else {
+                    line.append(c);
                     if (!last) {
-                        line.append("  ");
+                        line.append(" ".repeat(pad));
                     }
                 }
-                b.append(line.toString().stripTrailing()).append('\n');
+                if (!last) {
+                    line.append("  ");
+                }
             }
-            return b.toString();
+            return line.toString().stripTrailing() + "\n";
+        }
+    }
+
+    /**
+     * A table printed as its rows arrive, for listings of any length: the column widths come from
+     * the first {@link #FIRST} rows (or what arrived in the first half second), which are held
+     * until then; every later row is printed at once with those widths.
+     */
+    static final class StreamingTable {
+        static final int FIRST = 200;
+        private final java.io.PrintStream out;
+        private final boolean[] right;
+        private final List<String[]> first = new ArrayList<>();
+        private final long started = System.nanoTime();
+        private int[] widths;
+        private long rows;
+
+        StreamingTable(java.io.PrintStream out, boolean[] right, String... header) {
+            this.out = out;
+            this.right = right;
+            first.add(header);
+        }
+
+        void add(String... cells) {
+            rows++;
+            if (widths != null) {
+                out.print(Table.line(cells, widths, right));
+                return;
+            }
+            first.add(cells);
+            if (first.size() > FIRST || System.nanoTime() - started > 500_000_000L) {
+                flush();
+            }
+        }
+
+        /** Prints what is held; call once the rows end. */
+        void flush() {
+            if (widths == null) {
+                widths = Table.widths(first);
+                first.forEach(r -> out.print(Table.line(r, widths, right)));
+                first.clear();
+            }
+            out.flush();
+        }
+
+        long size() {
+            return rows;
         }
     }
 }

@@ -5,7 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import relaybox.relay.control.ControlReply;
 import relaybox.relay.control.ControlWire;
+
+import java.io.IOException;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,6 +37,12 @@ final class ListCommand implements Callable<Integer> {
     String sender;
     @Option(names = "--recipient", paramLabel = "X", description = "Only entries with a recipient containing X.")
     String recipient;
+    @Option(names = "--limit", paramLabel = "N", description = "At most N entries; the last line then says how to "
+            + "get the next page.")
+    long limit;
+    @Option(names = "--after", paramLabel = "ID", description = "Start after this queue id (the last one of the "
+            + "previous page); entries are listed in id order, oldest first.")
+    String after;
     @Option(names = "--json", description = "JSON Lines instead of a table.")
     boolean json;
     @Option(names = "--offline", description = "Read the queue store directly; only while the daemon is stopped.")
@@ -61,34 +70,58 @@ final class ListCommand implements Callable<Integer> {
         if (recipient != null) {
             req.put("recipient", recipient);
         }
-        JsonNode entries;
-        try (Control c = open(cli, client, offline, queueDir)) {
-            entries = c.call(req).json().path("entries");
+        if (limit < 0) {
+            throw new CliException(Cli.USAGE, "--limit: expected a positive number");
         }
-        if (json) {
-            for (JsonNode e : entries) {
-                cli.out().println(ControlWire.text(e));
-            }
-            return Cli.OK;
+        if (limit > 0) {
+            req.put("limit", limit);
         }
-        if (entries.isEmpty()) {
-            cli.out().println("no entries" + (state != null || olderThan != null || sender != null
-                    || recipient != null ? " match" : ": the queue is empty"));
-            return Cli.OK;
+        if (after != null) {
+            req.put("after", after);
         }
+        // Rows are printed as they arrive: a listing of a million entries holds one row (or the
+        // table's first rows) in memory, in the daemon and here.
         Instant now = Instant.now();
-        Format.Table t = new Format.Table(new boolean[]{false, false, true, true, true},
+        Format.StreamingTable t = new Format.StreamingTable(cli.out(), new boolean[]{false, false, true, true, true},
                 "ID", "STATE", "AGE", "SIZE", "ATT", "NEXT", "FROM", "TO", "REPLY");
-        long bytes = 0;
-        for (JsonNode e : entries) {
-            bytes += e.path("size").asLong();
-            t.add(e.path("id").asText(), e.path("state").asText(), Format.age(e.path("age").asLong()),
-                    Format.size(e.path("size").asLong()), e.path("attempts").asText(), Format.next(e.get("next"), now),
-                    "<" + e.path("from").asText() + ">", Format.addresses(e.path("to"), 2),
-                    Format.clip(e.path("reply").asText(), 60));
+        ObjectNode end;
+        try (Control c = open(cli, client, offline, queueDir)) {
+            ControlReply r = c.call(req);
+            if (r.rows() == null) {
+                throw new CliException(Cli.UNREACHABLE, "the daemon answered list without entries; is it an older version?");
+            }
+            try {
+                end = r.rows().forEach(e -> {
+                    if (json) {
+                        cli.out().println(ControlWire.text(e));
+                    } else {
+                        t.add(e.path("id").asText(), e.path("state").asText(), Format.age(e.path("age").asLong()),
+                                Format.size(e.path("size").asLong()), e.path("attempts").asText(),
+                                Format.next(e.get("next"), now), "<" + e.path("from").asText() + ">",
+                                Format.addresses(e.path("to"), 2), Format.clip(e.path("reply").asText(), 60));
+                    }
+                    return !cli.out().checkError();
+                });
+            } catch (IOException e) {
+                throw new CliException(Cli.UNREACHABLE, e.getMessage());
+            }
         }
-        cli.out().print(t.render());
-        cli.out().println("-- " + t.size() + (t.size() == 1 ? " entry, " : " entries, ") + Format.size(bytes) + " bytes");
+        if (end.has("error")) {
+            throw Control.failure(new ControlReply(end, null));
+        }
+        boolean more = end.path("more").asBoolean(false);
+        if (json) {
+            return Cli.OK;
+        }
+        long n = end.path("count").asLong(t.size());
+        if (n == 0) {
+            cli.out().println("no entries" + (state != null || olderThan != null || sender != null
+                    || recipient != null || after != null ? " match" : ": the queue is empty"));
+            return Cli.OK;
+        }
+        t.flush();
+        cli.out().println("-- " + n + (n == 1 ? " entry, " : " entries, ") + Format.size(end.path("bytes").asLong())
+                + " bytes" + (more ? "; more: --after " + end.path("last").asText() : ""));
         return Cli.OK;
     }
 

@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 @Command(name = "queue", mixinStandardHelpOptions = true,
         description = "Inspect and steer the daemon's queue.",
         subcommands = {ListCommand.class, ShowCommand.class, DeleteCommand.class, HoldCommand.class,
-                ReleaseCommand.class, RetryCommand.class, RequeueCommand.class, StatsCommand.class,
+                ReleaseCommand.class, RetryCommand.class, RequeueCommand.class, PurgeCommand.class, StatsCommand.class,
                 WatchCommand.class, CommandLine.HelpCommand.class})
 final class QueueCommand implements Callable<Integer> {
 

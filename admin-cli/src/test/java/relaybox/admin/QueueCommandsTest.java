@@ -189,6 +189,47 @@ class QueueCommandsTest {
     }
 
     @Test
+    void listPagesWithLimitAndAfter() throws Exception {
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            ids.add(h.accept("app@corp.example", "r" + i + "@x.example").id().value());
+        }
+        AdminHarness.Result r = h.run("queue", "list", "--limit", "2");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains(ids.get(0)) && r.out().contains(ids.get(1)) && !r.out().contains(ids.get(2)),
+                r.toString());
+        assertTrue(r.out().contains("-- 2 entries") && r.out().contains("more: --after " + ids.get(1)), r.toString());
+        r = h.run("queue", "list", "--json", "--limit", "2", "--after", ids.get(1));
+        assertEquals(List.of(ids.get(2), ids.get(3)), jsonLines(r.out()).stream().map(n -> n.get("id").asText()).toList());
+        r = h.run("queue", "list", "--limit", "2", "--after", ids.get(3));
+        assertTrue(r.out().contains(ids.get(4)) && r.out().contains("-- 1 entry") && !r.out().contains("more:"),
+                r.toString());
+        r = h.run("queue", "list", "--after", ids.get(4));
+        assertTrue(r.out().contains("no entries match"), r.toString());
+        assertEquals(2, h.run("queue", "list", "--after", "not-an-id").code());
+    }
+
+    @Test
+    void purgeDeletesFailedEntriesOlderThanAsked() throws Exception {
+        QueueEntry failed = h.accept("app@corp.example", "a@x.example");
+        QueueEntry kept = h.accept("app@corp.example", "b@x.example");
+        h.queue.leaseDue(Instant.now().plusSeconds(1), 1);
+        h.queue.recordOutcome(failed.id(), Map.of("a@x.example", new DeliveryOutcome.Failed("550 5.1.1 No such user")),
+                Instant.now());
+        AdminHarness.Result r = h.run("queue", "purge", "--failed", "--older-than", "1h");
+        assertEquals(1, r.code(), "nothing failed an hour ago: " + r);
+        assertTrue(h.queue.get(failed.id()).isPresent());
+        r = h.run("queue", "purge", "--failed");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains("purged 1 failed entry"), r.toString());
+        assertTrue(h.queue.get(failed.id()).isEmpty());
+        assertTrue(h.queue.get(kept.id()).isPresent(), "only failed entries are purged");
+        assertTrue(h.mailLog.stream().anyMatch(l -> l.startsWith(failed.id() + " queue purged reason=")), h.mailLog.toString());
+        assertEquals(2, h.run("queue", "purge").code(), "purge needs --failed");
+        assertEquals(2, h.run("queue", "purge", "--failed", "--older-than", "soon").code());
+    }
+
+    @Test
     void badArgumentsAreExitTwo() {
         assertEquals(2, h.run("queue", "list", "--bogus").code());
         assertEquals(2, h.run("queue", "show").code());

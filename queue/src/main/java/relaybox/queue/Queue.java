@@ -5,11 +5,14 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Predicate;
 
 /**
  * The durable queue: the only owner of stored mail and of every entry's state. The intake puts
@@ -114,7 +117,10 @@ public interface Queue extends AutoCloseable {
      */
     void awaitDue(Duration maxWait) throws InterruptedException;
 
-    /** Makes every QUEUED or DEFERRED entry due now (the upstream came back). Returns how many. */
+    /**
+     * Makes every QUEUED or DEFERRED entry that is not yet due, due now (the upstream came back).
+     * Returns how many. Works through the store's due order a page at a time, in bounded memory.
+     */
     int retryAll(Instant now);
 
     /** Admin actions. Each returns the result for the entry, and is durable when it returns. */
@@ -138,10 +144,34 @@ public interface Queue extends AutoCloseable {
 
     Optional<QueueEntry> get(QueueId id);
 
-    /** A snapshot of every entry, oldest first. */
-    List<QueueEntry> list();
+    /**
+     * Visits the entries {@code filter} selects, in id order (the order they were received), until
+     * the visitor returns false or the filter's limit is reached. Reads from the store as it goes:
+     * constant memory however deep the queue. Entries changing during the walk may be seen in
+     * their old or new state; none is visited twice.
+     */
+    void scan(QueueFilter filter, Predicate<QueueEntry> visitor);
 
-    /** How many entries are in each state (states with none are present with 0). */
+    /**
+     * Every entry, oldest first, in one list: for tests and small tools only. It holds the whole
+     * queue in memory; the daemon and the CLI use {@link #scan}.
+     */
+    default List<QueueEntry> list() {
+        List<QueueEntry> all = new ArrayList<>();
+        scan(QueueFilter.ALL, all::add);
+        return all;
+    }
+
+    /**
+     * The earliest received entry in one of {@code states}, read from the store's state index
+     * without a walk (cheap at any depth; for the oldest-age gauge and {@code queue stats}).
+     */
+    Optional<QueueEntry> oldest(Set<EntryState> states);
+
+    /**
+     * How many entries are in each state (states with none are present with 0). Kept up to date
+     * with every transition, and kept by the store with its entries: never a walk.
+     */
     Map<EntryState, Long> counts();
 
     /** True when the store accepted its last commit; false after a storage failure. */

@@ -210,6 +210,76 @@ public interface QueueContract {
         }
     }
 
+    /**
+     * More entries than the lease window holds, deferred to random times (seeded, the seed is
+     * printed), with new mail arriving meanwhile: every entry is leased exactly once per due time,
+     * never before it is due, each kind in due order, and retryAll reaches entries beyond the
+     * window. This is what the window's refill and trim must keep true.
+     */
+    @Test
+    default void moreEntriesThanTheWindowLeaseInDueOrderAndNoneIsLost() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("moreEntriesThanTheWindowLeaseInDueOrderAndNoneIsLost seed=" + seed);
+        java.util.Random rnd = new java.util.Random(seed);
+        MutableClock clock = new MutableClock();
+        int n = 1_500;
+        try (Queue q = create(clock)) {
+            java.util.Set<QueueId> all = new java.util.HashSet<>();
+            for (int i = 0; i < n; i++) {
+                all.add(put(q, "m" + i, "a@x.example").id());
+            }
+            java.util.Set<QueueId> seen = new java.util.HashSet<>();
+            QueueId lastFresh = null;
+            while (true) {
+                List<QueueEntry> got = q.leaseDue(clock.instant(), 1 + rnd.nextInt(100));
+                if (got.isEmpty()) {
+                    break;
+                }
+                for (QueueEntry e : got) {
+                    assertTrue(seen.add(e.id()), "leased twice: " + e.id() + " seed=" + seed);
+                    assertTrue(lastFresh == null || lastFresh.compareTo(e.id()) < 0, "fresh mail in id order, seed=" + seed);
+                    lastFresh = e.id();
+                    // Every entry is deferred, as if its attempt ended at a random time in the
+                    // next two hours: its retry comes a minute or so after that.
+                    q.recordOutcome(e.id(), Map.of(), clock.instant().plusSeconds(rnd.nextInt(7200)));
+                }
+            }
+            assertEquals(all, seen, "every entry leased once, seed=" + seed);
+            assertEquals((long) n, q.counts().get(EntryState.DEFERRED));
+            // Walk time forward; new mail arrives now and then; deferred entries come due in order.
+            java.util.Set<QueueId> again = new java.util.HashSet<>();
+            java.time.Instant lastDue = java.time.Instant.EPOCH;
+            for (int step = 0; step < 200 && again.size() < n; step++) {
+                clock.advance(Duration.ofSeconds(rnd.nextInt(60)));
+                if (rnd.nextInt(10) == 0) {
+                    put(q, "late", "b@x.example");
+                }
+                for (QueueEntry e : q.leaseDue(clock.instant(), 1 + rnd.nextInt(50))) {
+                    assertFalse(e.nextAttemptAt().isAfter(clock.instant()), "leased before due, seed=" + seed);
+                    if (e.attempts() == 0) {
+                        q.recordOutcome(e.id(), Map.of("b@x.example", new DeliveryOutcome.Delivered("250 ok")),
+                                clock.instant());
+                        continue;
+                    }
+                    assertFalse(e.nextAttemptAt().isBefore(lastDue), "retries in due order, seed=" + seed);
+                    lastDue = e.nextAttemptAt();
+                    assertTrue(again.add(e.id()), "leased twice, seed=" + seed);
+                    q.returnLease(e.id());
+                    q.hold(e.id());
+                }
+            }
+            long left = n - again.size();
+            assertTrue(left > 0, "some entries are still waiting for their retry time, seed=" + seed);
+            assertEquals(left, (long) q.retryAll(clock.instant()), "retryAll reaches all of them, seed=" + seed);
+            int leased = 0;
+            for (List<QueueEntry> got = q.leaseDue(clock.instant(), 97); !got.isEmpty();
+                 got = q.leaseDue(clock.instant(), 97)) {
+                leased += got.size();
+            }
+            assertEquals(left, leased, "seed=" + seed);
+        }
+    }
+
     @Test
     default void retryAllMakesDeferredEntriesDueNow() throws Exception {
         MutableClock clock = new MutableClock();

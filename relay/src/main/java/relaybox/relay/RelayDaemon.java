@@ -12,6 +12,7 @@ import relaybox.relay.dkim.DkimSigner;
 import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.control.ControlServer;
 import relaybox.relay.control.ControlService;
+import relaybox.relay.control.RetentionSweep;
 import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.forward.UpstreamProbe;
 import relaybox.relay.intake.Credentials;
@@ -77,6 +78,7 @@ public final class RelayDaemon {
     private DropPickup pickup;
     private Dispatcher dispatcher;
     private ControlServer control;
+    private RetentionSweep retention;
     private Observability observability;
 
     RelayDaemon(RelayConfig config) {
@@ -183,6 +185,7 @@ public final class RelayDaemon {
         ControlService service = new ControlService(queue, status, new UpstreamProbe(config.forward()),
                 config::effective, mailLog, Clock.systemUTC());
         service.onRetry(dispatcher::probeNow);
+        retention = RetentionSweep.start(service, config.queue().failedRetention(), Clock.systemUTC());
         control = new ControlServer(config.control(), service);
         control.start();
         status.attach(intake, dispatcher, config.forward().upstreams().stream().map(u -> u.name()).toList(),
@@ -195,6 +198,10 @@ public final class RelayDaemon {
     synchronized void stop() {
         if (observability != null) {
             observability.stopping();
+        }
+        if (retention != null) {
+            retention.close();
+            retention = null;
         }
         if (control != null) {
             control.close();

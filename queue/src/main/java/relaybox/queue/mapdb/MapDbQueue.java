@@ -73,19 +73,27 @@ public final class MapDbQueue extends AbstractQueue {
     private sealed interface Op permits Put, Remove, Stop { }
 
     /**
+     * @param location    where the message bytes are, for a new entry; null for an update (the
+     *                    committer reads it from the stored record)
      * @param segment, recordStart where the spool record of this write is (the ACCEPT of a new
      *                 entry, or the journal's UPDATE); -1 when none was written
-     * @param accepted a newly accepted entry
+     * @param staged      what {@link #overlay} holds for this write until the committer has it
      */
-    private record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart, boolean accepted,
-                       CompletableFuture<Void> done, boolean urgent) implements Op { }
+    private record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart,
+                       CompletableFuture<Void> done, boolean urgent, Staged staged) implements Op { }
 
     /**
      * @param segment, recordStart where the journal's REMOVE record is; -1 when none was written
      * @param urgent someone waits for this write (an admin action): commit without delay
      */
     private record Remove(QueueEntry entry, long segment, long recordStart, CompletableFuture<Void> done,
-                          boolean urgent) implements Op { }
+                          boolean urgent, Staged staged) implements Op { }
+
+    /**
+     * An entry written but not yet in the MapDB maps: the entry (null: removed) and, for one
+     * accepted since, where its bytes are. Reads look here first.
+     */
+    private record Staged(QueueEntry entry, Spool.Location location) { }
 
     /**
      * Writes nobody waits for (new entries, already durable in the spool; outcomes) are gathered
@@ -98,14 +106,25 @@ public final class MapDbQueue extends AbstractQueue {
     private record Stop(CompletableFuture<Void> done) implements Op { }
 
     private final DB db;
-    private final BTreeMap<String, byte[]> records;
+    private final IndexStore index;
     private final BTreeMap<String, byte[]> quarantine;
     private final Spool spool;
     private final long minFreeSpace;
     private final FreeSpace freeSpace;
     private final LinkedBlockingQueue<Op> ops = new LinkedBlockingQueue<>();
-    /** Where each entry's message bytes are; written only with the record that refers to them. */
-    private final Map<QueueId, Spool.Location> locations = new ConcurrentHashMap<>();
+    /**
+     * Writes on their way to the committer, by id: what reads see before the MapDB maps have it.
+     * The committer removes an id once it has applied that very write (a later write stays).
+     * Bounded by the committer's backlog, not by the queue's depth.
+     */
+    private final Map<QueueId, Staged> overlay = new ConcurrentHashMap<>();
+    /**
+     * Held by the committer while it applies a batch to the maps and clears it from the
+     * overlay, and by {@link #storedDue} while it reads the due index and the overlay together:
+     * between the two, a due key and the overlay would disagree for a moment.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock indexLock =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     private final Thread committer;
     private final BTreeMap<Long, Long> watermarks;
     /** Accepts waiting for the group fsync of the spool; served by {@link #syncLoop}. */
@@ -142,7 +161,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
         this.freeSpace = new FreeSpace(spool::usableSpace, minFreeSpace);
-        this.records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
+        this.index = new IndexStore(db);
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         // Per spool segment: every record before this offset has reached the index (entries).
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
@@ -255,25 +274,62 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
-    /** Brings the index up to date with the spool and loads it (see {@link Recovery}). */
+    /**
+     * Brings the index up to date with the spool (see {@link Recovery}). With indexes of this
+     * version and every referenced spool segment and file present, nothing per entry is read:
+     * the counts, the segment references and the large message files come from the index
+     * itself, so a clean restart costs the same at any depth. Otherwise (an older store, spool
+     * files missing, a rebuilt index) one walk over every entry re-indexes it.
+     */
     private void recover(boolean rebuilding) throws IOException {
-        Recovery r = new Recovery(records, quarantine, watermarks, spool, clock.instant());
+        boolean walk = rebuilding || !index.current() || !spoolWhole();
+        Recovery r = new Recovery(index, quarantine, watermarks, spool, clock.instant());
         // A rebuilt index knew nothing of what the old one referred to: nothing is deleted.
         r.damageSeen = rebuilding;
-        r.run((e, loc) -> {
-            spool.reference(loc);
-            locations.put(e.id(), loc);
-            index(e);
-        });
+        r.run(walk);
         quarantinedAtOpen.addAll(r.quarantined);
+        index.markCurrent();
         db.commit();
         if (r.replayed > 0) {
             LOG.warn("{} accepted messages were recovered from the spool (the index had not been written"
                     + " before the stop)", r.replayed);
         }
+        // The segments' references are the index's persisted counts, replay included: a clean
+        // open reads no entry to know which segments are still needed.
+        index.segmentRefs.forEach(spool::reference);
         spool.removeOrphans(r.ownFiles, r.damageSeen);
+        // A segment's number comes back when an open finds no segment file at all (numbering
+        // starts at 0 again) or the highest one was deleted: the old watermark of that number
+        // would make the next recovery skip the new segment's first records, acknowledged mail.
+        // Watermarks of segments that are gone are dropped before anything is appended.
+        Set<Long> present = new HashSet<>(spool.segmentNumbers());
+        List<Long> gone = watermarks.keySet().stream().filter(seg -> !present.contains(seg)).toList();
+        if (!gone.isEmpty()) {
+            gone.forEach(watermarks::remove);
+            db.commit();
+        }
         spool.sync();
-        LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
+        Map<EntryState, Long> counts = index.counts();
+        initCounts(counts);
+        LOG.info("queue opened: {} entries, {} quarantined at open{}", counts.values().stream().mapToLong(x -> x).sum(),
+                quarantinedAtOpen.size(), walk ? " (index rebuilt by a walk over every entry)" : "");
+    }
+
+    /** Whether every segment and file the index refers to is there, as long as the index says. */
+    private boolean spoolWhole() throws IOException {
+        for (Map.Entry<Long, Long> s : index.segmentRefs.entrySet()) {
+            long end = index.segmentEnds.getOrDefault(s.getKey(), 0L);
+            if (!spool.intact(null, new Spool.Location(s.getKey(), 0, end))) {
+                return false;
+            }
+        }
+        for (String id : index.files) {
+            EntryCodec.Stored st = index.get(id);
+            if (st == null || !spool.intact(st.entry().id(), st.location())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Records quarantined while opening the store, for the daemon to log. */
@@ -447,12 +503,14 @@ public final class MapDbQueue extends AbstractQueue {
                     in.writer.discard(where);
                     throw new CompletionException(asQueueException(failure));
                 }
-                locations.put(e.id(), where);
                 // The index write is queued before the entry can be leased, so its removal can
                 // never reach the committer ahead of it.
-                submit(new Put(e, where, a.segment(), a.recordStart(), true, new CompletableFuture<>(), false));
-                index(e);
-                return e;
+                Staged st = new Staged(e, where);
+                return admit(e, () -> {
+                    overlay.put(e.id(), st);
+                    submit(new Put(e, where, a.segment(), a.recordStart(), new CompletableFuture<>(), false, st));
+                    return e;
+                });
             });
         } catch (QueueException | RuntimeException ex) {
             in.writer.discard(loc);
@@ -505,6 +563,7 @@ public final class MapDbQueue extends AbstractQueue {
                     spool.sync();
                     spoolSyncs.incrementAndGet();
                 }
+                awaitCommitter();
                 batch.forEach(f -> f.complete(null));
             } catch (IOException | RuntimeException e) {
                 healthy = false;
@@ -523,6 +582,45 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /**
+     * The most writes the committer may have outstanding before new accepts wait for it: what
+     * keeps the overlay, and with it the heap, bounded when mail arrives faster than the index
+     * can take it (MapDB's puts slow down as the index grows). About 1 KB of heap each.
+     */
+    static final int MAX_STAGED = 8_192;
+
+    /**
+     * Holds the acknowledgements of the accepts just synced while the committer is more than
+     * {@link #MAX_STAGED} writes behind: flow control, so intake runs at the index's pace instead
+     * of filling the heap. In the normal case (the committer keeps up) this returns at once.
+     */
+    @Override
+    protected void awaitRoom() {
+        while (overlay.size() > MAX_STAGED / 2 && healthy && !closed) {
+            synchronized (overlay) {
+                try {
+                    overlay.wait(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private void awaitCommitter() {
+        while (overlay.size() > MAX_STAGED && healthy && !closed) {
+            synchronized (overlay) {
+                try {
+                    overlay.wait(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
      * Opens the message for sending after checking its bytes against their checksum. Bytes that
      * do not match are never handed out: the entry is marked damaged, the caller gets an
      * IOException, and the outcome it then records quarantines the entry instead (see
@@ -531,7 +629,7 @@ public final class MapDbQueue extends AbstractQueue {
     @Override
     public InputStream openMessage(QueueId id) throws IOException {
         QueueEntry e = get(id).orElse(null);
-        Spool.Location loc = locations.get(id);
+        Spool.Location loc = location(id);
         if (e == null || loc == null) {
             throw new IOException("no queue entry " + id);
         }
@@ -565,13 +663,7 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     private void quarantine(QueueEntry e, String why) {
-        QueueEntry q = e.quarantined(why);
-        index(q);
-        try {
-            store(q, false);
-        } catch (QueueException ex) {
-            onAsyncStoreFailure(q, ex);
-        }
+        quarantineEntry(e.id(), why);
         quarantineListener.accept(new Quarantined(e.id().value(), why));
     }
 
@@ -586,13 +678,9 @@ public final class MapDbQueue extends AbstractQueue {
         if (why == null) {
             return super.recordOutcome(id, outcomes, now);
         }
-        QueueEntry cur = get(id).orElse(null);
-        if (cur == null) {
-            return Optional.empty();
-        }
-        QueueEntry back = cur.state() == EntryState.SENDING ? cur.returned() : cur;
-        quarantine(back, why);
-        return get(id);
+        Optional<QueueEntry> q = quarantineEntry(id, why);
+        q.ifPresent(e -> quarantineListener.accept(new Quarantined(id.value(), why)));
+        return q;
     }
 
     /**
@@ -638,34 +726,185 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
+    /** Where an entry's message bytes are: known to the overlay for a new entry, else in its record. */
+    private Spool.Location location(QueueId id) {
+        Staged s = overlay.get(id);
+        if (s != null && s.location() != null) {
+            return s.location();
+        }
+        EntryCodec.Stored st = index.get(id.value());
+        return st == null ? null : st.location();
+    }
+
+    // ---- the store behind AbstractQueue: the overlay over the MapDB index ---------------------
+
     @Override
-    protected void store(QueueEntry entry, boolean wait) throws QueueException {
-        checkWritable();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Spool.Location loc = locations.get(entry.id());
-        Spool.Appended j = journal(entry, loc, false);
-        submit(new Put(entry, loc, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), false, done, wait));
-        if (wait) {
-            await(done);
+    protected QueueEntry stored(QueueId id) {
+        Staged s = overlay.get(id);
+        if (s != null) {
+            return s.entry();
+        }
+        EntryCodec.Stored st = index.get(id.value());
+        return st == null ? null : st.entry();
+    }
+
+    @Override
+    protected List<QueueEntry> storedDue(boolean fresh, Due after, int max) {
+        indexLock.readLock().lock();
+        try {
+            String afterKey = after == null ? null : IndexStore.dueKey(fresh, after.at(), after.id().value());
+            List<QueueEntry> out = new ArrayList<>();
+            index.dueIds(fresh, afterKey, id -> {
+                if (!overlay.containsKey(new QueueId(id))) {
+                    EntryCodec.Stored st = index.get(id);
+                    if (st != null) {
+                        out.add(st.entry());
+                    }
+                }
+                return out.size() < max;
+            });
+            for (Staged s : overlay.values()) {
+                QueueEntry e = s.entry();
+                if (e != null && (e.state() == EntryState.QUEUED || e.state() == EntryState.DEFERRED)
+                        && (e.attempts() == 0) == fresh && (after == null || Due.of(e).compareTo(after) > 0)) {
+                    out.add(e);
+                }
+            }
+            out.sort((a, b) -> Due.of(a).compareTo(Due.of(b)));
+            return out.size() > max ? new ArrayList<>(out.subList(0, max)) : out;
+        } finally {
+            indexLock.readLock().unlock();
         }
     }
 
     @Override
-    protected void drop(QueueEntry entry, boolean wait) throws QueueException {
-        checkWritable();
+    protected void scanStored(Set<EntryState> states, QueueId after, java.util.function.Predicate<QueueEntry> visitor) {
+        // Writes not yet applied, merged into the store's id order; they win over the record.
+        java.util.TreeMap<QueueId, Staged> staged = new java.util.TreeMap<>(overlay);
+        java.util.Iterator<Map.Entry<QueueId, Staged>> ov =
+                (after == null ? staged : staged.tailMap(after, false)).entrySet().iterator();
+        ScanMerge m = new ScanMerge(states, visitor, ov);
+        if (states.size() == 1) {
+            index.stateIds(states.iterator().next(), after == null ? null : after.value(), id -> {
+                QueueId q = new QueueId(id);
+                if (!m.before(q) || staged.containsKey(q)) {
+                    return m.going;
+                }
+                EntryCodec.Stored st = index.get(id);
+                return st == null || m.emit(st.entry());
+            });
+        } else {
+            var range = after == null ? index.records : index.records.tailMap(after.value(), false);
+            for (Map.Entry<String, byte[]> r : range.entrySet()) {
+                QueueId q = new QueueId(r.getKey());
+                if (!m.before(q)) {
+                    break;
+                }
+                if (staged.containsKey(q)) {
+                    continue;
+                }
+                try {
+                    if (!m.emit(EntryCodec.decodeStored(r.getValue()).entry())) {
+                        break;
+                    }
+                } catch (EntryCodec.DecodeException ex) {
+                    // Unreadable records are quarantined at open; a listing goes on past them.
+                }
+            }
+        }
+        m.rest();
+    }
+
+    /** Interleaves staged writes (in id order) with stored records during a scan. */
+    private static final class ScanMerge {
+        private final Set<EntryState> states;
+        private final java.util.function.Predicate<QueueEntry> visitor;
+        private final java.util.Iterator<Map.Entry<QueueId, Staged>> staged;
+        private Map.Entry<QueueId, Staged> next;
+        boolean going = true;
+
+        ScanMerge(Set<EntryState> states, java.util.function.Predicate<QueueEntry> visitor,
+                  java.util.Iterator<Map.Entry<QueueId, Staged>> staged) {
+            this.states = states;
+            this.visitor = visitor;
+            this.staged = staged;
+            this.next = staged.hasNext() ? staged.next() : null;
+        }
+
+        /** Emits staged entries up to (and including) {@code id}; false once the visitor stopped. */
+        boolean before(QueueId id) {
+            while (going && next != null && next.getKey().compareTo(id) <= 0) {
+                QueueEntry e = next.getValue().entry();
+                next = staged.hasNext() ? staged.next() : null;
+                if (e != null) {
+                    emit(e);
+                }
+            }
+            return going;
+        }
+
+        boolean emit(QueueEntry e) {
+            if (going && (states.isEmpty() || states.contains(e.state()))) {
+                going = visitor.test(e);
+            }
+            return going;
+        }
+
+        void rest() {
+            while (going && next != null) {
+                QueueEntry e = next.getValue().entry();
+                next = staged.hasNext() ? staged.next() : null;
+                if (e != null) {
+                    emit(e);
+                }
+            }
+        }
+    }
+
+    @Override
+    protected Optional<QueueEntry> firstStored(EntryState state) {
+        QueueEntry[] found = {null};
+        index.stateIds(state, null, id -> {
+            Staged s = overlay.get(new QueueId(id));
+            QueueEntry e = s != null ? s.entry() : java.util.Optional.ofNullable(index.get(id))
+                    .map(EntryCodec.Stored::entry).orElse(null);
+            if (e != null && e.state() == state) {
+                found[0] = e;
+                return false;
+            }
+            return true;
+        });
+        for (Staged s : overlay.values()) {
+            QueueEntry e = s.entry();
+            if (e != null && e.state() == state && (found[0] == null || e.id().compareTo(found[0].id()) < 0)) {
+                found[0] = e;
+            }
+        }
+        return Optional.ofNullable(found[0]);
+    }
+
+    @Override
+    protected CompletableFuture<Void> write(QueueEntry entry, boolean urgent) {
+        Staged prev = overlay.get(entry.id());
+        Staged st = new Staged(entry, prev != null && prev.entry() != null ? prev.location() : null);
+        Spool.Appended j = journal(entry, location(entry.id()), false);
+        overlay.put(entry.id(), st);
         CompletableFuture<Void> done = new CompletableFuture<>();
-        Spool.Location loc = locations.get(entry.id());
+        submit(new Put(entry, null, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, urgent, st));
+        return done;
+    }
+
+    @Override
+    protected CompletableFuture<Void> erase(QueueEntry entry, boolean urgent) {
+        Staged prev = overlay.get(entry.id());
+        Spool.Location loc = location(entry.id());
         markDead(entry, loc);
         Spool.Appended j = journal(entry, loc, true);
-        submit(new Remove(entry, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, wait));
-        if (wait) {
-            await(done);
-        }
-    }
-
-    @Override
-    protected void onAsyncStoreFailure(QueueEntry entry, QueueException e) {
-        LOG.error("{} could not be written to the queue store: {}", entry.id(), e.getMessage());
+        Staged st = new Staged(null, prev != null ? prev.location() : null);
+        overlay.put(entry.id(), st);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        submit(new Remove(entry, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(), done, urgent, st));
+        return done;
     }
 
     /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
@@ -745,47 +984,43 @@ public final class MapDbQueue extends AbstractQueue {
         return op instanceof Stop || (op instanceof Put p && p.urgent()) || (op instanceof Remove r && r.urgent());
     }
 
+    /** A message whose entry the batch removed: its bytes go once the removal is committed. */
+    private record Release(QueueId id, Spool.Location location) { }
+
     /** One group commit: every op waiting shares one spool-directory fsync and one MapDB commit. */
     private void commitBatch(List<Op> batch) {
         List<CompletableFuture<Void>> done = new ArrayList<>();
-        List<QueueEntry> removed = new ArrayList<>();
+        List<Release> released = new ArrayList<>();
+        Map<Long, Set<Long>> newRecords = new java.util.HashMap<>();
         try {
             if (!healthy) {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
-            Map<Long, Set<Long>> newRecords = new java.util.HashMap<>();
             // Only each entry's last write in the batch reaches MapDB: a message accepted and
             // delivered within one batch costs no index write at all, only the watermark that
             // moves past its spool record.
-            Map<QueueId, Op> last = new java.util.HashMap<>();
-            Set<QueueId> createdHere = new HashSet<>();
+            Map<QueueId, Op> last = new java.util.LinkedHashMap<>();
+            Map<QueueId, Spool.Location> createdHere = new java.util.HashMap<>();
             for (Op op : batch) {
                 if (op instanceof Put p) {
-                    QueueId id = p.entry().id();
                     if (p.recordStart() >= 0) {
                         // Counted for the watermark even if dropped below: otherwise the segment
                         // would be scanned from this record at every open.
                         newRecords.computeIfAbsent(p.segment(), k -> new HashSet<>()).add(p.recordStart());
                     }
-                    if (p.accepted()) {
-                        createdHere.add(id);
+                    if (p.location() != null) {
+                        createdHere.put(p.entry().id(), p.location());
                     }
-                    if (p.location() == null || last.get(id) instanceof Remove || !locations.containsKey(id)) {
-                        // Removed meanwhile (delivered or deleted; ids are never reused). A write
-                        // made outside the queue lock, such as retryAll's, can arrive after the
-                        // removal: written, it would bring the entry back into the index after its
-                        // message file is gone, and the next open would quarantine it.
-                        done.add(p.done());
-                        continue;
+                    if (!(last.get(p.entry().id()) instanceof Remove)) {
+                        // After a removal (ids are never reused) a write is stale: see apply().
+                        last.put(p.entry().id(), p);
                     }
-                    last.put(p.entry().id(), p);
                     done.add(p.done());
                 } else if (op instanceof Remove r) {
                     if (r.recordStart() >= 0) {
                         newRecords.computeIfAbsent(r.segment(), k -> new HashSet<>()).add(r.recordStart());
                     }
                     last.put(r.entry().id(), r);
-                    removed.add(r.entry());
                     done.add(r.done());
                 }
             }
@@ -793,19 +1028,33 @@ public final class MapDbQueue extends AbstractQueue {
                 return;
             }
             int writes = 0;
-            for (Map.Entry<QueueId, Op> w : last.entrySet()) {
-                if (w.getValue() instanceof Put p) {
-                    records.put(w.getKey().value(), EntryCodec.encode(p.entry(), p.location()));
-                    writes++;
-                } else if (!createdHere.contains(w.getKey())) {
-                    records.remove(w.getKey().value());
-                    writes++;
+            // The whole batch under one hold of the lock: taken per entry, a lease refill reading
+            // the due index between them slowed the committer down during a drain until its
+            // backlog (and the overlay) outgrew a 64 MiB heap (QueueDepthTest). The maps answer
+            // for the writes from here on (MapDB reads see the open transaction).
+            indexLock.writeLock().lock();
+            try {
+                for (Map.Entry<QueueId, Op> w : last.entrySet()) {
+                    writes += apply(w.getKey(), w.getValue(), createdHere, released);
+                    overlay.remove(w.getKey(), staged(w.getValue()));
                 }
+            } finally {
+                indexLock.writeLock().unlock();
             }
-            coalesced.addAndGet(done.size() - writes);
+            index.flush();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
             }
+            // Every other op's own staged value goes too, if it is still the latest: a stale write's.
+            for (Op op : batch) {
+                if (op instanceof Put || op instanceof Remove) {
+                    overlay.remove(op instanceof Put p ? p.entry().id() : ((Remove) op).entry().id(), staged(op));
+                }
+            }
+            synchronized (overlay) {
+                overlay.notifyAll();
+            }
+            coalesced.addAndGet(done.size() - writes);
             long started = System.nanoTime();
             if (spool.syncPending()) {
                 // Journal records and dead marks are made durable no later than the index that
@@ -834,16 +1083,42 @@ public final class MapDbQueue extends AbstractQueue {
             return;
         }
         done.forEach(f -> f.complete(null));
-        for (QueueEntry e : removed) {
-            Spool.Location loc = locations.remove(e.id());
+        for (Release r : released) {
             try {
-                if (loc != null) {
-                    spool.release(e.id(), loc);
-                }
+                spool.release(r.id(), r.location());
             } catch (IOException ex) {
-                LOG.warn("{} spool file not deleted ({}); it is removed at the next open", e.id(), ex.toString());
+                LOG.warn("{} spool file not deleted ({}); it is removed at the next open", r.id(), ex.toString());
             }
         }
+    }
+
+    private static Staged staged(Op op) {
+        return op instanceof Put p ? p.staged() : ((Remove) op).staged();
+    }
+
+    /** Applies one entry's last write of a batch to the index; returns the MapDB writes it cost (0 or 1). */
+    private int apply(QueueId id, Op op, Map<QueueId, Spool.Location> createdHere, List<Release> released) {
+        EntryCodec.Stored old = createdHere.containsKey(id) ? null : index.get(id.value());
+        if (op instanceof Put p) {
+            if (old == null && !createdHere.containsKey(id)) {
+                // Removed before this write reached us (delivered or deleted; ids are never
+                // reused): written, it would bring the entry back after its message is gone.
+                return 0;
+            }
+            Spool.Location loc = old != null ? old.location() : createdHere.get(id);
+            index.apply(id, old, p.entry(), loc);
+            return 1;
+        }
+        if (old != null) {
+            index.apply(id, old, null, old.location());
+            released.add(new Release(id, old.location()));
+            return 1;
+        }
+        Spool.Location loc = createdHere.get(id);
+        if (loc != null) {
+            released.add(new Release(id, loc));
+        }
+        return 0;
     }
 
     /** Hands an op to the committer, or fails it at once once the committer has stopped. */
@@ -885,7 +1160,8 @@ public final class MapDbQueue extends AbstractQueue {
         }
     }
 
-    private void checkWritable() throws QueueException {
+    @Override
+    protected void checkWritable() throws QueueException {
         if (closed) {
             throw storageError("queue is closed", null);
         }

@@ -15,23 +15,25 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.BiConsumer;
 
 /**
  * Owns bringing the index up to date with the spool at open; it runs once, before the queue
- * takes any write. Three steps:
+ * takes any write. Every change goes through {@link IndexStore}, so the due and state indexes,
+ * the counts and the segment references move exactly as a committed write would move them.
+ * Three steps:
  * <ol>
+ * <li>Walk, only when the index cannot be trusted as it stands (an older store, spool files
+ *     missing, a rebuilt index): every index record is read on its own and re-indexed; one that
+ *     cannot be read or decoded is quarantined, one left in SENDING is QUEUED again, one whose
+ *     bytes are missing is QUARANTINED. A clean open skips this and reads no entry.</li>
  * <li>Replay: each segment's records past its watermark (those the index may not have reached
  *     before the stop) are applied in (segment, offset) order: an ACCEPT adds its entry unless the
  *     index has it or it is dead, an UPDATE replaces the indexed entry's state, a REMOVE removes
  *     the entry (its ACCEPT may be in an older segment). A damaged range is kept in the
  *     quarantine map under {@code seg-<n>@<offset>} and reported.</li>
- * <li>Load: every index record is read on its own; one that cannot be read or decoded is
- *     quarantined, one left in SENDING is QUEUED again, one whose bytes are missing is
- *     QUARANTINED; the rest are handed to the queue.</li>
- * <li>Rescue, only when the index itself was damaged: every segment is scanned from its start
- *     and each live ACCEPT whose entry the index lost is queued again, with the state its later
- *     journal records give it. Dead records are delivered or deleted mail and stay out.</li>
+ * <li>Rescue, only when the walk found index records damaged: every segment is scanned from its
+ *     start and each live ACCEPT whose entry the index lost is queued again, with the state its
+ *     later journal records give it. Dead records are delivered or deleted mail and stay out.</li>
  * </ol>
  */
 final class Recovery {
@@ -40,6 +42,7 @@ final class Recovery {
     /** At most this much of a damaged range is copied into the quarantine map; the segment itself is kept. */
     private static final int MAX_QUARANTINED_BYTES = 1 << 20;
 
+    private final IndexStore index;
     private final BTreeMap<String, byte[]> records;
     private final BTreeMap<String, byte[]> quarantine;
     private final BTreeMap<Long, Long> watermarks;
@@ -52,25 +55,31 @@ final class Recovery {
     boolean damageSeen;
     int replayed;
 
-    Recovery(BTreeMap<String, byte[]> records, BTreeMap<String, byte[]> quarantine, BTreeMap<Long, Long> watermarks,
+    Recovery(IndexStore index, BTreeMap<String, byte[]> quarantine, BTreeMap<Long, Long> watermarks,
              Spool spool, Instant now) {
-        this.records = records;
+        this.index = index;
+        this.records = index.records;
         this.quarantine = quarantine;
         this.watermarks = watermarks;
         this.spool = spool;
         this.now = now;
     }
 
-    /** Runs the three steps; {@code load} receives every entry that is in the queue afterwards. */
-    void run(BiConsumer<QueueEntry, Spool.Location> load) throws IOException {
-        ownFiles.addAll(quarantine.keySet());
+    /** Runs the steps ({@code walk}: re-index every entry first); the index changes are flushed, not committed. */
+    void run(boolean walk) throws IOException {
+        boolean indexDamaged = false;
+        if (walk) {
+            index.clearIndexes();
+            // One key at a time: the walk holds no list of every key, and a key removed as
+            // damaged still leads to the next.
+            String key = records.isEmpty() ? null : records.firstKey();
+            for (; key != null; key = records.higherKey(key)) {
+                indexDamaged |= !loadOne(key);
+            }
+        }
         for (long seg : spool.segmentNumbers()) {
             long from = watermarks.getOrDefault(seg, 0L);
             watermarks.put(seg, spool.scan(seg, from, new Replay(seg, null)));
-        }
-        boolean indexDamaged = false;
-        for (String key : List.copyOf(records.keySet())) {
-            indexDamaged |= !loadOne(key, load);
         }
         if (indexDamaged) {
             damageSeen = true;
@@ -83,15 +92,17 @@ final class Recovery {
                     quarantined.removeIf(q -> q.id().equals(key));
                     quarantine.remove(key);
                     LOG.warn("{}: its index record was damaged; restored from its spool record", key);
-                    loadOne(key, load);
                 }
             }
         }
+        index.flush();
         damageSeen |= !quarantined.isEmpty() || !quarantine.isEmpty();
+        ownFiles.addAll(quarantine.keySet());
+        ownFiles.addAll(index.files);
     }
 
-    /** Loads one index record; false when the record itself is damaged. */
-    private boolean loadOne(String key, BiConsumer<QueueEntry, Spool.Location> load) throws IOException {
+    /** Re-indexes one index record; false when the record itself is damaged. */
+    private boolean loadOne(String key) throws IOException {
         byte[] raw;
         try {
             raw = records.get(key);
@@ -105,6 +116,9 @@ final class Recovery {
             }
             return false;
         }
+        if (raw == null) {
+            return true;
+        }
         EntryCodec.Stored stored;
         try {
             stored = EntryCodec.decodeStored(raw);
@@ -114,25 +128,25 @@ final class Recovery {
             quarantined.add(new MapDbQueue.Quarantined(key, "decode: " + ex.getMessage()));
             return false;
         }
-        QueueEntry e = stored.entry();
-        Spool.Location loc = stored.location();
+        index.apply(stored.entry().id(), null, checked(stored.entry(), stored.location()), stored.location());
+        return true;
+    }
+
+    /**
+     * The entry as it may be queued: one left in SENDING is QUEUED again (we cannot know whether
+     * the upstream took it: a duplicate is better than a lost message), one whose bytes are
+     * missing or short is QUARANTINED and reported.
+     */
+    private QueueEntry checked(QueueEntry e, Spool.Location loc) throws IOException {
         if (e.state() == EntryState.SENDING) {
-            // It was being sent when we stopped; we cannot know whether the upstream took it,
-            // so it goes out again. A duplicate is better than a lost message.
             e = e.recovered(now);
-            records.put(key, EntryCodec.encode(e, loc));
         }
         if (e.state() != EntryState.QUARANTINED && !spool.intact(e.id(), loc)) {
             String why = loc.inFile() ? "spool file missing or short" : "spool segment missing or short";
             e = e.quarantined(why);
-            records.put(key, EntryCodec.encode(e, loc));
             quarantined.add(new MapDbQueue.Quarantined(e.id().value(), why));
         }
-        if (loc.inFile()) {
-            ownFiles.add(e.id().value());
-        }
-        load.accept(e, loc);
-        return true;
+        return e;
     }
 
     /**
@@ -158,7 +172,12 @@ final class Recovery {
             if (kind == SpoolRecord.Kind.REMOVE) {
                 String id = new String(inner, java.nio.charset.StandardCharsets.UTF_8);
                 if (rescued == null || rescued.remove(id)) {
-                    records.remove(id);
+                    EntryCodec.Stored old = index.get(id);
+                    if (old != null) {
+                        index.apply(old.entry().id(), old, null, old.location());
+                    } else {
+                        records.remove(id);
+                    }
                 }
                 return;
             }
@@ -172,8 +191,12 @@ final class Recovery {
             }
             String key = stored.entry().id().value();
             if (kind == SpoolRecord.Kind.UPDATE) {
-                if (records.containsKey(key) && (rescued == null || rescued.contains(key))) {
-                    records.put(key, inner);
+                if (rescued == null || rescued.contains(key)) {
+                    EntryCodec.Stored old = index.get(key);
+                    if (old != null) {
+                        // The bytes stay where the entry's record says; only the state is replayed.
+                        index.apply(old.entry().id(), old, checked(stored.entry(), old.location()), old.location());
+                    }
                 }
                 return;
             }
@@ -185,12 +208,12 @@ final class Recovery {
                 // A large message's file goes only after the commit that removed its entry
                 // (delivered or deleted), or with an accept that failed and was never
                 // acknowledged: gone means done, and the record is all that is left. A file
-                // that is there but short is damage: the entry is quarantined when loaded.
+                // that is there but short is damage: the entry is quarantined (see checked).
                 LOG.info("{}: not recovered from the spool: its message file is gone, so it was"
                         + " delivered or deleted before the stop", key);
                 return;
             }
-            records.put(key, inner);
+            index.apply(stored.entry().id(), null, checked(stored.entry(), loc), loc);
             if (rescued != null) {
                 rescued.add(key);
             }

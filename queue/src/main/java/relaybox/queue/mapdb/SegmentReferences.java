@@ -21,6 +21,13 @@ final class SegmentReferences {
         references.merge(segment, 1, Integer::sum);
     }
 
+    /** Counts {@code count} references at once: at open, from the index's persisted counts. */
+    void reference(long segment, long count) {
+        if (count > 0) {
+            references.merge(segment, (int) count, Integer::sum);
+        }
+    }
+
     /** Drops one reference; returns how many are left. */
     int release(long segment) {
         int left = references.merge(segment, -1, Integer::sum);

@@ -150,6 +150,11 @@ final class Spool {
         }
     }
 
+    /** Counts {@code count} references to a segment at once: at open, from the index's counts. */
+    synchronized void reference(long segment, long count) {
+        refs.reference(segment, count);
+    }
+
     /**
      * Drops a reference after the commit that removed its entry; deletes the file, or the segment
      * once nothing refers to it and nothing is appended to it any more.

@@ -1,6 +1,7 @@
 package relaybox.queue.memory;
 
 import relaybox.queue.AbstractQueue;
+import relaybox.queue.EntryState;
 import relaybox.queue.Envelope;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
@@ -15,8 +16,17 @@ import java.io.OutputStream;
 import java.io.SequenceInputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.NavigableSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.function.Predicate;
 
 /**
  * A queue that keeps everything in heap and forgets it at exit: for tests of the stages around
@@ -25,6 +35,10 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class InMemoryQueue extends AbstractQueue {
 
     private final Map<QueueId, byte[]> bodies = new ConcurrentHashMap<>();
+    /** The entries at rest, as a store would hold them (leased ones in their state before the lease). */
+    private final ConcurrentSkipListMap<QueueId, QueueEntry> entries = new ConcurrentSkipListMap<>();
+    private final NavigableSet<Due> freshDue = new ConcurrentSkipListSet<>();
+    private final NavigableSet<Due> retryDue = new ConcurrentSkipListSet<>();
     private volatile boolean closed;
 
     public InMemoryQueue(Clock clock, RetrySchedule schedule) {
@@ -74,7 +88,7 @@ public final class InMemoryQueue extends AbstractQueue {
         long size = addedHeaders.getBytes(StandardCharsets.UTF_8).length + (long) body.length;
         QueueEntry e = QueueEntry.accepted(incoming.id(), envelope, addedHeaders, size, clock.instant());
         bodies.put(e.id(), body);
-        index(e);
+        admit(e, () -> write(e, false));
         return e;
     }
 
@@ -90,18 +104,65 @@ public final class InMemoryQueue extends AbstractQueue {
     }
 
     @Override
-    protected void store(QueueEntry entry, boolean wait) {
-        // Nothing to persist.
+    protected QueueEntry stored(QueueId id) {
+        return entries.get(id);
     }
 
     @Override
-    protected void drop(QueueEntry entry, boolean wait) {
+    protected List<QueueEntry> storedDue(boolean fresh, Due after, int max) {
+        NavigableSet<Due> set = fresh ? freshDue : retryDue;
+        List<QueueEntry> out = new ArrayList<>();
+        for (Due d : after == null ? set : set.tailSet(after, false)) {
+            if (out.size() == max) {
+                break;
+            }
+            out.add(entries.get(d.id()));
+        }
+        return out;
+    }
+
+    @Override
+    protected void scanStored(Set<EntryState> states, QueueId after, Predicate<QueueEntry> visitor) {
+        for (QueueEntry e : (after == null ? entries : entries.tailMap(after, false)).values()) {
+            if ((states.isEmpty() || states.contains(e.state())) && !visitor.test(e)) {
+                return;
+            }
+        }
+    }
+
+    @Override
+    protected Optional<QueueEntry> firstStored(EntryState state) {
+        return entries.values().stream().filter(e -> e.state() == state).findFirst();
+    }
+
+    @Override
+    protected CompletableFuture<Void> write(QueueEntry entry, boolean urgent) {
+        unindex(entries.put(entry.id(), entry));
+        if (entry.state() == EntryState.QUEUED || entry.state() == EntryState.DEFERRED) {
+            (entry.attempts() == 0 ? freshDue : retryDue).add(Due.of(entry));
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    private void unindex(QueueEntry old) {
+        if (old != null) {
+            freshDue.remove(Due.of(old));
+            retryDue.remove(Due.of(old));
+        }
+    }
+
+    @Override
+    protected CompletableFuture<Void> erase(QueueEntry entry, boolean urgent) {
+        unindex(entries.remove(entry.id()));
         bodies.remove(entry.id());
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override
-    protected void onAsyncStoreFailure(QueueEntry entry, QueueException e) {
-        throw new IllegalStateException("in-memory store cannot fail", e);
+    protected void checkWritable() throws QueueException {
+        if (closed) {
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue is closed");
+        }
     }
 
     @Override

@@ -11,11 +11,19 @@ import java.time.Duration;
  * @param dir          queue_dir: where the store and the spool live
  * @param minFreeSpace queue_min_free_space: below this much free space intake answers 452
  * @param retry        queue_retry_min, queue_retry_max, queue_lifetime: retry timing
+ * @param failedRetention queue_failed_retention: failed entries queued longer ago than this are
+ *                     purged by a periodic sweep, each with a mail-log line
  */
-public record QueueConfig(Path dir, long minFreeSpace, RetrySchedule retry) {
+public record QueueConfig(Path dir, long minFreeSpace, RetrySchedule retry, Duration failedRetention) {
 
     public static final Path DEFAULT_DIR = Path.of("/var/lib/relaybox");
     public static final long DEFAULT_MIN_FREE_SPACE = 256L << 20;
+    public static final Duration DEFAULT_FAILED_RETENTION = Duration.ofDays(5);
+
+    /** The settings of a queue in {@code dir} with every other key at its default. */
+    public QueueConfig(Path dir, long minFreeSpace, RetrySchedule retry) {
+        this(dir, minFreeSpace, retry, DEFAULT_FAILED_RETENTION);
+    }
 
     public static QueueConfig from(ConfigReader r) throws ConfigException {
         Path dir = r.path("queue_dir", DEFAULT_DIR);
@@ -33,6 +41,11 @@ public record QueueConfig(Path dir, long minFreeSpace, RetrySchedule retry) {
         if (life.isZero()) {
             throw r.error("queue_lifetime", "must be more than 0", life);
         }
-        return new QueueConfig(dir, free, new RetrySchedule(min, max, life, d.jitter()));
+        Duration keep = r.duration("queue_failed_retention", DEFAULT_FAILED_RETENTION);
+        if (keep.isZero()) {
+            throw r.error("queue_failed_retention", "must be more than 0 (failed mail is kept that long for the operator)",
+                    keep);
+        }
+        return new QueueConfig(dir, free, new RetrySchedule(min, max, life, d.jitter()), keep);
     }
 }

@@ -108,6 +108,10 @@ public final class ControlClient {
                     }
                 });
             }
+            if (head.path("ok").asBoolean(false) && head.path("stream").asBoolean(false)) {
+                handedOff = true;
+                return new ControlReply((ObjectNode) head, null, visitor -> readRows(ch, in, watchdog, visitor));
+            }
             return new ControlReply((ObjectNode) head, null);
         } catch (IOException e) {
             throw new Unreachable("relaybox daemon on " + socket + " did not answer within " + timeout.toSeconds()
@@ -121,6 +125,46 @@ public final class ControlClient {
                     // Done with it.
                 }
             }
+        }
+    }
+
+    /**
+     * Reads a streamed reply's rows as they arrive; returns its trailer. The timeout runs per row
+     * from here on, not for the whole reply: a long listing is not a hung daemon.
+     */
+    private ObjectNode readRows(SocketChannel ch, InputStream in, Timer watchdog, ControlReply.RowVisitor visitor)
+            throws IOException {
+        watchdog.cancel();
+        java.util.concurrent.atomic.AtomicLong lastRow = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+        Timer perRow = new Timer("control-client-row-timeout", true);
+        perRow.schedule(new TimerTask() {
+            @Override
+            public void run() {
+                if (System.nanoTime() - lastRow.get() > timeout.toNanos()) {
+                    try {
+                        ch.close();
+                    } catch (IOException ignored) {
+                        // The reader sees the close.
+                    }
+                }
+            }
+        }, 1000, 1000);
+        try (ch) {
+            byte[] line;
+            while ((line = readLine(in)) != null) {
+                lastRow.set(System.nanoTime());
+                JsonNode row = ControlWire.parse(line);
+                if (row.path("end").asBoolean(false) && row.isObject()) {
+                    return (ObjectNode) row;
+                }
+                if (!visitor.row(row)) {
+                    return ControlWire.object().put("end", true).put("stopped", true);
+                }
+            }
+            throw new IOException("relaybox daemon on " + socket + " ended the listing without its last line"
+                    + " (did it stop, or take longer than " + timeout.toSeconds() + "s for one row?)");
+        } finally {
+            perRow.cancel();
         }
     }
 

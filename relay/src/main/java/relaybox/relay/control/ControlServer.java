@@ -43,8 +43,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <h2>Framing</h2>
  * One request per connection: the client writes one JSON object on one line (at most
  * {@value #MAX_REQUEST} bytes); the server answers with one JSON object on one line, then, for
- * {@code raw} only, the stored message bytes, and closes. One request per connection keeps both
- * ends trivial and lets {@code raw} stream a 50 MB message without framing it.
+ * {@code raw} only, the stored message bytes, or for {@code list}, one JSON object per line per
+ * entry and a trailer line with {@code "end": true}, and closes. One request per connection keeps
+ * both ends trivial and lets {@code raw} stream a 50 MB message, and {@code list} a million
+ * entries, without framing them or holding them whole.
  *
  * <h2>Start-up</h2>
  * A socket file left by a crashed daemon is removed; one that still answers means another daemon
@@ -196,7 +198,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private static void write(SocketChannel ch, ControlReply reply) throws IOException {
-        OutputStream out = Channels.newOutputStream(ch);
+        OutputStream out = new java.io.BufferedOutputStream(Channels.newOutputStream(ch), 64 << 10);
         byte[] head = ControlJson.MAPPER.writeValueAsBytes(reply.json());
         out.write(head);
         out.write('\n');
@@ -205,7 +207,42 @@ public final class ControlServer implements AutoCloseable {
                 raw.transferTo(out);
             }
         }
+        if (reply.rows() != null) {
+            // Each row goes out as it is read from the queue: a listing of a million entries costs
+            // the daemon one row of memory, and the client sees the first rows at once.
+            com.fasterxml.jackson.databind.node.ObjectNode trailer;
+            try {
+                trailer = reply.rows().forEach(row -> {
+                    ControlJson.MAPPER.writeValue(new NoClose(out), row);
+                    out.write('\n');
+                    return true;
+                });
+            } catch (RuntimeException e) {
+                LOG.error("control stream failed", e);
+                trailer = ControlReply.error(ControlReply.INTERNAL, "listing failed: " + e).json();
+            }
+            trailer.put("end", true);
+            out.write(ControlJson.MAPPER.writeValueAsBytes(trailer));
+            out.write('\n');
+        }
         out.flush();
+    }
+
+    /** Lets Jackson write into the reply without closing it after each row. */
+    private static final class NoClose extends java.io.FilterOutputStream {
+        NoClose(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void close() {
+            // The reply goes on.
+        }
     }
 
     /** Reads up to the first newline; null if the client closed before sending one. */

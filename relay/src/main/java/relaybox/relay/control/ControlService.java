@@ -9,6 +9,7 @@ import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
+import relaybox.queue.QueueFilter;
 import relaybox.queue.QueueId;
 import relaybox.queue.mapdb.EntryCodec;
 import relaybox.relay.config.ConfigReader;
@@ -34,7 +35,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -47,7 +47,9 @@ import java.util.function.Supplier;
  * <h2>Requests</h2>
  * Every request is an object with {@code "op"}:
  * <pre>
- * list          state (comma list of state words), older_than ("2h"), sender, recipient (substrings)
+ * list          state (comma list of state words), older_than ("2h"), sender, recipient (substrings),
+ *               after (an id: the page starts after it), limit; streamed: one entry per line,
+ *               then a trailer with count, bytes, last (id) and more (true if the limit cut it)
  * show          id                 → entry, text (readable record), headers
  * raw           id                 → the stored message as sent, streamed after the JSON line
  * delete        ids | all | failed
@@ -57,6 +59,7 @@ import java.util.function.Supplier;
  * retry         ids | all          (all: queued, deferred; makes them due now; with
  *                                   summary, the reply counts them instead of listing them)
  * requeue       ids | failed       (failed recipients get a new life)
+ * purge         failed [older_than]  deletes failed entries (all, or those queued before older_than)
  * stats         counts, age histogram (qshape buckets), oldest, throughput, links
  * status        listeners, depth, queue health, links
  * upstream-test probes each upstream without sending mail
@@ -128,6 +131,7 @@ public final class ControlService implements AutoCloseable {
                 case "show" -> show(request);
                 case "raw" -> raw(request);
                 case "delete", "hold", "release", "retry", "requeue" -> act(op, request, peer);
+                case "purge" -> purge(request, peer);
                 case "stats" -> stats();
                 case "status" -> status();
                 case "upstream-test" -> upstreamTest();
@@ -148,17 +152,46 @@ public final class ControlService implements AutoCloseable {
 
     private ControlReply list(JsonNode req) throws BadRequest {
         Instant now = clock.instant();
-        Predicate<QueueEntry> filter = filter(req, now);
-        ArrayNode entries = ControlJson.MAPPER.createArrayNode();
-        StatusSource.Link blocked = blocking(status.links());
-        for (QueueEntry e : queue.list()) {
-            if (filter.test(e)) {
-                entries.add(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now).waitingFor(blocked)));
-            }
+        QueueFilter filter = filter(req, now);
+        long limit = req.path("limit").asLong(0);
+        if (limit < 0) {
+            throw new BadRequest("limit: expected a positive number (got " + limit + ")");
         }
-        ObjectNode out = ControlJson.MAPPER.createObjectNode();
-        out.set("entries", entries);
-        return ControlReply.ok(out);
+        String after = req.path("after").asText("");
+        QueueFilter page = (after.isBlank() ? filter : filter.withAfter(id(after)))
+                .withLimit(limit == 0 ? 0 : limit + 1);
+        StatusSource.Link blocked = blocking(status.links());
+        return ControlReply.stream(ControlJson.MAPPER.createObjectNode(), visitor -> {
+            long[] n = {0, 0};
+            String[] last = {null};
+            boolean[] more = {false};
+            IOException[] failed = {null};
+            queue.scan(page, e -> {
+                if (limit > 0 && n[0] == limit) {
+                    // One past the page: there is more to list.
+                    more[0] = true;
+                    return false;
+                }
+                n[0]++;
+                n[1] += e.messageSize();
+                last[0] = e.id().value();
+                try {
+                    return visitor.row(ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e, now).waitingFor(blocked)));
+                } catch (IOException ex) {
+                    failed[0] = ex;
+                    return false;
+                }
+            });
+            if (failed[0] != null) {
+                throw failed[0];
+            }
+            ObjectNode trailer = ControlJson.MAPPER.createObjectNode();
+            trailer.put("count", n[0]);
+            trailer.put("bytes", n[1]);
+            trailer.put("last", last[0]);
+            trailer.put("more", more[0]);
+            return trailer;
+        });
     }
 
     /**
@@ -174,33 +207,24 @@ public final class ControlService implements AutoCloseable {
                 .min(Comparator.comparing(StatusSource.Link::nextAttempt)).orElse(links.get(0));
     }
 
-    static Predicate<QueueEntry> filter(JsonNode req, Instant now) throws BadRequest {
-        Predicate<QueueEntry> p = e -> true;
+    static QueueFilter filter(JsonNode req, Instant now) throws BadRequest {
+        QueueFilter f = QueueFilter.ALL;
         String states = req.path("state").asText("");
         if (!states.isBlank()) {
             Set<EntryState> wanted = EnumSet.noneOf(EntryState.class);
             for (String s : states.split(",")) {
                 wanted.add(state(s.trim()));
             }
-            p = p.and(e -> wanted.contains(e.state()));
+            f = f.withStates(wanted);
         }
         String older = req.path("older_than").asText("");
         if (!older.isBlank()) {
             Duration d = ConfigReader.parseDuration(older)
                     .orElseThrow(() -> new BadRequest("older-than: expected a duration like 30m, 2h or 5d (got \""
                             + older + "\")"));
-            Instant cut = now.minus(d);
-            p = p.and(e -> e.queuedAt().isBefore(cut));
+            f = f.withQueuedBefore(now.minus(d));
         }
-        String sender = lower(req.path("sender").asText(""));
-        if (!sender.isEmpty()) {
-            p = p.and(e -> lower(e.envelope().sender()).contains(sender));
-        }
-        String rcpt = lower(req.path("recipient").asText(""));
-        if (!rcpt.isEmpty()) {
-            p = p.and(e -> e.recipients().stream().anyMatch(r -> lower(r.address()).contains(rcpt)));
-        }
-        return p;
+        return f.withSender(req.path("sender").asText("")).withRecipient(req.path("recipient").asText(""));
     }
 
     private static EntryState state(String word) throws BadRequest {
@@ -280,19 +304,6 @@ public final class ControlService implements AutoCloseable {
         if (!ids.isEmpty() && ids.size() != ids.stream().distinct().count()) {
             ids = ids.stream().distinct().toList();
         }
-        if (ids.isEmpty()) {
-            Set<EntryState> from = failed ? EnumSet.of(EntryState.FAILED) : switch (op) {
-                case "hold" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED);
-                case "release" -> EnumSet.of(EntryState.HELD);
-                case "retry" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED);
-                default -> EnumSet.allOf(EntryState.class);
-            };
-            ids = queue.list().stream().filter(e -> from.contains(e.state())).map(QueueEntry::id).toList();
-        }
-        List<Future<String>> results = new ArrayList<>(ids.size());
-        for (QueueId id : ids) {
-            results.add(bulk.submit(() -> apply(op, id)));
-        }
         ArrayNode rows = ControlJson.MAPPER.createArrayNode();
         Map<String, Integer> totals = new LinkedHashMap<>();
         totals.put("done", 0);
@@ -300,6 +311,68 @@ public final class ControlService implements AutoCloseable {
         totals.put("not_applicable", 0);
         totals.put("already", 0);
         totals.put("error", 0);
+        long selected;
+        if (!ids.isEmpty()) {
+            applyAll(op, ids, rows, totals);
+            selected = ids.size();
+        } else {
+            Set<EntryState> from = failed ? EnumSet.of(EntryState.FAILED) : switch (op) {
+                case "hold" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED);
+                case "release" -> EnumSet.of(EntryState.HELD);
+                case "retry" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED);
+                default -> EnumSet.noneOf(EntryState.class);
+            };
+            selected = applyPaged(op, QueueFilter.ALL.withStates(from), rows, totals);
+        }
+        LOG.info("control {} by {}: {} selected, {}", op, peer, selected, totals);
+        if (op.equals("retry")) {
+            onRetry.run();
+        }
+        ObjectNode out = ControlJson.MAPPER.createObjectNode();
+        out.put("action", op);
+        out.set("results", rows);
+        if (selected > MAX_ROWS) {
+            // Too many for a row each: the reply counts them, as with summary.
+            out.put("selected", selected);
+        }
+        totals.forEach(out::put);
+        return ControlReply.ok(out);
+    }
+
+    /** Replies to bulk actions list each entry up to this many; beyond, they count only. */
+    static final int MAX_ROWS = 10_000;
+    /** Bulk actions select and apply this many entries at a time: memory stays one page deep. */
+    private static final int PAGE = 1_000;
+
+    /**
+     * Applies {@code op} to every entry {@code filter} selects, a page at a time in id order, each
+     * page's entries concurrently (so they share the queue's group commits). Returns how many.
+     */
+    private long applyPaged(String op, QueueFilter filter, ArrayNode rows, Map<String, Integer> totals)
+            throws InterruptedException {
+        long selected = 0;
+        QueueId after = null;
+        while (true) {
+            List<QueueId> page = new ArrayList<>(PAGE);
+            queue.scan(filter.withAfter(after).withLimit(PAGE), e -> page.add(e.id()));
+            if (page.isEmpty()) {
+                return selected;
+            }
+            selected += page.size();
+            if (selected > MAX_ROWS) {
+                rows.removeAll();
+            }
+            applyAll(op, page, selected > MAX_ROWS ? null : rows, totals);
+            after = page.get(page.size() - 1);
+        }
+    }
+
+    private void applyAll(String op, List<QueueId> ids, ArrayNode rows, Map<String, Integer> totals)
+            throws InterruptedException {
+        List<Future<String>> results = new ArrayList<>(ids.size());
+        for (QueueId id : ids) {
+            results.add(bulk.submit(() -> apply(op, id)));
+        }
         for (int i = 0; i < ids.size(); i++) {
             String result;
             try {
@@ -307,23 +380,72 @@ public final class ControlService implements AutoCloseable {
             } catch (ExecutionException e) {
                 result = "error: " + e.getCause();
             }
-            ObjectNode row = rows.addObject();
-            row.put("id", ids.get(i).value());
-            row.put("result", result.startsWith("error") ? "error" : result);
-            if (result.startsWith("error")) {
-                row.put("message", result.substring("error: ".length()));
+            String word = result.startsWith("error") ? "error" : result;
+            totals.merge(word, 1, Integer::sum);
+            if (rows != null) {
+                ObjectNode row = rows.addObject();
+                row.put("id", ids.get(i).value());
+                row.put("result", word);
+                if (result.startsWith("error")) {
+                    row.put("message", result.substring("error: ".length()));
+                }
             }
-            totals.merge(row.get("result").asText(), 1, Integer::sum);
         }
-        LOG.info("control {} by {}: {} selected, {}", op, peer, ids.size(), totals);
-        if (op.equals("retry")) {
-            onRetry.run();
+    }
+
+    /**
+     * Deletes failed entries, all of them or those queued before {@code older_than}: what the
+     * retention sweep does on its own after {@code queue_failed_retention}. Each gets a mail-log
+     * line; the reply counts them.
+     */
+    private ControlReply purge(JsonNode req, String peer) throws BadRequest, InterruptedException {
+        if (!req.path("failed").asBoolean(false)) {
+            throw new BadRequest("purge: only failed entries are purged; give failed");
         }
+        QueueFilter f = filter(req, clock.instant()).withStates(EnumSet.of(EntryState.FAILED));
+        String older = req.path("older_than").asText("");
+        long n = purgeFailed(f, "purged by " + peer + (older.isBlank() ? "" : " (failed, older than " + older + ")"));
+        LOG.info("control purge by {}: {} failed entries purged", peer, n);
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
-        out.put("action", op);
-        out.set("results", rows);
-        totals.forEach(out::put);
+        out.put("action", "purge");
+        out.put("purged", n);
         return ControlReply.ok(out);
+    }
+
+    /**
+     * Deletes every FAILED entry queued before {@code cutoff}, logging each with {@code reason};
+     * the daemon's retention sweep. Returns how many went. Pages through the failed entries, so
+     * it runs in bounded memory however many there are.
+     */
+    public long purgeFailed(Instant cutoff, String reason) throws InterruptedException {
+        return purgeFailed(QueueFilter.ALL.withStates(EnumSet.of(EntryState.FAILED)).withQueuedBefore(cutoff), reason);
+    }
+
+    private long purgeFailed(QueueFilter f, String reason) throws InterruptedException {
+        long n = 0;
+        QueueId after = null;
+        while (true) {
+            List<QueueId> page = new ArrayList<>(PAGE);
+            queue.scan(f.withAfter(after).withLimit(PAGE), e -> page.add(e.id()));
+            if (page.isEmpty()) {
+                return n;
+            }
+            after = page.get(page.size() - 1);
+            List<Future<Queue.ActionResult>> results = new ArrayList<>(page.size());
+            for (QueueId id : page) {
+                results.add(bulk.submit(() -> queue.delete(id)));
+            }
+            for (int i = 0; i < page.size(); i++) {
+                try {
+                    if (results.get(i).get() == Queue.ActionResult.DONE) {
+                        mailLog.purged(page.get(i), reason);
+                        n++;
+                    }
+                } catch (ExecutionException e) {
+                    LOG.warn("{} not purged: {}", page.get(i), e.getCause().toString());
+                }
+            }
+        }
     }
 
     /**
@@ -334,24 +456,26 @@ public final class ControlService implements AutoCloseable {
      */
     private ControlReply flush(String peer, boolean summary) {
         onRetry.run();
-        Set<EntryState> from = EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED);
-        List<QueueId> ids = queue.list().stream().filter(e -> from.contains(e.state())).map(QueueEntry::id).toList();
+        Map<EntryState, Long> c = queue.counts();
+        long waiting = c.get(EntryState.QUEUED) + c.get(EntryState.DEFERRED);
         int moved = queue.retryAll(clock.instant());
         LOG.info("control retry by {}: {} queued or deferred, all due now ({} were waiting for a retry time)",
-                peer, ids.size(), moved);
+                peer, waiting, moved);
         ArrayNode rows = ControlJson.MAPPER.createArrayNode();
-        if (!summary) {
-            for (QueueId id : ids) {
-                rows.addObject().put("id", id.value()).put("result", "done");
-            }
+        boolean count = summary || waiting > MAX_ROWS;
+        if (!count) {
+            queue.scan(QueueFilter.ALL.withStates(EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED)), e -> {
+                rows.addObject().put("id", e.id().value()).put("result", "done");
+                return true;
+            });
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.put("action", "retry");
         out.set("results", rows);
-        if (summary) {
-            out.put("selected", ids.size());
+        if (count) {
+            out.put("selected", waiting);
         }
-        out.put("done", ids.size());
+        out.put("done", count ? waiting : rows.size());
         out.put("not_found", 0);
         out.put("not_applicable", 0);
         out.put("error", 0);
@@ -400,24 +524,20 @@ public final class ControlService implements AutoCloseable {
 
     private ControlReply stats() {
         Instant now = clock.instant();
-        List<QueueEntry> all = queue.list();
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         ObjectNode counts = out.putObject("counts");
-        Map<EntryState, Long> c = new java.util.EnumMap<>(EntryState.class);
-        for (EntryState s : EntryState.values()) {
-            c.put(s, 0L);
-        }
-        for (QueueEntry e : all) {
-            c.merge(e.state(), 1L, Long::sum);
-        }
-        c.forEach((s, n) -> {
-            if (s != EntryState.DELIVERED) {
-                counts.put(s.word(), n);
+        // The queue keeps its counts as it goes (and in its index): no walk.
+        Map<EntryState, Long> c = queue.counts();
+        long total = 0;
+        for (Map.Entry<EntryState, Long> x : c.entrySet()) {
+            if (x.getKey() != EntryState.DELIVERED) {
+                counts.put(x.getKey().word(), x.getValue());
+                total += x.getValue();
             }
-        });
-        out.put("total", all.size());
+        }
+        out.put("total", total);
         out.put("depth", depth(c));
-        Optional<QueueEntry> oldest = all.stream().min(Comparator.comparing(QueueEntry::queuedAt));
+        Optional<QueueEntry> oldest = queue.oldest(EnumSet.complementOf(EnumSet.of(EntryState.DELIVERED)));
         if (oldest.isPresent()) {
             ObjectNode o = out.putObject("oldest");
             o.put("id", oldest.get().id().value());
@@ -426,7 +546,7 @@ public final class ControlService implements AutoCloseable {
         } else {
             out.putNull("oldest");
         }
-        out.set("histogram", histogram(all, now));
+        out.set("histogram", histogram(now));
         throughput(out, now);
         out.set("links", ControlJson.MAPPER.valueToTree(links()));
         return ControlReply.ok(out);
@@ -438,11 +558,15 @@ public final class ControlService implements AutoCloseable {
                 + c.getOrDefault(EntryState.SENDING, 0L);
     }
 
+    /** Domains the histogram tells apart; past this many, new ones are counted as "(other)". */
+    static final int MAX_DOMAINS = 10_000;
+
     /**
      * Entries by state and by age bucket, plus the busiest recipient domains counted by pending
-     * recipient, like Postfix's qshape; the first count of each row is its total.
+     * recipient, like Postfix's qshape; the first count of each row is its total. One walk over
+     * the queue through its cursor, in memory bounded by the number of domains kept.
      */
-    private static ObjectNode histogram(List<QueueEntry> all, Instant now) {
+    private ObjectNode histogram(Instant now) {
         ObjectNode h = ControlJson.MAPPER.createObjectNode();
         ArrayNode labels = h.putArray("buckets");
         for (int m : BUCKET_MINUTES) {
@@ -452,15 +576,19 @@ public final class ControlService implements AutoCloseable {
         Map<String, long[]> byState = new LinkedHashMap<>();
         long[] total = new long[BUCKET_MINUTES.length + 1];
         Map<String, long[]> byDomain = new HashMap<>();
-        for (QueueEntry e : all) {
+        queue.scan(QueueFilter.ALL, e -> {
             int b = bucket(Duration.between(e.queuedAt(), now));
             byState.computeIfAbsent(e.state().word(), k -> new long[BUCKET_MINUTES.length + 1])[b]++;
             total[b]++;
             for (String r : e.pendingRecipients()) {
                 String domain = lower(r.substring(r.lastIndexOf('@') + 1));
+                if (!byDomain.containsKey(domain) && byDomain.size() >= MAX_DOMAINS) {
+                    domain = "(other)";
+                }
                 byDomain.computeIfAbsent(domain, k -> new long[BUCKET_MINUTES.length + 1])[b]++;
             }
-        }
+            return true;
+        });
         ArrayNode rows = h.putArray("states");
         row(rows, "TOTAL", total);
         for (EntryState s : EntryState.values()) {

@@ -108,6 +108,11 @@ public class MailLog {
         emit(id + " queue " + event);
     }
 
+    /** A failed entry deleted by {@code queue purge} or by the retention sweep; reason says which. */
+    public void purged(QueueId id, String reason) {
+        emit(id + " queue purged reason=" + quote(reason));
+    }
+
     public void quarantined(String id, String reason) {
         emit(id + " queue quarantined reason=" + quote(reason));
     }

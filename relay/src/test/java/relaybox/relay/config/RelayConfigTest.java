@@ -26,6 +26,18 @@ class RelayConfigTest {
     }
 
     @Test
+    void failedRetentionIsReadAndMustBeMoreThanZero() throws Exception {
+        assertEquals(java.time.Duration.ofDays(5), RelayConfig.from(Path.of("t.conf"),
+                ConfigReader.parse("t.conf", UPSTREAM.strip())).queue().failedRetention(), "the default");
+        assertEquals(java.time.Duration.ofHours(12), RelayConfig.from(Path.of("t.conf"),
+                ConfigReader.parse("t.conf", "queue_failed_retention = \"12h\"" + UPSTREAM)).queue().failedRetention());
+        assertEquals("t.conf: queue_failed_retention: must be more than 0 (failed mail is kept that long for the "
+                + "operator) (got \"0s\")", error("queue_failed_retention = \"0s\"" + UPSTREAM).getMessage());
+        assertTrue(error("queue_failed_retention = \"a week\"" + UPSTREAM).getMessage()
+                .startsWith("t.conf: queue_failed_retention: expected a duration"));
+    }
+
+    @Test
     void unknownKeyIsNamed() {
         ConfigException e = error("queue_dri = \"/x\"" + UPSTREAM);
         assertTrue(e.getMessage().startsWith("t.conf: queue_dri: unknown key"), e.getMessage());

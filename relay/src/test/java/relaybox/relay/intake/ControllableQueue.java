@@ -167,8 +167,13 @@ final class ControllableQueue implements Queue {
     }
 
     @Override
-    public List<QueueEntry> list() {
-        return delegate.list();
+    public void scan(relaybox.queue.QueueFilter filter, java.util.function.Predicate<QueueEntry> visitor) {
+        delegate.scan(filter, visitor);
+    }
+
+    @Override
+    public Optional<QueueEntry> oldest(java.util.Set<EntryState> states) {
+        return delegate.oldest(states);
     }
 
     @Override
