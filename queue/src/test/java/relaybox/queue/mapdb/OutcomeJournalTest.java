@@ -74,6 +74,54 @@ class OutcomeJournalTest {
         }
     }
 
+    /**
+     * Replayed journal records go through the index like a commit: the per-state counts, the
+     * state index (scan by state) and the due index (leasing) agree with the entries, at the
+     * replaying open and at the clean open after it, which reads no entry.
+     */
+    @Test
+    void replayedOutcomesMoveTheCountsStateAndDueIndexesAsACommitWould() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("indexes");
+        MapDbQueue q = open(dir, clock);
+        List<QueueEntry> acked = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            acked.add(put(q, "message " + i, "a@x.example"));
+        }
+        q.close();
+        q = open(dir, clock);
+        q.leaseDue(clock.instant(), 100);
+        q.indexGateForTest = new CountDownLatch(1);
+        for (int i = 0; i < 3; i++) {
+            deliver(q, acked.get(i), clock);
+        }
+        q.recordOutcome(acked.get(3).id(), Map.of("a@x.example", new DeliveryOutcome.Deferred("451 later")),
+                clock.instant());
+        q.recordOutcome(acked.get(4).id(), Map.of("a@x.example", new DeliveryOutcome.Failed("550 no")), clock.instant());
+        q.returnLease(acked.get(5).id());
+        q.crashForTest();
+        for (int open = 0; open < 2; open++) {
+            try (MapDbQueue back = open(dir, clock)) {
+                Map<EntryState, Long> counts = back.counts();
+                assertEquals(1L, counts.get(EntryState.QUEUED), "open " + open + ": " + counts);
+                assertEquals(1L, counts.get(EntryState.DEFERRED), "open " + open + ": " + counts);
+                assertEquals(1L, counts.get(EntryState.FAILED), "open " + open + ": " + counts);
+                List<QueueId> failedIds = new ArrayList<>();
+                back.scan(relaybox.queue.QueueFilter.states(EntryState.FAILED), e -> failedIds.add(e.id()));
+                assertEquals(List.of(acked.get(4).id()), failedIds);
+                List<QueueId> deferredIds = new ArrayList<>();
+                back.scan(relaybox.queue.QueueFilter.states(EntryState.DEFERRED), e -> deferredIds.add(e.id()));
+                assertEquals(List.of(acked.get(3).id()), deferredIds);
+                if (open == 1) {
+                    clock.advance(java.time.Duration.ofDays(2));
+                    assertEquals(List.of(acked.get(3).id(), acked.get(5).id()).stream().sorted().toList(),
+                            back.leaseDue(clock.instant(), 100).stream().map(QueueEntry::id).sorted().toList(),
+                            "the due index holds exactly the waiting entries");
+                }
+            }
+        }
+    }
+
     @Test
     void aRebuildOfTheIndexFromTheSpoolResendsNoDeliveredMessage() throws Exception {
         MutableClock clock = new MutableClock();
