@@ -214,11 +214,12 @@ public interface QueueContract {
      * More entries than the lease window holds, deferred to random times (seeded, the seed is
      * printed), with new mail arriving meanwhile: every entry is leased exactly once per due time,
      * never before it is due, each kind in due order, and retryAll reaches entries beyond the
-     * window. This is what the window's refill and trim must keep true.
+     * window. This is what the window's refill and trim must keep true. A failing seed is run
+     * again with {@code -Dcontract.seed=N}.
      */
     @Test
     default void moreEntriesThanTheWindowLeaseInDueOrderAndNoneIsLost() throws Exception {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("contract.seed", System.nanoTime());
         System.out.println("moreEntriesThanTheWindowLeaseInDueOrderAndNoneIsLost seed=" + seed);
         java.util.Random rnd = new java.util.Random(seed);
         MutableClock clock = new MutableClock();
@@ -263,6 +264,21 @@ public interface QueueContract {
                     }
                     assertFalse(e.nextAttemptAt().isBefore(lastDue), "retries in due order, seed=" + seed);
                     lastDue = e.nextAttemptAt();
+                    assertTrue(again.add(e.id()), "leased twice, seed=" + seed);
+                    q.returnLease(e.id());
+                    q.hold(e.id());
+                }
+            }
+            // Retries already due but not leased within the steps are not retryAll's to move (it
+            // moves entries due later): they are leased now, as a step would have leased them.
+            for (List<QueueEntry> got = q.leaseDue(clock.instant(), 100); !got.isEmpty();
+                 got = q.leaseDue(clock.instant(), 100)) {
+                for (QueueEntry e : got) {
+                    if (e.attempts() == 0) {
+                        q.recordOutcome(e.id(), Map.of("b@x.example", new DeliveryOutcome.Delivered("250 ok")),
+                                clock.instant());
+                        continue;
+                    }
                     assertTrue(again.add(e.id()), "leased twice, seed=" + seed);
                     q.returnLease(e.id());
                     q.hold(e.id());
