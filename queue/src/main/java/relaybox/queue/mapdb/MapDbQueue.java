@@ -272,6 +272,16 @@ public final class MapDbQueue extends AbstractQueue {
                     + " before the stop)", r.replayed);
         }
         spool.removeOrphans(r.ownFiles, r.damageSeen);
+        // A segment's number comes back when an open finds no segment file at all (numbering
+        // starts at 0 again): the old watermark of that number would make the next recovery skip
+        // the new segment's first records, acknowledged mail. Watermarks of segments that are
+        // gone are dropped before anything is appended.
+        Set<Long> present = new HashSet<>(spool.segmentNumbers());
+        List<Long> gone = watermarks.keySet().stream().filter(seg -> !present.contains(seg)).toList();
+        if (!gone.isEmpty()) {
+            gone.forEach(watermarks::remove);
+            db.commit();
+        }
         spool.sync();
         LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
     }
