@@ -276,6 +276,16 @@ public final class MapDbQueue extends AbstractQueue {
                     + " before the stop)", r.replayed);
         }
         spool.removeOrphans(r.ownFiles, r.damageSeen);
+        // A watermark belongs to one segment file: once the file is gone, its number may be used
+        // again (numbering goes on from the highest file left), and an old watermark would make
+        // the next recovery skip the new file's first records, acknowledged mail included.
+        Set<Long> present = new HashSet<>(spool.segmentNumbers());
+        for (Long seg : List.copyOf(watermarks.keySet())) {
+            if (!present.contains(seg)) {
+                watermarks.remove(seg);
+            }
+        }
+        db.commit();
         spool.sync();
         LOG.info("queue opened: {} entries, {} quarantined at open", locations.size(), quarantinedAtOpen.size());
     }
