@@ -4,6 +4,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import relaybox.relay.config.ConfigException;
+import relaybox.relay.config.SecretFiles;
 import relaybox.relay.config.RelayConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.dkim.DkimKeys;
@@ -72,9 +73,16 @@ public final class ConfigFiles {
         void check(NamedFile f, Set<PosixFilePermission> mode) throws ConfigException;
     }
 
-    /** The default: a secret may not be readable or writable by other users (0600 or 0640). */
+    /**
+     * The default: a secret may not be readable or writable by other users (0600 or 0640).
+     * Passwords (auth_file, intake_auth_credentials) follow {@link SecretFiles}: besides, only
+     * the service's group may read them, so an operator group cannot. Keys and certificates may
+     * be group-readable by a shared group (ssl-cert) that the service is a member of.
+     */
     public static final ModeRule NO_OTHERS = (f, mode) -> {
-        if (f.kind().secret() && (mode.contains(PosixFilePermission.OTHERS_READ)
+        if (f.kind() == Kind.UPSTREAM_SECRET || f.kind() == Kind.INTAKE_CREDENTIALS) {
+            SecretFiles.check(f.source(), f.key(), f.file());
+        } else if (f.kind().secret() && (mode.contains(PosixFilePermission.OTHERS_READ)
                 || mode.contains(PosixFilePermission.OTHERS_WRITE) || mode.contains(PosixFilePermission.GROUP_WRITE))) {
             throw f.error("other users can read or write this secret (mode " + PosixFilePermissions.toString(mode)
                     + "); run chmod 600 on it (or 640 with the service group)");

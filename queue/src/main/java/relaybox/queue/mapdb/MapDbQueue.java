@@ -58,6 +58,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * recovers it; every later write fails with STORAGE_ERROR rather than risk acknowledged mail.
  * At open, a record that does not decode, or whose spool file is missing or short, is moved to
  * the quarantine map and reported by {@link #quarantinedAtOpen()}; nothing is dropped silently.
+ * A message whose bytes fail their checksum when read for sending is quarantined, not sent, and
+ * reported to the {@link #onQuarantine} listener.
  *
  * <h2>Thread safety</h2>
  * Safe for any number of threads. Accepts block until their commit; other writes do not.
@@ -169,16 +171,18 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /**
-     * Opens (or creates) the queue in {@code dir} and recovers it: entries left in SENDING are
-     * QUEUED again, undecodable records and entries without their message are quarantined,
-     * acknowledged entries the index had not reached are read back from the spool, and bytes no
-     * record refers to (never acknowledged) are deleted.
+     * Opens (or creates) the queue in {@code dir} and recovers it (see {@link Recovery}): the
+     * spool's records the index had not reached (accepts and the outcome journal) are replayed,
+     * entries left in SENDING are QUEUED again, undecodable records, damaged spool ranges and
+     * entries without their message are quarantined, and bytes no record refers to (never
+     * acknowledged) are deleted, unless damage was seen.
      *
      * <p>If the index itself cannot be opened or recovered (MapDB damaged by a crash or a bad
      * disk), it is moved aside as {@code queue.db.damaged-<time>} and rebuilt from the spool's
-     * records: every acknowledged message still there is queued again. What only the index knew
-     * is lost with it: held and failed states, attempt counts, and which messages in a segment
-     * were already delivered (those are sent again). Duplicates, never loss.
+     * records: every acknowledged message still there is queued again, with the state its
+     * journal records give it; a delivered message's record is dead and stays out. Records
+     * written before the journal existed have no dead marks: those are sent again. Duplicates,
+     * never loss.
      *
      * @throws QueueException when the store is locked by another process, or the queue directory
      *                        cannot be used at all

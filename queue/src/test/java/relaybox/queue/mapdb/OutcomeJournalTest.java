@@ -176,4 +176,27 @@ class OutcomeJournalTest {
             assertTrue(q.get(large.id()).isPresent(), "the large message's record was kept with its file");
         }
     }
+
+    @Test
+    void aSegmentNumberUsedAgainIsScannedFromItsStartNotFromTheOldWatermark() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("reuse");
+        try (MapDbQueue q = open(dir, clock)) {
+            QueueEntry e = put(q, "x".repeat(3000), "a@x.example");
+            q.leaseDue(clock.instant(), 10);
+            deliver(q, e, clock);
+        }
+        // This open deletes segment 0 (nothing refers to it) and appends nothing, as a start
+        // killed during recovery does; the next one then starts segment 0 again, while the index
+        // still holds the old segment 0's watermark.
+        open(dir, clock).close();
+        MapDbQueue q = open(dir, clock);
+        q.indexGateForTest = new CountDownLatch(1);
+        QueueEntry kept = put(q, "acknowledged, not indexed", "a@x.example");
+        q.crashForTest();
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(kept.id()), back.list().stream().map(QueueEntry::id).toList());
+            assertEquals(List.of(), back.quarantinedAtOpen());
+        }
+    }
 }

@@ -16,13 +16,11 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
                           LocalMailConfig local) {
 
     /**
-     * Reads and validates {@code file}, and the permissions of the secret files it names
-     * ({@link SecretFiles}); every error names the file and the key.
+     * Reads and validates {@code file}; every error names the file and the key. The files it
+     * names are checked by {@code ConfigFiles} (at start and by {@code config check}).
      */
     public static RelayConfig load(Path file) throws ConfigException {
-        RelayConfig config = from(file, ConfigReader.load(file));
-        SecretFiles.checkAll(config);
-        return config;
+        return from(file, ConfigReader.load(file));
     }
 
     public static RelayConfig from(Path file, ConfigReader r) throws ConfigException {

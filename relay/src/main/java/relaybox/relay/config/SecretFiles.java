@@ -9,7 +9,6 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
-import java.util.List;
 import java.util.OptionalInt;
 import java.util.Set;
 
@@ -23,9 +22,9 @@ import java.util.Set;
  * So {@code 0600} and {@code 0640 root:relaybox} load, while {@code 0640 root:users} (every user
  * of the host) and {@code 0644} do not.
  *
- * <p>API: {@link #check(String, String, Path)} for one file named by one key, and
- * {@link #checkAll(RelayConfig)} for every secret a configuration names; {@link RelayConfig#load}
- * calls the latter, so the daemon exits 78 (EX_CONFIG) before it starts anything.
+ * <p>API: {@link #check(String, String, Path)} for one file named by one key. The daemon's
+ * start and {@code config check} apply it through {@code ConfigFiles}, so a bad file stops the
+ * daemon with exit 78 (EX_CONFIG) before it starts anything.
  */
 public final class SecretFiles {
 
@@ -33,20 +32,6 @@ public final class SecretFiles {
     static final String SERVICE_GROUP = "relaybox";
 
     private SecretFiles() {
-    }
-
-    /** Checks every secret file {@code config} names. */
-    public static void checkAll(RelayConfig config) throws ConfigException {
-        String source = config.file() == null ? "(config)" : config.file().toString();
-        if (config.intake().authCredentials() != null) {
-            check(source, "intake_auth_credentials", config.intake().authCredentials());
-        }
-        List<UpstreamConfig> ups = config.forward().upstreams();
-        for (int i = 0; i < ups.size(); i++) {
-            if (ups.get(i).authFile() != null) {
-                check(source, "upstream[" + i + "].auth_file", ups.get(i).authFile());
-            }
-        }
     }
 
     /**

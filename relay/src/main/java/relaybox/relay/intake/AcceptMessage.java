@@ -9,6 +9,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.relay.dkim.MessageSigner;
 
+import java.io.IOException;
 import java.time.ZonedDateTime;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -76,7 +77,7 @@ final class AcceptMessage {
         if (t.writeFailure() != null) {
             LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
             // Asked before the partial message is discarded, which frees its space again.
-            return done(refuse(session, t, storageFull(intake) ? new SMTPResponse("452", STORAGE_FULL)
+            return done(refuse(session, t, storageFull(intake, t.writeFailure()) ? new SMTPResponse("452", STORAGE_FULL)
                     : new SMTPResponse("451", STORAGE_ERROR)));
         }
         HeaderScanner h = t.headers();
@@ -153,11 +154,16 @@ final class AcceptMessage {
     }
 
     /**
-     * Whether a spool write failed because the queue's filesystem is full: the queue itself
-     * decides, by its free-space guard, when asked for room for one more message. (The write's
-     * IOException says only "No space left on device", in the C library's words.)
+     * Whether a spool write failed because the queue's filesystem is full. The JDK reports ENOSPC
+     * only as its C library text, so that is the first sign; the second is the queue's own
+     * free-space guard, asked for room for one more message. The guard alone was not enough: the
+     * index's write-ahead log (created and deleted with every commit) can give back a megabyte
+     * between the failed write and the question.
      */
-    private static boolean storageFull(Intake intake) {
+    private static boolean storageFull(Intake intake, IOException failure) {
+        if (failure.getMessage() != null && failure.getMessage().contains("No space left on device")) {
+            return true;
+        }
         try {
             intake.queue.receive().discard();
             return false;

@@ -41,6 +41,18 @@ class SecretFilesTest {
         }
     }
 
+    /** Loads the config and judges its password files as the daemon's start does (ConfigFiles). */
+    private static RelayConfig checked(Path c) throws ConfigException {
+        RelayConfig config = RelayConfig.load(c);
+        for (relaybox.relay.ConfigFiles.NamedFile f : relaybox.relay.ConfigFiles.named(config)) {
+            if (f.kind() == relaybox.relay.ConfigFiles.Kind.UPSTREAM_SECRET
+                    || f.kind() == relaybox.relay.ConfigFiles.Kind.INTAKE_CREDENTIALS) {
+                relaybox.relay.ConfigFiles.NO_OTHERS.check(f, java.util.Set.of());
+            }
+        }
+        return config;
+    }
+
     private Path conf(String body) throws Exception {
         return Files.writeString(dir.resolve("relaybox.conf"), body);
     }
@@ -60,7 +72,7 @@ class SecretFilesTest {
         Path auth = secret("upstream.secret", "rw-r-----");
         chgrpToAnotherGroup(auth);
         Path c = conf(upstreamWith(auth));
-        ConfigException e = assertThrows(ConfigException.class, () -> RelayConfig.load(c));
+        ConfigException e = assertThrows(ConfigException.class, () -> checked(c));
         assertTrue(e.getMessage().startsWith(c + ": upstream[0].auth_file: " + auth + ": group-readable by group users"),
                 e.getMessage());
     }
@@ -70,7 +82,7 @@ class SecretFilesTest {
         Path creds = secret("intake.creds", "rw-r-----");
         chgrpToAnotherGroup(creds);
         Path c = conf(intakeWith(creds));
-        ConfigException e = assertThrows(ConfigException.class, () -> RelayConfig.load(c));
+        ConfigException e = assertThrows(ConfigException.class, () -> checked(c));
         assertTrue(e.getMessage().startsWith(c + ": intake_auth_credentials: " + creds + ": group-readable by group users"),
                 e.getMessage());
     }
@@ -78,14 +90,14 @@ class SecretFilesTest {
     @Test
     void intakeCredentialsReadableByOthersOrMissingAreRefused() throws Exception {
         Path creds = secret("intake.creds", "rw-r--r--");
-        ConfigException e = assertThrows(ConfigException.class, () -> RelayConfig.load(conf(intakeWith(creds))));
+        ConfigException e = assertThrows(ConfigException.class, () -> checked(conf(intakeWith(creds))));
         assertTrue(e.getMessage().contains("intake_auth_credentials: " + creds + ": other users can access"),
                 e.getMessage());
         Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-rw----"));
-        e = assertThrows(ConfigException.class, () -> RelayConfig.load(conf(intakeWith(creds))));
+        e = assertThrows(ConfigException.class, () -> checked(conf(intakeWith(creds))));
         assertTrue(e.getMessage().contains("group-writable"), e.getMessage());
         Path missing = dir.resolve("nope");
-        e = assertThrows(ConfigException.class, () -> RelayConfig.load(conf(intakeWith(missing))));
+        e = assertThrows(ConfigException.class, () -> checked(conf(intakeWith(missing))));
         assertTrue(e.getMessage().contains("intake_auth_credentials: " + missing + ": no such file"), e.getMessage());
     }
 
@@ -94,6 +106,6 @@ class SecretFilesTest {
         // 0640 with the file's group the process's own (the daemon's group in the packaged layout).
         Path auth = secret("upstream.secret", "rw-r-----");
         Path creds = secret("intake.creds", "rw-------");
-        assertDoesNotThrow(() -> RelayConfig.load(conf(intakeWith(creds) + upstreamWith(auth))));
+        assertDoesNotThrow(() -> checked(conf(intakeWith(creds) + upstreamWith(auth))));
     }
 }
