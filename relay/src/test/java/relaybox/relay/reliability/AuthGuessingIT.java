@@ -49,6 +49,9 @@ class AuthGuessingIT {
                     "-subj", "/CN=relay.test") == 0);
             Path creds = dir.resolve("credentials");
             Files.writeString(creds, "user:" + Credentials.hash("the-right-password") + "\n");
+            // Secrets the daemon accepts only when nobody else can read them (exit 78 otherwise).
+            Files.setPosixFilePermissions(creds, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             Path script = dir.resolve("guess.py");
             try (var in = AuthGuessingIT.class.getResourceAsStream("guess.py")) {
                 Files.copy(in, script);
