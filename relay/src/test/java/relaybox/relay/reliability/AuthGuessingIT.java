@@ -42,6 +42,11 @@ class AuthGuessingIT {
         assumeTrue(new File("/usr/bin/openssl").canExecute(), "openssl is not installed");
         try (Netns net = Netns.create(ADDRESSES)) {
             assumeTrue(net != null, "network namespaces need root");
+            // One IPv6 /64 where the kernel has IPv6; otherwise one IPv4 /24, which the same
+            // network limit covers.
+            String host = net.hasIpv6() ? net.hostV6() : net.hostV4();
+            String listen = net.hasIpv6() ? "[" + host + "]" : host;
+            List<String> sources = net.hasIpv6() ? net.v6() : net.v4();
             Path cert = dir.resolve("cert.pem");
             Path key = dir.resolve("key.pem");
             assertTrue(Netns.sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -68,12 +73,12 @@ class AuthGuessingIT {
                                         + "intake_auth_credentials = \"" + creds + "\"\n"
                                         + "metrics_listen = \"127.0.0.1:" + metricsPort + "\"\n")
                         .replace("intake_listen = [\"127.0.0.1:" + port + "\"]",
-                                "intake_listen = [\"127.0.0.1:" + port + "\", \"[" + net.hostV6() + "]:" + port + "\"]"));
+                                "intake_listen = [\"127.0.0.1:" + port + "\", \"" + listen + ":" + port + "\"]"));
                 daemon.start(Duration.ofSeconds(60));
 
                 Process guess = net.start(dir.resolve("guess.log").toFile(), "/usr/bin/python3", script.toString(),
-                        net.hostV6(), String.valueOf(port), String.valueOf(ATTEMPTS), "10",
-                        String.join(",", net.v6()));
+                        host, String.valueOf(port), String.valueOf(ATTEMPTS), "10",
+                        String.join(",", sources));
                 List<Long> local = new ArrayList<>();
                 int n = 0;
                 while (guess.isAlive() && n < 200) {
@@ -90,9 +95,9 @@ class AuthGuessingIT {
                 long checks = metric(metricsPort, "relaybox_intake_auth_checks_total");
                 long refusedNetwork = metric(metricsPort, "relaybox_intake_auth_refused_total{limit=\"network\"}");
                 long[] sorted = local.stream().mapToLong(Long::longValue).sorted().toArray();
-                System.out.printf("AuthGuessingIT: %d addresses of one /64 x %d wrong passwords: %s; password checks "
+                System.out.printf("AuthGuessingIT: %d addresses of one %s x %d wrong passwords: %s; password checks "
                                 + "made %d (of %d tries), refused unchecked for the /64: %d; loopback client "
-                                + "meanwhile, %d messages, ms median %d max %d%n", ADDRESSES, ATTEMPTS, guessed,
+                                + "meanwhile, %d messages, ms median %d max %d%n", ADDRESSES, net.hasIpv6() ? "IPv6 /64" : "IPv4 /24", ATTEMPTS, guessed,
                         checks, ADDRESSES * ATTEMPTS, refusedNetwork, sorted.length,
                         sorted.length == 0 ? 0 : sorted[sorted.length / 2],
                         sorted.length == 0 ? 0 : sorted[sorted.length - 1]);

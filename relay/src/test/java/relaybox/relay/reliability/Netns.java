@@ -22,10 +22,18 @@ final class Netns implements AutoCloseable {
     private final String nsIf = "rbxb" + n;
     private final List<String> v4 = new ArrayList<>();
     private final List<String> v6 = new ArrayList<>();
+    /** False where the kernel has IPv6 switched off (common in containers): the namespace is IPv4 only. */
+    private boolean ipv6;
 
+    /** Runs a command; its exit code, or -1 when it cannot be started (not installed) or hangs. */
     static int sh(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        } catch (java.io.IOException notThere) {
+            return -1;
+        }
         p.getInputStream().readAllBytes();
         return p.waitFor(20, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
@@ -37,7 +45,12 @@ final class Netns implements AutoCloseable {
         }
         sh("ip", "netns", "del", "rbxprobe" + ProcessHandle.current().pid());
         Netns x = new Netns();
-        x.setUp(addresses);
+        try {
+            x.setUp(addresses);
+        } catch (Exception e) {
+            x.close();
+            throw e;
+        }
         return x;
     }
 
@@ -46,16 +59,18 @@ final class Netns implements AutoCloseable {
         must("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
         must("ip", "link", "set", nsIf, "netns", ns);
         must("ip", "addr", "add", hostV4() + "/24", "dev", hostIf);
-        must("ip", "-6", "addr", "add", hostV6() + "/64", "dev", hostIf, "nodad");
+        ipv6 = sh("ip", "-6", "addr", "add", hostV6() + "/64", "dev", hostIf, "nodad") == 0;
         must("ip", "link", "set", hostIf, "up");
         must("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
         for (int i = 0; i < addresses; i++) {
             String a4 = "10.216." + n + "." + (2 + i);
             String a6 = "fd00:216:" + Integer.toHexString(n) + ":0:" + Integer.toHexString(0x1000 + i) + "::2";
             must("ip", "netns", "exec", ns, "ip", "addr", "add", a4 + "/24", "dev", nsIf);
-            must("ip", "netns", "exec", ns, "ip", "-6", "addr", "add", a6 + "/64", "dev", nsIf, "nodad");
             v4.add(a4);
-            v6.add(a6);
+            if (ipv6) {
+                must("ip", "netns", "exec", ns, "ip", "-6", "addr", "add", a6 + "/64", "dev", nsIf, "nodad");
+                v6.add(a6);
+            }
         }
         must("ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up");
     }
@@ -79,8 +94,13 @@ final class Netns implements AutoCloseable {
         return v4;
     }
 
+    /** Empty where the kernel has IPv6 switched off. */
     List<String> v6() {
         return v6;
+    }
+
+    boolean hasIpv6() {
+        return ipv6;
     }
 
     /** Starts {@code command} inside the namespace; its output goes to {@code log}. */
