@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +28,13 @@ import java.util.regex.Pattern;
  * per test id (the {@code X-Test-Id:} header), how often a message reached it. A message counts
  * only once its 250 was written, so an id seen twice is a true duplicate from the relay's view.
  *
+ * <p>A copy is <em>confirmed</em> once the relay sends the next message's first body line, or RSET,
+ * NOOP or QUIT, on that connection: by then it has read the 250 (the next message's MAIL and RCPT
+ * may go ahead of it, its body cannot), and relaybox records an outcome before it sends anything
+ * more than those commands. A copy of a message whose earlier copy was confirmed is therefore the relay's fault
+ * ({@link #duplicatesAfterConfirmation}); a copy whose earlier copy was never confirmed was in
+ * flight at a kill, the inherent window of every store-and-forward relay.
+ *
  * <p>{@link #stallNext} makes the next message wait after its final "." before the 250: the
  * moment between the upstream having the message and the relay recording it, where a kill makes
  * the only kind of duplicate the relay allows.
@@ -38,6 +46,10 @@ final class UpstreamSink implements AutoCloseable {
     final Map<String, AtomicInteger> seen = new ConcurrentHashMap<>();
     final AtomicInteger messages = new AtomicInteger();
     final AtomicInteger stalls = new AtomicInteger();
+    /** Ids with a copy the relay went on from (it read that copy's 250). */
+    final Set<String> confirmed = ConcurrentHashMap.newKeySet();
+    /** Copies that arrived although an earlier copy had been confirmed. */
+    final AtomicInteger duplicatesAfterConfirmation = new AtomicInteger();
 
     private final AtomicReference<Stall> stall = new AtomicReference<>();
     private final List<Socket> open = Collections.synchronizedList(new ArrayList<>());
@@ -110,12 +122,17 @@ final class UpstreamSink implements AutoCloseable {
             }
             send(out, "220 sink ESMTP");
             boolean haveRcpt = false;
+            String unconfirmed = null;
             while (true) {
                 String line = readLine(in);
                 if (line == null) {
                     return;
                 }
                 String up = line.toUpperCase(java.util.Locale.ROOT);
+                if (unconfirmed != null && (up.equals("RSET") || up.equals("NOOP") || up.equals("QUIT"))) {
+                    confirmed.add(unconfirmed);
+                    unconfirmed = null;
+                }
                 if (up.startsWith("EHLO")) {
                     send(out, "250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 104857600");
                 } else if (up.startsWith("MAIL")) {
@@ -130,7 +147,13 @@ final class UpstreamSink implements AutoCloseable {
                         continue;
                     }
                     send(out, "354 go");
-                    String id = readData(in);
+                    String before = unconfirmed;
+                    unconfirmed = null;
+                    String id = readData(in, () -> {
+                        if (before != null) {
+                            confirmed.add(before);
+                        }
+                    });
                     Stall st = stall.getAndSet(null);
                     if (st != null) {
                         stalls.incrementAndGet();
@@ -140,7 +163,11 @@ final class UpstreamSink implements AutoCloseable {
                     send(out, "250 2.0.0 Ok: queued");
                     messages.incrementAndGet();
                     if (id != null) {
+                        if (confirmed.contains(id)) {
+                            duplicatesAfterConfirmation.incrementAndGet();
+                        }
                         seen.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+                        unconfirmed = id;
                     }
                     haveRcpt = false;
                 } else if (up.equals("QUIT")) {
@@ -159,14 +186,22 @@ final class UpstreamSink implements AutoCloseable {
         }
     }
 
-    /** Reads DATA up to the final ".", returns the X-Test-Id found in the header section. */
-    private static String readData(InputStream in) throws IOException {
+    /**
+     * Reads DATA up to the final ".", returns the X-Test-Id found in the header section;
+     * {@code firstLine} runs once the first line has arrived.
+     */
+    private static String readData(InputStream in, Runnable firstLine) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         boolean inHeader = true;
+        boolean first = true;
         while (true) {
             String line = readLine(in);
             if (line == null) {
                 throw new IOException("closed in DATA");
+            }
+            if (first) {
+                first = false;
+                firstLine.run();
             }
             if (line.equals(".")) {
                 break;
