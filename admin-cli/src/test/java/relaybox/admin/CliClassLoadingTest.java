@@ -76,7 +76,7 @@ class CliClassLoadingTest {
     }
 
     @Test
-    void queueCommandsAndStatusLoadOnlyTheControlApi() throws Exception {
+    void queueCommandsStatusAndUpstreamTestLoadOnlyTheControlApi() throws Exception {
         Run list = run("", "queue", "list", "--config", config.toString());
         assertEquals(0, list.code, list.out);
         assertTrue(list.out.contains(id.value()), "lists the entry: " + list.out);
@@ -90,6 +90,9 @@ class CliClassLoadingTest {
         Run status = run("", "status", "--config", config.toString());
         assertEquals(0, status.code, status.out);
         status.assertOnly(CLIENT);
+        Run upstream = run("", "upstream", "test", "--config", config.toString());
+        assertEquals(Cli.NOT_FOUND, upstream.code, "this control service has no tester: " + upstream.out);
+        upstream.assertOnly(CLIENT);
     }
 
     @Test
