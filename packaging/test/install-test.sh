@@ -92,8 +92,12 @@ phase_install() {
     check "/etc/relaybox/dkim 0750 root:relaybox" \
         test "$(in_root stat -c '%a %U:%G' /etc/relaybox/dkim 2>/dev/null)" = "750 root:relaybox"
     check "conffiles registered" sh -c "chroot '$root' dpkg-query --showformat='\${Conffiles}\n' --show relaybox \
-        | grep -c -e /etc/relaybox/relaybox.conf -e /etc/relaybox/upstream.secret -e /etc/default/relaybox \
-            -e /etc/relaybox/dkim/README | grep -qx 4"
+        | grep -c -e /etc/default/relaybox | grep -qx 1"
+    # postinst copies /etc/relaybox's files from /usr/share/relaybox/conf: dpkg must own no
+    # directory there, or a purge that keeps DKIM keys ends in "directory not empty".
+    check "dpkg owns nothing in /etc/relaybox" sh -c "! chroot '$root' dpkg -S /etc/relaybox >/dev/null 2>&1"
+    check "config copied from its template" \
+        cmp -s "$root/etc/relaybox/relaybox.conf" "$root/usr/share/relaybox/conf/relaybox.conf"
     check "sendmail, mailq and relaybox on PATH" \
         test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
     check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
@@ -253,7 +257,7 @@ operator_checks() {
     rc=$?
     if [ "$rc" = 3 ]; then record PASS "non-operator: control socket refused" "exit 3"
     else record FAIL "non-operator: control socket refused" "exit $rc"; fi
-    # The key was only there to be protected; purge must find /etc/relaybox as the package left it.
+    # The key was only there to be protected; phase_remove makes its own to see purge keep it.
     rm -f "$root/etc/relaybox/dkim/example.test.s1.pem"
 }
 
@@ -288,10 +292,18 @@ phase_remove() {
     check "remove: queue kept" test -f "$root/var/lib/relaybox/spool/keep-me"
     check "remove: config kept" test -f "$root/etc/relaybox/relaybox.conf"
 
+    # An operator's DKIM key: purge keeps it, says so, and dpkg (which owns no directory under
+    # /etc/relaybox) has nothing to warn about.
+    in_root sh -c 'umask 077 && echo key > /etc/relaybox/dkim/example.test.s2.pem'
     if in_root apt-get purge -y -q relaybox > "$work/purge.log" 2>&1; then record PASS "apt purge relaybox"
     else tail -20 "$work/purge.log"; record FAIL "apt purge relaybox"; return; fi
     check "purge: queue gone" test ! -e "$root/var/lib/relaybox"
-    check "purge: /etc/relaybox gone" test ! -e "$root/etc/relaybox"
+    check "purge: dpkg does not warn about a directory" sh -c "! grep -q 'not empty' '$work/purge.log'"
+    check "purge: the DKIM key kept, and said so" sh -c "test -f '$root/etc/relaybox/dkim/example.test.s2.pem' \
+        && grep -q 'kept the DKIM private keys' '$work/purge.log'"
+    check "purge: nothing else left in /etc/relaybox" \
+        test "$(find "$root/etc/relaybox" -type f)" = "$root/etc/relaybox/dkim/example.test.s2.pem"
+    rm -rf "$root/etc/relaybox"
     check "purge: statoverride gone" sh -c "! chroot '$root' dpkg-statoverride --list /etc/relaybox/upstream.secret"
     check "purge: dpkg forgot relaybox" sh -c "! chroot '$root' dpkg -s relaybox >/dev/null 2>&1"
 }

@@ -9,7 +9,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
+import relaybox.relay.control.api.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +24,7 @@ import java.util.concurrent.Callable;
 abstract class ActionCommand implements Callable<Integer> {
 
     private final Cli cli;
-    private final String op;
+    private final Op op;
     private final String past;
     @Spec
     CommandSpec spec;
@@ -33,7 +35,7 @@ abstract class ActionCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per entry: id, action, result.")
     boolean json;
 
-    ActionCommand(Cli cli, String op, String past) {
+    ActionCommand(Cli cli, Op op, String past) {
         this.cli = cli;
         this.op = op;
         this.past = past;
@@ -48,16 +50,8 @@ abstract class ActionCommand implements Callable<Integer> {
         if (ids.isEmpty() == (sel == null) || "both".equals(sel)) {
             throw new ParameterException(spec.commandLine(), "give queue ids or " + selectorsText() + ", not both");
         }
-        ObjectNode req = ControlWire.object().put("op", op);
-        if (sel != null) {
-            req.put(sel, true);
-            if (countOnly()) {
-                req.put("summary", true);
-            }
-        } else {
-            ArrayNode a = req.putArray("ids");
-            ids.forEach(a::add);
-        }
+        ControlRequest req = sel == null ? ControlRequest.Act.ids(op, ids)
+                : new ControlRequest.Act(op, List.of(), sel.equals("all"), sel.equals("failed"), countOnly());
         JsonNode reply;
         try (Control c = client.connect(cli)) {
             reply = c.call(req).json();
@@ -71,7 +65,7 @@ abstract class ActionCommand implements Callable<Integer> {
             }
             if (json) {
                 ObjectNode o = ControlWire.object();
-                o.put("id", r.path("id").asText()).put("action", op).put("result", result);
+                o.put("id", r.path("id").asText()).put("action", op.word()).put("result", result);
                 if (r.has("message")) {
                     o.put("message", r.path("message").asText());
                 }
@@ -79,8 +73,8 @@ abstract class ActionCommand implements Callable<Integer> {
             } else {
                 cli.out().println(r.path("id").asText() + " " + switch (result) {
                     case "done" -> past;
-                    case "already" -> "already " + (op.equals("release") ? "released (not held)"
-                            : op.equals("retry") ? "due or being sent" : past) + ": nothing to do";
+                    case "already" -> "already " + (op == Op.RELEASE ? "released (not held)"
+                            : op == Op.RETRY ? "due or being sent" : past) + ": nothing to do";
                     case "not_found" -> "not found";
                     case "not_applicable" -> "not " + past + ": not possible in its current state";
                     default -> "error: " + r.path("message").asText();

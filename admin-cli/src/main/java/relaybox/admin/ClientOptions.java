@@ -1,12 +1,9 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Option;
-import relaybox.relay.RelayDaemon;
-import relaybox.relay.config.ConfigException;
-import relaybox.relay.config.ConfigReader;
-import relaybox.relay.config.ControlConfig;
-import relaybox.relay.config.QueueConfig;
+import relaybox.relay.control.api.SocketPaths;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,6 +13,8 @@ import java.time.Duration;
  * {@code --socket}, else {@code --dev} (./relaybox-data/control.sock, as {@code run --dev} makes
  * it), else {@code $RELAYBOX_CONTROL_SOCKET}, else {@code control_socket} in the config file
  * ({@code --config FILE}, default /etc/relaybox/relaybox.conf), else /run/relaybox/control.sock.
+ * The file is only peeked at for that one key ({@link ConfigPeek}): a client command loads the
+ * control API and its socket client, not the daemon's configuration classes.
  */
 final class ClientOptions {
 
@@ -51,51 +50,37 @@ final class ClientOptions {
             return socket;
         }
         if (dev) {
-            return RelayDaemon.devDataDir().resolve("control.sock");
+            return SocketPaths.dev();
         }
         String env = cli.env().get(SOCKET_ENV);
         if (env != null && !env.isBlank()) {
             return Path.of(env);
         }
-        ConfigReader r = reader(cli);
-        if (r == null) {
-            return ControlConfig.DEFAULT_SOCKET;
+        Path file = configFile(cli);
+        if (file == null) {
+            return SocketPaths.DEFAULT;
         }
+        String named;
         try {
-            return ControlConfig.from(r).socket();
-        } catch (ConfigException e) {
+            named = ConfigPeek.requiredString(ConfigPeek.read(file), "control_socket");
+        } catch (IOException e) {
             throw new CliException(Cli.USAGE, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            throw new CliException(Cli.USAGE, file + ": " + e.getMessage());
         }
+        if (named == null || named.isEmpty()) {
+            return SocketPaths.DEFAULT;
+        }
+        Path p = Path.of(named);
+        if (!p.isAbsolute()) {
+            throw new CliException(Cli.USAGE, file + ": control_socket: expected an absolute path (got \"" + named + "\")");
+        }
+        return p;
     }
 
-    Path queueDir(Cli cli, Path override) throws CliException {
-        if (override != null) {
-            return override;
-        }
-        if (dev) {
-            return RelayDaemon.devDataDir();
-        }
-        ConfigReader r = reader(cli);
-        if (r == null) {
-            return QueueConfig.DEFAULT_DIR;
-        }
-        try {
-            return QueueConfig.from(r).dir();
-        } catch (ConfigException e) {
-            throw new CliException(Cli.USAGE, e.getMessage());
-        }
-    }
-
-    /** The config file, or null when none was named and the default is absent or unreadable. */
-    private ConfigReader reader(Cli cli) throws CliException {
+    /** The config file to read, or null when none was named and the default is absent or unreadable. */
+    Path configFile(Cli cli) {
         Path file = config != null ? config : cli.defaultConfig();
-        if (config == null && !Files.isReadable(file)) {
-            return null;
-        }
-        try {
-            return ConfigReader.load(file);
-        } catch (ConfigException e) {
-            throw new CliException(Cli.USAGE, e.getMessage());
-        }
+        return config == null && !Files.isReadable(file) ? null : file;
     }
 }

@@ -6,10 +6,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
 import relaybox.relay.ConfigFiles;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.RelayConfig;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlWire;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -81,7 +83,7 @@ final class ConfigCommand implements Callable<Integer> {
         @Override
         public Integer call() throws CliException {
             try (Control c = client.connect(cli)) {
-                String text = c.call(ControlWire.object().put("op", "config-show")).json()
+                String text = c.call(new ControlRequest.Plain(Op.CONFIG_SHOW)).json()
                         .path("config").asText();
                 cli.out().print(text.endsWith("\n") ? text : text + "\n");
             }

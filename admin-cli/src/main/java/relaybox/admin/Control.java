@@ -1,7 +1,8 @@
 package relaybox.admin;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlError;
+import relaybox.relay.control.api.ControlRequest;
 
 /**
  * How a command reaches the control API: over the daemon's socket, or (offline mode) through a
@@ -11,17 +12,14 @@ import relaybox.relay.control.ControlReply;
 interface Control extends AutoCloseable {
 
     /** The reply, or a {@link CliException} for unreachable (3), denied (3), and error replies. */
-    ControlReply call(ObjectNode request) throws CliException;
+    ControlReply call(ControlRequest request) throws CliException;
 
     @Override
     void close();
 
     /** Maps an error reply to the documented exit codes. */
     static CliException failure(ControlReply r) {
-        int code = switch (r.error()) {
-            case ControlReply.BAD_REQUEST -> Cli.USAGE;
-            default -> Cli.NOT_FOUND;
-        };
+        int code = r.error() == ControlError.BAD_REQUEST ? Cli.USAGE : Cli.NOT_FOUND;
         return new CliException(code, r.message());
     }
 }

@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Command;
+import relaybox.relay.control.api.Op;
 import picocli.CommandLine.Option;
 
 /** {@code relaybox queue delete}. */
@@ -13,7 +14,7 @@ final class DeleteCommand extends ActionCommand {
     boolean failed;
 
     DeleteCommand(Cli cli) {
-        super(cli, "delete", "deleted");
+        super(cli, Op.DELETE, "deleted");
     }
 
     @Override

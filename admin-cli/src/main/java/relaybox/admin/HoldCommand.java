@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Command;
+import relaybox.relay.control.api.Op;
 import picocli.CommandLine.Option;
 
 /** {@code relaybox queue hold}. */
@@ -12,7 +13,7 @@ final class HoldCommand extends ActionCommand {
     boolean all;
 
     HoldCommand(Cli cli) {
-        super(cli, "hold", "held");
+        super(cli, Op.HOLD, "held");
     }
 
     @Override

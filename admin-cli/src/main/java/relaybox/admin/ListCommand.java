@@ -5,13 +5,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlReply;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlWire;
 
 import java.io.IOException;
 
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -55,30 +58,24 @@ final class ListCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    /** --state's comma list as words; null or blank is every state. */
+    static List<String> states(String commaList) {
+        List<String> out = new ArrayList<>();
+        if (commaList != null && !commaList.isBlank()) {
+            for (String w : commaList.split(",")) {
+                out.add(w.trim());
+            }
+        }
+        return out;
+    }
+
     @Override
     public Integer call() throws CliException {
-        ObjectNode req = ControlWire.object().put("op", "list");
-        if (state != null) {
-            req.put("state", state);
-        }
-        if (olderThan != null) {
-            req.put("older_than", olderThan);
-        }
-        if (sender != null) {
-            req.put("sender", sender);
-        }
-        if (recipient != null) {
-            req.put("recipient", recipient);
-        }
         if (limit < 0) {
             throw new CliException(Cli.USAGE, "--limit: expected a positive number");
         }
-        if (limit > 0) {
-            req.put("limit", limit);
-        }
-        if (after != null) {
-            req.put("after", after);
-        }
+        ControlRequest req = new ControlRequest.ListEntries(new ControlRequest.Filter(states(state), olderThan, sender,
+                recipient), after, limit);
         // Rows are printed as they arrive: a listing of a million entries holds one row (or the
         // table's first rows) in memory, in the daemon and here.
         Instant now = Instant.now();
@@ -126,6 +123,6 @@ final class ListCommand implements Callable<Integer> {
     }
 
     static Control open(Cli cli, ClientOptions client, boolean offline, Path queueDir) throws CliException {
-        return offline ? OfflineControl.open(client.queueDir(cli, queueDir)) : client.connect(cli);
+        return offline ? OfflineControl.open(OfflineControl.queueDir(cli, client, queueDir)) : client.connect(cli);
     }
 }

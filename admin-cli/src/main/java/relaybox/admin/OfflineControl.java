@@ -1,10 +1,14 @@
 package relaybox.admin;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import relaybox.queue.QueueException;
 import relaybox.queue.RetrySchedule;
 import relaybox.queue.mapdb.MapDbQueue;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.config.ConfigException;
+import relaybox.relay.config.ConfigReader;
+import relaybox.relay.config.QueueConfig;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.SocketPaths;
 import relaybox.relay.control.ControlService;
 import relaybox.relay.control.StatusSource;
 import relaybox.relay.log.MailLog;
@@ -45,6 +49,28 @@ final class OfflineControl implements Control {
                 new MailLog(line -> { }), clock);
     }
 
+    /**
+     * The store to open: --queue-dir, else --dev's, else the config file's queue_dir (read with
+     * the daemon's own config reader: offline mode opens the store anyway), else the default.
+     */
+    static Path queueDir(Cli cli, ClientOptions client, Path override) throws CliException {
+        if (override != null) {
+            return override;
+        }
+        if (client.dev) {
+            return SocketPaths.devDataDir();
+        }
+        Path file = client.configFile(cli);
+        if (file == null) {
+            return QueueConfig.DEFAULT_DIR;
+        }
+        try {
+            return QueueConfig.from(ConfigReader.load(file)).dir();
+        } catch (ConfigException e) {
+            throw new CliException(Cli.USAGE, e.getMessage());
+        }
+    }
+
     static OfflineControl open(Path dir) throws CliException {
         if (!Files.isRegularFile(dir.resolve("queue.db"))) {
             throw new CliException(Cli.USAGE, "no queue store at " + dir.resolve("queue.db")
@@ -62,7 +88,7 @@ final class OfflineControl implements Control {
     }
 
     @Override
-    public ControlReply call(ObjectNode request) throws CliException {
+    public ControlReply call(ControlRequest request) throws CliException {
         ControlReply r = service.handle(request, "user=offline");
         if (!r.ok()) {
             throw Control.failure(r);

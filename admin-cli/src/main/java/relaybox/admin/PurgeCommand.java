@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.ControlWire;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -34,10 +36,8 @@ final class PurgeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
-        ObjectNode req = ControlWire.object().put("op", "purge").put("failed", true);
-        if (olderThan != null) {
-            req.put("older_than", olderThan);
-        }
+        ControlRequest req = new ControlRequest.Purge(true,
+                new ControlRequest.Filter(List.of(), olderThan, "", ""));
         JsonNode reply;
         try (Control c = client.connect(cli)) {
             reply = c.call(req).json();

@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Command;
+import relaybox.relay.control.api.Op;
 import picocli.CommandLine.Option;
 
 /** {@code relaybox queue release}. */
@@ -12,7 +13,7 @@ final class ReleaseCommand extends ActionCommand {
     boolean all;
 
     ReleaseCommand(Cli cli) {
-        super(cli, "release", "released");
+        super(cli, Op.RELEASE, "released");
     }
 
     @Override

@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Command;
+import relaybox.relay.control.api.Op;
 import picocli.CommandLine.Option;
 
 /** {@code relaybox queue requeue}. */
@@ -13,7 +14,7 @@ final class RequeueCommand extends ActionCommand {
     boolean failed;
 
     RequeueCommand(Cli cli) {
-        super(cli, "requeue", "requeued");
+        super(cli, Op.REQUEUE, "requeued");
     }
 
     @Override

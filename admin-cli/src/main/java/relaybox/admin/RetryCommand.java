@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import picocli.CommandLine.Command;
+import relaybox.relay.control.api.Op;
 import picocli.CommandLine.Option;
 
 /** {@code relaybox queue retry}. */
@@ -12,7 +13,7 @@ final class RetryCommand extends ActionCommand {
     boolean all;
 
     RetryCommand(Cli cli) {
-        super(cli, "retry", "retried");
+        super(cli, Op.RETRY, "retried");
     }
 
     @Override

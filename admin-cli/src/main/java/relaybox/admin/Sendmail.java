@@ -298,7 +298,7 @@ public final class Sendmail {
         }
         Path file = o.config != null ? o.config : defaultConfig;
         try {
-            String d = topLevelString(Files.readString(file, StandardCharsets.UTF_8), "drop_dir", false);
+            String d = ConfigPeek.topLevelString(Files.readString(file, StandardCharsets.UTF_8), "drop_dir", false);
             if (d != null && !d.isBlank()) {
                 return Path.of(d);
             }
@@ -314,59 +314,7 @@ public final class Sendmail {
      * against ConfigReader on the shipped file.
      */
     static java.util.Optional<String> firstListen(String toml) {
-        return java.util.Optional.ofNullable(topLevelString(toml, "intake_listen", true));
-    }
-
-    /**
-     * The first string of a top-level key ({@code key = "v"}, or {@code key = ["v", ...]} when
-     * {@code array}), or null. Top-level keys end at the first [table] or [[array]] header. Written
-     * out rather than as regular expressions: compiling those cost this start-up path measurably.
-     */
-    static String topLevelString(String toml, String key, boolean array) {
-        int i = 0;
-        int n = toml.length();
-        while (i < n) {
-            int end = toml.indexOf('\n', i);
-            if (end < 0) {
-                end = n;
-            }
-            int p = skipBlanks(toml, i, end);
-            if (p < end && toml.charAt(p) == '[') {
-                return null;
-            }
-            if (toml.startsWith(key, p)) {
-                int q = skipBlanks(toml, p + key.length(), end);
-                if (q < end && toml.charAt(q) == '=') {
-                    q = skipBlanks(toml, q + 1, end);
-                    if (array) {
-                        if (q >= end || toml.charAt(q) != '[') {
-                            return null;
-                        }
-                        q++;
-                        while (q < n && Character.isWhitespace(toml.charAt(q))) {
-                            q++;
-                        }
-                    }
-                    if (q < n && toml.charAt(q) == '"') {
-                        int close = toml.indexOf('"', q + 1);
-                        int nl = toml.indexOf('\n', q + 1);
-                        if (close > 0 && (nl < 0 || close < nl)) {
-                            return toml.substring(q + 1, close);
-                        }
-                    }
-                    return null;
-                }
-            }
-            i = end + 1;
-        }
-        return null;
-    }
-
-    private static int skipBlanks(String s, int from, int end) {
-        while (from < end && (s.charAt(from) == ' ' || s.charAt(from) == '\t')) {
-            from++;
-        }
-        return from;
+        return java.util.Optional.ofNullable(ConfigPeek.topLevelString(toml, "intake_listen", true));
     }
 
     /** A header field's first line: a name of printable characters other than ':', then ':'. */

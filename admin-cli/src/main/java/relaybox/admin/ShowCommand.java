@@ -5,8 +5,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import relaybox.relay.control.ControlWire;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.ControlWire;
+import relaybox.relay.control.api.ControlReply;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,7 +40,7 @@ final class ShowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
-        ObjectNode req = ControlWire.object().put("op", raw ? "raw" : "show").put("id", id);
+        ControlRequest req = new ControlRequest.Show(id, raw);
         try (Control c = ListCommand.open(cli, client, offline, queueDir)) {
             ControlReply r = c.call(req);
             if (raw) {

@@ -1,8 +1,8 @@
 package relaybox.admin;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import relaybox.relay.control.ControlClient;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.control.api.ControlClient;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +17,7 @@ final class SocketControl implements Control {
     }
 
     @Override
-    public ControlReply call(ObjectNode request) throws CliException {
+    public ControlReply call(ControlRequest request) throws CliException {
         ControlReply r;
         try {
             r = client.call(request);

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
+import relaybox.relay.control.api.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +41,7 @@ final class StatsCommand implements Callable<Integer> {
 
     static JsonNode fetch(Cli cli, ClientOptions client) throws CliException {
         try (Control c = client.connect(cli)) {
-            return c.call(ControlWire.object().put("op", "stats")).json();
+            return c.call(new ControlRequest.Plain(Op.STATS)).json();
         }
     }
 

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
+import relaybox.relay.control.api.ControlWire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +37,7 @@ final class StatusCommand implements Callable<Integer> {
     public Integer call() throws CliException {
         JsonNode s;
         try (Control c = client.connect(cli)) {
-            s = c.call(ControlWire.object().put("op", "status")).json();
+            s = c.call(new ControlRequest.Plain(Op.STATUS)).json();
         }
         List<String> problems = new ArrayList<>();
         if (!s.path("queue_healthy").asBoolean(true)) {

@@ -7,7 +7,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import relaybox.relay.control.ControlWire;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
+import relaybox.relay.control.api.ControlWire;
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -46,7 +48,7 @@ final class UpstreamCommand implements Callable<Integer> {
             JsonNode r;
             // Connect and TLS timeouts of several upstreams add up: wait longer than for other requests.
             try (Control c = client.connect(cli, Duration.ofSeconds(Math.max(client.timeoutSeconds, 180)))) {
-                r = c.call(ControlWire.object().put("op", "upstream-test")).json();
+                r = c.call(new ControlRequest.Plain(Op.UPSTREAM_TEST)).json();
             }
             boolean allOk = true;
             for (JsonNode u : r.path("upstreams")) {

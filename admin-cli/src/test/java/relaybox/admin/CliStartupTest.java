@@ -36,7 +36,7 @@ class CliStartupTest {
         assertTrue(out.contains("not reachable"), out);
         List<String> loaded = Files.readAllLines(log);
         assertTrue(loaded.stream().anyMatch(l -> l.contains(" relaybox.admin.RetryCommand ")), "log is of this run");
-        assertTrue(loaded.stream().anyMatch(l -> l.contains(" relaybox.relay.control.ControlWire ")), "log is of this run");
+        assertTrue(loaded.stream().anyMatch(l -> l.contains(" relaybox.relay.control.api.ControlRequest$Act ")), "log is of this run");
         for (String unwanted : List.of(" com.fasterxml.jackson.databind.ObjectMapper ", " relaybox.relay.control.ControlJson ",
                 " relaybox.admin.DkimCommand$Keygen ", " relaybox.admin.ConfigCommand$Check ",
                 " relaybox.admin.UpstreamCommand$Test ")) {

@@ -67,7 +67,7 @@ public final class RelayDaemon {
 
     /** Where {@code run --dev} keeps its queue and control socket: ./relaybox-data. */
     public static Path devDataDir() {
-        return Path.of("relaybox-data").toAbsolutePath();
+        return relaybox.relay.control.api.SocketPaths.devDataDir();
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayDaemon.class);

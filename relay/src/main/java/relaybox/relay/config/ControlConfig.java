@@ -17,7 +17,7 @@ import java.nio.file.Path;
  */
 public record ControlConfig(Path socket, String group) {
 
-    public static final Path DEFAULT_SOCKET = Path.of("/run/relaybox/control.sock");
+    public static final Path DEFAULT_SOCKET = relaybox.relay.control.api.SocketPaths.DEFAULT;
     public static final String DEFAULT_GROUP = "relaybox-ctl";
     /** sun_path in struct sockaddr_un is 108 bytes on Linux, including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;

@@ -1,5 +1,7 @@
 package relaybox.relay.control;
 
+import relaybox.relay.control.api.ControlError;
+import relaybox.relay.control.api.ControlReply;
 import com.fasterxml.jackson.databind.JsonNode;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
@@ -183,9 +185,9 @@ public final class ControlServer implements AutoCloseable {
             try {
                 JsonNode req = ControlJson.MAPPER.readTree(line);
                 reply = req != null && req.isObject() ? service.handle(req, peer)
-                        : ControlReply.error(ControlReply.BAD_REQUEST, "a request is one JSON object");
+                        : ControlReply.error(ControlError.BAD_REQUEST, "a request is one JSON object");
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                reply = ControlReply.error(ControlReply.BAD_REQUEST, "not JSON: " + e.getOriginalMessage());
+                reply = ControlReply.error(ControlError.BAD_REQUEST, "not JSON: " + e.getOriginalMessage());
             }
             write(ch, reply);
         } catch (IOException e) {
@@ -219,7 +221,7 @@ public final class ControlServer implements AutoCloseable {
                 });
             } catch (RuntimeException e) {
                 LOG.error("control stream failed", e);
-                trailer = ControlReply.error(ControlReply.INTERNAL, "listing failed: " + e).json();
+                trailer = ControlReply.error(ControlError.INTERNAL, "listing failed: " + e).json();
             }
             trailer.put("end", true);
             out.write(ControlJson.MAPPER.writeValueAsBytes(trailer));

@@ -13,6 +13,10 @@ import relaybox.queue.QueueFilter;
 import relaybox.queue.QueueId;
 import relaybox.queue.mapdb.EntryCodec;
 import relaybox.relay.config.ConfigReader;
+import relaybox.relay.control.api.ControlError;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
 import relaybox.relay.log.MailLog;
 
 import java.io.IOException;
@@ -45,7 +49,7 @@ import java.util.function.Supplier;
  * opened while the daemon was stopped.
  *
  * <h2>Requests</h2>
- * Every request is an object with {@code "op"}:
+ * Every request is a {@link ControlRequest} (on the wire an object with {@code "op"}):
  * <pre>
  * list          state (comma list of state words), older_than ("2h"), sender, recipient (substrings),
  *               after (an id: the page starts after it), limit; streamed: one entry per line,
@@ -122,42 +126,52 @@ public final class ControlService implements AutoCloseable {
         this.onRetry = r;
     }
 
-    /** Answers one request; {@code peer} names the caller for the audit line ("uid 0"). */
+    /** Answers one request as it came off the socket; {@code peer} names the caller for the audit line ("uid 0"). */
     public ControlReply handle(JsonNode request, String peer) {
-        String op = request.path("op").asText("");
+        ControlRequest typed;
+        try {
+            typed = ControlRequest.fromJson(request);
+        } catch (ControlRequest.Invalid e) {
+            return ControlReply.error(ControlError.BAD_REQUEST, e.getMessage());
+        }
+        return handle(typed, peer);
+    }
+
+    /** Answers one request; {@code peer} names the caller for the audit line ("uid 0"). */
+    public ControlReply handle(ControlRequest request, String peer) {
+        Op op = request.op();
         try {
             return switch (op) {
-                case "list" -> list(request);
-                case "show" -> show(request);
-                case "raw" -> raw(request);
-                case "delete", "hold", "release", "retry", "requeue" -> act(op, request, peer);
-                case "purge" -> purge(request, peer);
-                case "stats" -> stats();
-                case "status" -> status();
-                case "upstream-test" -> upstreamTest();
-                case "config-show" -> configShow();
-                default -> ControlReply.error(ControlReply.BAD_REQUEST, "unknown request \"" + op + "\"");
+                case LIST -> list((ControlRequest.ListEntries) request);
+                case SHOW -> show((ControlRequest.Show) request);
+                case RAW -> raw((ControlRequest.Show) request);
+                case DELETE, HOLD, RELEASE, RETRY, REQUEUE -> act((ControlRequest.Act) request, peer);
+                case PURGE -> purge((ControlRequest.Purge) request, peer);
+                case STATS -> stats();
+                case STATUS -> status();
+                case UPSTREAM_TEST -> upstreamTest();
+                case CONFIG_SHOW -> configShow();
             };
         } catch (BadRequest e) {
-            return ControlReply.error(ControlReply.BAD_REQUEST, e.getMessage());
+            return ControlReply.error(ControlError.BAD_REQUEST, e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return ControlReply.error(ControlReply.INTERNAL, "interrupted");
+            return ControlReply.error(ControlError.INTERNAL, "interrupted");
         } catch (RuntimeException e) {
             // A bug must not take the control socket down with it; the caller sees the error.
-            LOG.error("control request {} failed", op, e);
-            return ControlReply.error(ControlReply.INTERNAL, op + ": " + e);
+            LOG.error("control request {} failed", op.word(), e);
+            return ControlReply.error(ControlError.INTERNAL, op.word() + ": " + e);
         }
     }
 
-    private ControlReply list(JsonNode req) throws BadRequest {
+    private ControlReply list(ControlRequest.ListEntries req) throws BadRequest {
         Instant now = clock.instant();
-        QueueFilter filter = filter(req, now);
-        long limit = req.path("limit").asLong(0);
+        QueueFilter filter = filter(req.filter(), now);
+        long limit = req.limit();
         if (limit < 0) {
             throw new BadRequest("limit: expected a positive number (got " + limit + ")");
         }
-        String after = req.path("after").asText("");
+        String after = req.after();
         QueueFilter page = (after.isBlank() ? filter : filter.withAfter(id(after)))
                 .withLimit(limit == 0 ? 0 : limit + 1);
         StatusSource.Link blocked = blocking(status.links());
@@ -207,24 +221,23 @@ public final class ControlService implements AutoCloseable {
                 .min(Comparator.comparing(StatusSource.Link::nextAttempt)).orElse(links.get(0));
     }
 
-    static QueueFilter filter(JsonNode req, Instant now) throws BadRequest {
+    static QueueFilter filter(ControlRequest.Filter req, Instant now) throws BadRequest {
         QueueFilter f = QueueFilter.ALL;
-        String states = req.path("state").asText("");
-        if (!states.isBlank()) {
+        if (!req.states().isEmpty()) {
             Set<EntryState> wanted = EnumSet.noneOf(EntryState.class);
-            for (String s : states.split(",")) {
-                wanted.add(state(s.trim()));
+            for (String s : req.states()) {
+                wanted.add(state(s));
             }
             f = f.withStates(wanted);
         }
-        String older = req.path("older_than").asText("");
+        String older = req.olderThan();
         if (!older.isBlank()) {
             Duration d = ConfigReader.parseDuration(older)
                     .orElseThrow(() -> new BadRequest("older-than: expected a duration like 30m, 2h or 5d (got \""
                             + older + "\")"));
             f = f.withQueuedBefore(now.minus(d));
         }
-        return f.withSender(req.path("sender").asText("")).withRecipient(req.path("recipient").asText(""));
+        return f.withSender(req.sender()).withRecipient(req.recipient());
     }
 
     private static EntryState state(String word) throws BadRequest {
@@ -237,8 +250,8 @@ public final class ControlService implements AutoCloseable {
                 + word + "\")");
     }
 
-    private ControlReply show(JsonNode req) throws BadRequest {
-        QueueId id = id(req.path("id").asText(""));
+    private ControlReply show(ControlRequest.Show req) throws BadRequest {
+        QueueId id = id(req.id());
         Optional<QueueEntry> e = queue.get(id);
         if (e.isEmpty()) {
             return notFound(id);
@@ -265,8 +278,8 @@ public final class ControlService implements AutoCloseable {
         return end >= 0 ? s.substring(0, end + 2) : s;
     }
 
-    private ControlReply raw(JsonNode req) throws BadRequest {
-        QueueId id = id(req.path("id").asText(""));
+    private ControlReply raw(ControlRequest.Show req) throws BadRequest {
+        QueueId id = id(req.id());
         if (queue.get(id).isEmpty()) {
             return notFound(id);
         }
@@ -276,16 +289,17 @@ public final class ControlService implements AutoCloseable {
             out.put("id", id.value());
             return new ControlReply(out, queue.openMessage(id));
         } catch (IOException e) {
-            return ControlReply.error(ControlReply.NOT_AVAILABLE, "message of " + id + " cannot be read: " + e.getMessage());
+            return ControlReply.error(ControlError.NOT_AVAILABLE, "message of " + id + " cannot be read: " + e.getMessage());
         }
     }
 
-    private ControlReply act(String op, JsonNode req, String peer) throws BadRequest, InterruptedException {
-        boolean all = req.path("all").asBoolean(false);
-        boolean failed = req.path("failed").asBoolean(false);
+    private ControlReply act(ControlRequest.Act req, String peer) throws BadRequest, InterruptedException {
+        String op = req.op().word();
+        boolean all = req.all();
+        boolean failed = req.failed();
         List<QueueId> ids = new ArrayList<>();
-        for (JsonNode n : req.path("ids")) {
-            ids.add(id(n.asText()));
+        for (String n : req.ids()) {
+            ids.add(id(n));
         }
         int selectors = (all ? 1 : 0) + (failed ? 1 : 0) + (ids.isEmpty() ? 0 : 1);
         if (selectors != 1) {
@@ -299,7 +313,7 @@ public final class ControlService implements AutoCloseable {
             throw new BadRequest("requeue: use failed to requeue every failed entry");
         }
         if (all && op.equals("retry")) {
-            return flush(peer, req.path("summary").asBoolean(false));
+            return flush(peer, req.summary());
         }
         if (!ids.isEmpty() && ids.size() != ids.stream().distinct().count()) {
             ids = ids.stream().distinct().toList();
@@ -398,12 +412,12 @@ public final class ControlService implements AutoCloseable {
      * retention sweep does on its own after {@code queue_failed_retention}. Each gets a mail-log
      * line; the reply counts them.
      */
-    private ControlReply purge(JsonNode req, String peer) throws BadRequest, InterruptedException {
-        if (!req.path("failed").asBoolean(false)) {
+    private ControlReply purge(ControlRequest.Purge req, String peer) throws BadRequest, InterruptedException {
+        if (!req.failed()) {
             throw new BadRequest("purge: only failed entries are purged; give failed");
         }
-        QueueFilter f = filter(req, clock.instant()).withStates(EnumSet.of(EntryState.FAILED));
-        String older = req.path("older_than").asText("");
+        QueueFilter f = filter(req.filter(), clock.instant()).withStates(EnumSet.of(EntryState.FAILED));
+        String older = req.filter().olderThan();
         long n = purgeFailed(f, "purged by " + peer + (older.isBlank() ? "" : " (failed, older than " + older + ")"));
         LOG.info("control purge by {}: {} failed entries purged", peer, n);
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
@@ -679,7 +693,7 @@ public final class ControlService implements AutoCloseable {
 
     private ControlReply upstreamTest() throws InterruptedException {
         if (tester == null) {
-            return ControlReply.error(ControlReply.NOT_AVAILABLE, "this daemon has no upstream test wired in");
+            return ControlReply.error(ControlError.NOT_AVAILABLE, "this daemon has no upstream test wired in");
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         List<UpstreamTester.Probe> probes = tester.probeAll();
@@ -693,7 +707,7 @@ public final class ControlService implements AutoCloseable {
 
     private ControlReply configShow() {
         if (effectiveConfig == null) {
-            return ControlReply.error(ControlReply.NOT_AVAILABLE, "the effective configuration is not available");
+            return ControlReply.error(ControlError.NOT_AVAILABLE, "the effective configuration is not available");
         }
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.put("config", effectiveConfig.get());
@@ -701,7 +715,7 @@ public final class ControlService implements AutoCloseable {
     }
 
     private static ControlReply notFound(QueueId id) {
-        return ControlReply.error(ControlReply.NOT_FOUND, "no entry " + id + " in the queue");
+        return ControlReply.error(ControlError.NOT_FOUND, "no entry " + id + " in the queue");
     }
 
     private static QueueId id(String text) throws BadRequest {

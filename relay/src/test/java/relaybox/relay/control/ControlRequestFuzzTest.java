@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import relaybox.queue.Envelope;
 import relaybox.queue.Queue;
 import relaybox.queue.memory.InMemoryQueue;
+import relaybox.relay.control.api.ControlReply;
 import relaybox.relay.log.MailLog;
 
 import java.time.Clock;

@@ -1,6 +1,5 @@
 package relaybox.relay.control;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -15,6 +14,11 @@ import relaybox.queue.memory.InMemoryQueue;
 import relaybox.relay.config.ConfigException;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.ControlConfig;
+import relaybox.relay.control.api.ControlClient;
+import relaybox.relay.control.api.ControlError;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
 import relaybox.relay.log.MailLog;
 
 import java.io.IOException;
@@ -68,19 +72,26 @@ class ControlServerTest {
         service.close();
     }
 
-    private ControlReply call(String op) throws Exception {
-        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", op);
-        return new ControlClient(socket, Duration.ofSeconds(10)).call(req);
+    private ControlReply call(Op op) throws Exception {
+        return new ControlClient(socket, Duration.ofSeconds(10)).call(new ControlRequest.Plain(op));
+    }
+
+    /** One request line as written, the reply line as read: for what a typed client cannot send. */
+    private String callRaw(String line) throws IOException {
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+            return new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     @Test
     void socketIsMode0660AndRemovedOnClose() throws Exception {
         assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
         assertFalse(Files.exists(socket.resolveSibling(".control.sock.new")), "temporary name renamed away");
-        assertTrue(call("status").ok());
+        assertTrue(call(Op.STATUS).ok());
         server.close();
         assertFalse(Files.exists(socket));
-        assertThrows(ControlClient.Unreachable.class, () -> call("status"));
+        assertThrows(ControlClient.Unreachable.class, () -> call(Op.STATUS));
     }
 
     @Test
@@ -88,7 +99,7 @@ class ControlServerTest {
         ControlServer second = new ControlServer(new ControlConfig(socket, ""), service);
         IOException e = assertThrows(IOException.class, second::start);
         assertTrue(e.getMessage().contains("another relaybox daemon is running"), e.getMessage());
-        assertTrue(call("status").ok(), "the first server still answers");
+        assertTrue(call(Op.STATUS).ok(), "the first server still answers");
 
         server.close();
         ServerSocketChannel crashed = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -97,7 +108,7 @@ class ControlServerTest {
         assertTrue(Files.exists(socket));
         server = new ControlServer(new ControlConfig(socket, ""), service);
         server.start();
-        assertTrue(call("status").ok());
+        assertTrue(call(Op.STATUS).ok());
     }
 
     @Test
@@ -107,12 +118,12 @@ class ControlServerTest {
         Queue.Incoming in = queue.receive();
         in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
         queue.accept(in, Envelope.of("a@x", List.of("b@y")), "");
-        ObjectNode hold = ControlJson.MAPPER.createObjectNode().put("op", "hold").put("all", true);
+        ControlRequest hold = ControlRequest.Act.all(Op.HOLD);
         assertTrue(new ControlClient(socket, Duration.ofSeconds(10)).call(hold).ok());
         assertEquals(0, probes.get());
-        ObjectNode release = ControlJson.MAPPER.createObjectNode().put("op", "release").put("all", true);
+        ControlRequest release = ControlRequest.Act.all(Op.RELEASE);
         assertTrue(new ControlClient(socket, Duration.ofSeconds(10)).call(release).ok());
-        ObjectNode retry = ControlJson.MAPPER.createObjectNode().put("op", "retry").put("all", true);
+        ControlRequest.Act retry = ControlRequest.Act.all(Op.RETRY);
         ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(retry);
         assertTrue(r.ok(), r.json().toString());
         assertEquals(1, r.json().path("done").asInt(), r.json().toString());
@@ -134,12 +145,12 @@ class ControlServerTest {
         }
         assertEquals(Queue.ActionResult.DONE, queue.hold(ids.get(2)));
         assertEquals(List.of(), queue.leaseDue(now.plusSeconds(1), 10), "deferred: not due for a while");
-        ObjectNode retry = ControlJson.MAPPER.createObjectNode().put("op", "retry").put("all", true);
+        ControlRequest.Act retry = ControlRequest.Act.all(Op.RETRY);
         ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(retry);
         assertTrue(r.ok(), r.json().toString());
         assertEquals(2, r.json().path("done").asInt(), r.json().toString());
         assertEquals(2, r.json().path("results").size(), r.json().toString());
-        ControlReply counted = new ControlClient(socket, Duration.ofSeconds(10)).call(retry.put("summary", true));
+        ControlReply counted = new ControlClient(socket, Duration.ofSeconds(10)).call(new ControlRequest.Act(Op.RETRY, List.of(), true, false, true));
         assertEquals(2, counted.json().path("selected").asInt(), counted.json().toString());
         assertEquals(2, counted.json().path("done").asInt(), counted.json().toString());
         assertEquals(0, counted.json().path("results").size(), "a summary lists no entries: " + counted.json());
@@ -150,18 +161,17 @@ class ControlServerTest {
 
     @Test
     void malformedAndUnknownRequestsGetBadRequest() throws Exception {
-        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-            ch.write(ByteBuffer.wrap("this is not json\n".getBytes(StandardCharsets.UTF_8)));
-            String reply = new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(reply.contains("\"error\":\"bad_request\""), reply);
-        }
-        ControlReply r = call("frobnicate");
-        assertFalse(r.ok());
-        assertEquals(ControlReply.BAD_REQUEST, r.error());
-        r = call("upstream-test");
-        assertEquals(ControlReply.NOT_AVAILABLE, r.error(), "no tester wired: " + r.json());
-        r = call("config-show");
-        assertEquals(ControlReply.NOT_AVAILABLE, r.error());
+        String reply = callRaw("this is not json");
+        assertTrue(reply.contains("\"error\":\"bad_request\""), reply);
+        reply = callRaw("{\"op\":\"frobnicate\"}");
+        assertTrue(reply.contains("\"error\":\"bad_request\"") && reply.contains("unknown request \\\"frobnicate\\\""),
+                reply);
+        reply = callRaw("{\"all\":true}");
+        assertTrue(reply.contains("\"error\":\"bad_request\""), "no op: " + reply);
+        ControlReply r = call(Op.UPSTREAM_TEST);
+        assertEquals(ControlError.NOT_AVAILABLE, r.error(), "no tester wired: " + r.json());
+        r = call(Op.CONFIG_SHOW);
+        assertEquals(ControlError.NOT_AVAILABLE, r.error());
     }
 
     @Test
@@ -169,7 +179,7 @@ class ControlServerTest {
         Queue.Incoming in = queue.receive();
         in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
         var e = queue.accept(in, Envelope.of("a@x", List.of("b@y")), "Received: by test\r\n");
-        ObjectNode req = ControlJson.MAPPER.createObjectNode().put("op", "raw").put("id", e.id().value());
+        ControlRequest req = new ControlRequest.Show(e.id().value(), true);
         ControlReply r = new ControlClient(socket, Duration.ofSeconds(10)).call(req);
         assertTrue(r.ok(), r.json().toString());
         try (InputStream raw = r.raw()) {

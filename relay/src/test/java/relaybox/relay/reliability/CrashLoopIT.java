@@ -1,15 +1,15 @@
 package relaybox.relay.reliability;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RetrySchedule;
 import relaybox.queue.mapdb.MapDbQueue;
-import relaybox.relay.control.ControlClient;
-import relaybox.relay.control.ControlJson;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.control.api.ControlClient;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -258,8 +258,7 @@ class CrashLoopIT {
 
     /** The daemon's "stats" over its control socket, or null while it does not answer. */
     static JsonNode stats(Path dir) {
-        ObjectNode req = ControlJson.MAPPER.createObjectNode();
-        req.put("op", "stats");
+        ControlRequest req = new ControlRequest.Plain(Op.STATS);
         try {
             ControlReply r = new ControlClient(DaemonProcess.controlSocket(dir), Duration.ofSeconds(5)).call(req);
             return r.ok() ? r.json() : null;

@@ -1,15 +1,15 @@
 package relaybox.relay.reliability;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.RetrySchedule;
 import relaybox.queue.mapdb.MapDbQueue;
-import relaybox.relay.control.ControlClient;
-import relaybox.relay.control.ControlJson;
-import relaybox.relay.control.ControlReply;
+import relaybox.relay.control.api.ControlClient;
+import relaybox.relay.control.api.ControlReply;
+import relaybox.relay.control.api.ControlRequest;
+import relaybox.relay.control.api.Op;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -95,7 +95,7 @@ class FullDiskIT {
             assertTrue(firstFill > 10, "too few accepted before the disk filled: " + firstFill);
             assertTrue(refusals.stream().allMatch(r -> r.startsWith("452") || r.startsWith("451")), refusals.toString());
             assertTrue(daemon.alive(), "daemon died on a full disk");
-            assertNotNull(control(dir, "status"), "control socket does not answer on a full disk");
+            assertNotNull(control(dir, Op.STATUS), "control socket does not answer on a full disk");
             // Refused messages' partial files are deleted, so the disk can hold a message or two
             // more after three clients were refused at once (CI: 844 KiB above the reserve). One
             // client goes on until refused too: it must be refused within those few, not crash.
@@ -122,7 +122,7 @@ class FullDiskIT {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             JsonNode stats = null;
             while (System.nanoTime() < deadline) {
-                stats = control(dir, "stats");
+                stats = control(dir, Op.STATS);
                 if (stats != null && stats.path("total").asLong(-1) == 0
                         && sink.seen.keySet().containsAll(acknowledged)) {
                     break;
@@ -206,9 +206,8 @@ class FullDiskIT {
         return r;
     }
 
-    static JsonNode control(Path dir, String op) {
-        ObjectNode req = ControlJson.MAPPER.createObjectNode();
-        req.put("op", op);
+    static JsonNode control(Path dir, Op op) {
+        ControlRequest req = new ControlRequest.Plain(op);
         try {
             ControlReply r = new ControlClient(DaemonProcess.controlSocket(dir), Duration.ofSeconds(5)).call(req);
             return r.ok() ? r.json() : null;

@@ -1,4 +1,4 @@
-package relaybox.relay.control;
+package relaybox.relay.control.api;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;

@@ -1,4 +1,4 @@
-package relaybox.relay.control;
+package relaybox.relay.control.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -18,7 +18,7 @@ import java.util.TimerTask;
 
 /**
  * The client end of the control socket, used by the admin CLI: one request, one reply, on a
- * fresh connection (see {@link ControlServer} for the framing). Distinguishes "nobody is
+ * fresh connection (see the daemon's ControlServer for the framing). Distinguishes "nobody is
  * listening" from "not allowed to connect", because they need different advice to the operator.
  */
 public final class ControlClient {
@@ -43,7 +43,7 @@ public final class ControlClient {
      * @throws Unreachable when the daemon does not answer (no socket, refused, timed out)
      * @throws PermissionDenied when the socket's mode or group does not admit this user
      */
-    public ControlReply call(ObjectNode request) throws Unreachable, PermissionDenied {
+    public ControlReply call(ControlRequest request) throws Unreachable, PermissionDenied {
         SocketChannel ch;
         try {
             ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
@@ -70,7 +70,7 @@ public final class ControlClient {
         boolean handedOff = false;
         try {
             OutputStream out = Channels.newOutputStream(ch);
-            out.write(ControlWire.bytes(request));
+            out.write(ControlWire.bytes(request.toJson()));
             out.write('\n');
             out.flush();
             InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 65536);
@@ -88,7 +88,7 @@ public final class ControlClient {
             if (!head.isObject()) {
                 throw new Unreachable("relaybox daemon on " + socket + " sent something that is not a reply");
             }
-            if (head.path("ok").asBoolean(false) && "raw".equals(request.path("op").asText())) {
+            if (head.path("ok").asBoolean(false) && request.op() == Op.RAW) {
                 handedOff = true;
                 return new ControlReply((ObjectNode) head, new InputStream() {
                     @Override

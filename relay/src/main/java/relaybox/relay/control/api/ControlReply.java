@@ -1,4 +1,4 @@
-package relaybox.relay.control;
+package relaybox.relay.control.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,18 +8,12 @@ import java.io.InputStream;
 
 /**
  * One answer of the control API: a JSON object, always with {@code "ok"}; on failure also
- * {@code "error"} (one of {@link #NOT_FOUND}, {@link #BAD_REQUEST}, {@link #NOT_AVAILABLE},
- * {@link #INTERNAL}) and a human {@code "message"}. A {@code raw} reply carries the stored message
+ * {@code "error"} (a {@link ControlError}'s word) and a human {@code "message"}. A {@code raw} reply carries the stored message
  * as a stream after the JSON line. A streamed reply ({@code rows}, for {@code list}) carries one
  * JSON object per line after the head and ends with a trailer line holding {@code "end": true};
  * the rows are produced (daemon side) or read (client side) one at a time, never held whole.
  */
 public record ControlReply(ObjectNode json, InputStream raw, Rows rows) {
-
-    public static final String NOT_FOUND = "not_found";
-    public static final String BAD_REQUEST = "bad_request";
-    public static final String NOT_AVAILABLE = "not_available";
-    public static final String INTERNAL = "internal";
 
     /** Rows of a streamed reply, visited once. */
     public interface Rows {
@@ -51,10 +45,10 @@ public record ControlReply(ObjectNode json, InputStream raw, Rows rows) {
         return new ControlReply(head, null, rows);
     }
 
-    public static ControlReply error(String error, String message) {
+    public static ControlReply error(ControlError error, String message) {
         ObjectNode n = ControlWire.object();
         n.put("ok", false);
-        n.put("error", error);
+        n.put("error", error.word());
         n.put("message", message);
         return new ControlReply(n, null, null);
     }
@@ -63,8 +57,9 @@ public record ControlReply(ObjectNode json, InputStream raw, Rows rows) {
         return json.path("ok").asBoolean(false);
     }
 
-    public String error() {
-        return json.path("error").asText("");
+    /** Why the request was refused; null when it was not. */
+    public ControlError error() {
+        return ok() ? null : ControlError.of(json.path("error").asText(""));
     }
 
     public String message() {

@@ -1,8 +1,9 @@
-package relaybox.relay.control;
+package relaybox.relay.control.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
+import relaybox.relay.control.ControlJson;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -87,7 +88,7 @@ class ControlWireTest {
             });
             peer.start();
             ControlClient.Unreachable e = assertThrows(ControlClient.Unreachable.class,
-                    () -> new ControlClient(socket, Duration.ofSeconds(10)).call(ControlWire.object().put("op", "status")));
+                    () -> new ControlClient(socket, Duration.ofSeconds(10)).call(new ControlRequest.Plain(Op.STATUS)));
             assertTrue(e.getMessage().contains("sent a reply that is not JSON"), e.getMessage());
             peer.join(10_000);
         }
