@@ -11,7 +11,6 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.queue.QueueFilter;
 import relaybox.queue.QueueId;
-import relaybox.queue.mapdb.EntryCodec;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.log.MailLog;
 
@@ -246,7 +245,7 @@ public final class ControlService implements AutoCloseable {
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())
                 .waitingFor(blocking(status.links()))));
-        out.put("text", EntryCodec.toText(e.get()));
+        out.put("text", queue.describe(id).orElse(""));
         try (InputStream in = queue.openMessage(id)) {
             out.put("headers", headers(in));
         } catch (IOException ex) {
@@ -316,13 +315,14 @@ public final class ControlService implements AutoCloseable {
             applyAll(op, ids, rows, totals);
             selected = ids.size();
         } else {
-            Set<EntryState> from = failed ? EnumSet.of(EntryState.FAILED) : switch (op) {
-                case "hold" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED);
-                case "release" -> EnumSet.of(EntryState.HELD);
-                case "retry" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED);
-                default -> EnumSet.noneOf(EntryState.class);
+            // What each action may apply to is QueueEntry's transition table; delete takes any entry.
+            QueueFilter selection = failed ? QueueFilter.states(EntryState.FAILED) : switch (op) {
+                case "hold" -> QueueFilter.allowing(QueueEntry.Event.HELD);
+                case "release" -> QueueFilter.allowing(QueueEntry.Event.RELEASED);
+                case "retry" -> QueueFilter.allowing(QueueEntry.Event.RETRIED_NOW);
+                default -> QueueFilter.ALL;
             };
-            selected = applyPaged(op, QueueFilter.ALL.withStates(from), rows, totals);
+            selected = applyPaged(op, selection, rows, totals);
         }
         LOG.info("control {} by {}: {} selected, {}", op, peer, selected, totals);
         if (op.equals("retry")) {
@@ -464,7 +464,7 @@ public final class ControlService implements AutoCloseable {
         ArrayNode rows = ControlJson.MAPPER.createArrayNode();
         boolean count = summary || waiting > MAX_ROWS;
         if (!count) {
-            queue.scan(QueueFilter.ALL.withStates(EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED)), e -> {
+            queue.scan(QueueFilter.allowing(QueueEntry.Event.RETRIED_NOW), e -> {
                 rows.addObject().put("id", e.id().value()).put("result", "done");
                 return true;
             });
