@@ -101,6 +101,9 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
         }
     }
 
+    /** The reply recorded for a pending recipient an attempt did not report on. */
+    static final String NO_OUTCOME = "4.3.0 no outcome reported for this recipient";
+
     public static QueueEntry accepted(QueueId id, Envelope envelope, String addedHeaders, long messageSize,
                                       Instant now) {
         List<RecipientState> rcpts = envelope.recipients().stream().map(RecipientState::pending).toList();
@@ -131,9 +134,9 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
                 next.add(r);
                 continue;
             }
-            DeliveryOutcome o = outcomes.getOrDefault(r.address(),
-                    new DeliveryOutcome.Deferred("4.3.0 no outcome reported for this recipient"));
-            reply = o.reply();
+            // A recipient nobody reported on is deferred, with a reply saying so.
+            DeliveryOutcome o = outcomes.get(r.address());
+            reply = o == null ? NO_OUTCOME : o.reply();
             RecipientState.Status status;
             if (o instanceof DeliveryOutcome.Delivered) {
                 status = RecipientState.Status.DELIVERED;
@@ -142,9 +145,9 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
             } else {
                 status = RecipientState.Status.PENDING;
             }
-            String recorded = o instanceof DeliveryOutcome.Deferred && expired
-                    ? "expired after " + schedule.lifetime().toDays() + "d in queue; last reply: " + o.reply()
-                    : o.reply();
+            String recorded = !(o instanceof DeliveryOutcome.Delivered || o instanceof DeliveryOutcome.Failed) && expired
+                    ? "expired after " + schedule.lifetime().toDays() + "d in queue; last reply: " + reply
+                    : reply;
             next.add(new RecipientState(r.address(), status, r.attempts() + 1, recorded));
         }
         boolean pending = next.stream().anyMatch(RecipientState::isPending);

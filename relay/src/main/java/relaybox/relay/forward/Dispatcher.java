@@ -3,7 +3,6 @@ package relaybox.relay.forward;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
@@ -236,14 +235,13 @@ public final class Dispatcher implements AutoCloseable {
         // giving it back would have the dispatcher lease it again at once, in a loop.
         Upstream first = route.get(0);
         String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
-        Map<String, DeliveryOutcome> outcomes = new HashMap<>();
-        Map<String, Stage> stages = new HashMap<>();
+        Map<String, Outcome> outcomes = new HashMap<>();
+        Outcome down = FailurePolicy.localFailure(Stage.CONNECT, reason);
         for (String r : e.pendingRecipients()) {
-            outcomes.put(r, new DeliveryOutcome.Deferred(reason));
-            stages.put(r, Stage.CONNECT);
+            outcomes.put(r, down);
         }
-        count(first, e, recorder.record(e, new Attempt(outcomes, stages,
-                first.config.host() + ":" + first.config.port()), "-"));
+        Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
+        count(first, e, a, recorder.record(e, a, "-"));
         released();
     }
 
@@ -311,7 +309,7 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     /** One count per message attempt, by the state the attempt left the entry in. */
-    void count(Upstream u, QueueEntry before, Optional<QueueEntry> after) {
+    void count(Upstream u, QueueEntry before, Attempt a, Optional<QueueEntry> after) {
         if (metrics == null || after.isEmpty()) {
             return;
         }
@@ -321,12 +319,17 @@ public final class Dispatcher implements AutoCloseable {
                 metrics.delivered(u.name(), before.messageSize());
                 metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
             }
-            case DEFERRED -> metrics.deferred(u.name(), RelayMetrics.replyClass(n.lastReply()));
-            case FAILED -> metrics.failed(u.name(), RelayMetrics.replyClass(n.lastReply()));
+            case DEFERRED -> metrics.deferred(u.name(), replyClass(before, a));
+            case FAILED -> metrics.failed(u.name(), replyClass(before, a));
             default -> {
                 // Other states do not follow an attempt.
             }
         }
+    }
+
+    /** The class of the reply the entry records last, as its outcome carries it (io when none came). */
+    private static String replyClass(QueueEntry before, Attempt a) {
+        return a.last(before.pendingRecipients()).map(o -> o.cause().label()).orElse(Outcome.Cause.IO.label());
     }
 
     /** A new session to {@code u}, counted when metrics are collected. */

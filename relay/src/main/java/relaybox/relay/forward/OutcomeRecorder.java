@@ -42,7 +42,7 @@ final class OutcomeRecorder {
      */
     Optional<QueueEntry> record(QueueEntry e, Attempt a, String delays) {
         Instant now = clock.instant();
-        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
+        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.forQueue(), now);
         if (next.isEmpty()) {
             return next;
         }
@@ -56,7 +56,7 @@ final class OutcomeRecorder {
             if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {
                 continue;
             }
-            Stage st = a.stages().getOrDefault(r.address(), Stage.MAIL);
+            Stage st = a.outcomes().get(r.address()).stage();
             switch (r.status()) {
                 case DELIVERED -> log.delivered(e.id(), r.address(), a.upstream(), n.attempts(),
                         Duration.between(e.queuedAt(), now), delays, r.lastReply());

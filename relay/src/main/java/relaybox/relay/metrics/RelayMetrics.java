@@ -192,28 +192,6 @@ public final class RelayMetrics implements AutoCloseable {
     }
 
     /**
-     * The reply class of a recorded reply ({@code RecipientState.lastReply()}, a
-     * {@code DeliveryOutcome}'s reply): "4xx"/"5xx" for an upstream reply, else from the
-     * forwarder's local reason ("RCPT: timeout after 300s", "STARTTLS: SSLHandshakeException: ...",
-     * "connect: connection refused"): timeout, tls, or io.
-     */
-    public static String replyClass(String reply) {
-        if (reply.length() >= 3 && (reply.charAt(0) == '4' || reply.charAt(0) == '5')
-                && Character.isDigit(reply.charAt(1)) && Character.isDigit(reply.charAt(2))
-                && (reply.length() == 3 || !Character.isDigit(reply.charAt(3)))) {
-            return reply.charAt(0) + "xx";
-        }
-        String r = reply.toLowerCase(java.util.Locale.ROOT);
-        if (r.contains("timeout") || r.contains("timed out")) {
-            return "timeout";
-        }
-        if (r.contains("ssl") || r.contains("tls") || r.contains("certificate") || r.contains("handshake")) {
-            return "tls";
-        }
-        return "io";
-    }
-
-    /**
      * The refusal reason of one of the intake's refusal replies (the {@code reply} of a
      * {@code MailLog.rejected} line), for callers that only have the reply.
      */
