@@ -12,7 +12,7 @@ import relaybox.queue.QueueException;
 import relaybox.queue.QueueFilter;
 import relaybox.queue.QueueId;
 import relaybox.relay.config.ConfigReader;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -82,7 +82,7 @@ public final class ControlService implements AutoCloseable {
     private final StatusSource status;
     private final UpstreamTester tester;
     private final Supplier<String> effectiveConfig;
-    private final MailLog mailLog;
+    private final MailEvents mailLog;
     private final Clock clock;
     /** What "retry" asks of the forwarder besides making entries due: probe down upstreams now. */
     private volatile Runnable onRetry = () -> { };
@@ -103,7 +103,7 @@ public final class ControlService implements AutoCloseable {
      *                        not available (offline mode)
      */
     public ControlService(Queue queue, StatusSource status, UpstreamTester tester, Supplier<String> effectiveConfig,
-                          MailLog mailLog, Clock clock) {
+                          MailEvents mailLog, Clock clock) {
         this.queue = queue;
         this.status = status;
         this.tester = tester;

@@ -86,7 +86,7 @@ public final class DkimSigner implements MessageSigner {
         private boolean inHeader = true;
         private boolean tooLarge;
         private boolean finished;
-        private String summary = "-";
+        private List<SignedBy> signedBy = List.of();
 
         private Session(String envelopeSender) {
             this.envelopeSender = envelopeSender;
@@ -164,17 +164,22 @@ public final class DkimSigner implements MessageSigner {
             byte[] bh = body.finish();
             long t = clock.instant().getEpochSecond();
             StringBuilder out = new StringBuilder();
-            List<String> labels = new ArrayList<>();
+            List<SignedBy> by = new ArrayList<>();
             for (DkimKey k : use) {
                 try {
                     out.append(sign(k, fields, bh, t));
                 } catch (GeneralSecurityException | RuntimeException e) {
                     throw new SigningException("DKIM signing with " + k.label() + " failed: " + e, false, e);
                 }
-                labels.add(k.label());
+                by.add(new SignedBy(k.domain(), k.selector()));
             }
-            summary = String.join(",", labels);
+            signedBy = List.copyOf(by);
             return out.toString();
+        }
+
+        @Override
+        public List<SignedBy> signedBy() {
+            return signedBy;
         }
 
         /** Feeds a whole message and finishes; for tools and tests. */
@@ -185,7 +190,7 @@ public final class DkimSigner implements MessageSigner {
 
         /** "domain/selector[,domain/selector]" of the keys that signed, "-" when unsigned; for dkim= in the log. */
         public String summary() {
-            return summary;
+            return signedBy.isEmpty() ? "-" : String.join(",", signedBy.stream().map(SignedBy::label).toList());
         }
 
         private Optional<String> signingDomain(HeaderFields fields) {

@@ -44,11 +44,27 @@ public interface MessageSigner {
         String finish(String addedHeaders) throws SigningException;
 
         /**
+         * The d= and s= of each signature {@link #finish} made, in order; empty when unsigned (or
+         * before finish). The log and the metrics take these, never the header text.
+         */
+        default java.util.List<SignedBy> signedBy() {
+            return java.util.List.of();
+        }
+
+        /**
          * Heap this signing holds now, in bytes (the header section it keeps until
          * {@link #finish}); the intake counts it against its header-memory budget.
          */
         default long heldBytes() {
             return 0;
+        }
+    }
+
+    /** Who signed: a signature's d= domain and s= selector. */
+    record SignedBy(String domain, String selector) {
+        /** "domain/selector", the form log lines use. */
+        public String label() {
+            return domain + "/" + selector;
         }
     }
 

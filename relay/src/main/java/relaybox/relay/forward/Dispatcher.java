@@ -8,7 +8,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.dkim.MessageSigner;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 import relaybox.relay.metrics.LinkState;
 import relaybox.relay.metrics.RelayMetrics;
 
@@ -71,7 +71,7 @@ public final class Dispatcher implements AutoCloseable {
 
     final Queue queue;
     final ForwardConfig cfg;
-    private final MailLog log;
+    private final MailEvents log;
     final Clock clock;
     /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
     final RelayMetrics metrics;
@@ -90,7 +90,7 @@ public final class Dispatcher implements AutoCloseable {
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
-    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                        MessageSigner signer) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
@@ -130,22 +130,22 @@ public final class Dispatcher implements AutoCloseable {
      *
      * @throws IOException when an auth_file or ca_file cannot be used
      */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log) throws IOException {
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log) throws IOException {
         return start(queue, cfg, log, Clock.systemUTC());
     }
 
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock) throws IOException {
         return start(queue, cfg, log, clock, null);
     }
 
     /** As above, counting outcomes, sessions and link probes in {@code metrics}. */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics)
             throws IOException {
         return start(queue, cfg, log, clock, metrics, MessageSigner.NONE);
     }
 
     /** As above, DKIM-signing the DSNs it writes with {@code signer} (the intake's). */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                                    MessageSigner signer) throws IOException {
         Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer);
         d.run();
@@ -153,6 +153,8 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void run() {
+        // Every circuit starts closed: each link has its series and a health verdict from the start.
+        upstreams.forEach(u -> link(u, LinkState.UP));
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
                 threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));

@@ -4,7 +4,7 @@ import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RecipientState;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -23,11 +23,11 @@ import java.util.Optional;
 final class OutcomeRecorder {
 
     private final Queue queue;
-    private final MailLog log;
+    private final MailEvents log;
     private final DsnWriter dsn;
     private final Clock clock;
 
-    OutcomeRecorder(Queue queue, MailLog log, DsnWriter dsn, Clock clock) {
+    OutcomeRecorder(Queue queue, MailEvents log, DsnWriter dsn, Clock clock) {
         this.queue = queue;
         this.log = log;
         this.dsn = dsn;

@@ -38,6 +38,12 @@ class IntakeSigningAndLimitsTest {
                     }
                     return "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=s1;\r\n\tb=abc\r\n";
                 }
+
+                @Override
+                public java.util.List<SignedBy> signedBy() {
+                    // The log takes who signed from the signer, never from the header text.
+                    return java.util.List.of(new SignedBy("example.com", "s1"));
+                }
             };
         }
     }
