@@ -139,7 +139,7 @@ public final class DkimSigner implements MessageSigner {
             finished = true;
             if (tooLarge) {
                 throw new SigningException("header section larger than " + (MAX_HEADER_BYTES >> 10) + " KiB",
-                        true, null);
+                        SigningException.Reason.BAD_MESSAGE, null);
             }
             String added = new String(addedHeaders.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
             HeaderFields fields = HeaderFields.parse(added
@@ -156,7 +156,7 @@ public final class DkimSigner implements MessageSigner {
                 String why = domain.map(d -> "no DKIM key for domain " + d)
                         .orElse("no signing domain (From field missing, repeated or without an address)");
                 if (config.noKey() == DkimConfig.NoKey.REFUSE) {
-                    throw new SigningException(why, true, null);
+                    throw new SigningException(why, SigningException.Reason.NO_KEY, null);
                 }
                 LOG.warn("{}; sending unsigned (dkim_no_key = \"send_unsigned\")", why);
                 return "";
@@ -169,7 +169,8 @@ public final class DkimSigner implements MessageSigner {
                 try {
                     out.append(sign(k, fields, bh, t));
                 } catch (GeneralSecurityException | RuntimeException e) {
-                    throw new SigningException("DKIM signing with " + k.label() + " failed: " + e, false, e);
+                    throw new SigningException("DKIM signing with " + k.label() + " failed: " + e,
+                            SigningException.Reason.ERROR, e);
                 }
                 by.add(new SignedBy(k.domain(), k.selector()));
             }

@@ -68,17 +68,40 @@ public interface MessageSigner {
         }
     }
 
-    /** A message could not be signed. {@link #permanent()} decides 5xx (refuse) or 451 (try later). */
+    /**
+     * A message could not be signed, for {@link #reason()}: decided where signing failed and
+     * carried as data, so the intake's reply and the metrics never read it from the message text.
+     */
     final class SigningException extends Exception {
-        private final boolean permanent;
 
-        public SigningException(String message, boolean permanent, Throwable cause) {
-            super(message, cause);
-            this.permanent = permanent;
+        /** Why; its label is the {@code reason} label of {@code relaybox_dkim_failures_total}. */
+        public enum Reason {
+            /** No key for the signing domain, or no signing domain, and the policy says refuse. */
+            NO_KEY,
+            /** The message itself cannot be signed (header section too large). */
+            BAD_MESSAGE,
+            /** Signing failed for now (a key or crypto error); the client may try again. */
+            ERROR;
+
+            public String label() {
+                return name().toLowerCase(java.util.Locale.ROOT);
+            }
         }
 
+        private final Reason reason;
+
+        public SigningException(String message, Reason reason, Throwable cause) {
+            super(message, cause);
+            this.reason = reason;
+        }
+
+        public Reason reason() {
+            return reason;
+        }
+
+        /** 5xx (refuse) when true, 451 (try later) when false. */
         public boolean permanent() {
-            return permanent;
+            return reason != Reason.ERROR;
         }
     }
 }

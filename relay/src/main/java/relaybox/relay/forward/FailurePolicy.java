@@ -99,7 +99,8 @@ public final class FailurePolicy {
     }
 
     private static Outcome of(Stage stage, Outcome.Kind kind, UpstreamReply reply) {
-        return new Outcome(stage, kind, Outcome.Cause.of(reply), Outcome.enhancedStatus(reply), reply.toString());
+        return new Outcome(stage, kind, Outcome.Cause.of(reply, kind == Outcome.Kind.DELIVERED),
+                Outcome.enhancedStatus(reply), reply.toString());
     }
 
     /**

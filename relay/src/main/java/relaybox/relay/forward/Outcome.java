@@ -46,9 +46,10 @@ public record Outcome(Stage stage, Kind kind, Cause cause, String status, String
             return label;
         }
 
-        static Cause of(UpstreamReply r) {
+        /** A reply's cause; a 2xx where it was not the success reply (a 250 to DATA) is "other". */
+        static Cause of(UpstreamReply r, boolean accepted) {
             return switch (r.code() / 100) {
-                case 2 -> REPLY_2XX;
+                case 2 -> accepted ? REPLY_2XX : REPLY_OTHER;
                 case 4 -> REPLY_4XX;
                 case 5 -> REPLY_5XX;
                 default -> REPLY_OTHER;

@@ -93,8 +93,7 @@ final class AcceptMessage {
         } catch (MessageSigner.SigningException e) {
             LOG.warn("cannot sign {} (from domain {}): {}", t.incoming.id(), h.fromDomain(), e.getMessage());
             if (intake.metrics != null) {
-                intake.metrics.dkimFailed(!e.permanent() ? "error"
-                        : e.getMessage().startsWith("no ") ? "no_key" : "bad_message");
+                intake.metrics.dkimFailed(e.reason().label());
             }
             return done(refuse(session, t, Refusal.SIGNING, e.permanent()
                     ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
