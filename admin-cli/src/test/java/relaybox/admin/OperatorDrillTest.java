@@ -209,7 +209,9 @@ class OperatorDrillTest {
             }
             // The queue's clock is the real one: the fake one starts now, when the mail is due.
             clock.now = Instant.now().plusMillis(1);
-            awaitTrue("the link goes down", () -> !d.isUp("esp"));
+            // The circuit opens a moment before the worker gives its entry back: wait for both.
+            awaitTrue("the link goes down", () -> !d.isUp("esp")
+                    && queue.counts().getOrDefault(relaybox.queue.EntryState.SENDING, 0L) == 0);
 
             // Down: each entry shows the link's next probe (not "now") and the connection error.
             List<JsonNode> entries = listJson(socket);

@@ -3,8 +3,9 @@ package relaybox.queue;
 import java.util.Objects;
 
 /**
- * What one delivery attempt did for one recipient. Only the forwarder's failure policy creates
- * these; the queue records them. {@code reply} is the upstream's literal reply (or, for a local
+ * What one delivery attempt did for one recipient, as the queue records it. The forwarder
+ * classifies once (its {@code Outcome}, made only by its failure policy) and hands the queue this
+ * projection of it; the queue keeps no more than the disposition and the reply. {@code reply} is the upstream's literal reply (or, for a local
  * failure such as a timeout, a sentence naming the stage), kept for the log and the admin CLI.
  */
 public sealed interface DeliveryOutcome {

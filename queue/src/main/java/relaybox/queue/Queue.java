@@ -145,6 +145,14 @@ public interface Queue extends AutoCloseable {
     Optional<QueueEntry> get(QueueId id);
 
     /**
+     * The entry as readable "key: value" lines, the form {@code relaybox queue show} prints, or
+     * empty when there is no such entry. The store knows its record's fields best, so it writes them.
+     */
+    default Optional<String> describe(QueueId id) {
+        return get(id).map(QueueEntry::toString);
+    }
+
+    /**
      * Visits the entries {@code filter} selects, in id order (the order they were received), until
      * the visitor returns false or the filter's limit is reached. Reads from the store as it goes:
      * constant memory however deep the queue. Entries changing during the walk may be seen in

@@ -2,15 +2,19 @@ package relaybox.queue;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Owns a queue entry's life cycle: one immutable record and one method per event, each returning
  * the next record. The table below is the specification and {@code EntryStateTest} checks it row
  * for row. An event that is not in the table throws {@link IllegalStateException} naming both
- * the state and the event: that is a programming error, not an operational one.
+ * the state and the event: that is a programming error, not an operational one. The "from"
+ * column is {@link Event}: the only place that says which events each state allows (the control
+ * service selects the entries a bulk action applies to from it).
  *
  * <pre>
  * from                      event            to
@@ -58,6 +62,48 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
         Objects.requireNonNull(stateBeforeLease);
     }
 
+    /** The events of the table, each with the states it may start from (the "from" column). */
+    public enum Event {
+        LEASED("leased", EntryState.QUEUED, EntryState.DEFERRED),
+        WITH_OUTCOME("withOutcome", EntryState.SENDING),
+        HELD("held", EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED),
+        RELEASED("released", EntryState.HELD),
+        RETRIED_NOW("retriedNow", EntryState.QUEUED, EntryState.DEFERRED),
+        REQUEUED("requeued", EntryState.FAILED),
+        RECOVERED("recovered", EntryState.SENDING),
+        RETURNED("returned", EntryState.SENDING),
+        QUARANTINED("quarantined", EnumSet.complementOf(EnumSet.of(EntryState.SENDING)));
+
+        private final String word;
+        private final Set<EntryState> from;
+
+        Event(String word, EntryState first, EntryState... more) {
+            this(word, EnumSet.of(first, more));
+        }
+
+        Event(String word, Set<EntryState> from) {
+            this.word = word;
+            this.from = Set.copyOf(from);
+        }
+
+        /** The states this event may start from. */
+        public Set<EntryState> from() {
+            return from;
+        }
+
+        public boolean allows(EntryState s) {
+            return from.contains(s);
+        }
+
+        /** The transition method's name, as exceptions name it. */
+        public String word() {
+            return word;
+        }
+    }
+
+    /** The reply recorded for a pending recipient an attempt did not report on. */
+    static final String NO_OUTCOME = "4.3.0 no outcome reported for this recipient";
+
     public static QueueEntry accepted(QueueId id, Envelope envelope, String addedHeaders, long messageSize,
                                       Instant now) {
         List<RecipientState> rcpts = envelope.recipients().stream().map(RecipientState::pending).toList();
@@ -66,7 +112,7 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
     }
 
     public QueueEntry leased() {
-        require("leased", EntryState.QUEUED, EntryState.DEFERRED);
+        require(Event.LEASED);
         return with(EntryState.SENDING, nextAttemptAt, recipients, attempts, lastReply, lifeStart, state);
     }
 
@@ -79,7 +125,7 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
      */
     public QueueEntry withOutcome(Map<String, DeliveryOutcome> outcomes, RetrySchedule schedule, Instant now,
                                   double draw) {
-        require("withOutcome", EntryState.SENDING);
+        require(Event.WITH_OUTCOME);
         boolean expired = schedule.expired(lifeStart, now);
         List<RecipientState> next = new ArrayList<>(recipients.size());
         String reply = lastReply;
@@ -88,9 +134,9 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
                 next.add(r);
                 continue;
             }
-            DeliveryOutcome o = outcomes.getOrDefault(r.address(),
-                    new DeliveryOutcome.Deferred("4.3.0 no outcome reported for this recipient"));
-            reply = o.reply();
+            // A recipient nobody reported on is deferred, with a reply saying so.
+            DeliveryOutcome o = outcomes.get(r.address());
+            reply = o == null ? NO_OUTCOME : o.reply();
             RecipientState.Status status;
             if (o instanceof DeliveryOutcome.Delivered) {
                 status = RecipientState.Status.DELIVERED;
@@ -99,9 +145,9 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
             } else {
                 status = RecipientState.Status.PENDING;
             }
-            String recorded = o instanceof DeliveryOutcome.Deferred && expired
-                    ? "expired after " + schedule.lifetime().toDays() + "d in queue; last reply: " + o.reply()
-                    : o.reply();
+            String recorded = !(o instanceof DeliveryOutcome.Delivered || o instanceof DeliveryOutcome.Failed) && expired
+                    ? "expired after " + schedule.lifetime().toDays() + "d in queue; last reply: " + reply
+                    : reply;
             next.add(new RecipientState(r.address(), status, r.attempts() + 1, recorded));
         }
         boolean pending = next.stream().anyMatch(RecipientState::isPending);
@@ -115,22 +161,22 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
     }
 
     public QueueEntry held() {
-        require("held", EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED);
+        require(Event.HELD);
         return with(EntryState.HELD, nextAttemptAt, recipients, attempts, lastReply, lifeStart, state);
     }
 
     public QueueEntry released(Instant now) {
-        require("released", EntryState.HELD);
+        require(Event.RELEASED);
         return with(EntryState.QUEUED, now, recipients, attempts, lastReply, lifeStart, state);
     }
 
     public QueueEntry retriedNow(Instant now) {
-        require("retriedNow", EntryState.QUEUED, EntryState.DEFERRED);
+        require(Event.RETRIED_NOW);
         return with(state, now, recipients, attempts, lastReply, lifeStart, state);
     }
 
     public QueueEntry requeued(Instant now) {
-        require("requeued", EntryState.FAILED);
+        require(Event.REQUEUED);
         List<RecipientState> again = recipients.stream()
                 .map(r -> r.status() == RecipientState.Status.FAILED
                         ? new RecipientState(r.address(), RecipientState.Status.PENDING, r.attempts(), r.lastReply())
@@ -140,19 +186,19 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
     }
 
     public QueueEntry recovered(Instant now) {
-        require("recovered", EntryState.SENDING);
+        require(Event.RECOVERED);
         return with(EntryState.QUEUED, now, recipients, attempts, lastReply, lifeStart, state);
     }
 
     /** An attempt was abandoned without an outcome (shutdown): back to where it was, unchanged. */
     public QueueEntry returned() {
-        require("returned", EntryState.SENDING);
+        require(Event.RETURNED);
         return with(stateBeforeLease, nextAttemptAt, recipients, attempts, lastReply, lifeStart, stateBeforeLease);
     }
 
     public QueueEntry quarantined(String reason) {
-        if (state == EntryState.SENDING) {
-            throw new IllegalStateException("cannot quarantine " + id + " in state sending");
+        if (!Event.QUARANTINED.allows(state)) {
+            throw new IllegalStateException("cannot quarantine " + id + " in state " + state.word());
         }
         return with(EntryState.QUARANTINED, nextAttemptAt, recipients, attempts, reason, lifeStart, state);
     }
@@ -166,12 +212,10 @@ public record QueueEntry(QueueId id, EntryState state, Envelope envelope, List<R
         return new QueueEntry(id, to, envelope, rcpts, addedHeaders, messageSize, queuedAt, life, due, tries, reply, before);
     }
 
-    private void require(String event, EntryState... allowed) {
-        for (EntryState s : allowed) {
-            if (state == s) {
-                return;
-            }
+    private void require(Event event) {
+        if (!event.allows(state)) {
+            throw new IllegalStateException("illegal transition: " + event.word() + " from " + state.word() + " (" + id
+                    + ")");
         }
-        throw new IllegalStateException("illegal transition: " + event + " from " + state.word() + " (" + id + ")");
     }
 }

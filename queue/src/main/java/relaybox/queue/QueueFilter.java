@@ -35,6 +35,14 @@ public record QueueFilter(Set<EntryState> states, Instant queuedBefore, String s
         return ALL.withStates(EnumSet.of(first, more));
     }
 
+    /**
+     * The selection of a bulk action: every entry in a state {@code event} may start from, as
+     * {@link QueueEntry}'s transition table says.
+     */
+    public static QueueFilter allowing(QueueEntry.Event event) {
+        return ALL.withStates(event.from());
+    }
+
     public QueueFilter withStates(Set<EntryState> s) {
         return new QueueFilter(s, queuedBefore, sender, recipient, after, limit);
     }

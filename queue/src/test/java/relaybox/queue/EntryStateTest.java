@@ -105,4 +105,24 @@ class EntryStateTest {
             assertEquals(expected, op.apply(e).state());
         }
     }
+
+    /**
+     * {@link QueueEntry.Event#from()} is what the control service selects bulk actions by, so it
+     * must say exactly what the table above says: every row's "from" and nothing else.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(QueueEntry.Event.class)
+    void eventFromSetsAreTheTablesFromColumn(QueueEntry.Event event) {
+        String row = event == QueueEntry.Event.WITH_OUTCOME ? "outcome one deferred" : event.word();
+        java.util.Set<EntryState> expected = java.util.EnumSet.noneOf(EntryState.class);
+        for (Object[] r : TABLE) {
+            if (r[1].equals(row)) {
+                expected.add((EntryState) r[0]);
+            }
+        }
+        assertEquals(expected, java.util.EnumSet.copyOf(event.from()));
+        for (EntryState s : EntryState.values()) {
+            assertEquals(expected.contains(s), event.allows(s), s.word());
+        }
+    }
 }

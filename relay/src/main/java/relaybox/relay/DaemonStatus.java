@@ -4,10 +4,9 @@ import relaybox.relay.control.EventCounter;
 import relaybox.relay.control.StatusSource;
 import relaybox.relay.forward.Dispatcher;
 import relaybox.relay.forward.LinkView;
+import relaybox.relay.dkim.MessageSigner.SignedBy;
 import relaybox.relay.intake.IntakeServer;
-import relaybox.relay.metrics.LinkState;
-import relaybox.relay.metrics.MetricsMailLog;
-import relaybox.relay.metrics.RelayMetrics;
+import relaybox.relay.log.MailEvents;
 import relaybox.queue.QueueId;
 
 import java.net.InetSocketAddress;
@@ -20,12 +19,12 @@ import java.util.Optional;
 
 /**
  * What the running daemon tells the control API about itself: listeners, each upstream's link
- * state and recent throughput. Throughput is counted from the mail log's own events (one
- * "queued" line per accepted message, one "delivered" line per delivered recipient), so the
- * figures an operator sees in {@code relaybox queue stats} are the ones the log shows. The same
- * events feed the Prometheus metrics ({@link MetricsMailLog}).
+ * state and recent throughput. Throughput is counted from the mail events the log writes its
+ * lines from (one "queued" per accepted message, one "delivered" per delivered recipient), so the
+ * figures an operator sees in {@code relaybox queue stats} are the ones the log shows. It is one
+ * listener of {@link MailEvents}, beside the mail log and the metrics.
  */
-final class DaemonStatus extends MetricsMailLog implements StatusSource {
+final class DaemonStatus implements MailEvents, StatusSource {
 
     private final Instant startedAt;
     private final Clock clock;
@@ -36,11 +35,8 @@ final class DaemonStatus extends MetricsMailLog implements StatusSource {
     private volatile List<String> upstreams = List.of();
     private volatile String controlSocket = "";
     private volatile String metricsAddress = "";
-    private final RelayMetrics metrics;
 
-    DaemonStatus(Clock clock, RelayMetrics metrics) {
-        super(metrics);
-        this.metrics = metrics;
+    DaemonStatus(Clock clock) {
         this.clock = clock;
         this.startedAt = clock.instant();
     }
@@ -52,25 +48,18 @@ final class DaemonStatus extends MetricsMailLog implements StatusSource {
         this.upstreams = List.copyOf(upstreams);
         this.controlSocket = controlSocket;
         this.metricsAddress = metrics.map(a -> a.getHostString() + ":" + a.getPort()).orElse("");
-        // Every link starts up (the dispatcher's circuits start closed), so each has a series and
-        // a health verdict from the start; upstreamDown/upstreamUp log lines move it from here on.
-        for (String u : upstreams) {
-            this.metrics.linkState(u, dispatcher.isUp(u) ? LinkState.UP : LinkState.DOWN);
-        }
     }
 
     @Override
     public void queued(QueueId id, String from, int nrcpt, long size, String client, String helo, String tls,
-                       String dkim) {
+                       List<SignedBy> dkim) {
         accepted.record(clock.instant());
-        super.queued(id, from, nrcpt, size, client, helo, tls, dkim);
     }
 
     @Override
     public void delivered(QueueId id, String to, String upstream, int attempt, Duration delay, String delays,
                           String reply) {
         delivered.record(clock.instant());
-        super.delivered(id, to, upstream, attempt, delay, delays, reply);
     }
 
     @Override

@@ -20,7 +20,9 @@ import relaybox.relay.intake.DropPickup;
 import relaybox.relay.intake.IntakeServer;
 import relaybox.relay.local.LocalNames;
 import relaybox.relay.log.LogSetup;
+import relaybox.relay.log.MailEvents;
 import relaybox.relay.log.MailLog;
+import relaybox.relay.metrics.MailMetrics;
 import relaybox.relay.metrics.Observability;
 
 import java.io.BufferedReader;
@@ -163,8 +165,9 @@ public final class RelayDaemon {
         // Metrics and health come up before the stages, which report to them from their first event.
         observability = Observability.start(config.metrics(), config.queue(), queue,
                 () -> intake != null && !intake.boundAddresses().isEmpty(), Clock.systemUTC());
-        DaemonStatus status = new DaemonStatus(Clock.systemUTC(), observability.metrics());
-        MailLog mailLog = status;
+        DaemonStatus status = new DaemonStatus(Clock.systemUTC());
+        // Each event once: the log writes its line, the metrics and the status count it.
+        MailEvents mailLog = MailEvents.all(new MailLog(), new MailMetrics(observability.metrics()), status);
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
             q.onQuarantine(x -> mailLog.quarantined(x.id(), x.reason()));

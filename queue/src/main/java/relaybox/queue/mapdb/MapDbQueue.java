@@ -1235,6 +1235,11 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     @Override
+    public Optional<String> describe(QueueId id) {
+        return get(id).map(EntryCodec::toText);
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;

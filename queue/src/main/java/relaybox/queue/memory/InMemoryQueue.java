@@ -7,6 +7,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.queue.QueueId;
 import relaybox.queue.RetrySchedule;
+import relaybox.queue.mapdb.EntryCodec;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -47,6 +48,11 @@ public final class InMemoryQueue extends AbstractQueue {
 
     public InMemoryQueue() {
         this(Clock.systemUTC(), RetrySchedule.DEFAULT);
+    }
+
+    @Override
+    public Optional<String> describe(QueueId id) {
+        return get(id).map(EntryCodec::toText);
     }
 
     @Override

@@ -11,13 +11,12 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.queue.QueueFilter;
 import relaybox.queue.QueueId;
-import relaybox.queue.mapdb.EntryCodec;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.control.api.ControlError;
 import relaybox.relay.control.api.ControlReply;
 import relaybox.relay.control.api.ControlRequest;
 import relaybox.relay.control.api.Op;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -87,7 +86,7 @@ public final class ControlService implements AutoCloseable {
     private final StatusSource status;
     private final UpstreamTester tester;
     private final Supplier<String> effectiveConfig;
-    private final MailLog mailLog;
+    private final MailEvents mailLog;
     private final Clock clock;
     /** What "retry" asks of the forwarder besides making entries due: probe down upstreams now. */
     private volatile Runnable onRetry = () -> { };
@@ -108,7 +107,7 @@ public final class ControlService implements AutoCloseable {
      *                        not available (offline mode)
      */
     public ControlService(Queue queue, StatusSource status, UpstreamTester tester, Supplier<String> effectiveConfig,
-                          MailLog mailLog, Clock clock) {
+                          MailEvents mailLog, Clock clock) {
         this.queue = queue;
         this.status = status;
         this.tester = tester;
@@ -259,7 +258,7 @@ public final class ControlService implements AutoCloseable {
         ObjectNode out = ControlJson.MAPPER.createObjectNode();
         out.set("entry", ControlJson.MAPPER.valueToTree(ControlJson.EntryView.of(e.get(), clock.instant())
                 .waitingFor(blocking(status.links()))));
-        out.put("text", EntryCodec.toText(e.get()));
+        out.put("text", queue.describe(id).orElse(""));
         try (InputStream in = queue.openMessage(id)) {
             out.put("headers", headers(in));
         } catch (IOException ex) {
@@ -330,13 +329,14 @@ public final class ControlService implements AutoCloseable {
             applyAll(op, ids, rows, totals);
             selected = ids.size();
         } else {
-            Set<EntryState> from = failed ? EnumSet.of(EntryState.FAILED) : switch (op) {
-                case "hold" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED, EntryState.FAILED);
-                case "release" -> EnumSet.of(EntryState.HELD);
-                case "retry" -> EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED);
-                default -> EnumSet.noneOf(EntryState.class);
+            // What each action may apply to is QueueEntry's transition table; delete takes any entry.
+            QueueFilter selection = failed ? QueueFilter.states(EntryState.FAILED) : switch (op) {
+                case "hold" -> QueueFilter.allowing(QueueEntry.Event.HELD);
+                case "release" -> QueueFilter.allowing(QueueEntry.Event.RELEASED);
+                case "retry" -> QueueFilter.allowing(QueueEntry.Event.RETRIED_NOW);
+                default -> QueueFilter.ALL;
             };
-            selected = applyPaged(op, QueueFilter.ALL.withStates(from), rows, totals);
+            selected = applyPaged(op, selection, rows, totals);
         }
         LOG.info("control {} by {}: {} selected, {}", op, peer, selected, totals);
         if (op.equals("retry")) {
@@ -478,7 +478,7 @@ public final class ControlService implements AutoCloseable {
         ArrayNode rows = ControlJson.MAPPER.createArrayNode();
         boolean count = summary || waiting > MAX_ROWS;
         if (!count) {
-            queue.scan(QueueFilter.ALL.withStates(EnumSet.of(EntryState.QUEUED, EntryState.DEFERRED)), e -> {
+            queue.scan(QueueFilter.allowing(QueueEntry.Event.RETRIED_NOW), e -> {
                 rows.addObject().put("id", e.id().value()).put("result", "done");
                 return true;
             });

@@ -86,7 +86,7 @@ public final class DkimSigner implements MessageSigner {
         private boolean inHeader = true;
         private boolean tooLarge;
         private boolean finished;
-        private String summary = "-";
+        private List<SignedBy> signedBy = List.of();
 
         private Session(String envelopeSender) {
             this.envelopeSender = envelopeSender;
@@ -139,7 +139,7 @@ public final class DkimSigner implements MessageSigner {
             finished = true;
             if (tooLarge) {
                 throw new SigningException("header section larger than " + (MAX_HEADER_BYTES >> 10) + " KiB",
-                        true, null);
+                        SigningException.Reason.BAD_MESSAGE, null);
             }
             String added = new String(addedHeaders.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
             HeaderFields fields = HeaderFields.parse(added
@@ -156,7 +156,7 @@ public final class DkimSigner implements MessageSigner {
                 String why = domain.map(d -> "no DKIM key for domain " + d)
                         .orElse("no signing domain (From field missing, repeated or without an address)");
                 if (config.noKey() == DkimConfig.NoKey.REFUSE) {
-                    throw new SigningException(why, true, null);
+                    throw new SigningException(why, SigningException.Reason.NO_KEY, null);
                 }
                 LOG.warn("{}; sending unsigned (dkim_no_key = \"send_unsigned\")", why);
                 return "";
@@ -164,17 +164,23 @@ public final class DkimSigner implements MessageSigner {
             byte[] bh = body.finish();
             long t = clock.instant().getEpochSecond();
             StringBuilder out = new StringBuilder();
-            List<String> labels = new ArrayList<>();
+            List<SignedBy> by = new ArrayList<>();
             for (DkimKey k : use) {
                 try {
                     out.append(sign(k, fields, bh, t));
                 } catch (GeneralSecurityException | RuntimeException e) {
-                    throw new SigningException("DKIM signing with " + k.label() + " failed: " + e, false, e);
+                    throw new SigningException("DKIM signing with " + k.label() + " failed: " + e,
+                            SigningException.Reason.ERROR, e);
                 }
-                labels.add(k.label());
+                by.add(new SignedBy(k.domain(), k.selector()));
             }
-            summary = String.join(",", labels);
+            signedBy = List.copyOf(by);
             return out.toString();
+        }
+
+        @Override
+        public List<SignedBy> signedBy() {
+            return signedBy;
         }
 
         /** Feeds a whole message and finishes; for tools and tests. */
@@ -185,7 +191,7 @@ public final class DkimSigner implements MessageSigner {
 
         /** "domain/selector[,domain/selector]" of the keys that signed, "-" when unsigned; for dkim= in the log. */
         public String summary() {
-            return summary;
+            return signedBy.isEmpty() ? "-" : String.join(",", signedBy.stream().map(SignedBy::label).toList());
         }
 
         private Optional<String> signingDomain(HeaderFields fields) {

@@ -44,6 +44,14 @@ public interface MessageSigner {
         String finish(String addedHeaders) throws SigningException;
 
         /**
+         * The d= and s= of each signature {@link #finish} made, in order; empty when unsigned (or
+         * before finish). The log and the metrics take these, never the header text.
+         */
+        default java.util.List<SignedBy> signedBy() {
+            return java.util.List.of();
+        }
+
+        /**
          * Heap this signing holds now, in bytes (the header section it keeps until
          * {@link #finish}); the intake counts it against its header-memory budget.
          */
@@ -52,17 +60,48 @@ public interface MessageSigner {
         }
     }
 
-    /** A message could not be signed. {@link #permanent()} decides 5xx (refuse) or 451 (try later). */
-    final class SigningException extends Exception {
-        private final boolean permanent;
+    /** Who signed: a signature's d= domain and s= selector. */
+    record SignedBy(String domain, String selector) {
+        /** "domain/selector", the form log lines use. */
+        public String label() {
+            return domain + "/" + selector;
+        }
+    }
 
-        public SigningException(String message, boolean permanent, Throwable cause) {
-            super(message, cause);
-            this.permanent = permanent;
+    /**
+     * A message could not be signed, for {@link #reason()}: decided where signing failed and
+     * carried as data, so the intake's reply and the metrics never read it from the message text.
+     */
+    final class SigningException extends Exception {
+
+        /** Why; its label is the {@code reason} label of {@code relaybox_dkim_failures_total}. */
+        public enum Reason {
+            /** No key for the signing domain, or no signing domain, and the policy says refuse. */
+            NO_KEY,
+            /** The message itself cannot be signed (header section too large). */
+            BAD_MESSAGE,
+            /** Signing failed for now (a key or crypto error); the client may try again. */
+            ERROR;
+
+            public String label() {
+                return name().toLowerCase(java.util.Locale.ROOT);
+            }
         }
 
+        private final Reason reason;
+
+        public SigningException(String message, Reason reason, Throwable cause) {
+            super(message, cause);
+            this.reason = reason;
+        }
+
+        public Reason reason() {
+            return reason;
+        }
+
+        /** 5xx (refuse) when true, 451 (try later) when false. */
         public boolean permanent() {
-            return permanent;
+            return reason != Reason.ERROR;
         }
     }
 }

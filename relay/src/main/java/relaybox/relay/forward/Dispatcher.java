@@ -3,13 +3,12 @@ package relaybox.relay.forward;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.dkim.MessageSigner;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 import relaybox.relay.metrics.LinkState;
 import relaybox.relay.metrics.RelayMetrics;
 
@@ -72,7 +71,7 @@ public final class Dispatcher implements AutoCloseable {
 
     final Queue queue;
     final ForwardConfig cfg;
-    private final MailLog log;
+    private final MailEvents log;
     final Clock clock;
     /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
     final RelayMetrics metrics;
@@ -91,7 +90,7 @@ public final class Dispatcher implements AutoCloseable {
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
-    private Dispatcher(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+    private Dispatcher(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                        MessageSigner signer) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
@@ -131,22 +130,22 @@ public final class Dispatcher implements AutoCloseable {
      *
      * @throws IOException when an auth_file or ca_file cannot be used
      */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log) throws IOException {
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log) throws IOException {
         return start(queue, cfg, log, Clock.systemUTC());
     }
 
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock) throws IOException {
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock) throws IOException {
         return start(queue, cfg, log, clock, null);
     }
 
     /** As above, counting outcomes, sessions and link probes in {@code metrics}. */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics)
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics)
             throws IOException {
         return start(queue, cfg, log, clock, metrics, MessageSigner.NONE);
     }
 
     /** As above, DKIM-signing the DSNs it writes with {@code signer} (the intake's). */
-    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailLog log, Clock clock, RelayMetrics metrics,
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                                    MessageSigner signer) throws IOException {
         Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer);
         d.run();
@@ -154,6 +153,8 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void run() {
+        // Every circuit starts closed: each link has its series and a health verdict from the start.
+        upstreams.forEach(u -> link(u, LinkState.UP));
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
                 threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));
@@ -236,14 +237,13 @@ public final class Dispatcher implements AutoCloseable {
         // giving it back would have the dispatcher lease it again at once, in a loop.
         Upstream first = route.get(0);
         String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
-        Map<String, DeliveryOutcome> outcomes = new HashMap<>();
-        Map<String, Stage> stages = new HashMap<>();
+        Map<String, Outcome> outcomes = new HashMap<>();
+        Outcome down = FailurePolicy.localFailure(Stage.CONNECT, reason);
         for (String r : e.pendingRecipients()) {
-            outcomes.put(r, new DeliveryOutcome.Deferred(reason));
-            stages.put(r, Stage.CONNECT);
+            outcomes.put(r, down);
         }
-        count(first, e, recorder.record(e, new Attempt(outcomes, stages,
-                first.config.host() + ":" + first.config.port()), "-"));
+        Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
+        count(first, e, a, recorder.record(e, a, "-"));
         released();
     }
 
@@ -311,7 +311,7 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     /** One count per message attempt, by the state the attempt left the entry in. */
-    void count(Upstream u, QueueEntry before, Optional<QueueEntry> after) {
+    void count(Upstream u, QueueEntry before, Attempt a, Optional<QueueEntry> after) {
         if (metrics == null || after.isEmpty()) {
             return;
         }
@@ -321,12 +321,17 @@ public final class Dispatcher implements AutoCloseable {
                 metrics.delivered(u.name(), before.messageSize());
                 metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
             }
-            case DEFERRED -> metrics.deferred(u.name(), RelayMetrics.replyClass(n.lastReply()));
-            case FAILED -> metrics.failed(u.name(), RelayMetrics.replyClass(n.lastReply()));
+            case DEFERRED -> metrics.deferred(u.name(), replyClass(before, a));
+            case FAILED -> metrics.failed(u.name(), replyClass(before, a));
             default -> {
                 // Other states do not follow an attempt.
             }
         }
+    }
+
+    /** The class of the reply the entry records last, as its outcome carries it (io when none came). */
+    private static String replyClass(QueueEntry before, Attempt a) {
+        return a.last(before.pendingRecipients()).map(o -> o.cause().label()).orElse(Outcome.Cause.IO.label());
     }
 
     /** A new session to {@code u}, counted when metrics are collected. */

@@ -8,7 +8,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.queue.RecipientState;
 import relaybox.relay.dkim.MessageSigner;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,7 +42,7 @@ final class DsnWriter {
     private static final int MAX_HEADERS = 64 * 1024;
 
     private final Queue queue;
-    private final MailLog log;
+    private final MailEvents log;
     private final boolean enabled;
     private final int perMinute;
     private final String hostName;
@@ -51,11 +51,11 @@ final class DsnWriter {
     private long window;
     private int sentInWindow;
 
-    DsnWriter(Queue queue, MailLog log, boolean enabled, int perMinute, String hostName, Clock clock) {
+    DsnWriter(Queue queue, MailEvents log, boolean enabled, int perMinute, String hostName, Clock clock) {
         this(queue, log, enabled, perMinute, hostName, clock, MessageSigner.NONE);
     }
 
-    DsnWriter(Queue queue, MailLog log, boolean enabled, int perMinute, String hostName, Clock clock,
+    DsnWriter(Queue queue, MailEvents log, boolean enabled, int perMinute, String hostName, Clock clock,
               MessageSigner signer) {
         this.signer = signer;
         this.queue = queue;

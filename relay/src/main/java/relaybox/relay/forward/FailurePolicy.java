@@ -2,8 +2,6 @@ package relaybox.relay.forward;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import relaybox.queue.DeliveryOutcome;
-
 import javax.net.ssl.SSLException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
@@ -12,9 +10,10 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Owns the classification of every upstream reply and every local failure into a
- * {@link DeliveryOutcome}, once, by stage. No other class decides whether a failure is temporary
- * or permanent. It does not send anything and does not touch the queue.
+ * Owns the classification of every upstream reply and every local failure into an
+ * {@link Outcome}, once, by stage: the only place outcomes are made, so no other class decides
+ * whether a failure is temporary or permanent, and nothing downstream reads it back from text.
+ * It does not send anything and does not touch the queue.
  *
  * <pre>
  * stage      success  4xx                   5xx                           timeout / I/O / TLS failure
@@ -47,7 +46,9 @@ import java.util.Locale;
  * </ul>
  *
  * <p>Outcome texts: for a reply, the upstream's literal reply; for a local failure, the stage and
- * what happened ("DATA end: timeout after 600s").
+ * what happened ("DATA end: timeout after 600s"). Class: 2xx delivered, then the table above;
+ * "(config)" rows are {@link Outcome.Kind#CONFIGURATION}. Cause, for the metrics: the reply's code
+ * class, or for a local failure timeout, tls or io.
  */
 public final class FailurePolicy {
 
@@ -58,20 +59,18 @@ public final class FailurePolicy {
 
     /**
      * @param verdict      ok, defer or fail
-     * @param outcome      the outcome to record, null when the verdict is OK
+     * @param outcome      the outcome to record (for OK, the delivered outcome of that reply)
      * @param upstreamDown the session could not be opened: open the circuit, return the message
      * @param configError  the failure points at the relay's configuration (logged at ERROR)
      * @param retire       the session must not carry another message (421, I/O error, timeout)
      * @param slowDown     the upstream asked us to slow down (throttling)
      */
-    public record Decision(Verdict verdict, DeliveryOutcome outcome, boolean upstreamDown, boolean configError,
+    public record Decision(Verdict verdict, Outcome outcome, boolean upstreamDown, boolean configError,
                            boolean retire, boolean slowDown) {
         public boolean ok() {
             return verdict == Verdict.OK;
         }
     }
-
-    private static final Decision OK = new Decision(Verdict.OK, null, false, false, false, false);
 
     private final List<ReplyRule> temporaryReplies;
 
@@ -82,21 +81,26 @@ public final class FailurePolicy {
     /** Classifies a reply received at {@code stage}. */
     public Decision reply(Stage stage, UpstreamReply reply) {
         if (stage.accepts(reply.code())) {
-            return OK;
+            return new Decision(Verdict.OK, of(stage, Outcome.Kind.DELIVERED, reply), false, false, false, false);
         }
         boolean ruled = temporaryReplies.stream().anyMatch(r -> r.matches(reply));
         boolean slow = ruled || reply.text().toLowerCase(Locale.ROOT).contains("throttl");
         boolean retire = reply.code() == 421;
-        String text = reply.toString();
         if (stage.isSessionSetup()) {
             boolean config = reply.isPermanent() && !ruled;
-            return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(text), true, config, true, slow);
+            return new Decision(Verdict.DEFER, of(stage, config ? Outcome.Kind.CONFIGURATION : Outcome.Kind.TEMPORARY,
+                    reply), true, config, true, slow);
         }
         if (reply.isPermanent() && !ruled) {
-            return new Decision(Verdict.FAIL, new DeliveryOutcome.Failed(text), false, false, false, false);
+            return new Decision(Verdict.FAIL, of(stage, Outcome.Kind.PERMANENT, reply), false, false, false, false);
         }
         // 4xx, a rule-matched 5xx, and every code the table does not know.
-        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(text), false, false, retire, slow);
+        return new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false, retire, slow);
+    }
+
+    private static Outcome of(Stage stage, Outcome.Kind kind, UpstreamReply reply) {
+        return new Outcome(stage, kind, Outcome.Cause.of(reply, kind == Outcome.Kind.DELIVERED),
+                Outcome.enhancedStatus(reply), reply.toString());
     }
 
     /**
@@ -106,14 +110,19 @@ public final class FailurePolicy {
     public Decision exception(Stage stage, Throwable t) {
         boolean tls = isTls(t);
         String reason = stage.word() + ": " + describe(t);
-        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(reason), stage.isSessionSetup(),
-                tls && stage.isSessionSetup(), true, false);
+        boolean config = tls && stage.isSessionSetup();
+        Outcome.Cause cause = localCause(reason);
+        return new Decision(Verdict.DEFER, new Outcome(stage, config ? Outcome.Kind.CONFIGURATION
+                : Outcome.Kind.TEMPORARY, cause, localStatus(stage, cause), reason), stage.isSessionSetup(), config,
+                true, false);
     }
 
     /** A session-setup condition found by the client itself, e.g. STARTTLS required but not offered. */
     public Decision configProblem(Stage stage, String what) {
-        return new Decision(Verdict.DEFER, new DeliveryOutcome.Deferred(stage.word() + ": " + what), true, true,
-                true, false);
+        String reason = stage.word() + ": " + what;
+        Outcome.Cause cause = stage == Stage.STARTTLS ? Outcome.Cause.TLS : localCause(reason);
+        return new Decision(Verdict.DEFER, new Outcome(stage, Outcome.Kind.CONFIGURATION, cause, "4.7.0", reason),
+                true, true, true, false);
     }
 
     /**
@@ -122,11 +131,50 @@ public final class FailurePolicy {
      * capabilities do not change between retries, and an early bounce beats one after 5 days.
      */
     public Decision unsendable(String what) {
-        return new Decision(Verdict.FAIL, new DeliveryOutcome.Failed("message: " + what), false, false, false, false);
+        return new Decision(Verdict.FAIL, new Outcome(Stage.MESSAGE, Outcome.Kind.PERMANENT, Outcome.Cause.IO,
+                "5.6.7", "message: " + what), false, false, false, false);
+    }
+
+    /**
+     * A failure the relay itself found outside a conversation (a message that could not be read,
+     * a session that ended before a recipient's turn, an upstream already known to be down):
+     * temporary, with {@code reason} as the recorded reply.
+     */
+    public static Outcome localFailure(Stage stage, String reason) {
+        Outcome.Cause cause = localCause(reason);
+        return new Outcome(stage, Outcome.Kind.TEMPORARY, cause, localStatus(stage, cause), reason);
+    }
+
+    /** Delivered by a local transport (the outbox directory), which has no upstream reply. */
+    public static Outcome deliveredLocally(String reply) {
+        return new Outcome(Stage.DATA_END, Outcome.Kind.DELIVERED, Outcome.Cause.REPLY_2XX, "2.0.0", reply);
+    }
+
+    /** Timeout, tls or io for a local failure described by {@code reason} (the relay's own words). */
+    private static Outcome.Cause localCause(String reason) {
+        String r = reason.toLowerCase(Locale.ROOT);
+        if (r.contains("timeout") || r.contains("timed out")) {
+            return Outcome.Cause.TIMEOUT;
+        }
+        if (r.contains("ssl") || r.contains("tls") || r.contains("certificate") || r.contains("handshake")) {
+            return Outcome.Cause.TLS;
+        }
+        return Outcome.Cause.IO;
+    }
+
+    /** RFC 3463 for a local failure: no answer from the host, a bad connection, a security problem. */
+    private static String localStatus(Stage stage, Outcome.Cause cause) {
+        if (cause == Outcome.Cause.TLS) {
+            return "4.7.0";
+        }
+        if (stage == Stage.MESSAGE) {
+            return "4.3.0";
+        }
+        return stage == Stage.CONNECT ? "4.4.1" : "4.4.2";
     }
 
     /** Logs a configuration error loudly; called once per circuit opening, not per message. */
-    public static void logConfigError(String upstream, DeliveryOutcome outcome) {
+    public static void logConfigError(String upstream, Outcome outcome) {
         LOG.error("upstream {}: configuration or account problem, mail is deferred until it is fixed: {}; "
                 + "probing again at growing intervals up to {}m (after a fix, relaybox upstream test tries at once)",
                 upstream, outcome.reply(), ProbeSchedule.MAX_BACKOFF.toMinutes());

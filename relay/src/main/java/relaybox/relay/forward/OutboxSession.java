@@ -1,6 +1,5 @@
 package relaybox.relay.forward;
 
-import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.QueueEntry;
 
 import java.io.IOException;
@@ -17,7 +16,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,10 +53,8 @@ final class OutboxSession implements UpstreamSession {
     @Override
     public Attempt send(QueueEntry entry, MessageSource source) {
         List<String> rcpts = entry.pendingRecipients();
-        Map<String, DeliveryOutcome> out = new LinkedHashMap<>();
-        Map<String, Stage> stages = new HashMap<>();
-        DeliveryOutcome o;
-        Stage stage = Stage.DATA_END;
+        Map<String, Outcome> out = new LinkedHashMap<>();
+        Outcome o;
         Path tmp = dir.resolve("." + entry.id() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
         Path eml = dir.resolve(entry.id() + ".eml");
         boolean created = false;
@@ -76,10 +72,9 @@ final class OutboxSession implements UpstreamSession {
             fc.force(true);
             Files.move(tmp, eml, StandardCopyOption.ATOMIC_MOVE);
             syncDir();
-            o = new DeliveryOutcome.Delivered("250 2.0.0 written to " + eml);
+            o = FailurePolicy.deliveredLocally("250 2.0.0 written to " + eml);
         } catch (IOException e) {
-            stage = Stage.MESSAGE;
-            o = new DeliveryOutcome.Deferred("outbox: cannot write " + eml + ": " + e.getMessage());
+            o = FailurePolicy.localFailure(Stage.MESSAGE, "outbox: cannot write " + eml + ": " + e.getMessage());
             try {
                 if (created) {
                     Files.deleteIfExists(tmp); // ours: someone else's file at that name is left alone
@@ -90,9 +85,8 @@ final class OutboxSession implements UpstreamSession {
         }
         for (String r : rcpts) {
             out.put(r, o);
-            stages.put(r, stage);
         }
-        return new Attempt(out, stages, upstream());
+        return new Attempt(out, upstream());
     }
 
     private void syncDir() {

@@ -4,7 +4,7 @@ import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RecipientState;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -23,11 +23,11 @@ import java.util.Optional;
 final class OutcomeRecorder {
 
     private final Queue queue;
-    private final MailLog log;
+    private final MailEvents log;
     private final DsnWriter dsn;
     private final Clock clock;
 
-    OutcomeRecorder(Queue queue, MailLog log, DsnWriter dsn, Clock clock) {
+    OutcomeRecorder(Queue queue, MailEvents log, DsnWriter dsn, Clock clock) {
         this.queue = queue;
         this.log = log;
         this.dsn = dsn;
@@ -42,7 +42,7 @@ final class OutcomeRecorder {
      */
     Optional<QueueEntry> record(QueueEntry e, Attempt a, String delays) {
         Instant now = clock.instant();
-        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.outcomes(), now);
+        Optional<QueueEntry> next = queue.recordOutcome(e.id(), a.forQueue(), now);
         if (next.isEmpty()) {
             return next;
         }
@@ -56,7 +56,7 @@ final class OutcomeRecorder {
             if (!a.outcomes().containsKey(r.address()) || !e.pendingRecipients().contains(r.address())) {
                 continue;
             }
-            Stage st = a.stages().getOrDefault(r.address(), Stage.MAIL);
+            Stage st = a.outcomes().get(r.address()).stage();
             switch (r.status()) {
                 case DELIVERED -> log.delivered(e.id(), r.address(), a.upstream(), n.attempts(),
                         Duration.between(e.queuedAt(), now), delays, r.lastReply());

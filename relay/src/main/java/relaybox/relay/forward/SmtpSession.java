@@ -14,7 +14,6 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.Envelope;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueId;
@@ -346,28 +345,28 @@ final class SmtpSession implements UpstreamSession {
 
     @Override
     public Attempt send(QueueEntry entry, MessageSource source, QueueEntry next) {
-        Map<String, DeliveryOutcome> out = new LinkedHashMap<>();
-        Map<String, Stage> stages = new HashMap<>();
+        Map<String, Outcome> out = new LinkedHashMap<>();
         List<String> rcpts = entry.pendingRecipients();
         slowDownRequested = false;
         if (entry.envelope().smtputf8() && !extensions.containsKey("SMTPUTF8")) {
             FailurePolicy.Decision d = policy.unsendable("SMTPUTF8 is required, but was not offered by " + shown);
-            rcpts.forEach(r -> record(out, stages, r, Stage.MESSAGE, d.outcome()));
-            return new Attempt(out, stages, shown);
+            rcpts.forEach(r -> record(out, r, Stage.MESSAGE, d.outcome()));
+            return new Attempt(out, shown);
         }
         int batch = rcptMax > 0 ? rcptMax : rcpts.size();
         for (int i = 0; i < rcpts.size(); i += batch) {
             List<String> some = rcpts.subList(i, Math.min(rcpts.size(), i + batch));
             if (broken || (i > 0 && transactions >= maxTransactions)) {
                 // XXX: the rest waits for the next attempt; a new session would be better.
-                some.forEach(r -> record(out, stages, r, Stage.MAIL,
-                        new DeliveryOutcome.Deferred("MAIL: session ended before this recipient's transaction")));
+                some.forEach(r -> record(out, r, Stage.MAIL,
+                        FailurePolicy.localFailure(Stage.MAIL,
+                                "MAIL: session ended before this recipient's transaction")));
                 continue;
             }
             boolean last = i + batch >= rcpts.size();
-            transaction(entry, some, source, out, stages, last ? next : null);
+            transaction(entry, some, source, out, last ? next : null);
         }
-        return new Attempt(out, stages, shown);
+        return new Attempt(out, shown);
     }
 
     /**
@@ -394,7 +393,7 @@ final class SmtpSession implements UpstreamSession {
 
     /** One MAIL transaction for {@code rcpts}; fills in an outcome for each of them. */
     private void transaction(QueueEntry entry, List<String> rcpts, MessageSource source,
-                             Map<String, DeliveryOutcome> out, Map<String, Stage> stages, QueueEntry next) {
+                             Map<String, Outcome> out, QueueEntry next) {
         Stage stage = Stage.MAIL;
         List<String> accepted = new ArrayList<>();
         FailurePolicy.Decision mail = null;
@@ -446,12 +445,12 @@ final class SmtpSession implements UpstreamSession {
                 if (d.ok()) {
                     accepted.add(r);
                 } else {
-                    record(out, stages, r, Stage.RCPT, d.outcome());
+                    record(out, r, Stage.RCPT, d.outcome());
                 }
             }
             if (!mail.ok()) {
-                DeliveryOutcome refused = mail.outcome();
-                rcpts.forEach(r -> record(out, stages, r, Stage.MAIL, refused));
+                Outcome refused = mail.outcome();
+                rcpts.forEach(r -> record(out, r, Stage.MAIL, refused));
             }
             stage = Stage.DATA;
             state = State.DATA;
@@ -476,22 +475,23 @@ final class SmtpSession implements UpstreamSession {
             }
             FailurePolicy.Decision data = decide(Stage.DATA, dataReply);
             if (!data.ok()) {
-                accepted.forEach(r -> record(out, stages, r, Stage.DATA, data.outcome()));
+                accepted.forEach(r -> record(out, r, Stage.DATA, data.outcome()));
                 needsReset = true;
                 return;
             }
             stage = Stage.DATA_END;
             state = State.BODY;
             if (!body(source, canSendAhead(next) ? next : null)) {
-                accepted.forEach(r -> record(out, stages, r, Stage.MESSAGE,
-                        new DeliveryOutcome.Deferred("message: the queued message could not be read")));
+                accepted.forEach(r -> record(out, r, Stage.MESSAGE,
+                        FailurePolicy.localFailure(Stage.MESSAGE,
+                                "message: the queued message could not be read")));
                 return;
             }
             state = State.DATA_END;
             UpstreamReply end = read(Stage.DATA_END, conn.forward.dataTimeout());
             FailurePolicy.Decision d = decide(Stage.DATA_END, end);
             for (String r : accepted) {
-                record(out, stages, r, Stage.DATA_END, d.ok() ? new DeliveryOutcome.Delivered(end.toString()) : d.outcome());
+                record(out, r, Stage.DATA_END, d.outcome());
             }
             needsReset = !d.ok();
             state = State.READY;
@@ -501,10 +501,10 @@ final class SmtpSession implements UpstreamSession {
             // I/O error that followed it.
             boolean mailRefused = mail != null && !mail.ok();
             Stage st = mailRefused ? Stage.MAIL : stage;
-            DeliveryOutcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
+            Outcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
             for (String r : rcpts) {
                 if (!out.containsKey(r)) {
-                    record(out, stages, r, st, o);
+                    record(out, r, st, o);
                 }
             }
             abort();
@@ -513,7 +513,7 @@ final class SmtpSession implements UpstreamSession {
             LOG.warn("session to {} failed unexpectedly for {}", shown, entry.id(), e);
             broken = true;
             FailurePolicy.Decision d = policy.exception(stage, e);
-            rcpts.stream().filter(r -> !out.containsKey(r)).forEach(r -> record(out, stages, r, Stage.MAIL, d.outcome()));
+            rcpts.stream().filter(r -> !out.containsKey(r)).forEach(r -> record(out, r, Stage.MAIL, d.outcome()));
             abort();
         }
     }
@@ -598,10 +598,8 @@ final class SmtpSession implements UpstreamSession {
         return d;
     }
 
-    private static void record(Map<String, DeliveryOutcome> out, Map<String, Stage> stages, String rcpt, Stage stage,
-                               DeliveryOutcome o) {
-        out.put(rcpt, o);
-        stages.put(rcpt, stage);
+    private static void record(Map<String, Outcome> out, String rcpt, Stage stage, Outcome o) {
+        out.put(rcpt, o.at(stage));
     }
 
     private UpstreamReply read(Stage stage, Duration timeout) throws SessionException {

@@ -148,7 +148,7 @@ final class UpstreamWorker implements Runnable {
         }
         String delays = MailLog.delays(Duration.ofNanos((long) (wait * 1e9)), Duration.ofNanos(t1 - t0),
                 Duration.ofNanos(t2 - t1));
-        d.count(u, e, d.recorder.record(e, a, delays));
+        d.count(u, e, a, d.recorder.record(e, a, delays));
         if (!session.reusable()) {
             session.close();
             return null;

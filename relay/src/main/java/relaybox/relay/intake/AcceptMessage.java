@@ -8,6 +8,7 @@ import relaybox.queue.Envelope;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.log.Refusal;
 
 import java.io.IOException;
 import java.time.ZonedDateTime;
@@ -15,8 +16,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Owns the end of a message, the moment the client waits for our answer to its final dot:
@@ -43,8 +42,6 @@ import java.util.regex.Pattern;
 final class AcceptMessage {
 
     private static final Logger LOG = LoggerFactory.getLogger(AcceptMessage.class);
-    private static final Pattern TAG_D = Pattern.compile("[;\\s]d=([^;\\s]+)");
-    private static final Pattern TAG_S = Pattern.compile("[;\\s]s=([^;\\s]+)");
 
     static final String BARE_NEWLINE = "5.6.0 Message refused: lines must end with CRLF (bare CR or LF found)";
     static final String TOO_BIG = "5.3.4 Message size exceeds fixed limit";
@@ -64,21 +61,22 @@ final class AcceptMessage {
         if (bareNewline) {
             SMTPResponse r = new SMTPResponse("550", BARE_NEWLINE);
             r.setEndSession(true);
-            return done(refuse(session, t, r));
+            return done(refuse(session, t, Refusal.BAD_INPUT, r));
         }
         if (t.tooBig()) {
-            return done(refuse(session, t, new SMTPResponse("552", TOO_BIG)));
+            return done(refuse(session, t, Refusal.SIZE, new SMTPResponse("552", TOO_BIG)));
         }
         if (t.outOfHeaderMemory()) {
             LOG.warn("refusing {} from {}: intake_header_memory ({} bytes) is used up by other sessions' header "
                     + "sections", t.incoming.id(), client, intake.headerMemory.capacity());
-            return done(refuse(session, t, new SMTPResponse("452", HEADER_MEMORY)));
+            return done(refuse(session, t, Refusal.STORAGE_FULL, new SMTPResponse("452", HEADER_MEMORY)));
         }
         if (t.writeFailure() != null) {
             LOG.warn("spool write failed for {}: {}", t.incoming.id(), t.writeFailure().toString());
             // Asked before the partial message is discarded, which frees its space again.
-            return done(refuse(session, t, storageFull(intake, t.writeFailure()) ? new SMTPResponse("452", STORAGE_FULL)
-                    : new SMTPResponse("451", STORAGE_ERROR)));
+            return done(storageFull(intake, t.writeFailure())
+                    ? refuse(session, t, Refusal.STORAGE_FULL, new SMTPResponse("452", STORAGE_FULL))
+                    : refuse(session, t, Refusal.STORAGE_ERROR, new SMTPResponse("451", STORAGE_ERROR)));
         }
         HeaderScanner h = t.headers();
         boolean tls = session.isTLSStarted();
@@ -95,16 +93,16 @@ final class AcceptMessage {
         } catch (MessageSigner.SigningException e) {
             LOG.warn("cannot sign {} (from domain {}): {}", t.incoming.id(), h.fromDomain(), e.getMessage());
             if (intake.metrics != null) {
-                intake.metrics.dkimFailed(!e.permanent() ? "error"
-                        : e.getMessage().startsWith("no ") ? "no_key" : "bad_message");
+                intake.metrics.dkimFailed(e.reason().label());
             }
-            return done(refuse(session, t, e.permanent()
+            return done(refuse(session, t, Refusal.SIGNING, e.permanent()
                     ? new SMTPResponse("550", "5.7.1 Message refused: it cannot be signed")
                     : new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
         } catch (RuntimeException e) {
             // A signer bug must not send mail unsigned or lose it: the client keeps it and retries.
             LOG.error("signer failed on {}", t.incoming.id(), e);
-            return done(refuse(session, t, new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
+            return done(refuse(session, t, Refusal.SIGNING,
+                    new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
         }
         String authUser = auth ? session.getUsername().asString() : "";
         Envelope envelope = new Envelope(t.sender, t.recipients, t.smtputf8, t.eightBit, client, helo, authUser);
@@ -122,15 +120,15 @@ final class AcceptMessage {
                         ? failure.getCause() : failure;
                 if (cause instanceof QueueException e) {
                     LOG.warn("queue refused {}: {} {}", t.incoming.id(), e.kind(), e.getMessage());
-                    return refuse(session, t, e.kind() == QueueException.Kind.STORAGE_FULL
-                            ? new SMTPResponse("452", STORAGE_FULL)
-                            : new SMTPResponse("451", STORAGE_ERROR));
+                    return e.kind() == QueueException.Kind.STORAGE_FULL
+                            ? refuse(session, t, Refusal.STORAGE_FULL, new SMTPResponse("452", STORAGE_FULL))
+                            : refuse(session, t, Refusal.STORAGE_ERROR, new SMTPResponse("451", STORAGE_ERROR));
                 }
                 LOG.error("queue failed on {}", t.incoming.id(), cause);
-                return refuse(session, t, new SMTPResponse("451", STORAGE_ERROR));
+                return refuse(session, t, Refusal.STORAGE_ERROR, new SMTPResponse("451", STORAGE_ERROR));
             }
             intake.mailLog.queued(entry.id(), t.sender, t.recipients.size(), entry.messageSize(), client, helo,
-                    session.getSSLSession().map(s -> s.getProtocol()).orElse(""), dkimTag(signature));
+                    session.getSSLSession().map(s -> s.getProtocol()).orElse(""), t.signing().signedBy());
             if (intake.metrics != null) {
                 intake.metrics.intakeLatency(java.time.Duration.ofNanos(System.nanoTime() - dataEnd));
             }
@@ -178,10 +176,10 @@ final class AcceptMessage {
         return CompletableFuture.completedFuture(r);
     }
 
-    private static Response refuse(IntakeSession session, Transaction t, SMTPResponse r) {
+    private static Response refuse(IntakeSession session, Transaction t, Refusal why, SMTPResponse r) {
         t.discardSpool();
         String client = session.getRemoteAddress().getAddress().getHostAddress();
-        session.intake().mailLog.rejected(t.sender, t.recipients.isEmpty() ? "" : t.recipients.get(0), client,
+        session.intake().mailLog.rejected(t.sender, t.recipients.isEmpty() ? "" : t.recipients.get(0), client, why,
                 r.getLines().get(0).toString());
         return r;
     }
@@ -189,25 +187,5 @@ final class AcceptMessage {
     static String helo(IntakeSession session) {
         return session.getAttachment(IntakeSession.CURRENT_HELO_NAME,
                 org.apache.james.protocols.api.ProtocolSession.State.Connection).orElse("");
-    }
-
-    /** "domain/selector" of the first DKIM-Signature, for the log; "" when unsigned. */
-    static String dkimTag(String signature) {
-        if (signature.isEmpty()) {
-            return "";
-        }
-        // One DOMAIN/SELECTOR per signature, in order: a message signed twice (rsa and ed25519, or
-        // during a key rotation) names both, "example.org/s2026,example.org/e2026".
-        StringBuilder out = new StringBuilder();
-        for (String one : signature.split("(?i)(?=DKIM-Signature:)")) {
-            if (one.isBlank()) {
-                continue;
-            }
-            Matcher d = TAG_D.matcher(one);
-            Matcher s = TAG_S.matcher(one);
-            out.append(out.length() == 0 ? "" : ",").append(d.find() ? d.group(1) : "?").append('/')
-                    .append(s.find() ? s.group(1) : "?");
-        }
-        return out.toString();
     }
 }

@@ -10,7 +10,7 @@ import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.local.HeaderQualifier;
 import relaybox.relay.local.LocalNames;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -70,13 +70,13 @@ public final class DropPickup implements AutoCloseable {
     private final MessageSigner signer;
     private final LocalNames names;
     private final IntakeConfig config;
-    private final MailLog mailLog;
+    private final MailEvents mailLog;
     private final Clock clock;
     private Thread thread;
     private volatile boolean stopping;
 
     public DropPickup(Path dir, Duration poll, Queue queue, MessageSigner signer, LocalNames names,
-                      IntakeConfig config, MailLog mailLog, Clock clock) {
+                      IntakeConfig config, MailEvents mailLog, Clock clock) {
         this.dir = dir;
         this.poll = poll;
         this.queue = queue;
@@ -278,7 +278,7 @@ public final class DropPickup implements AutoCloseable {
                     "uid " + uid, "", "");
             QueueEntry entry = queue.accept(incoming, env, signature + added);
             mailLog.pickedUp(entry.id(), file.sender(), file.recipients().size(), entry.messageSize(), uid, name,
-                    AcceptMessage.dkimTag(signature));
+                    signing.signedBy());
             // Only now: a crash before this line takes the file in again (twice, never lost).
             Files.delete(p);
             return true;

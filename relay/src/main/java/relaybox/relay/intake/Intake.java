@@ -3,7 +3,7 @@ package relaybox.relay.intake;
 import relaybox.queue.Queue;
 import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 import relaybox.relay.metrics.RelayMetrics;
 
 import java.time.Clock;
@@ -18,7 +18,7 @@ final class Intake {
     final IntakeConfig config;
     final Queue queue;
     final MessageSigner signer;
-    final MailLog mailLog;
+    final MailEvents mailLog;
     final RelayPolicy policy;
     final Clock clock;
     /** Intake latency and DKIM failures are counted here; null when nobody collects metrics. */
@@ -35,7 +35,7 @@ final class Intake {
     /** Set when the daemon stops: new transactions get 421. */
     volatile boolean draining;
 
-    Intake(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, RelayPolicy policy, Clock clock,
+    Intake(IntakeConfig config, Queue queue, MessageSigner signer, MailEvents mailLog, RelayPolicy policy, Clock clock,
            RelayMetrics metrics) {
         this.metrics = metrics;
         this.config = config;

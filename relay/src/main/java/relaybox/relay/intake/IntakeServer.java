@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 import relaybox.queue.Queue;
 import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
-import relaybox.relay.log.MailLog;
+import relaybox.relay.log.MailEvents;
 import relaybox.relay.metrics.JamesMetricFactory;
 import relaybox.relay.metrics.RelayMetrics;
 
@@ -90,17 +90,17 @@ public final class IntakeServer implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private final List<Channel> sessions = java.util.Collections.synchronizedList(new ArrayList<>());
 
-    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog) throws Exception {
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailEvents mailLog) throws Exception {
         this(config, queue, signer, mailLog, Clock.systemDefaultZone());
     }
 
-    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, Clock clock)
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailEvents mailLog, Clock clock)
             throws Exception {
         this(config, queue, signer, mailLog, clock, null);
     }
 
     /** As above, reporting intake latency, DKIM failures and James's command timings to {@code metrics}. */
-    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailLog mailLog, Clock clock,
+    public IntakeServer(IntakeConfig config, Queue queue, MessageSigner signer, MailEvents mailLog, Clock clock,
                         RelayMetrics metrics) throws Exception {
         this.config = config;
         this.intake = new Intake(config, queue, signer, mailLog, new RelayPolicy(config.networks()), clock, metrics);

@@ -8,6 +8,7 @@ import org.apache.james.protocols.smtp.SMTPResponse;
 import org.apache.james.protocols.smtp.SMTPSession;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueException;
+import relaybox.relay.log.Refusal;
 
 import java.util.Collection;
 import java.util.List;
@@ -94,10 +95,10 @@ final class MailCommand implements CommandHandler<SMTPSession> {
             incoming = intake.queue.receive();
         } catch (QueueException e) {
             String client = session.getRemoteAddress().getAddress().getHostAddress();
-            Response r = e.kind() == QueueException.Kind.STORAGE_FULL
-                    ? reply("452", AcceptMessage.STORAGE_FULL)
-                    : reply("451", AcceptMessage.STORAGE_ERROR);
-            intake.mailLog.rejected(sender, "", client, r.getLines().get(0).toString());
+            boolean full = e.kind() == QueueException.Kind.STORAGE_FULL;
+            Response r = full ? reply("452", AcceptMessage.STORAGE_FULL) : reply("451", AcceptMessage.STORAGE_ERROR);
+            intake.mailLog.rejected(sender, "", client, full ? Refusal.STORAGE_FULL : Refusal.STORAGE_ERROR,
+                    r.getLines().get(0).toString());
             return r;
         } catch (RuntimeException e) {
             return reply("451", AcceptMessage.STORAGE_ERROR);

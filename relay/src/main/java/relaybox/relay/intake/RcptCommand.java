@@ -4,6 +4,7 @@ import org.apache.james.protocols.api.Request;
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.api.handler.CommandHandler;
 import org.apache.james.protocols.smtp.SMTPSession;
+import relaybox.relay.log.Refusal;
 
 import java.util.Collection;
 import java.util.List;
@@ -48,7 +49,7 @@ final class RcptCommand implements CommandHandler<SMTPSession> {
         if (!trusted) {
             Response r = reply("554", "5.7.1 <" + rcpt + ">: Relay access denied");
             intake.mailLog.rejected(t.sender, rcpt, session.getRemoteAddress().getAddress().getHostAddress(),
-                    r.getLines().get(0).toString());
+                    Refusal.RELAY_DENIED, r.getLines().get(0).toString());
             return r;
         }
         if (t.recipients.size() >= intake.config.maxRecipients()) {

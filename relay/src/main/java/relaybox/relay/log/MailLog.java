@@ -3,8 +3,10 @@ package relaybox.relay.log;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.QueueId;
+import relaybox.relay.dkim.MessageSigner.SignedBy;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Owns the mail log: the only place that formats mail-event lines. One line per event on the
@@ -12,8 +14,9 @@ import java.time.Duration;
  * key=value pairs in a fixed order, identity before performance, and last the upstream's or our
  * literal reply, because that is what operators paste into support tickets. Values that may hold
  * spaces are quoted. Operators parse these lines: {@code MailLogTest} pins their exact text.
+ * It is one listener of the {@link MailEvents}; it counts nothing.
  */
-public class MailLog {
+public final class MailLog implements MailEvents {
 
     public static final String LOGGER = "relaybox.mail";
     private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
@@ -33,61 +36,67 @@ public class MailLog {
         this.sink = sink;
     }
 
+    @Override
     public void queued(QueueId id, String from, int nrcpt, long size, String client, String helo, String tls,
-                       String dkim) {
+                       List<SignedBy> dkim) {
         emit(id + " intake queued from=<" + from + "> nrcpt=" + nrcpt + " size=" + size + " client=" + client
-                + " helo=" + quote(helo) + " tls=" + dash(tls) + " dkim=" + dash(dkim));
+                + " helo=" + quote(helo) + " tls=" + dash(tls) + " dkim=" + dash(dkim(dkim)));
     }
 
-    /** A message from the drop directory (sendmail while the daemon was down) is queued. */
-    public void pickedUp(QueueId id, String from, int nrcpt, long size, int uid, String file, String dkim) {
+    @Override
+    public void pickedUp(QueueId id, String from, int nrcpt, long size, int uid, String file, List<SignedBy> dkim) {
         emit(id + " pickup queued from=<" + from + "> nrcpt=" + nrcpt + " size=" + size + " uid=" + uid
-                + " file=" + file + " dkim=" + dash(dkim));
+                + " file=" + file + " dkim=" + dash(dkim(dkim)));
     }
 
-    /** A drop file that cannot be queued was moved to .bad; {@code from} may be empty. */
+    @Override
     public void pickupRejected(String file, int uid, String from, String reason) {
         emit("- pickup rejected file=" + file + " uid=" + uid + " from=<" + from + "> reason=" + quote(reason));
     }
 
-    /** A refusal at intake; {@code to} may be empty when the refusal came before RCPT. */
-    public void rejected(String from, String to, String client, String reply) {
+    @Override
+    public void rejected(String from, String to, String client, Refusal why, String reply) {
         emit("- intake rejected from=<" + from + "> to=<" + to + "> client=" + client + " reply=" + quote(reply));
     }
 
+    @Override
     public void delivered(QueueId id, String to, String upstream, int attempt, Duration delay, String delays,
                           String reply) {
         emit(id + " forward delivered to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
                 + " delay=" + seconds(delay) + " delays=" + delays + " reply=" + quote(reply));
     }
 
+    @Override
     public void deferred(QueueId id, String to, String upstream, int attempt, String next, String stage,
                          String reply) {
         emit(id + " forward deferred to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
                 + " next=" + next + " stage=" + stage + " reply=" + quote(reply));
     }
 
+    @Override
     public void failed(QueueId id, String to, String upstream, int attempt, String stage, String reply) {
         emit(id + " forward failed to=<" + to + "> upstream=" + upstream + " attempt=" + attempt
                 + " stage=" + stage + " reply=" + quote(reply));
     }
 
-    /** An upstream's circuit opened: it cannot be reached or refuses us. Logged once per outage. */
+    @Override
     public void upstreamDown(String name, String upstream, String reason) {
         emit("- forward down upstream=" + upstream + " name=" + name + " reason=" + quote(reason));
     }
 
-    /** A probe reached a down upstream again; {@code retried} queued entries were made due at once. */
+    @Override
     public void upstreamUp(String name, String upstream, int retried) {
         emit("- forward up upstream=" + upstream + " name=" + name + " retried=" + retried);
     }
 
     /** A delivery status notification for {@code id}'s failed recipients was queued as {@code dsn}. */
+    @Override
     public void dsnQueued(QueueId id, QueueId dsn, String to) {
         emit(id + " forward dsn to=<" + to + "> dsn=" + dsn);
     }
 
     /** A DSN that policy did not send (rate limit). */
+    @Override
     public void dsnSkipped(QueueId id, String reason) {
         emit(id + " forward dsn-skipped reason=" + quote(reason));
     }
@@ -101,6 +110,7 @@ public class MailLog {
      * every recipient, entry gone), and the admin actions held, released, deleted, retried,
      * requeued. Any other word is a programming error: operators grep for these exact words.
      */
+    @Override
     public void queueEvent(QueueId id, String event) {
         if (!QUEUE_EVENTS.contains(event)) {
             throw new IllegalArgumentException("not a queue event word: " + event);
@@ -109,10 +119,12 @@ public class MailLog {
     }
 
     /** A failed entry deleted by {@code queue purge} or by the retention sweep; reason says which. */
+    @Override
     public void purged(QueueId id, String reason) {
         emit(id + " queue purged reason=" + quote(reason));
     }
 
+    @Override
     public void quarantined(String id, String reason) {
         emit(id + " queue quarantined reason=" + quote(reason));
     }
@@ -167,6 +179,15 @@ public class MailLog {
             }
         }
         return b.append('"').toString();
+    }
+
+    /** "domain/selector" per signature, in signing order, for dkim=; "" when unsigned. */
+    static String dkim(List<SignedBy> signers) {
+        StringBuilder b = new StringBuilder();
+        for (SignedBy s : signers) {
+            b.append(b.length() == 0 ? "" : ",").append(s.label());
+        }
+        return b.toString();
     }
 
     private static String dash(String v) {

@@ -44,8 +44,9 @@ import java.util.function.Supplier;
  *
  * <h2>Who calls what</h2>
  * <ul>
- *   <li>intake: {@link #accepted} after {@code Queue.accept} returned, {@link #refused} for every
- *       refused MAIL/RCPT/DATA, {@link #intakeLatency} (end of DATA to the 250);</li>
+ *   <li>intake, through its mail events ({@link MailMetrics}): {@link #accepted} after
+ *       {@code Queue.accept} returned, {@link #refused} for every refused MAIL/RCPT/DATA; and
+ *       {@link #intakeLatency} (end of DATA to the 250) directly;</li>
  *   <li>DKIM signer (at intake): {@link #dkimSigned}, {@link #dkimFailed};</li>
  *   <li>dispatcher/forwarder: once per attempt on a message, by the entry's resulting state,
  *       exactly one of {@link #delivered} (with {@link #endToEndLatency}), {@link #deferred},
@@ -67,7 +68,7 @@ public final class RelayMetrics implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayMetrics.class);
 
-    /** Why the intake refused a message or a command: the {@code reason} label. */
+    /** Why the intake refused a message or a command: the {@code reason} label ({@code Refusal}'s labels). */
     public static final Set<String> REFUSAL_REASONS = Set.of(
             "relay_denied", "size", "storage_full", "storage_error", "bad_input", "auth", "signing", "other");
 
@@ -189,58 +190,6 @@ public final class RelayMetrics implements AutoCloseable {
     public void failed(String upstream, String replyClass) {
         counter("relaybox.messages.failed", "Messages that failed permanently",
                 "upstream", upstream, "reply_class", bounded("reply_class", replyClass, REPLY_CLASSES)).increment();
-    }
-
-    /**
-     * The reply class of a recorded reply ({@code RecipientState.lastReply()}, a
-     * {@code DeliveryOutcome}'s reply): "4xx"/"5xx" for an upstream reply, else from the
-     * forwarder's local reason ("RCPT: timeout after 300s", "STARTTLS: SSLHandshakeException: ...",
-     * "connect: connection refused"): timeout, tls, or io.
-     */
-    public static String replyClass(String reply) {
-        if (reply.length() >= 3 && (reply.charAt(0) == '4' || reply.charAt(0) == '5')
-                && Character.isDigit(reply.charAt(1)) && Character.isDigit(reply.charAt(2))
-                && (reply.length() == 3 || !Character.isDigit(reply.charAt(3)))) {
-            return reply.charAt(0) + "xx";
-        }
-        String r = reply.toLowerCase(java.util.Locale.ROOT);
-        if (r.contains("timeout") || r.contains("timed out")) {
-            return "timeout";
-        }
-        if (r.contains("ssl") || r.contains("tls") || r.contains("certificate") || r.contains("handshake")) {
-            return "tls";
-        }
-        return "io";
-    }
-
-    /**
-     * The refusal reason of one of the intake's refusal replies (the {@code reply} of a
-     * {@code MailLog.rejected} line), for callers that only have the reply.
-     */
-    public static String refusalReason(String reply) {
-        String r = reply.toLowerCase(java.util.Locale.ROOT);
-        if (r.contains("relay access denied")) {
-            return "relay_denied";
-        }
-        if (r.contains("signed")) {
-            return "signing";
-        }
-        if (r.startsWith("552") || r.contains("5.3.4")) {
-            return "size";
-        }
-        if (r.contains("4.3.1") || r.contains("insufficient system storage")) {
-            return "storage_full";
-        }
-        if (r.contains("4.3.0")) {
-            return "storage_error";
-        }
-        if (r.startsWith("530") || r.startsWith("535") || r.startsWith("538") || r.contains("authentication")) {
-            return "auth";
-        }
-        if (r.startsWith("5")) {
-            return "bad_input";
-        }
-        return "other";
     }
 
     /** From the intake's 250 to the upstream's 250; call with {@link #delivered}. */

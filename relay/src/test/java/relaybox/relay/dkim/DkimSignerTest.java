@@ -91,6 +91,7 @@ class DkimSignerTest {
         DkimSigner.Session s = signer(defaults()).begin(null);
         assertEquals("", s.finishWith(other, ""));
         assertEquals("-", s.summary());
+        assertEquals(List.of(), s.signedBy());
         MessageSigner.SigningException e = assertThrows(MessageSigner.SigningException.class, () ->
                 signer(with(Duration.ZERO, DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.REFUSE)).begin(null)
                         .finishWith(other, ""));
@@ -116,6 +117,10 @@ class DkimSignerTest {
         String sigs = s.finishWith(sub, "");
         assertEquals("example.com", tags(fields(sigs).get(0)).get("d"));
         assertEquals("example.com/r1,example.com/e1", s.summary());
+        // What the log and the metrics take: the d= and s= of each signature made, in order.
+        assertEquals(List.of(new MessageSigner.SignedBy("example.com", "r1"), new MessageSigner.SignedBy("example.com",
+                "e1")), s.signedBy());
+        assertEquals(tags(fields(sigs).get(1)).get("s"), s.signedBy().get(1).selector());
     }
 
     @Test

@@ -73,10 +73,13 @@ class FailurePolicyTest {
         assertEquals(retire, d.retire(), "retire");
         assertEquals(slow, d.slowDown(), "slow down");
         if (verdict == DEFER) {
-            assertEquals(new DeliveryOutcome.Deferred(code + " " + text), d.outcome());
+            assertEquals(new DeliveryOutcome.Deferred(code + " " + text), d.outcome().toQueue());
         } else if (verdict == FAIL) {
-            assertEquals(new DeliveryOutcome.Failed(code + " " + text), d.outcome());
+            assertEquals(new DeliveryOutcome.Failed(code + " " + text), d.outcome().toQueue());
+        } else {
+            assertEquals(new DeliveryOutcome.Delivered(code + " " + text), d.outcome().toQueue());
         }
+        assertEquals(stage, d.outcome().stage(), "stage");
     }
 
     /** stage, exception, expected reason, upstream down, config error. */
@@ -101,7 +104,8 @@ class FailurePolicyTest {
     void everyExceptionDefersAndRetiresTheSession(Stage stage, Throwable t, String reason, boolean down, boolean config) {
         FailurePolicy.Decision d = POLICY.exception(stage, t);
         assertEquals(DEFER, d.verdict());
-        assertEquals(new DeliveryOutcome.Deferred(reason), d.outcome());
+        assertEquals(new DeliveryOutcome.Deferred(reason), d.outcome().toQueue());
+        assertEquals(stage, d.outcome().stage(), "stage");
         assertEquals(down, d.upstreamDown(), "upstream down");
         assertEquals(config, d.configError(), "config error");
         assertEquals(true, d.retire(), "retire");

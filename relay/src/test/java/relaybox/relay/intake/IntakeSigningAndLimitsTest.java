@@ -38,6 +38,12 @@ class IntakeSigningAndLimitsTest {
                     }
                     return "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=s1;\r\n\tb=abc\r\n";
                 }
+
+                @Override
+                public java.util.List<SignedBy> signedBy() {
+                    // The log takes who signed from the signer, never from the header text.
+                    return java.util.List.of(new SignedBy("example.com", "s1"));
+                }
             };
         }
     }
@@ -72,11 +78,13 @@ class IntakeSigningAndLimitsTest {
         RecordingSigner signer = new RecordingSigner();
         ControllableQueue q = new ControllableQueue();
         try (IntakeHarness h = new IntakeHarness(q, "", signer)) {
-            signer.failWith = new MessageSigner.SigningException("no key for domain", true, null);
+            signer.failWith = new MessageSigner.SigningException("no key for domain",
+                    MessageSigner.SigningException.Reason.NO_KEY, null);
             try (RawSmtp c = h.connect()) {
                 assertTrue(send(c, "Subject: x\r\n\r\nx\r\n").startsWith("550 5.7.1"));
             }
-            signer.failWith = new MessageSigner.SigningException("key file unreadable", false, null);
+            signer.failWith = new MessageSigner.SigningException("key file unreadable",
+                    MessageSigner.SigningException.Reason.ERROR, null);
             try (RawSmtp c = h.connect()) {
                 assertTrue(send(c, "Subject: x\r\n\r\nx\r\n").startsWith("451 4.3.0"));
             }

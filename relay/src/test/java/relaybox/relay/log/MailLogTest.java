@@ -2,6 +2,7 @@ package relaybox.relay.log;
 
 import org.junit.jupiter.api.Test;
 import relaybox.queue.QueueId;
+import relaybox.relay.dkim.MessageSigner.SignedBy;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,7 +33,8 @@ class MailLogTest {
 
     @Test
     void oneMessagesLifeDeferredThenDelivered() {
-        log.queued(id, "app@corp.example", 1, 48213, "10.1.2.3", "app1", "TLSv1.3", "corp.example/s1");
+        log.queued(id, "app@corp.example", 1, 48213, "10.1.2.3", "app1", "TLSv1.3",
+                List.of(new SignedBy("corp.example", "s1")));
         log.deferred(id, "a@x.example", ESP, 1, "+1m", "RCPT", "451 4.7.1 Try again later");
         log.delivered(id, "a@x.example", ESP, 2, Duration.ofMillis(61_840),
                 MailLog.delays(Duration.ofMillis(310), Duration.ofMillis(420), Duration.ofMillis(1_005)),
@@ -50,9 +52,18 @@ class MailLogTest {
 
     @Test
     void queuedWithoutTlsOrDkimShowsDashes() {
-        log.queued(id, "", 2, 10, "127.0.0.1", "host with space", null, "");
+        log.queued(id, "", 2, 10, "127.0.0.1", "host with space", null, List.of());
         assertEquals("7QH3K9M2XC4T intake queued from=<> nrcpt=2 size=10 client=127.0.0.1"
                 + " helo=\"host with space\" tls=- dkim=-", lines.get(0));
+    }
+
+    /** A message signed twice (rsa and ed25519, or during a key rotation) names both, in order. */
+    @Test
+    void queuedNamesEverySignature() {
+        log.queued(id, "a@corp.example", 1, 10, "127.0.0.1", "h", "", List.of(new SignedBy("example.org", "s2026"),
+                new SignedBy("example.org", "e2026")));
+        assertEquals("7QH3K9M2XC4T intake queued from=<a@corp.example> nrcpt=1 size=10 client=127.0.0.1"
+                + " helo=\"h\" tls=- dkim=example.org/s2026,example.org/e2026", lines.get(0));
     }
 
     @Test
@@ -64,8 +75,8 @@ class MailLogTest {
 
     @Test
     void refusedAtIntakeHasNoQueueId() {
-        log.rejected("x@y.example", "z@w.example", "192.0.2.9", "554 5.7.1 Relay access denied");
-        log.rejected("x@y.example", "", "192.0.2.9", "452 4.3.1 Insufficient system storage");
+        log.rejected("x@y.example", "z@w.example", "192.0.2.9", Refusal.RELAY_DENIED, "554 5.7.1 Relay access denied");
+        log.rejected("x@y.example", "", "192.0.2.9", Refusal.STORAGE_FULL, "452 4.3.1 Insufficient system storage");
         assertEquals(List.of(
                 "- intake rejected from=<x@y.example> to=<z@w.example> client=192.0.2.9"
                         + " reply=\"554 5.7.1 Relay access denied\"",
@@ -123,7 +134,7 @@ class MailLogTest {
 
     @Test
     void pickupLines() {
-        log.pickedUp(id, "root@host.example", 2, 481, 1000, "m.1796492189728.23015.fc07", "");
+        log.pickedUp(id, "root@host.example", 2, 481, 1000, "m.1796492189728.23015.fc07", List.of());
         log.pickupRejected("m.1.2.bad", 33, "www-data@host.example", "5.1.3 Bad recipient address syntax: \"a b\"");
         assertEquals(List.of(
                 "7QH3K9M2XC4T pickup queued from=<root@host.example> nrcpt=2 size=481 uid=1000"
