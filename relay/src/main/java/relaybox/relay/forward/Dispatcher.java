@@ -103,26 +103,12 @@ public final class Dispatcher implements AutoCloseable {
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         for (UpstreamConfig u : cfg.upstreams()) {
-            if (u.isOutbox()) {
-                ups.add(new Upstream(u, () -> outbox(u)));
-            } else {
-                SmtpConnector c = new SmtpConnector(u, cfg);
-                ups.add(new Upstream(u, c::open, c::secretsStamp));
-            }
+            ups.add(new Upstream(u, Forwarder.of(u, cfg)));
         }
         this.upstreams = List.copyOf(ups);
         this.recorder = new OutcomeRecorder(queue, log,
                 new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock);
         this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
-    }
-
-    private static UpstreamSession outbox(UpstreamConfig u) throws SessionOpenException {
-        try {
-            return new OutboxSession(u.dir(), u.headers());
-        } catch (IOException e) {
-            throw new SessionOpenException("outbox[" + u.dir() + "]",
-                    new FailurePolicy(List.of()).exception(Stage.CONNECT, e));
-        }
     }
 
     /**
