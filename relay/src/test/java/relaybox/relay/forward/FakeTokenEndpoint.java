@@ -26,52 +26,52 @@ import java.util.concurrent.atomic.AtomicInteger;
  * answers {@code invalid_grant} with an {@code AADSTS700082} description) and counts its calls.
  * {@link #accessValid} tells the fake ESP which bearer tokens to accept.
  */
-final class FakeTokenEndpoint implements AutoCloseable {
+public final class FakeTokenEndpoint implements AutoCloseable {
 
-    static final String CLIENT_ID = "00000000-1111-2222-3333-444444444444";
+    public static final String CLIENT_ID = "00000000-1111-2222-3333-444444444444";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     /** Access tokens' lifetime in seconds, as sent in expires_in. */
-    volatile long expiresIn = 3599;
+    public volatile long expiresIn = 3599;
     /** Issue a new refresh token with every grant and revoke the one used (Microsoft may). */
-    volatile boolean rotate;
+    public volatile boolean rotate;
     /** Answer with HTTP 503 (the provider's trouble, not the operator's). */
-    volatile boolean unavailable;
-    volatile String clientSecret = "the-client-secret";
+    public volatile boolean unavailable;
+    public volatile String clientSecret = "the-client-secret";
 
-    final AtomicInteger calls = new AtomicInteger();
+    public final AtomicInteger calls = new AtomicInteger();
     /** Every form received, for asserting on what the client sent. */
-    final List<Map<String, String>> forms = new CopyOnWriteArrayList<>();
+    public final List<Map<String, String>> forms = new CopyOnWriteArrayList<>();
     private final Set<String> refreshTokens = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> accessTokens = new ConcurrentHashMap<>();
     /** Every token this endpoint ever issued (access and refresh), for the secrets grep. */
-    final Set<String> issued = ConcurrentHashMap.newKeySet();
+    public final Set<String> issued = ConcurrentHashMap.newKeySet();
     private final HttpServer server;
 
-    FakeTokenEndpoint() throws IOException {
+    public FakeTokenEndpoint() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/tenant/oauth2/v2.0/token", this::token);
         server.start();
     }
 
-    String url() {
+    public String url() {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/tenant/oauth2/v2.0/token";
     }
 
     /** Makes {@code token} a valid refresh token (what an operator got by signing in). */
-    String grant(String token) {
+    public String grant(String token) {
         refreshTokens.add(token);
         issued.add(token);
         return token;
     }
 
     /** Revokes every refresh and access token (90 days idle, a password reset, an admin). */
-    void revokeAll() {
+    public void revokeAll() {
         refreshTokens.clear();
         accessTokens.clear();
     }
 
-    boolean accessValid(String token) {
+    public boolean accessValid(String token) {
         Long until = accessTokens.get(token);
         return until != null && System.currentTimeMillis() < until;
     }
