@@ -347,6 +347,11 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
+    /** The forwarder of the upstream named {@code name}, or null. */
+    public Forwarder forwarder(String name) {
+        return upstreams.stream().filter(u -> u.name().equals(name)).map(Upstream::forwarder).findFirst().orElse(null);
+    }
+
     /** Each upstream's link now, in configuration order. */
     public List<LinkView> links() {
         return upstreams.stream().map(Upstream::view).toList();

@@ -137,6 +137,10 @@ final class Upstream {
         return out;
     }
 
+    Forwarder forwarder() {
+        return forwarder;
+    }
+
     UpstreamSession open() throws SessionOpenException {
         return forwarder.open();
     }

@@ -131,6 +131,30 @@ class XOAuth2Test {
     }
 
     @Test
+    void upstreamTestUsesTheRunningUpstreamsTokenAndNamesTheMechanism() throws Exception {
+        var cfg = Harness.config(1, upstream().build());
+        h.start(cfg);
+        send(1);
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        var probe = new UpstreamProbe(cfg, h.dispatcher::forwarder).probeAll().get(0);
+        assertTrue(probe.ok(), probe.toString());
+        var auth = probe.steps().stream().filter(s -> s.name().equals("auth")).findFirst().orElseThrow();
+        assertTrue(auth.detail().startsWith("XOAUTH2 as " + MAILBOX + ": 235"), auth.detail());
+        assertEquals(1, idp.calls.get(), "the cached token, not a second fetch");
+
+        idp.revokeAll();
+        esp.dropConnections();
+        probe = new UpstreamProbe(cfg, h.dispatcher::forwarder).probeAll().get(0);
+        var last = probe.steps().get(probe.steps().size() - 1);
+        assertEquals("auth", last.name());
+        assertTrue(!last.ok() && last.detail().contains("535 5.7.3"), last.detail());
+        probe = new UpstreamProbe(cfg, h.dispatcher::forwarder).probeAll().get(0);
+        last = probe.steps().get(probe.steps().size() - 1);
+        assertTrue(!last.ok() && last.detail().contains("invalid_grant: AADSTS700082"), last.detail());
+        assertNoSecretLogged();
+    }
+
+    @Test
     void theTokenIsRefreshedBeforeItExpires() throws Exception {
         idp.expiresIn = 2; // refreshed after half its life: 1s
         Harness.Up u = upstream();
