@@ -165,6 +165,8 @@ final class SmtpSession implements UpstreamSession {
         Stage stage = Stage.MAIL;
         List<String> accepted = new ArrayList<>();
         FailurePolicy.Decision mail = null;
+        // A 421 after MAIL was accepted (at RCPT or DATA): the upstream is closing.
+        FailurePolicy.Decision goodbye = null;
         transactions++;
         boolean sentAlready = ahead != null;
         if (sentAlready && !(ahead.id().equals(entry.id()) && ahead.pendingRecipients().equals(rcpts))) {
@@ -197,6 +199,11 @@ final class SmtpSession implements UpstreamSession {
             }
             state = State.MAIL;
             mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
+            if (mail.retire()) {
+                // A 421: the upstream is closing. Waiting for the replies still due (RCPT, DATA)
+                // would last until its TCP close or our timeout; the session ends now.
+                throw new SessionException("upstream closing");
+            }
             stage = Stage.RCPT;
             state = State.RCPT;
             for (String r : rcpts) {
@@ -207,6 +214,10 @@ final class SmtpSession implements UpstreamSession {
                     ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
                 }
                 FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
+                if (d.retire()) {
+                    goodbye = d;
+                    throw new SessionException("upstream closing");
+                }
                 if (!mail.ok()) {
                     continue;
                 }
@@ -242,6 +253,10 @@ final class SmtpSession implements UpstreamSession {
                 return;
             }
             FailurePolicy.Decision data = decide(Stage.DATA, dataReply);
+            if (data.retire()) {
+                goodbye = data;
+                throw new SessionException("upstream closing");
+            }
             if (!data.ok()) {
                 accepted.forEach(r -> record(out, stages, r, Stage.DATA, data.outcome()));
                 needsReset = true;
@@ -268,7 +283,9 @@ final class SmtpSession implements UpstreamSession {
             // I/O error that followed it.
             boolean mailRefused = mail != null && !mail.ok();
             Stage st = mailRefused ? Stage.MAIL : stage;
-            DeliveryOutcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
+            // A 421 (a goodbye) says why better than the closing that follows it.
+            DeliveryOutcome o = mailRefused ? mail.outcome() : goodbye != null ? goodbye.outcome()
+                    : policy.exception(stage, e).outcome();
             for (String r : rcpts) {
                 if (!out.containsKey(r)) {
                     record(out, stages, r, st, o);

@@ -182,6 +182,20 @@ public final class FakeEsp implements AutoCloseable {
             c.send(action.substring(6));
             return true;
         }
+        if (action.startsWith("replyhold ")) {
+            // A server that says goodbye (421) but closes the TCP connection only much later:
+            // over TLS it sends close_notify at once (as Microsoft's front ends do), in clear it
+            // just stops answering. It reads until the client closes, for at most 60 s.
+            c.send(action.substring(10));
+            if (c.socket instanceof javax.net.ssl.SSLSocket t) {
+                t.shutdownOutput();
+            }
+            long end = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < end && c.readLine() != null) {
+                // ignore whatever the client still sends
+            }
+            throw new IOException("held after reply by rule");
+        }
         if (action.equals("hang")) {
             try {
                 Thread.sleep(60_000);
