@@ -37,17 +37,14 @@ final class AuthSelection {
         this.tokens = tokens;
         this.stampNow = stampNow;
         this.credentialsStamp = stampNow.get();
-        this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
-        if (credentials != null && tokens == null && credentials.password() == null) {
-            throw new IOException(upstream.authFile() + ": expected a password= line (no oauth_provider is set)");
-        }
+        this.credentials = upstream.authFile() == null ? null : Credentials.readFor(upstream);
     }
 
     /** The credentials, read again if the auth_file changed since they were read. */
     synchronized Credentials credentials() throws IOException {
         Object now = stampNow.get();
         if (upstream.authFile() != null && !Objects.equals(now, credentialsStamp)) {
-            credentials = Credentials.read(upstream.authFile());
+            credentials = Credentials.readFor(upstream);
             credentialsStamp = now;
         }
         return credentials;

@@ -96,6 +96,30 @@ public final class Credentials {
         return new Credentials(user, pass, refresh, secret);
     }
 
+    /**
+     * Reads {@code upstream}'s auth_file and checks it holds what its AUTH needs: a password
+     * without oauth_provider; a refresh_token for the refresh-token grant; a client_secret for
+     * the client-credentials grant.
+     */
+    public static Credentials readFor(relaybox.relay.config.UpstreamConfig upstream) throws IOException {
+        Path file = upstream.authFile();
+        Credentials c = read(file);
+        var oauth = upstream.oauth();
+        if (oauth == null && c.password() == null) {
+            throw new IOException(file + ": expected a password= line (no oauth_provider is set)");
+        }
+        if (oauth != null && oauth.grant() == relaybox.relay.config.OAuthConfig.Grant.REFRESH_TOKEN
+                && c.refreshToken() == null) {
+            throw new IOException(file + ": expected a refresh_token= line (oauth_grant = \"refresh_token\";"
+                    + " see the README, \"Microsoft 365 and Gmail over XOAUTH2\")");
+        }
+        if (oauth != null && oauth.grant() == relaybox.relay.config.OAuthConfig.Grant.CLIENT_CREDENTIALS
+                && c.clientSecret() == null) {
+            throw new IOException(file + ": expected a client_secret= line (oauth_grant = \"client_credentials\")");
+        }
+        return c;
+    }
+
     @Override
     public String toString() {
         return "Credentials[username=" + username + ", secrets=(hidden)]";

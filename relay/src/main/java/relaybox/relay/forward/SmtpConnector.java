@@ -42,8 +42,8 @@ public final class SmtpConnector implements Forwarder {
         this.upstream = upstream;
         this.forward = forward;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
-        TokenSource tokens = upstream.oauth() == null ? null : new TokenSource(upstream.name(), upstream.oauth(),
-                upstream.authFile(), forward.commandTimeout(), java.time.Clock.systemUTC());
+        TokenSource tokens = upstream.oauth() == null ? null : new TokenSource(upstream, forward.commandTimeout(),
+                java.time.Clock.systemUTC());
         this.auth = new AuthSelection(upstream, tokens, this::secretsStamp);
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
         if (!upstream.tls().encrypts()) {

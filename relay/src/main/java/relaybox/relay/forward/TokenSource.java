@@ -55,6 +55,7 @@ final class TokenSource {
     }
 
     private final String upstream;
+    private final relaybox.relay.config.UpstreamConfig source;
     private final OAuthConfig config;
     private final Path secretsFile;
     private final Clock clock;
@@ -66,27 +67,16 @@ final class TokenSource {
     private Instant refreshAt = Instant.MIN;
     private boolean saveFailedLogged;
 
-    TokenSource(String upstream, OAuthConfig config, Path secretsFile, Duration timeout, Clock clock)
-            throws IOException {
-        this.upstream = upstream;
-        this.config = config;
-        this.secretsFile = secretsFile;
+    TokenSource(relaybox.relay.config.UpstreamConfig upstream, Duration timeout, Clock clock) throws IOException {
+        this.upstream = upstream.name();
+        this.config = upstream.oauth();
+        this.secretsFile = upstream.authFile();
+        this.source = upstream;
         this.clock = clock;
         this.timeout = timeout;
         this.http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER).build();
         this.credentialsStamp = SmtpConnector.stamp(secretsFile);
-        this.credentials = Credentials.read(secretsFile);
-        check(credentials);
-    }
-
-    private void check(Credentials c) throws IOException {
-        if (config.grant() == OAuthConfig.Grant.REFRESH_TOKEN && c.refreshToken() == null) {
-            throw new IOException(secretsFile + ": expected a refresh_token= line (oauth_grant = \"refresh_token\";"
-                    + " see the README, \"Microsoft 365 and Gmail over XOAUTH2\")");
-        }
-        if (config.grant() == OAuthConfig.Grant.CLIENT_CREDENTIALS && c.clientSecret() == null) {
-            throw new IOException(secretsFile + ": expected a client_secret= line (oauth_grant = \"client_credentials\")");
-        }
+        this.credentials = Credentials.readFor(upstream);
     }
 
     /** The mailbox the tokens authenticate (the auth_file's username). */
@@ -115,9 +105,7 @@ final class TokenSource {
             return;
         }
         try {
-            Credentials c = Credentials.read(secretsFile);
-            check(c);
-            credentials = c;
+            credentials = Credentials.readFor(source);
             credentialsStamp = now;
             accessToken = null; // new secrets: a token from the old ones may be the revoked one
         } catch (IOException e) {
