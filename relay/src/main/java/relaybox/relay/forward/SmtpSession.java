@@ -50,7 +50,6 @@ import java.util.Map;
 final class SmtpSession implements UpstreamSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
-    private static final int CHUNK = 64 * 1024;
 
     /** Where the client is in the conversation. */
     enum State { READY, MAIL, RCPT, DATA, BODY, DATA_END, RSET, NOOP, QUIT, CLOSED }
@@ -68,11 +67,7 @@ final class SmtpSession implements UpstreamSession {
     private int transactions;
     private final int maxTransactions;
     private final int rcptMax;
-    /**
-     * The read buffer for message bodies, one per session: allocated per message it was 640 MB of
-     * garbage in a drain of 10,000 small messages.
-     */
-    private final byte[] chunk = new byte[CHUNK];
+    private final MessageWriter writer;
     /** The entry whose MAIL, RCPT and DATA went out behind the last message's final ".", or null. */
     private QueueEntry ahead;
     /** Set by the last failure for the worker to slow the upstream's rate down. */
@@ -88,6 +83,7 @@ final class SmtpSession implements UpstreamSession {
         this.extensions = ehlo.extensions();
         this.maxTransactions = ehlo.maxTransactions();
         this.rcptMax = ehlo.rcptMax();
+        this.writer = new MessageWriter(ch, extensions, conn.upstream);
         LOG.debug("session open to {} extensions={}", shown, extensions.keySet());
     }
 
@@ -152,13 +148,6 @@ final class SmtpSession implements UpstreamSession {
                 && !(next.envelope().smtputf8() && !extensions.containsKey("SMTPUTF8"));
     }
 
-    /** MAIL, every RCPT and DATA, written but not flushed (PIPELINING). */
-    private void writeCommands(QueueEntry entry, List<String> rcpts) {
-        ch.write(mailCommand(entry));
-        rcpts.forEach(r -> ch.write(utf8Line("RCPT TO:<" + r + ">")));
-        ch.write(SmtpRequests.data());
-    }
-
     /** One MAIL transaction for {@code rcpts}; fills in an outcome for each of them. */
     private void transaction(QueueEntry entry, List<String> rcpts, MessageSource source,
                              Map<String, DeliveryOutcome> out, Map<String, Stage> stages, QueueEntry next) {
@@ -191,9 +180,9 @@ final class SmtpSession implements UpstreamSession {
                     needsReset = false;
                 }
                 if (pipelining) {
-                    writeCommands(entry, rcpts);
+                    writer.commands(entry, rcpts);
                 } else {
-                    ch.write(mailCommand(entry));
+                    ch.write(writer.mail(entry));
                 }
                 ch.flush();
             }
@@ -211,7 +200,7 @@ final class SmtpSession implements UpstreamSession {
                     break;
                 }
                 if (!pipelining) {
-                    ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
+                    ch.writeAndFlush(MessageWriter.rcpt(r));
                 }
                 FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
                 if (d.retire()) {
@@ -303,68 +292,21 @@ final class SmtpSession implements UpstreamSession {
     }
 
     /**
-     * MAIL and RCPT go out as UTF-8 lines written here, not as codec requests: the codec encodes
-     * command parameters as ASCII, which would mangle an SMTPUTF8 address.
+     * Streams the message ({@link MessageWriter#body}) and, in the same write, {@code next}'s
+     * commands when it is given. Returns false (and breaks the session, since the transaction
+     * cannot be cancelled cleanly) when the queued message cannot be read.
      */
-    private static ByteBuf utf8Line(String line) {
-        return Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.UTF_8);
-    }
-
-    private ByteBuf mailCommand(QueueEntry entry) {
-        Envelope env = entry.envelope();
-        List<String> params = new ArrayList<>();
-        if (extensions.containsKey("SIZE")) {
-            params.add("SIZE=" + (entry.messageSize() + extraHeaderBytes().length));
-        }
-        if (env.eightBit() && extensions.containsKey("8BITMIME")) {
-            params.add("BODY=8BITMIME");
-        }
-        if (env.smtputf8()) {
-            params.add("SMTPUTF8");
-        }
-        String rewrite = conn.upstream.envelopeSender();
-        // The null sender stays null: a bounce must never itself be bounced.
-        String sender = env.isNullSender() ? "" : rewrite.isEmpty() ? env.sender() : rewrite;
-        StringBuilder line = new StringBuilder("MAIL FROM:<").append(sender).append('>');
-        params.forEach(p -> line.append(' ').append(p));
-        return utf8Line(line.toString());
-    }
-
-    private byte[] extraHeaderBytes() {
-        StringBuilder b = new StringBuilder();
-        conn.upstream.headers().forEach(h -> b.append(h).append("\r\n"));
-        return b.toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    /**
-     * Streams the extra headers and the queued bytes, dot-stuffed, then the final "." and, in the
-     * same write, {@code next}'s commands when it is given. Returns
-     * false (and breaks the session, since the transaction cannot be cancelled cleanly) when the
-     * queued message cannot be read.
-     */
-    private boolean body(MessageSource source, QueueEntry next) throws SessionException {
-        DotStuffer stuffer = new DotStuffer();
-        byte[] extra = extraHeaderBytes();
-        if (extra.length > 0) {
-            ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), extra, 0, extra.length)));
-        }
-        byte[] buf = chunk;
-        try (InputStream in = source.open()) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                // The wire sends once enough is pending, so a large body is streamed, not held.
-                ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), buf, 0, n)));
-            }
+    private boolean body(MessageSource source, QueueEntry next) {
+        try {
+            writer.body(source);
         } catch (IOException e) {
             LOG.warn("cannot read the queued message for {}: {}", shown, e.toString());
             broken = true;
             abort();
             return false;
         }
-        ByteBuf tail = Unpooled.wrappedBuffer(stuffer.tail());
-        ch.write(new DefaultLastSmtpContent(tail));
         if (next != null) {
-            writeCommands(next, next.pendingRecipients());
+            writer.commands(next, next.pendingRecipients());
             ahead = next;
         }
         ch.flush();

@@ -71,7 +71,8 @@ class XOAuth2DaemonIT {
                 d.start(Duration.ofSeconds(60));
                 send(port, 1, "b");
                 // The initial refresh token was revoked by the rotation: only the saved one works.
-                await("delivered after kill -9", () -> esp.received.size() == 7, d);
+                // (A message sent just before the kill may come again: at least once, never lost.)
+                await("delivered after kill -9", () -> received(esp, "b0"), d);
                 assertEquals(2, idp.calls.get());
 
                 idp.revokeAll();
@@ -84,14 +85,14 @@ class XOAuth2DaemonIT {
                 assertTrue(status.contains("\"state\":\"backoff\""), status);
                 assertTrue(call(control, "upstream-test", shown).contains("AADSTS700082"), shown.toString());
                 call(control, "config-show", shown);
-                assertEquals(7, esp.received.size());
+                assertFalse(received(esp, "c0"), "no delivery without a token");
                 assertFalse(d.currentLog().contains(" forward failed "), "never a bounce:\n" + d.currentLog());
                 assertEquals(1, count(d.currentLog(), "ERROR FailurePolicy: upstream sink: configuration or account"
                         + " problem, mail is deferred until it is fixed: AUTH: token endpoint"),
                         "the token failure logged once:\n" + d.currentLog());
 
                 writeSecrets(secrets, "username=" + MAILBOX + "\nrefresh_token=" + idp.grant("rt-operator-new-42") + "\n");
-                await("drained once a new refresh token is placed", () -> esp.received.size() == 8, d);
+                await("drained once a new refresh token is placed", () -> received(esp, "c0"), d);
                 call(control, "status", shown);
 
                 List<String> secretValues = new ArrayList<>(idp.issued);
@@ -102,6 +103,10 @@ class XOAuth2DaemonIT {
                 assertTrue(everything.contains(MAILBOX) || everything.contains("sink"), "the search had text to search");
             }
         }
+    }
+
+    private static boolean received(FakeEsp esp, String tag) {
+        return esp.received.stream().anyMatch(r -> r.text().contains("X-Test-Id: xoauth2-" + tag + "\r\n"));
     }
 
     private static void writeSecrets(Path file, String text) throws Exception {
