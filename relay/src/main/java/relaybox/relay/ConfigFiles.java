@@ -187,6 +187,20 @@ public final class ConfigFiles {
         for (NamedFile f : named(config)) {
             check(f);
         }
+        // What each upstream's AUTH needs from its auth_file (a password, or a refresh token).
+        List<UpstreamConfig> ups = config.forward().upstreams();
+        for (int i = 0; i < ups.size(); i++) {
+            UpstreamConfig u = ups.get(i);
+            if (!u.isOutbox() && u.authFile() != null) {
+                NamedFile f = new NamedFile(config.file() == null ? "(--dev defaults)" : config.file().toString(),
+                        "upstream[" + i + "].auth_file", u.authFile(), Kind.UPSTREAM_SECRET);
+                try {
+                    relaybox.relay.forward.Credentials.readFor(u);
+                } catch (IOException e) {
+                    throw f.error("cannot be used: " + String.valueOf(e.getMessage()).replace(u.authFile() + ": ", ""));
+                }
+            }
+        }
         // The signer's own load: algorithm, key size, one active key per domain and algorithm.
         DkimKeys.load(config.dkim(), warn, daemon);
     }

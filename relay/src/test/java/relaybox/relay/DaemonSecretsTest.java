@@ -37,4 +37,27 @@ class DaemonSecretsTest {
         assertTrue(err.toString().contains("upstream[0].auth_file: " + auth + ": other users can access"), err.toString());
         assertTrue(Files.notExists(dir.resolve("q")), "nothing started");
     }
+
+    @Test
+    void anOauthUpstreamWithoutARefreshTokenExits78WithoutShowingTheSecret() throws Exception {
+        Path auth = Files.writeString(dir.resolve("ms365.secret"), "username=u@corp.example\npassword=hunter2-secret\n");
+        Files.setPosixFilePermissions(auth, PosixFilePermissions.fromString("rw-------"));
+        Path f = Files.writeString(dir.resolve("relaybox.conf"), "queue_dir = \"" + dir.resolve("q") + "\"\n"
+                + "[[upstream]]\nname = \"ms365\"\nhost = \"smtp.office365.com\"\nauth_file = \"" + auth + "\"\n"
+                + "oauth_provider = \"microsoft\"\noauth_client_id = \"abc\"\n");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.err;
+        System.setErr(new PrintStream(err, true));
+        int rc;
+        try {
+            rc = RelayDaemon.run(new String[] {"run", "--config", f.toString()});
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(RelayDaemon.EX_CONFIG, rc, err.toString());
+        assertTrue(err.toString().contains("upstream[0].auth_file: cannot be used: expected a refresh_token= line"),
+                err.toString());
+        assertTrue(!err.toString().contains("hunter2-secret"), err.toString());
+        assertTrue(Files.notExists(dir.resolve("q")), "nothing started");
+    }
 }

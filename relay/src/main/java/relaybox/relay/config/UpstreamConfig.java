@@ -24,11 +24,21 @@ import java.util.Locale;
  * @param envelopeSender        envelope_sender: replaces the MAIL FROM reverse-path (not the null sender), or ""
  * @param temporaryReplies      temporary_replies: "CODE [text]" rules that make a reply temporary
  * @param senderDomains         sender_domains: route mail from these sender domains here; empty = default route
+ * @param authMechanism         auth_mechanism: the one AUTH mechanism to use, or AUTO
+ * @param oauth                 oauth_*: where XOAUTH2 access tokens come from; null without oauth_provider
  */
-public record UpstreamConfig(String name, String type, String host, int port, String tls, Path caFile,
+public record UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
                              Path authFile, Path dir, int messagesPerConnection, int maxConnections,
                              double ratePerSecond, List<String> headers, String envelopeSender,
-                             List<String> temporaryReplies, List<String> senderDomains) {
+                             List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
+                             OAuthConfig oauth) {
+
+    /**
+     * The {@code auth_mechanism} key. AUTO: XOAUTH2 when {@code oauth_provider} is set, else PLAIN
+     * when offered, else LOGIN. A named mechanism is the only one used: the relay never falls back
+     * to another (weaker) one when the upstream does not offer it.
+     */
+    public enum AuthChoice { AUTO, PLAIN, LOGIN, XOAUTH2 }
 
     public static final String DEFAULT_TYPE = "smtp";
     public static final String DEFAULT_TLS = "starttls";
@@ -49,14 +59,14 @@ public record UpstreamConfig(String name, String type, String host, int port, St
 
     /** An outbox upstream writing into {@code dir}: the default of {@code relaybox run --dev}. */
     public static UpstreamConfig outbox(Path dir) {
-        return new UpstreamConfig("outbox", "outbox", "", 0, "none", null, null, dir,
-                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of());
+        return new UpstreamConfig("outbox", "outbox", "", 0, TlsMode.NONE, null, null, dir,
+                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
     }
 
     /** A plain SMTP upstream with defaults, for tests and tools. */
-    public static UpstreamConfig smtp(String name, String host, int port, String tls) {
+    public static UpstreamConfig smtp(String name, String host, int port, TlsMode tls) {
         return new UpstreamConfig(name, "smtp", host, port, tls, null, null, null, DEFAULT_MESSAGES_PER_CONNECTION,
-                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of());
+                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
     }
 
     /**
@@ -64,7 +74,7 @@ public record UpstreamConfig(String name, String type, String host, int port, St
      * address, 127.0.0.0/8 or ::1. Only literals are parsed, never looked up, so a name such as
      * "127.0.0.1.evil.example" is not one.
      */
-    static boolean isLoopback(String host) {
+    public static boolean isLoopback(String host) {
         String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         if (h.equalsIgnoreCase("localhost")) {
             return true;
@@ -77,13 +87,8 @@ public record UpstreamConfig(String name, String type, String host, int port, St
         String name = r.string("name", "upstream-" + (index + 1));
         String type = r.choice("type", DEFAULT_TYPE, "smtp", "outbox");
         String host = r.string("host", "");
-        String tls = r.choice("tls", DEFAULT_TLS, "starttls", "tls", "none");
-        int defPort = switch (tls) {
-            case "tls" -> 465;
-            case "none" -> 25;
-            default -> 587;
-        };
-        int port = (int) r.integer("port", defPort, 1, 65535);
+        TlsMode tls = TlsMode.parse(r.choice("tls", DEFAULT_TLS, TlsMode.words()));
+        int port = (int) r.integer("port", tls.defaultPort(), 1, 65535);
         Path ca = r.path("ca_file", null);
         Path auth = r.path("auth_file", null);
         Path dir = r.path("dir", DEFAULT_OUTBOX_DIR);
@@ -116,12 +121,24 @@ public record UpstreamConfig(String name, String type, String host, int port, St
         if (type.equals("smtp") && host.isBlank()) {
             throw r.error("host", "an smtp upstream needs the smart host's name", host);
         }
-        if (auth != null && tls.equals("none") && !isLoopback(host)) {
+        AuthChoice mech = AuthChoice.valueOf(r.choice("auth_mechanism", "auto", "auto", "plain", "login", "xoauth2")
+                .toUpperCase(Locale.ROOT));
+        OAuthConfig oauth = OAuthConfig.from(r);
+        if (oauth != null && mech != AuthChoice.AUTO && mech != AuthChoice.XOAUTH2) {
+            throw r.error("auth_mechanism", "oauth_provider is set: the mechanism is xoauth2", mech.name().toLowerCase(Locale.ROOT));
+        }
+        if (mech == AuthChoice.XOAUTH2 && oauth == null) {
+            throw r.error("auth_mechanism", "xoauth2 needs oauth_provider (and oauth_client_id)", "xoauth2");
+        }
+        if ((oauth != null || mech != AuthChoice.AUTO) && auth == null) {
+            throw r.error("auth_file", "AUTH is configured, so the secrets file is needed", "");
+        }
+        if (auth != null && tls == TlsMode.NONE && !isLoopback(host)) {
             // Credentials are never sent in clear over a network; only a local tunnel may take them.
             throw r.error("auth_file", "credentials are never sent without TLS: set tls = \"starttls\" or \"tls\""
                     + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth);
         }
         return new UpstreamConfig(name, type, host, port, tls, ca, auth, dir, perConn, maxConn, rate, headers,
-                sender, rules, domains);
+                sender, rules, domains, mech, oauth);
     }
 }

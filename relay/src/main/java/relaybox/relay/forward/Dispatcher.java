@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -27,9 +26,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Owns when mail is sent and through which upstream: it leases due entries from the queue,
- * picks an upstream for each (sender-domain route, then failover order, skipping upstreams whose
- * circuit is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
+ * Owns when mail is sent: it leases due entries from the queue, has {@link Routing} pick an
+ * upstream for each (sender-domain route, then failover order, skipping upstreams whose circuit
+ * is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
  * circuits and the prober. It never speaks SMTP (sessions do), never decides what a reply means
  * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
  *
@@ -76,6 +75,7 @@ public final class Dispatcher implements AutoCloseable {
     /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
     final RelayMetrics metrics;
     private final List<Upstream> upstreams;
+    private final Routing routing;
     /** Guards {@link #leased}; the dispatcher waits on it for room to lease more. */
     private final Object leaseLock = new Object();
     /** Entries leased and not yet recorded or given back: at most {@link #leaseLimit}. */
@@ -102,26 +102,13 @@ public final class Dispatcher implements AutoCloseable {
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         for (UpstreamConfig u : cfg.upstreams()) {
-            if (u.isOutbox()) {
-                ups.add(new Upstream(u, () -> outbox(u)));
-            } else {
-                SmtpConnector c = new SmtpConnector(u, cfg);
-                ups.add(new Upstream(u, c::open, c::secretsStamp));
-            }
+            ups.add(new Upstream(u, Forwarder.of(u, cfg)));
         }
         this.upstreams = List.copyOf(ups);
+        this.routing = new Routing(upstreams);
         this.recorder = new OutcomeRecorder(queue, log,
                 new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock);
         this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
-    }
-
-    private static UpstreamSession outbox(UpstreamConfig u) throws SessionOpenException {
-        try {
-            return new OutboxSession(u.dir(), u.headers());
-        } catch (IOException e) {
-            throw new SessionOpenException("outbox[" + u.dir() + "]",
-                    new FailurePolicy(List.of()).exception(Stage.CONNECT, e));
-        }
     }
 
     /**
@@ -189,7 +176,7 @@ public final class Dispatcher implements AutoCloseable {
     private void dispatch() {
         while (running) {
             try {
-                if (upstreams.stream().noneMatch(Upstream::isUp)) {
+                if (!routing.anyUp()) {
                     // Everything is down: leave mail queued, untouched, until a probe succeeds.
                     synchronized (circuitChange) {
                         circuitChange.wait(cfg.probeInterval().toMillis());
@@ -218,14 +205,12 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void hand(QueueEntry e) {
-        List<Upstream> route = route(e);
-        for (Upstream u : route) {
-            if (u.isUp()) {
-                u.submit(e);
-                return;
-            }
+        Upstream to = routing.pick(e);
+        if (to != null) {
+            to.submit(e);
+            return;
         }
-        if (upstreams.stream().noneMatch(Upstream::isUp)) {
+        if (!routing.anyUp()) {
             // Everything went down after the lease: give it back untouched; the dispatcher now
             // waits for a probe instead of leasing.
             giveBack(e);
@@ -235,7 +220,7 @@ public final class Dispatcher implements AutoCloseable {
         // Its routed upstreams are down while others are up: this entry cannot move now. Spend
         // an attempt (the prober's retryAll brings it back as soon as one is up again), because
         // giving it back would have the dispatcher lease it again at once, in a loop.
-        Upstream first = route.get(0);
+        Upstream first = routing.route(e).get(0);
         String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
         Map<String, Outcome> outcomes = new HashMap<>();
         Outcome down = FailurePolicy.localFailure(Stage.CONNECT, reason);
@@ -245,18 +230,6 @@ public final class Dispatcher implements AutoCloseable {
         Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
         count(first, e, a, recorder.record(e, a, "-"));
         released();
-    }
-
-    /** Upstreams that may carry {@code e}, in preference order. */
-    private List<Upstream> route(QueueEntry e) {
-        String sender = e.envelope().sender();
-        String domain = sender.substring(sender.lastIndexOf('@') + 1).toLowerCase(Locale.ROOT);
-        List<Upstream> routed = upstreams.stream().filter(u -> !domain.isEmpty() && u.routes(domain)).toList();
-        if (!routed.isEmpty()) {
-            return routed;
-        }
-        List<Upstream> defaults = upstreams.stream().filter(Upstream::isDefaultRoute).toList();
-        return defaults.isEmpty() ? upstreams : defaults;
     }
 
     boolean running() {
@@ -364,6 +337,11 @@ public final class Dispatcher implements AutoCloseable {
         } else if (f.reasonChanged() && !f.wentDown()) {
             LOG.warn("upstream {} still down, now: {}", u.name(), reason);
         }
+    }
+
+    /** The forwarder of the upstream named {@code name}, or null. */
+    public Forwarder forwarder(String name) {
+        return upstreams.stream().filter(u -> u.name().equals(name)).map(Upstream::forwarder).findFirst().orElse(null);
     }
 
     /** Each upstream's link now, in configuration order. */

@@ -24,11 +24,6 @@ final class MeteredSession implements UpstreamSession {
         metrics.connectionOpened(upstream);
     }
 
-    /** The wrapped session (for SMTP-specific signals such as a slow-down request). */
-    UpstreamSession inner() {
-        return inner;
-    }
-
     @Override
     public Attempt send(QueueEntry entry, MessageSource source) {
         carried++;
@@ -44,6 +39,11 @@ final class MeteredSession implements UpstreamSession {
     @Override
     public QueueId sentAhead() {
         return inner.sentAhead();
+    }
+
+    @Override
+    public boolean slowDownRequested() {
+        return inner.slowDownRequested();
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
 
 import javax.net.ssl.SSLEngine;
@@ -18,19 +19,20 @@ import java.time.Duration;
 /**
  * Owns how sessions to one SMTP upstream are opened: the TLS context (TLS 1.2 or newer, the
  * system trust store or the upstream's {@code ca_file}, host name verified), the credentials,
- * the timeouts and the pipeline (Netty's TLS and SMTP codec over a {@link SocketWire}). {@link #open()} returns a session that has passed
- * greeting, EHLO, STARTTLS and AUTH and is ready for mail. It does not decide what to send.
+ * the timeouts and the pipeline (Netty's TLS and SMTP codec over a {@link SocketWire}).
+ * {@link #open()} returns a session that has passed greeting, EHLO, STARTTLS and AUTH
+ * ({@link SessionOpening}) and is ready for mail ({@link SmtpSession}). It does not decide what
+ * to send.
  */
-public final class SmtpConnector {
+public final class SmtpConnector implements Forwarder {
 
     static final int MAX_REPLY_LINE = 8192;
 
     final UpstreamConfig upstream;
     final ForwardConfig forward;
     final FailurePolicy policy;
-    /** Read at start; read again when the secrets file changes (an operator fixed the password). */
-    private volatile Credentials credentials;
-    private volatile Object credentialsStamp;
+    /** Which AUTH mechanism and secrets sessions use; reads the auth_file again when it changes. */
+    final AuthSelection auth;
     final String heloName;
     private final SslContext ssl;
     /** The trust decision and what each handshake was shown; null without TLS. */
@@ -40,10 +42,11 @@ public final class SmtpConnector {
         this.upstream = upstream;
         this.forward = forward;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
-        this.credentialsStamp = stamp(upstream.authFile());
-        this.credentials = upstream.authFile() == null ? null : Credentials.read(upstream.authFile());
+        TokenSource tokens = upstream.oauth() == null ? null : new TokenSource(upstream, forward.commandTimeout(),
+                java.time.Clock.systemUTC());
+        this.auth = new AuthSelection(upstream, tokens, this::secretsStamp);
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
-        if ("none".equals(upstream.tls())) {
+        if (!upstream.tls().encrypts()) {
             this.trust = null;
             this.ssl = null;
         } else {
@@ -73,18 +76,9 @@ public final class SmtpConnector {
     }
 
     /** The stamp of this upstream's auth_file now. */
-    Object secretsStamp() {
+    @Override
+    public Object secretsStamp() {
         return stamp(upstream.authFile());
-    }
-
-    /** The credentials, read again if the auth_file changed since they were read. */
-    Credentials credentials() throws IOException {
-        Object now = secretsStamp();
-        if (upstream.authFile() != null && !java.util.Objects.equals(now, credentialsStamp)) {
-            credentials = Credentials.read(upstream.authFile());
-            credentialsStamp = now;
-        }
-        return credentials;
     }
 
     boolean hasCredentials() {
@@ -108,16 +102,12 @@ public final class SmtpConnector {
         return h;
     }
 
-    /** Opens a session ready for mail, or says why not. */
-    public UpstreamSession open() throws SessionOpenException {
-        return open(SessionTrace.NONE);
-    }
-
-    /** As {@link #open()}, telling {@code trace} each step (relaybox upstream test). */
+    /** Opens a session ready for mail, telling {@code trace} each step, or says why not. */
+    @Override
     public UpstreamSession open(SessionTrace trace) throws SessionOpenException {
         String shown = upstream.host() + ":" + upstream.port();
-        SmtpSession.Inbox inbox = new SmtpSession.Inbox();
-        boolean implicit = "tls".equals(upstream.tls());
+        Conversation.Inbox inbox = new Conversation.Inbox();
+        boolean implicit = upstream.tls() == TlsMode.TLS;
         SocketWire wire;
         try {
             wire = SocketWire.connect(upstream.host(), upstream.port(), forward.connectTimeout(),
@@ -134,9 +124,13 @@ public final class SmtpConnector {
         if (implicit) {
             wire.addTls(tlsHandler(wire.channel()));
         }
-        SmtpSession s = new SmtpSession(this, wire, inbox, trace);
-        s.start(implicit);
-        return s;
+        Conversation talk = new Conversation(wire, inbox, upstream.host());
+        try {
+            return new SmtpSession(this, talk, new SessionOpening(this, talk, trace).open());
+        } catch (SessionOpenException | RuntimeException e) {
+            talk.close();
+            throw e;
+        }
     }
 
     static String secs(Duration d) {

@@ -2,16 +2,10 @@ package relaybox.relay.forward;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.smtp.DefaultLastSmtpContent;
 import io.netty.handler.codec.smtp.DefaultSmtpContent;
-import io.netty.handler.codec.smtp.DefaultSmtpRequest;
 import io.netty.handler.codec.smtp.SmtpRequests;
-import io.netty.handler.codec.smtp.SmtpResponse;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.Envelope;
@@ -20,26 +14,21 @@ import relaybox.queue.QueueId;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Queue;
 
 /**
- * Owns one SMTP client connection to an upstream and the conversation on it: greeting, EHLO,
- * STARTTLS (then EHLO again), AUTH, then per message MAIL, RCPT..., DATA, the body and the final
- * ".", with RSET after a failed transaction. The states are explicit ({@link State}), as in
- * OpenSMTPD's mta. Replies are parsed by netty-codec-smtp; the worker thread that owns the
- * session drives it, writing and reading the socket itself through a {@link SocketWire}, and
- * waits for each reply with a deadline, so every wait has a timeout.
+ * Owns the mail transactions on one opened SMTP session to an upstream (the opening, from the
+ * greeting to AUTH, is {@link SessionOpening}'s): per message MAIL, RCPT..., DATA, the body and
+ * the final ".", with RSET after a failed transaction, NOOP while idle and QUIT at the end. The
+ * states are explicit ({@link State}), as in OpenSMTPD's mta. Replies are parsed by
+ * netty-codec-smtp; the worker thread that owns the session drives it through a
+ * {@link Conversation} and waits for each reply with a deadline, so every wait has a timeout.
  *
  * <p>PIPELINING (RFC 2920): when offered, MAIL, every RCPT and DATA go out in one write and the
  * replies are read in order. When the worker already holds the next message, its MAIL, RCPT and
@@ -60,74 +49,41 @@ import java.util.Queue;
 final class SmtpSession implements UpstreamSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
-    private static final int CHUNK = 64 * 1024;
-    private static final Object CLOSED = new Object();
 
     /** Where the client is in the conversation. */
-    enum State { CONNECTED, GREETING, EHLO, STARTTLS, TLS_HANDSHAKE, AUTH, READY, MAIL, RCPT, DATA, BODY, DATA_END,
-        RSET, NOOP, QUIT, CLOSED }
-
-    /** Collects what the pipeline decoded (replies, close, errors) for the session to take in order. */
-    static final class Inbox extends ChannelInboundHandlerAdapter {
-        final Queue<Object> queue = new ArrayDeque<>();
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof SmtpResponse r) {
-                List<String> lines = new ArrayList<>(r.details().size());
-                r.details().forEach(d -> lines.add(d.toString()));
-                queue.add(new UpstreamReply(r.code(), lines));
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            queue.add(CLOSED);
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            queue.add(cause);
-            ctx.close();
-        }
-    }
+    enum State { READY, MAIL, RCPT, DATA, BODY, DATA_END, RSET, NOOP, QUIT, CLOSED }
 
     private final SmtpConnector conn;
     private final FailurePolicy policy;
-    private final SocketWire wire;
+    private final Conversation talk;
     private final EmbeddedChannel ch;
-    private final Inbox inbox;
     private final String shown;
-    private final Map<String, String> extensions = new HashMap<>();
-    private State state = State.CONNECTED;
+    private final Map<String, String> extensions;
+    private State state = State.READY;
     private boolean needsReset;
     private boolean retire;
     private boolean broken;
     private int transactions;
-    private int maxTransactions;
-    private int rcptMax;
-    /**
-     * The read buffer for message bodies, one per session: allocated per message it was 640 MB of
-     * garbage in a drain of 10,000 small messages.
-     */
-    private final byte[] chunk = new byte[CHUNK];
+    private final int maxTransactions;
+    private final int rcptMax;
+    private final MessageWriter writer;
     /** The entry whose MAIL, RCPT and DATA went out behind the last message's final ".", or null. */
     private QueueEntry ahead;
     /** Set by the last failure for the worker to slow the upstream's rate down. */
-    boolean slowDownRequested;
+    private boolean slowDownRequested;
 
-    private final SessionTrace trace;
-
-    SmtpSession(SmtpConnector conn, SocketWire wire, Inbox inbox, SessionTrace trace) {
+    /** A session on {@code talk}, opened by {@link SessionOpening}, whose upstream offers {@code ehlo}. */
+    SmtpSession(SmtpConnector conn, Conversation talk, Ehlo ehlo) {
         this.conn = conn;
-        this.trace = trace;
         this.policy = conn.policy;
-        this.wire = wire;
-        this.ch = wire.channel();
-        this.inbox = inbox;
-        InetSocketAddress a = wire.remote();
-        this.shown = conn.upstream.host() + "[" + a.getAddress().getHostAddress() + "]:" + a.getPort();
-        this.maxTransactions = conn.upstream.messagesPerConnection();
+        this.talk = talk;
+        this.ch = talk.ch;
+        this.shown = talk.shown;
+        this.extensions = ehlo.extensions();
+        this.maxTransactions = ehlo.maxTransactions();
+        this.rcptMax = ehlo.rcptMax();
+        this.writer = new MessageWriter(ch, extensions, conn.upstream);
+        LOG.debug("session open to {} extensions={}", shown, extensions.keySet());
     }
 
     @Override
@@ -135,202 +91,9 @@ final class SmtpSession implements UpstreamSession {
         return shown;
     }
 
-    /** Runs the session's opening: TLS, greeting, EHLO, STARTTLS, AUTH. Closes the channel on failure. */
-    void start(boolean implicitTls) throws SessionOpenException {
-        Stage stage = Stage.CONNECT;
-        // The step the upstream test names: a stage, or "certificate" during a TLS handshake.
-        String step = "certificate";
-        try {
-            if (implicitTls) {
-                state = State.TLS_HANDSHAKE;
-                SslHandler h = ch.pipeline().get(SslHandler.class);
-                handshake(h);
-                trace.step("certificate", true, certificate(h));
-            }
-            stage = Stage.GREETING;
-            step = "greeting";
-            state = State.GREETING;
-            UpstreamReply greeting = read(stage, conn.forward.greetingTimeout());
-            expect(stage, greeting);
-            trace.step(step, true, greeting.toString());
-            stage = Stage.EHLO;
-            step = "ehlo";
-            ehlo();
-            if ("starttls".equals(conn.upstream.tls())) {
-                stage = Stage.STARTTLS;
-                step = "starttls";
-                if (!extensions.containsKey("STARTTLS")) {
-                    // Required TLS that is not offered: send nothing, not even AUTH or MAIL.
-                    throw new SessionOpenException(shown, policy.configProblem(stage, "STARTTLS required but not offered"));
-                }
-                state = State.STARTTLS;
-                ch.writeAndFlush(new DefaultSmtpRequest("STARTTLS"));
-                UpstreamReply r = read(stage, conn.forward.commandTimeout());
-                expect(stage, r);
-                trace.step(step, true, r.toString());
-                step = "certificate";
-                state = State.TLS_HANDSHAKE;
-                SslHandler h = conn.tlsHandler(ch);
-                wire.addTls(h);
-                handshake(h);
-                trace.step(step, true, certificate(h));
-                // RFC 3207: forget everything learnt before TLS, including any reply an attacker
-                // may have injected in clear after the 220.
-                inbox.queue.removeIf(o -> o instanceof UpstreamReply);
-                stage = Stage.EHLO;
-                step = "ehlo";
-                extensions.clear();
-                ehlo();
-            }
-            if (conn.hasCredentials()) {
-                stage = Stage.AUTH;
-                step = "auth";
-                auth();
-            }
-            state = State.READY;
-            trace.step("limits", true, limits());
-            LOG.debug("session open to {} extensions={}", shown, extensions.keySet());
-        } catch (SessionOpenException e) {
-            trace.step(step, false, e.decision().outcome().reply());
-            abort();
-            throw e;
-        } catch (SessionException e) {
-            FailurePolicy.Decision d = policy.exception(stage, e);
-            trace.step(step, false, d.outcome().reply());
-            abort();
-            throw new SessionOpenException(shown, d);
-        }
-    }
-
-    /** What the session learnt that bounds sending: SIZE, LIMITS, messages per connection. */
-    private String limits() {
-        String size = extensions.get("SIZE");
-        return "SIZE " + (size == null || size.isBlank() ? "not announced" : size)
-                + (extensions.containsKey("LIMITS") ? ", LIMITS " + extensions.get("LIMITS") : "")
-                + ", up to " + maxTransactions + " messages per connection"
-                + (rcptMax > 0 ? ", " + rcptMax + " recipients per message" : "");
-    }
-
-    private String certificate(SslHandler h) {
-        java.security.cert.X509Certificate[] chain = conn.trust.presentedTo(h.engine());
-        return h.engine().getSession().getProtocol() + ", " + conn.trust.describe(chain, conn.upstream.host());
-    }
-
-    private void handshake(SslHandler h) throws SessionException {
-        Future<?> f = h.handshakeFuture();
-        long deadline = System.nanoTime() + conn.forward.connectTimeout().toNanos();
-        while (!f.isDone()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0 || !wire.readSome(left)) {
-                throw new SessionException("TLS handshake timeout after " + SmtpConnector.secs(conn.forward.connectTimeout()));
-            }
-            if (!f.isDone() && !ch.isActive()) {
-                throw new SessionException("TLS handshake failed: connection closed by upstream");
-            }
-        }
-        if (!f.isSuccess()) {
-            java.security.cert.X509Certificate[] chain = conn.trust.presentedTo(h.engine());
-            if (chain != null) {
-                // Refused certificate: say it in the operator's words, not the JDK's.
-                throw new SessionException(conn.trust.explain(conn.upstream.host(), chain, f.cause()), f.cause());
-            }
-            throw new SessionException("TLS handshake failed: " + FailurePolicy.describe(f.cause()), f.cause());
-        }
-    }
-
-    private void ehlo() throws SessionException, SessionOpenException {
-        state = State.EHLO;
-        ch.writeAndFlush(SmtpRequests.ehlo(conn.heloName));
-        UpstreamReply r = read(Stage.EHLO, conn.forward.commandTimeout());
-        expect(Stage.EHLO, r);
-        Ehlo e = Ehlo.parse(r, conn.upstream.messagesPerConnection());
-        extensions.putAll(e.extensions());
-        trace.step("ehlo", true, "EHLO " + conn.heloName + ": " + r.code() + " " + (r.lines().isEmpty() ? ""
-                : r.lines().get(0)) + "; offers " + (e.extensions().isEmpty() ? "nothing"
-                : String.join(", ", new java.util.TreeSet<>(e.extensions().keySet()))));
-        maxTransactions = e.maxTransactions();
-        if (e.rcptMax() > 0) {
-            rcptMax = e.rcptMax();
-        }
-    }
-
-    /**
-     * What an EHLO reply offers: the extensions (keyword in upper case to its parameters) and the
-     * LIMITS (RFC 9422) MAILMAX, capped by our own messages per connection, and RCPTMAX (0: none).
-     * Pure, so the fuzzer can feed it any reply.
-     */
-    record Ehlo(Map<String, String> extensions, int maxTransactions, int rcptMax) {
-        static Ehlo parse(UpstreamReply r, int messagesPerConnection) {
-            Map<String, String> ext = new HashMap<>();
-            // A reply of just "250 " has no text line at all (found by UpstreamReplyFuzzTest: the
-            // IllegalArgumentException escaped open() and left the leased entry in sending).
-            List<String> lines = r.lines();
-            for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
-                String[] kv = line.split(" ", 2);
-                ext.put(kv[0].toUpperCase(Locale.ROOT), kv.length > 1 ? kv[1] : "");
-            }
-            int maxTransactions = messagesPerConnection;
-            int rcptMax = 0;
-            String limits = ext.get("LIMITS");
-            if (limits != null) {
-                for (String p : limits.split(" ")) {
-                    String[] kv = p.split("=", 2);
-                    if (kv.length == 2 && kv[1].matches("\\d{1,9}")) {
-                        int v = Integer.parseInt(kv[1]);
-                        if (kv[0].equalsIgnoreCase("MAILMAX") && v > 0) {
-                            maxTransactions = Math.min(messagesPerConnection, v);
-                        } else if (kv[0].equalsIgnoreCase("RCPTMAX") && v > 0) {
-                            rcptMax = v;
-                        }
-                    }
-                }
-            }
-            return new Ehlo(ext, maxTransactions, rcptMax);
-        }
-    }
-
-    private void auth() throws SessionException, SessionOpenException {
-        state = State.AUTH;
-        String mechs = " " + extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT) + " ";
-        Credentials creds;
-        try {
-            creds = conn.credentials();
-        } catch (java.io.IOException e) {
-            throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
-                    "auth_file cannot be used: " + e.getMessage()));
-        }
-        String user = creds.username();
-        String pass = creds.password();
-        Base64.Encoder b64 = Base64.getEncoder();
-        if (mechs.contains(" PLAIN ")) {
-            String token = b64.encodeToString(("\0" + user + "\0" + pass).getBytes(StandardCharsets.UTF_8));
-            ch.writeAndFlush(SmtpRequests.auth("PLAIN", token));
-        } else if (mechs.contains(" LOGIN ")) {
-            ch.writeAndFlush(SmtpRequests.auth("LOGIN"));
-            continueAuth(read(Stage.AUTH, conn.forward.commandTimeout()));
-            raw(b64.encodeToString(user.getBytes(StandardCharsets.UTF_8)));
-            continueAuth(read(Stage.AUTH, conn.forward.commandTimeout()));
-            raw(b64.encodeToString(pass.getBytes(StandardCharsets.UTF_8)));
-        } else {
-            throw new SessionOpenException(shown, policy.configProblem(Stage.AUTH,
-                    "credentials configured but the upstream offers neither AUTH PLAIN nor AUTH LOGIN"));
-        }
-        UpstreamReply done = read(Stage.AUTH, conn.forward.commandTimeout());
-        expect(Stage.AUTH, done);
-        trace.step("auth", true, (mechs.contains(" PLAIN ") ? "PLAIN" : "LOGIN") + " as " + user + ": " + done);
-    }
-
-    private void continueAuth(UpstreamReply r) throws SessionOpenException {
-        if (r.code() != 334) {
-            expect(Stage.AUTH, r);
-        }
-    }
-
-    private void expect(Stage stage, UpstreamReply r) throws SessionOpenException {
-        FailurePolicy.Decision d = policy.reply(stage, r);
-        if (!d.ok()) {
-            throw new SessionOpenException(shown, d);
-        }
+    @Override
+    public boolean slowDownRequested() {
+        return slowDownRequested;
     }
 
     @Override
@@ -384,19 +147,14 @@ final class SmtpSession implements UpstreamSession {
                 && !(next.envelope().smtputf8() && !extensions.containsKey("SMTPUTF8"));
     }
 
-    /** MAIL, every RCPT and DATA, written but not flushed (PIPELINING). */
-    private void writeCommands(QueueEntry entry, List<String> rcpts) {
-        ch.write(mailCommand(entry));
-        rcpts.forEach(r -> ch.write(utf8Line("RCPT TO:<" + r + ">")));
-        ch.write(SmtpRequests.data());
-    }
-
     /** One MAIL transaction for {@code rcpts}; fills in an outcome for each of them. */
     private void transaction(QueueEntry entry, List<String> rcpts, MessageSource source,
                              Map<String, Outcome> out, QueueEntry next) {
         Stage stage = Stage.MAIL;
         List<String> accepted = new ArrayList<>();
         FailurePolicy.Decision mail = null;
+        // A 421 after MAIL was accepted (at RCPT or DATA): the upstream is closing.
+        FailurePolicy.Decision goodbye = null;
         transactions++;
         boolean sentAlready = ahead != null;
         if (sentAlready && !(ahead.id().equals(entry.id()) && ahead.pendingRecipients().equals(rcpts))) {
@@ -421,14 +179,19 @@ final class SmtpSession implements UpstreamSession {
                     needsReset = false;
                 }
                 if (pipelining) {
-                    writeCommands(entry, rcpts);
+                    writer.commands(entry, rcpts);
                 } else {
-                    ch.write(mailCommand(entry));
+                    ch.write(writer.mail(entry));
                 }
                 ch.flush();
             }
             state = State.MAIL;
             mail = decide(Stage.MAIL, read(Stage.MAIL, conn.forward.commandTimeout()));
+            if (mail.retire()) {
+                // A 421: the upstream is closing. Waiting for the replies still due (RCPT, DATA)
+                // would last until its TCP close or our timeout; the session ends now.
+                throw new SessionException("upstream closing");
+            }
             stage = Stage.RCPT;
             state = State.RCPT;
             for (String r : rcpts) {
@@ -436,9 +199,13 @@ final class SmtpSession implements UpstreamSession {
                     break;
                 }
                 if (!pipelining) {
-                    ch.writeAndFlush(utf8Line("RCPT TO:<" + r + ">"));
+                    ch.writeAndFlush(MessageWriter.rcpt(r));
                 }
                 FailurePolicy.Decision d = decide(Stage.RCPT, read(Stage.RCPT, conn.forward.commandTimeout()));
+                if (d.retire()) {
+                    goodbye = d;
+                    throw new SessionException("upstream closing");
+                }
                 if (!mail.ok()) {
                     continue;
                 }
@@ -474,6 +241,10 @@ final class SmtpSession implements UpstreamSession {
                 return;
             }
             FailurePolicy.Decision data = decide(Stage.DATA, dataReply);
+            if (data.retire()) {
+                goodbye = data;
+                throw new SessionException("upstream closing");
+            }
             if (!data.ok()) {
                 accepted.forEach(r -> record(out, r, Stage.DATA, data.outcome()));
                 needsReset = true;
@@ -501,7 +272,9 @@ final class SmtpSession implements UpstreamSession {
             // I/O error that followed it.
             boolean mailRefused = mail != null && !mail.ok();
             Stage st = mailRefused ? Stage.MAIL : stage;
-            Outcome o = mailRefused ? mail.outcome() : policy.exception(stage, e).outcome();
+            // A 421 (a goodbye) says why better than the closing that follows it.
+            Outcome o = mailRefused ? mail.outcome() : goodbye != null ? goodbye.outcome()
+                    : policy.exception(stage, e).outcome();
             for (String r : rcpts) {
                 if (!out.containsKey(r)) {
                     record(out, r, st, o);
@@ -519,68 +292,21 @@ final class SmtpSession implements UpstreamSession {
     }
 
     /**
-     * MAIL and RCPT go out as UTF-8 lines written here, not as codec requests: the codec encodes
-     * command parameters as ASCII, which would mangle an SMTPUTF8 address.
+     * Streams the message ({@link MessageWriter#body}) and, in the same write, {@code next}'s
+     * commands when it is given. Returns false (and breaks the session, since the transaction
+     * cannot be cancelled cleanly) when the queued message cannot be read.
      */
-    private static ByteBuf utf8Line(String line) {
-        return Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.UTF_8);
-    }
-
-    private ByteBuf mailCommand(QueueEntry entry) {
-        Envelope env = entry.envelope();
-        List<String> params = new ArrayList<>();
-        if (extensions.containsKey("SIZE")) {
-            params.add("SIZE=" + (entry.messageSize() + extraHeaderBytes().length));
-        }
-        if (env.eightBit() && extensions.containsKey("8BITMIME")) {
-            params.add("BODY=8BITMIME");
-        }
-        if (env.smtputf8()) {
-            params.add("SMTPUTF8");
-        }
-        String rewrite = conn.upstream.envelopeSender();
-        // The null sender stays null: a bounce must never itself be bounced.
-        String sender = env.isNullSender() ? "" : rewrite.isEmpty() ? env.sender() : rewrite;
-        StringBuilder line = new StringBuilder("MAIL FROM:<").append(sender).append('>');
-        params.forEach(p -> line.append(' ').append(p));
-        return utf8Line(line.toString());
-    }
-
-    private byte[] extraHeaderBytes() {
-        StringBuilder b = new StringBuilder();
-        conn.upstream.headers().forEach(h -> b.append(h).append("\r\n"));
-        return b.toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    /**
-     * Streams the extra headers and the queued bytes, dot-stuffed, then the final "." and, in the
-     * same write, {@code next}'s commands when it is given. Returns
-     * false (and breaks the session, since the transaction cannot be cancelled cleanly) when the
-     * queued message cannot be read.
-     */
-    private boolean body(MessageSource source, QueueEntry next) throws SessionException {
-        DotStuffer stuffer = new DotStuffer();
-        byte[] extra = extraHeaderBytes();
-        if (extra.length > 0) {
-            ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), extra, 0, extra.length)));
-        }
-        byte[] buf = chunk;
-        try (InputStream in = source.open()) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                // The wire sends once enough is pending, so a large body is streamed, not held.
-                ch.write(new DefaultSmtpContent(stuffer.stuff(ch.alloc(), buf, 0, n)));
-            }
+    private boolean body(MessageSource source, QueueEntry next) {
+        try {
+            writer.body(source);
         } catch (IOException e) {
             LOG.warn("cannot read the queued message for {}: {}", shown, e.toString());
             broken = true;
             abort();
             return false;
         }
-        ByteBuf tail = Unpooled.wrappedBuffer(stuffer.tail());
-        ch.write(new DefaultLastSmtpContent(tail));
         if (next != null) {
-            writeCommands(next, next.pendingRecipients());
+            writer.commands(next, next.pendingRecipients());
             ahead = next;
         }
         ch.flush();
@@ -603,29 +329,7 @@ final class SmtpSession implements UpstreamSession {
     }
 
     private UpstreamReply read(Stage stage, Duration timeout) throws SessionException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Object o;
-        while ((o = inbox.queue.poll()) == null) {
-            if (Thread.currentThread().isInterrupted()) {
-                throw new SessionException("interrupted");
-            }
-            long left = deadline - System.nanoTime();
-            if (left <= 0 || !wire.readSome(left)) {
-                throw new SessionException("timeout after " + SmtpConnector.secs(timeout));
-            }
-        }
-        if (o == CLOSED) {
-            inbox.queue.add(CLOSED);
-            throw new SessionException("connection closed by upstream");
-        }
-        if (o instanceof Throwable t) {
-            throw new SessionException(FailurePolicy.describe(t), t);
-        }
-        return (UpstreamReply) o;
-    }
-
-    private void raw(String line) {
-        ch.writeAndFlush(Unpooled.copiedBuffer(line + "\r\n", StandardCharsets.US_ASCII));
+        return talk.read(timeout);
     }
 
     @Override
@@ -640,11 +344,10 @@ final class SmtpSession implements UpstreamSession {
         if (transactions >= maxTransactions) {
             return false;
         }
-        wire.readReady();
-        if (!inbox.queue.isEmpty() || !ch.isActive()) {
+        if (talk.spokeUnasked()) {
             // Between transactions the upstream has nothing to say: whatever it sent (a 421, its
             // close) means this connection is over.
-            LOG.debug("session to {} ended while idle: {}", shown, inbox.queue.peek());
+            LOG.debug("session to {} ended while idle: {}", shown, talk.unasked());
             broken = true;
             abort();
             return false;
@@ -705,6 +408,6 @@ final class SmtpSession implements UpstreamSession {
 
     private void abort() {
         state = State.CLOSED;
-        ch.close();
+        talk.close();
     }
 }

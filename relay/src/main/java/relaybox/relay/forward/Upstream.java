@@ -23,19 +23,13 @@ import java.util.Locale;
  */
 final class Upstream {
 
-    /** Opens a session to this upstream. */
-    @FunctionalInterface
-    interface Opener {
-        UpstreamSession open() throws SessionOpenException;
-    }
-
     final UpstreamConfig config;
     final TokenBucket rate;
     /** Idle workers, most recently idle first: its session is the warmest. */
     private final Deque<UpstreamWorker> idle = new ArrayDeque<>();
     /** Entries handed over while every worker was busy. */
     private final ArrayDeque<QueueEntry> backlog = new ArrayDeque<>();
-    private final Opener opener;
+    private final Forwarder forwarder;
     private boolean down;
     private String downReason = "";
     /** When the circuit last opened or closed: what status shows as "since". */
@@ -50,16 +44,9 @@ final class Upstream {
     /** What a failure changed: the circuit opened; the reason text differs from the last one. */
     record Failure(boolean wentDown, boolean reasonChanged, java.time.Duration nextIn) { }
 
-    private final java.util.function.Supplier<Object> secrets;
-
-    Upstream(UpstreamConfig config, Opener opener) {
-        this(config, opener, () -> null);
-    }
-
-    Upstream(UpstreamConfig config, Opener opener, java.util.function.Supplier<Object> secrets) {
+    Upstream(UpstreamConfig config, Forwarder forwarder) {
         this.config = config;
-        this.opener = opener;
-        this.secrets = secrets;
+        this.forwarder = forwarder;
         this.rate = new TokenBucket(config.ratePerSecond());
     }
 
@@ -107,7 +94,7 @@ final class Upstream {
 
     /** The secrets file's stamp now (null without one). */
     Object secretsStamp() {
-        return secrets.get();
+        return forwarder.secretsStamp();
     }
 
     String name() {
@@ -150,8 +137,12 @@ final class Upstream {
         return out;
     }
 
+    Forwarder forwarder() {
+        return forwarder;
+    }
+
     UpstreamSession open() throws SessionOpenException {
-        return opener.open();
+        return forwarder.open();
     }
 
     synchronized boolean isUp() {

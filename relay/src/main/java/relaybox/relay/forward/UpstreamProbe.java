@@ -19,9 +19,20 @@ import java.util.concurrent.TimeUnit;
 public final class UpstreamProbe implements UpstreamTester {
 
     private final ForwardConfig config;
+    /** The running forwarder of an upstream by name, or null: its sessions, its cached token. */
+    private final java.util.function.Function<String, Forwarder> running;
 
     public UpstreamProbe(ForwardConfig config) {
+        this(config, name -> null);
+    }
+
+    /**
+     * Probes through the running daemon's forwarders where {@code running} has one, so a test
+     * uses the upstream's cached XOAUTH2 token instead of fetching (and maybe rotating) another.
+     */
+    public UpstreamProbe(ForwardConfig config, java.util.function.Function<String, Forwarder> running) {
         this.config = config;
+        this.running = running;
     }
 
     @Override
@@ -51,7 +62,8 @@ public final class UpstreamProbe implements UpstreamTester {
             last[0] = System.nanoTime();
         };
         try {
-            SmtpConnector connector = new SmtpConnector(u, config);
+            Forwarder f = running.apply(u.name());
+            Forwarder connector = f != null ? f : new SmtpConnector(u, config);
             try (UpstreamSession s = connector.open(trace)) {
                 return new Probe(u.name(), steps);
             }

@@ -44,6 +44,11 @@ public interface UpstreamSession extends AutoCloseable {
         return null;
     }
 
+    /** True when the last send met throttling: the worker slows the upstream's rate down. */
+    default boolean slowDownRequested() {
+        return false;
+    }
+
     /** False once the session must not carry another message (limit reached, 421, broken). */
     boolean reusable();
 

@@ -142,8 +142,7 @@ final class UpstreamWorker implements Runnable {
         carried = u.config.ratePerSecond() <= 0 ? u.take() : null;
         Attempt a = session.send(e, () -> d.queue.openMessage(e.id()), carried);
         long t2 = System.nanoTime();
-        UpstreamSession bare = session instanceof MeteredSession m ? m.inner() : session;
-        if (bare instanceof SmtpSession s && s.slowDownRequested) {
+        if (session.slowDownRequested()) {
             u.rate.pause(1000);
         }
         String delays = MailLog.delays(Duration.ofNanos((long) (wait * 1e9)), Duration.ofNanos(t1 - t0),

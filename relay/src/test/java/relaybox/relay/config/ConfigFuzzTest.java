@@ -24,7 +24,8 @@ class ConfigFuzzTest {
         "dkim_subdomains", "dkim_no_key", "dkim_sign_with", "unknown_key"};
     private static final String[] UPSTREAM = {"name", "type", "host", "tls", "port", "ca_file", "auth_file",
         "messages_per_connection", "max_connections", "rate_per_second", "headers", "envelope_sender",
-        "temporary_replies", "sender_domains", "dir", "bogus"};
+        "temporary_replies", "sender_domains", "dir", "auth_mechanism", "oauth_provider", "oauth_grant",
+        "oauth_tenant", "oauth_token_endpoint", "oauth_client_id", "oauth_scope", "bogus"};
     private static final String[] DKIM = {"domain", "selector", "key_file", "algorithm", "active", "bogus"};
 
     @FuzzTest(maxDuration = "30s")

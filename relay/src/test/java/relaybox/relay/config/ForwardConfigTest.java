@@ -28,7 +28,7 @@ class ForwardConfigTest {
         assertEquals(ForwardConfig.defaults(c.upstreams()), c);
         UpstreamConfig u = c.upstreams().get(0);
         assertEquals("upstream-1", u.name());
-        assertEquals("starttls", u.tls());
+        assertEquals(relaybox.relay.config.TlsMode.STARTTLS, u.tls());
         assertEquals(587, u.port());
         assertEquals(100, u.messagesPerConnection());
     }

@@ -12,7 +12,7 @@ class EhloParseTest {
 
     @Test
     void replyWithoutAnyTextLineOffersNothing() {
-        SmtpSession.Ehlo e = SmtpSession.Ehlo.parse(new UpstreamReply(250, List.of()), 100);
+        Ehlo e = Ehlo.parse(new UpstreamReply(250, List.of()), 100);
         assertEquals(Map.of(), e.extensions());
         assertEquals(100, e.maxTransactions());
         assertEquals(0, e.rcptMax());
@@ -20,7 +20,7 @@ class EhloParseTest {
 
     @Test
     void extensionsAndLimitsAreRead() {
-        SmtpSession.Ehlo e = SmtpSession.Ehlo.parse(new UpstreamReply(250, List.of("esp.example", "PIPELINING",
+        Ehlo e = Ehlo.parse(new UpstreamReply(250, List.of("esp.example", "PIPELINING",
                 "AUTH PLAIN LOGIN", "LIMITS MAILMAX=10 RCPTMAX=50 BOGUS=x")), 100);
         assertEquals("PLAIN LOGIN", e.extensions().get("AUTH"));
         assertEquals(10, e.maxTransactions());

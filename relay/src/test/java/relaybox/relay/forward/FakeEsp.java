@@ -50,6 +50,15 @@ public final class FakeEsp implements AutoCloseable {
     public volatile String user = "user";
     public volatile String password = "secret";
     public volatile String limits;          // e.g. "MAILMAX=3 RCPTMAX=2"
+    /**
+     * XOAUTH2 (offer it in {@link #authMechs}; "LOGIN XOAUTH2" is Microsoft 365's offer): which
+     * bearer tokens are valid for {@link #user}. A refused one gets the 334 error challenge, then
+     * (after the client's empty line) a 535, as Microsoft and Google answer.
+     */
+    public volatile java.util.function.Predicate<String> bearerValid = t -> false;
+    /** XOAUTH2 exchanges seen, and the responses to the error challenge (must be empty). */
+    public final AtomicInteger xoauth2 = new AtomicInteger();
+    public final List<String> challengeAnswers = new CopyOnWriteArrayList<>();
     public volatile SSLContext ssl;
     public volatile boolean implicitTls;
 
@@ -173,6 +182,20 @@ public final class FakeEsp implements AutoCloseable {
             c.send(action.substring(6));
             return true;
         }
+        if (action.startsWith("replyhold ")) {
+            // A server that says goodbye (421) but closes the TCP connection only much later:
+            // over TLS it sends close_notify at once (as Microsoft's front ends do), in clear it
+            // just stops answering. It reads until the client closes, for at most 60 s.
+            c.send(action.substring(10));
+            if (c.socket instanceof javax.net.ssl.SSLSocket t) {
+                t.shutdownOutput();
+            }
+            long end = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < end && c.readLine() != null) {
+                // ignore whatever the client still sends
+            }
+            throw new IOException("held after reply by rule");
+        }
         if (action.equals("hang")) {
             try {
                 Thread.sleep(60_000);
@@ -279,6 +302,25 @@ public final class FakeEsp implements AutoCloseable {
                     authed = p.length == 3 && p[1].equals(user) && p[2].equals(password);
                     c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
                     c.authUser = authed ? p[1] : "";
+                } else if (up.startsWith("AUTH XOAUTH2 ") && authMechs != null && authMechs.contains("XOAUTH2")) {
+                    xoauth2.incrementAndGet();
+                    String ir = new String(Base64.getDecoder().decode(line.substring(13).trim()), StandardCharsets.UTF_8);
+                    String[] f = ir.split("\u0001", -1);
+                    String u = f.length > 0 && f[0].startsWith("user=") ? f[0].substring(5) : "";
+                    String tok = f.length > 1 && f[1].startsWith("auth=Bearer ") ? f[1].substring(12) : "";
+                    authed = f.length == 4 && u.equals(user) && bearerValid.test(tok);
+                    if (authed) {
+                        c.send("235 2.7.0 Authentication successful");
+                        c.authUser = u;
+                    } else {
+                        c.send("334 " + Base64.getEncoder().encodeToString(
+                                "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://outlook.office.com/SMTP.Send\"}"
+                                        .getBytes(StandardCharsets.UTF_8)));
+                        byte[] answer = c.readLine();
+                        challengeAnswers.add(answer == null ? "(closed)"
+                                : new String(answer, StandardCharsets.UTF_8).replaceAll("\r?\n$", ""));
+                        c.send("535 5.7.3 Authentication unsuccessful [SN4PR0201CA0068.namprd02.prod.outlook.com]");
+                    }
                 } else if (up.equals("AUTH LOGIN")) {
                     c.send("334 VXNlcm5hbWU6");
                     String u = decode(c.readLine());

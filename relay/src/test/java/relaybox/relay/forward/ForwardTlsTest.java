@@ -190,6 +190,33 @@ class ForwardTlsTest {
     }
 
     @Test
+    void microsoftsOfferOfLoginAndXoauth2TakesAPasswordOverLogin() throws Exception {
+        esp.ssl = localhost.serverContext();
+        esp.offerStartTls = true;
+        esp.requireTls = true;
+        esp.authMechs = "LOGIN XOAUTH2";
+        esp.start();
+        h.start(Harness.config(1, tlsUpstream("starttls").build()));
+        h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        h.await("delivered", WAIT, () -> esp.received.size() == 1);
+        assertEquals("user", esp.received.get(0).authUser());
+        assertEquals(1, esp.count("AUTH LOGIN"));
+    }
+
+    @Test
+    void aConfiguredMechanismIsNeverReplacedByAnother() throws Exception {
+        startTlsEsp(localhost);
+        esp.authMechs = "PLAIN";
+        Harness.Up u = tlsUpstream("starttls");
+        u.authMechanism = relaybox.relay.config.UpstreamConfig.AuthChoice.LOGIN;
+        h.start(Harness.config(1, u.build()));
+        QueueEntry e = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
+        assertNothingSentAndStillQueued(e, "auth_mechanism LOGIN is configured but the upstream offers only AUTH PLAIN");
+        assertEquals(0, esp.count("AUTH"), "no AUTH at all: " + esp.commands);
+        assertTrue(h.dispatcher.links().get(0).backingOff(), "a configuration failure");
+    }
+
+    @Test
     void aWorldReadableAuthFileIsRefusedAtStart() throws Exception {
         esp.start();
         Harness.Up u = new Harness.Up("esp", esp.port());

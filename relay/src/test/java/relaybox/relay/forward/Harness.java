@@ -55,6 +55,8 @@ final class Harness implements AutoCloseable {
         String envelopeSender = "";
         List<String> temporaryReplies = List.of();
         List<String> senderDomains = List.of();
+        UpstreamConfig.AuthChoice authMechanism = UpstreamConfig.AuthChoice.AUTO;
+        relaybox.relay.config.OAuthConfig oauth;
 
         Up(String name, int port) {
             this.name = name;
@@ -62,8 +64,9 @@ final class Harness implements AutoCloseable {
         }
 
         UpstreamConfig build() {
-            return new UpstreamConfig(name, type, host, port, tls, caFile, authFile, dir, perConnection,
-                    maxConnections, rate, headers, envelopeSender, temporaryReplies, senderDomains);
+            return new UpstreamConfig(name, type, host, port, relaybox.relay.config.TlsMode.parse(tls), caFile,
+                    authFile, dir, perConnection, maxConnections, rate, headers, envelopeSender, temporaryReplies,
+                    senderDomains, authMechanism, oauth);
         }
     }
 

@@ -2,6 +2,7 @@ package relaybox.relay.forward;
 
 import org.junit.jupiter.api.Test;
 import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.control.UpstreamTester;
 
@@ -63,7 +64,7 @@ class UpstreamEndlessLineTest {
             t.setDaemon(true);
             t.start();
             // The default timeouts (a minute and more): only a bound on the reply can end it quickly.
-            UpstreamConfig u = UpstreamConfig.smtp("endless", "127.0.0.1", server.getLocalPort(), "none");
+            UpstreamConfig u = UpstreamConfig.smtp("endless", "127.0.0.1", server.getLocalPort(), TlsMode.NONE);
             long cpu0 = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             List<UpstreamTester.Probe> probes = new UpstreamProbe(ForwardConfig.defaults(List.of(u))).probeAll();

@@ -3,6 +3,7 @@ package relaybox.relay.forward;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.control.UpstreamTester;
 
@@ -25,9 +26,9 @@ class UpstreamProbeTest {
         try (FakeEsp esp = new FakeEsp().start(); FakeEsp refusing = new FakeEsp().start()) {
             refusing.reply("EHLO", "554 5.7.1 not you", 1);
             ForwardConfig cfg = ForwardConfig.defaults(List.of(
-                    UpstreamConfig.smtp("good", "127.0.0.1", esp.port(), "none"),
-                    UpstreamConfig.smtp("refusing", "127.0.0.1", refusing.port(), "none"),
-                    UpstreamConfig.smtp("down", "127.0.0.1", closed, "none"),
+                    UpstreamConfig.smtp("good", "127.0.0.1", esp.port(), TlsMode.NONE),
+                    UpstreamConfig.smtp("refusing", "127.0.0.1", refusing.port(), TlsMode.NONE),
+                    UpstreamConfig.smtp("down", "127.0.0.1", closed, TlsMode.NONE),
                     UpstreamConfig.outbox(dir)));
             List<UpstreamTester.Probe> probes = new UpstreamProbe(cfg).probeAll();
             assertEquals(List.of("good", "refusing", "down", "outbox"),

@@ -48,7 +48,7 @@ class UpstreamReplyFuzzTest {
                     for (Stage s : Stage.values()) {
                         policy.reply(s, reply);
                     }
-                    SmtpSession.Ehlo.parse(reply, 100);
+                    Ehlo.parse(reply, 100);
                 }
             }
         } finally {
