@@ -267,8 +267,10 @@ final class Recovery {
 
         @Override
         public void damaged(long start, long end) throws IOException {
-            byte[] raw = new byte[(int) Math.min(end - start, MAX_QUARANTINED_BYTES)];
+            byte[] raw;
             try (FileChannel ch = FileChannel.open(spool.segment(segment), StandardOpenOption.READ)) {
+                // A cut segment ends before the range it was synced to: what is left is kept.
+                raw = new byte[(int) Math.max(0, Math.min(Math.min(end, ch.size()) - start, MAX_QUARANTINED_BYTES))];
                 SegmentScanner.readFully(ch, ByteBuffer.wrap(raw), start);
             }
             keep(start, raw, "spool record damaged: " + (end - start) + " bytes skipped");

@@ -113,6 +113,10 @@ final class Spool {
     private final Map<Long, FileChannel> retired = new java.util.HashMap<>();
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
+    /** How far each segment was synced, for recovery to tell damage from a torn write. */
+    private final SyncedLengths synced;
+    /** Per segment appended to since its last sync, where its appends end. */
+    private final Map<Long, Long> appendEnds = new java.util.HashMap<>();
     private long current = -1;
     private long currentSize;
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
@@ -136,6 +140,7 @@ final class Spool {
         this.segmentSize = segmentSize;
         this.dir = PrivateFiles.directory(dir);
         this.store = fileStore(this.dir);
+        this.synced = new SyncedLengths(this.dir.resolveSibling(this.dir.getFileName() + ".synced"));
     }
 
     long usableSpace() throws IOException {
@@ -207,9 +212,12 @@ final class Spool {
         synchronized (syncLock) {
             Set<Long> toSync;
             boolean dirty;
+            Map<Long, Long> ends;
             synchronized (this) {
                 toSync = new HashSet<>(unsynced);
                 unsynced.clear();
+                ends = new java.util.HashMap<>(appendEnds);
+                appendEnds.clear();
                 for (java.util.Iterator<Long> it = unsyncedMarks.iterator(); it.hasNext(); ) {
                     toSync.add(it.next());
                     it.remove();
@@ -232,9 +240,14 @@ final class Spool {
             } catch (IOException e) {
                 synchronized (this) {
                     unsynced.addAll(toSync);
+                    ends.forEach((n, end) -> appendEnds.merge(n, end, Math::max));
                     directoryDirty |= dirty;
                 }
                 throw e;
+            }
+            // After the fsync, before the accepts it covers are acknowledged.
+            for (Map.Entry<Long, Long> e : ends.entrySet()) {
+                synced.write(e.getKey(), e.getValue());
             }
         }
     }
@@ -364,6 +377,7 @@ final class Spool {
     void close() {
         preparer.stop();
         closeChannels();
+        synced.close();
     }
 
     private synchronized void closeChannels() {
@@ -521,6 +535,7 @@ final class Spool {
             pos += ch.write(record, pos);
         }
         currentSize = pos;
+        appendEnds.put(current, pos);
         refs.appended(current, start);
         unsynced.add(current);
         preparer.appended(currentSize);
@@ -573,7 +588,7 @@ final class Spool {
 
     /** Scans segment {@code n} from {@code from} (see {@link SegmentScanner}); returns where the scan ended. */
     long scan(long n, long from, SegmentScanner.Visitor v) throws IOException {
-        return SegmentScanner.scan(segment(n), from, v);
+        return SegmentScanner.scan(segment(n), from, synced.syncedAtOpen(n), v);
     }
 
     /** One ACCEPT record, for tests: where it starts and ends, and its entry bytes. */
@@ -613,6 +628,8 @@ final class Spool {
         rollOver = false;
         long old = current;
         current++;
+        // A number that comes back (no segment left at an open) must not inherit its old length.
+        synced.write(current, 0);
         FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
         segments.put(current, ch);
         currentSize = 0;
