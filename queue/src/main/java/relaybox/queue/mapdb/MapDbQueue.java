@@ -19,7 +19,6 @@ import relaybox.queue.RetrySchedule;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.SequenceInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -104,7 +103,7 @@ public final class MapDbQueue extends AbstractQueue {
      * An entry written but not yet in the MapDB maps: the entry (null: removed) and, for one
      * accepted since, where its bytes are. Reads look here first.
      */
-    private record Staged(QueueEntry entry, Spool.Location location) { }
+    record Staged(QueueEntry entry, Spool.Location location) { }
 
     /**
      * Writes nobody waits for (new entries, already durable in the spool; outcomes) are gathered
@@ -396,81 +395,6 @@ public final class MapDbQueue extends AbstractQueue {
         return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())), receiving);
     }
 
-    /**
-     * One message on its way in. It counts in {@link #receiving} from its first body byte to its
-     * accept or discard: only then is its end near (a body of a few KiB arrives in one or two
-     * reads). Counted from MAIL, as it first was, ten sessions kept the count above zero nearly
-     * always, and every spool fsync waited out the whole gather time for messages still three
-     * round trips away from their final dot.
-     */
-    private static final class SpoolIncoming implements Incoming {
-        private static final int WAITING = 0;
-        private static final int RECEIVING = 1;
-        private static final int FINISHED = 2;
-
-        final MessageWriter writer;
-        private final AtomicInteger receiving;
-        private final AtomicInteger phase = new AtomicInteger(WAITING);
-        private final OutputStream body;
-
-        SpoolIncoming(MessageWriter writer, AtomicInteger receiving) {
-            this.writer = writer;
-            this.receiving = receiving;
-            this.body = new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    started();
-                    writer.out.write(b);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    started();
-                    writer.out.write(b, off, len);
-                }
-
-                @Override
-                public void flush() throws IOException {
-                    writer.out.flush();
-                }
-            };
-        }
-
-        private void started() {
-            if (phase.get() == WAITING && phase.compareAndSet(WAITING, RECEIVING)) {
-                receiving.incrementAndGet();
-            }
-        }
-
-        boolean finished() {
-            return phase.get() == FINISHED;
-        }
-
-        /** Marks the end of receiving, once: accepted or discarded. */
-        void finish() {
-            if (phase.getAndSet(FINISHED) == RECEIVING) {
-                receiving.decrementAndGet();
-            }
-        }
-
-        @Override
-        public QueueId id() {
-            return writer.id;
-        }
-
-        @Override
-        public OutputStream body() {
-            return body;
-        }
-
-        @Override
-        public void discard() {
-            if (!finished()) {
-                finish();
-                writer.discard(null);
-            }
-        }
-    }
 
     @Override
     public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
@@ -862,51 +786,6 @@ public final class MapDbQueue extends AbstractQueue {
         m.rest();
     }
 
-    /** Interleaves staged writes (in id order) with stored records during a scan. */
-    private static final class ScanMerge {
-        private final Set<EntryState> states;
-        private final java.util.function.Predicate<QueueEntry> visitor;
-        private final java.util.Iterator<Map.Entry<QueueId, Staged>> staged;
-        private Map.Entry<QueueId, Staged> next;
-        boolean going = true;
-
-        ScanMerge(Set<EntryState> states, java.util.function.Predicate<QueueEntry> visitor,
-                  java.util.Iterator<Map.Entry<QueueId, Staged>> staged) {
-            this.states = states;
-            this.visitor = visitor;
-            this.staged = staged;
-            this.next = staged.hasNext() ? staged.next() : null;
-        }
-
-        /** Emits staged entries up to (and including) {@code id}; false once the visitor stopped. */
-        boolean before(QueueId id) {
-            while (going && next != null && next.getKey().compareTo(id) <= 0) {
-                QueueEntry e = next.getValue().entry();
-                next = staged.hasNext() ? staged.next() : null;
-                if (e != null) {
-                    emit(e);
-                }
-            }
-            return going;
-        }
-
-        boolean emit(QueueEntry e) {
-            if (going && (states.isEmpty() || states.contains(e.state()))) {
-                going = visitor.test(e);
-            }
-            return going;
-        }
-
-        void rest() {
-            while (going && next != null) {
-                QueueEntry e = next.getValue().entry();
-                next = staged.hasNext() ? staged.next() : null;
-                if (e != null) {
-                    emit(e);
-                }
-            }
-        }
-    }
 
     @Override
     protected Optional<QueueEntry> firstStored(EntryState state) {
