@@ -110,7 +110,13 @@ final class Spool {
     /** Per segment, messages being opened from it: its channel stays open until the last is read. */
     private final Map<Long, Integer> readers = new java.util.HashMap<>();
     /** Channels of deleted segments that readers still hold. */
-    private final Map<Long, FileChannel> retired = new java.util.HashMap<>();
+    private final Map<Long, FileChannel> retired = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Guards {@link #readers}, and a segment's channel moving out of {@link #segments}: not this
+     * spool's lock, which the preparer holds while it writes zeros, and a send need not wait for
+     * that. Taken after this spool's lock, never before it.
+     */
+    private final Object pinLock = new Object();
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
     /** How far each segment was synced, for recovery to tell damage from a torn write. */
@@ -286,20 +292,29 @@ final class Spool {
     }
 
     /** Counts a reader of segment {@code n} until {@link #unpin}; false when the segment is gone. */
-    synchronized boolean pin(long n) throws IOException {
+    boolean pin(long n) throws IOException {
         if (channel(n) == null) {
             return false;
         }
-        readers.merge(n, 1, Integer::sum);
-        return true;
+        synchronized (pinLock) {
+            if (!segments.containsKey(n) && !retired.containsKey(n)) {
+                // Deleted since it was opened above.
+                return false;
+            }
+            readers.merge(n, 1, Integer::sum);
+            return true;
+        }
     }
 
-    synchronized void unpin(long n) {
-        if (readers.merge(n, -1, Integer::sum) > 0) {
-            return;
+    void unpin(long n) {
+        FileChannel ch;
+        synchronized (pinLock) {
+            if (readers.merge(n, -1, Integer::sum) > 0) {
+                return;
+            }
+            readers.remove(n);
+            ch = retired.remove(n);
         }
-        readers.remove(n);
-        FileChannel ch = retired.remove(n);
         if (ch != null) {
             try {
                 ch.close();
@@ -430,12 +445,15 @@ final class Spool {
     }
 
     private void closeSegment(long n) {
-        FileChannel ch = segments.remove(n);
-        if (ch != null && readers.getOrDefault(n, 0) > 0) {
-            // A message is being read from it: the file goes now, its bytes stay readable
-            // through the open channel until the last reader is done (see unpin).
-            retired.put(n, ch);
-            return;
+        FileChannel ch;
+        synchronized (pinLock) {
+            ch = segments.remove(n);
+            if (ch != null && readers.getOrDefault(n, 0) > 0) {
+                // A message is being read from it: the file goes now, its bytes stay readable
+                // through the open channel until the last reader is done (see unpin).
+                retired.put(n, ch);
+                return;
+            }
         }
         if (ch != null) {
             try {
