@@ -42,8 +42,11 @@ import static relaybox.queue.QueueContract.read;
  */
 class SegmentCompactorTest {
 
-    /** Small segments, so a CI run covers many of them: 1 MiB, about 240 messages of 4 KiB. */
-    static final long SEGMENT = 1L << 20;
+    /**
+     * Small segments, so a CI run covers many of them: 1 MiB, about 240 messages of 4 KiB. The
+     * issue's own size runs with {@code -Dcompact.segment=67108864 -Dcompact.rounds=3}.
+     */
+    static final long SEGMENT = Long.getLong("compact.segment", 1L << 20);
     static final int BODY = 4 << 10;
     static final String RCPT = "a@x.example";
 
@@ -122,7 +125,7 @@ class SegmentCompactorTest {
 
     @Test
     void spoolStaysBoundedWithOneFailurePerSegmentAndARebuildResendsNothing() throws Exception {
-        int rounds = 12;
+        int rounds = Integer.getInteger("compact.rounds", 12);
         MutableClock clock = new MutableClock();
         // Before: compaction off (a segment goes only when nothing refers to it), as it was.
         List<long[]> before;
