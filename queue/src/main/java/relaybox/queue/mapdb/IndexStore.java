@@ -240,7 +240,9 @@ final class IndexStore {
         NavigableSet<String> range = afterKey == null ? due.subSet(prefix, true, prefix + "~", false)
                 : due.subSet(afterKey, false, prefix + "~", false);
         for (String k : range) {
-            if (!visitor.test(k.substring(13))) {
+            String id = k.substring(Math.min(13, k.length()));
+            // A key damaged on disk names no entry (its record is keyed apart): stepped over.
+            if (QueueId.isValid(id) && !visitor.test(id)) {
                 return;
             }
         }
@@ -252,7 +254,8 @@ final class IndexStore {
         NavigableSet<String> range = after == null ? states.subSet(p, true, p + "~", false)
                 : states.subSet(p + after, false, p + "~", false);
         for (String k : range) {
-            if (!visitor.test(k.substring(1))) {
+            String id = k.substring(1);
+            if (QueueId.isValid(id) && !visitor.test(id)) {
                 return;
             }
         }

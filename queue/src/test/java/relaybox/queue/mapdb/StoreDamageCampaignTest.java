@@ -91,6 +91,7 @@ public class StoreDamageCampaignTest {
         // (seed, trial) pairs that once failed, and 20 trials of a fixed seed.
         campaign(2156921817241L, 109, 1); // a cut large file of an entry only the spool had: quarantined, not dropped
         campaign(2156921817241L, 778, 1); // index rebuilt: a segment with only dead records is kept, not deleted
+        campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: stepped over, not thrown
         campaign(1L, 0, 20);
     }
 
