@@ -161,7 +161,7 @@ public final class RelayDaemon {
 
     void start() throws Exception {
         queue = MapDbQueue.open(config.queue().dir(), config.queue().minFreeSpace(), config.queue().retry(),
-                Clock.systemUTC());
+                Clock.systemUTC(), config.queue().compactLivePercent(), config.queue().compactMinAge());
         // Metrics and health come up before the stages, which report to them from their first event.
         observability = Observability.start(config.metrics(), config.queue(), queue,
                 () -> intake != null && !intake.boundAddresses().isEmpty(), Clock.systemUTC());

@@ -19,7 +19,8 @@ import java.util.function.Predicate;
  * transaction, a due index (waiting entries by kind, due time and id), a state index (every entry
  * by state and id), per-state counts, and per-segment reference counts. So the queue opens
  * without reading its entries, leases in due order and counts and lists by state without
- * walking everything. It does not commit: the committer (and the open) calls {@link #flush}
+ * walking everything. Per segment it also counts the live bytes (what a compaction would copy)
+ * and keeps the records a compaction has moved away from and must see marked dead. It does not commit: the committer (and the open) calls {@link #flush}
  * then {@code db.commit()}, so the indexes are exactly as durable as the entries.
  *
  * <p>Keys are strings that sort as they should: due {@code F|R} + 12 hex digits of due time in
@@ -29,7 +30,13 @@ import java.util.function.Predicate;
  */
 final class IndexStore {
 
-    static final long VERSION = 3;
+    static final long VERSION = 4;
+    /**
+     * What one live entry's ACCEPT record counts for in its segment's live bytes, besides a small
+     * message's bytes: about an entry's encoded size. A function of the location alone, so the
+     * count moves back exactly as it moved on.
+     */
+    static final long ENTRY_BYTES = 512;
     private static final String VERSION_KEY = "#index_version";
 
     final BTreeMap<String, byte[]> records;
@@ -42,8 +49,17 @@ final class IndexStore {
     final BTreeMap<Long, Long> segmentEnds;
     /** Ids of live entries whose message is in its own spool file. */
     final NavigableSet<String> files;
+    /** Per segment, the live bytes its entries keep there (see {@link #liveBytes}). */
+    final BTreeMap<Long, Long> segmentLive;
+    /**
+     * Records an entry moved away from (compaction): {@link #movedKey} of segment and record start.
+     * Each is marked dead after the commit that moved its entry; kept here until then, so an open
+     * after a crash in between marks it, and a rebuild from the spool finds one live record.
+     */
+    final NavigableSet<String> moved;
     private final Map<String, Long> counterDelta = new HashMap<>();
     private final Map<Long, Long> refDelta = new HashMap<>();
+    private final Map<Long, Long> liveDelta = new HashMap<>();
 
     @SuppressWarnings("unchecked")
     IndexStore(DB db) {
@@ -54,6 +70,8 @@ final class IndexStore {
         segmentRefs = db.treeMap("segment_refs", Serializer.LONG, Serializer.LONG).createOrOpen();
         segmentEnds = db.treeMap("segment_ends", Serializer.LONG, Serializer.LONG).createOrOpen();
         files = (NavigableSet<String>) db.treeSet("files", Serializer.STRING).createOrOpen();
+        segmentLive = db.treeMap("segment_live", Serializer.LONG, Serializer.LONG).createOrOpen();
+        moved = (NavigableSet<String>) db.treeSet("moved", Serializer.STRING).createOrOpen();
     }
 
     /** Whether the indexes were written by this version and can be trusted without a walk. */
@@ -69,8 +87,10 @@ final class IndexStore {
         segmentRefs.clear();
         segmentEnds.clear();
         files.clear();
+        segmentLive.clear();
         counterDelta.clear();
         refDelta.clear();
+        liveDelta.clear();
     }
 
     void markCurrent() {
@@ -105,16 +125,47 @@ final class IndexStore {
                 files.add(e.id().value());
             }
             // A large message keeps the segment of its ACCEPT record, as a small one keeps its bytes'.
-            if (loc.keeps() >= 0) {
-                refDelta.merge(loc.keeps(), 1L, Long::sum);
-            }
-            if (!loc.inFile()) {
-                long end = loc.offset() + loc.length();
-                if (segmentEnds.getOrDefault(loc.segment(), 0L) < end) {
-                    segmentEnds.put(loc.segment(), end);
-                }
+            keep(loc, 1);
+        }
+    }
+
+    /** Counts ({@code sign} 1) or drops (-1) the hold of a location on its segment. */
+    private void keep(Spool.Location loc, int sign) {
+        if (loc.keeps() >= 0) {
+            refDelta.merge(loc.keeps(), (long) sign, Long::sum);
+            liveDelta.merge(loc.keeps(), sign * liveBytes(loc), Long::sum);
+        }
+        if (sign > 0 && !loc.inFile()) {
+            long end = loc.offset() + loc.length();
+            if (segmentEnds.getOrDefault(loc.segment(), 0L) < end) {
+                segmentEnds.put(loc.segment(), end);
             }
         }
+    }
+
+    /** What a live entry at {@code loc} counts for in its segment's live bytes. */
+    static long liveBytes(Spool.Location loc) {
+        return ENTRY_BYTES + (loc.inFile() ? 0 : loc.length());
+    }
+
+    /**
+     * Points an indexed entry at a copy of its record ({@code to}; compaction), moving its segment
+     * references and live bytes, and remembers the old record ({@code fromStart} in the segment
+     * {@code from} keeps) to be marked dead.
+     */
+    void relocate(EntryCodec.Stored old, Spool.Location to, long fromStart) {
+        records.put(old.entry().id().value(), EntryCodec.encode(old.entry(), to));
+        keep(old.location(), -1);
+        keep(to, 1);
+        moved.add(movedKey(old.location().keeps(), fromStart));
+    }
+
+    static String movedKey(long segment, long start) {
+        return String.format("%016x%016x", segment, start);
+    }
+
+    static long[] movedRecord(String key) {
+        return new long[] {Long.parseUnsignedLong(key.substring(0, 16), 16), Long.parseUnsignedLong(key.substring(16), 16)};
     }
 
     private void unindex(QueueEntry e, Spool.Location loc, boolean dropReference) {
@@ -127,9 +178,7 @@ final class IndexStore {
             if (loc.inFile()) {
                 files.remove(e.id().value());
             }
-            if (loc.keeps() >= 0) {
-                refDelta.merge(loc.keeps(), -1L, Long::sum);
-            }
+            keep(loc, -1);
         }
     }
 
@@ -149,8 +198,17 @@ final class IndexStore {
                 segmentEnds.remove(seg);
             }
         });
+        liveDelta.forEach((seg, d) -> {
+            long n = segmentLive.getOrDefault(seg, 0L) + d;
+            if (n > 0 && segmentRefs.containsKey(seg)) {
+                segmentLive.put(seg, n);
+            } else {
+                segmentLive.remove(seg);
+            }
+        });
         counterDelta.clear();
         refDelta.clear();
+        liveDelta.clear();
     }
 
     Map<EntryState, Long> counts() {
@@ -182,7 +240,9 @@ final class IndexStore {
         NavigableSet<String> range = afterKey == null ? due.subSet(prefix, true, prefix + "~", false)
                 : due.subSet(afterKey, false, prefix + "~", false);
         for (String k : range) {
-            if (!visitor.test(k.substring(13))) {
+            String id = k.substring(Math.min(13, k.length()));
+            // A key damaged on disk names no entry (its record is keyed apart): stepped over.
+            if (QueueId.isValid(id) && !visitor.test(id)) {
                 return;
             }
         }
@@ -194,7 +254,8 @@ final class IndexStore {
         NavigableSet<String> range = after == null ? states.subSet(p, true, p + "~", false)
                 : states.subSet(p + after, false, p + "~", false);
         for (String k : range) {
-            if (!visitor.test(k.substring(1))) {
+            String id = k.substring(1);
+            if (QueueId.isValid(id) && !visitor.test(id)) {
                 return;
             }
         }

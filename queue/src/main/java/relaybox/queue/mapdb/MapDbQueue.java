@@ -19,7 +19,6 @@ import relaybox.queue.RetrySchedule;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.SequenceInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,7 +71,16 @@ public final class MapDbQueue extends AbstractQueue {
     /** A quarantined record found at open, for the daemon's mail log. */
     public record Quarantined(String id, String reason) { }
 
-    private sealed interface Op permits Put, Remove, Stop { }
+    private sealed interface Op permits Put, Remove, Relocate, Stop { }
+
+    /**
+     * The entry's message moved to a copy of its record ({@link SegmentCompactor}): written with
+     * the copy's location if the index still names {@code from}; {@code done} says whether it was.
+     *
+     * @param fromStart where the record at {@code from} starts, to be marked dead
+     */
+    private record Relocate(QueueId id, Spool.Location from, long fromStart, Spool.Appended to,
+                            CompletableFuture<Boolean> done, Staged staged) implements Op { }
 
     /**
      * @param location    where the message bytes are, for a new entry; null for an update (the
@@ -95,7 +103,7 @@ public final class MapDbQueue extends AbstractQueue {
      * An entry written but not yet in the MapDB maps: the entry (null: removed) and, for one
      * accepted since, where its bytes are. Reads look here first.
      */
-    private record Staged(QueueEntry entry, Spool.Location location) { }
+    record Staged(QueueEntry entry, Spool.Location location) { }
 
     /**
      * Writes nobody waits for (new entries, already durable in the spool; outcomes) are gathered
@@ -157,7 +165,12 @@ public final class MapDbQueue extends AbstractQueue {
     /** An urgent write is in {@link #ops}: {@link #gather} stops waiting. Guarded by ops. */
     private boolean urgentWaiting;
 
-    private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock) {
+    private final SegmentCompactor compactor;
+    /** Moved records marked dead since the last commit: dropped from {@link IndexStore#moved} by the next. */
+    private final List<String> markedMoves = new ArrayList<>();
+
+    private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
+                       SegmentCompactor.Settings compaction) {
         super(clock, schedule);
         this.db = db;
         this.spool = spool;
@@ -168,6 +181,7 @@ public final class MapDbQueue extends AbstractQueue {
         // Per spool segment: every record before this offset has reached the index (entries).
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
         this.committer = new Thread(this::commitLoop, "queue-committer");
+        this.compactor = new SegmentCompactor(spool, new CompactionHost(), compaction);
     }
 
     /**
@@ -189,17 +203,34 @@ public final class MapDbQueue extends AbstractQueue {
      */
     public static MapDbQueue open(Path dir, long minFreeSpace, RetrySchedule schedule, Clock clock)
             throws QueueException {
+        return open(dir, minFreeSpace, schedule, clock, SegmentCompactor.Settings.DEFAULT, Spool.SEGMENT_SIZE);
+    }
+
+    /**
+     * As {@link #open(Path, long, RetrySchedule, Clock)}, with the spool's compaction settings: a
+     * segment is compacted when its live bytes are below {@code compactLivePercent} % of its
+     * length (0: never) and it has been closed for at least {@code compactMinAge}.
+     */
+    public static MapDbQueue open(Path dir, long minFreeSpace, RetrySchedule schedule, Clock clock,
+                                  int compactLivePercent, java.time.Duration compactMinAge) throws QueueException {
+        return open(dir, minFreeSpace, schedule, clock, new SegmentCompactor.Settings(compactLivePercent,
+                compactMinAge, SegmentCompactor.Settings.DEFAULT.interval()), Spool.SEGMENT_SIZE);
+    }
+
+    /** With every storage setting; a segment size other than 64 MiB is for tests. */
+    static MapDbQueue open(Path dir, long minFreeSpace, RetrySchedule schedule, Clock clock,
+                           SegmentCompactor.Settings compaction, long segmentSize) throws QueueException {
         Spool spool;
         try {
             PrivateFiles.directory(dir);
-            spool = new Spool(dir.resolve("spool"));
+            spool = new Spool(dir.resolve("spool"), segmentSize);
         } catch (IOException e) {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot create queue directory " + dir
                     + ": " + e, e);
         }
         MapDbQueue q;
         try {
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false, compaction);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw e;
@@ -210,22 +241,23 @@ public final class MapDbQueue extends AbstractQueue {
             // A fresh spool view too: the failed attempt may have counted references already.
             spool.close();
             try {
-                spool = new Spool(dir.resolve("spool"));
+                spool = new Spool(dir.resolve("spool"), segmentSize);
             } catch (IOException io) {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open the spool in " + dir
                         + ": " + io, io);
             }
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true, compaction);
         }
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
         q.spoolSyncer.start();
         q.spool.startPreparing(q::roomForZeros);
+        q.compactor.start();
         return q;
     }
 
     private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
-                                        boolean rebuilding)
+                                        boolean rebuilding, SegmentCompactor.Settings compaction)
             throws QueueException {
         DB db;
         try {
@@ -248,7 +280,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q = null;
         try {
-            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
+            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, compaction);
             q.recover(rebuilding);
             return q;
         } catch (IOException | RuntimeException | Error e) {
@@ -363,81 +395,6 @@ public final class MapDbQueue extends AbstractQueue {
         return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())), receiving);
     }
 
-    /**
-     * One message on its way in. It counts in {@link #receiving} from its first body byte to its
-     * accept or discard: only then is its end near (a body of a few KiB arrives in one or two
-     * reads). Counted from MAIL, as it first was, ten sessions kept the count above zero nearly
-     * always, and every spool fsync waited out the whole gather time for messages still three
-     * round trips away from their final dot.
-     */
-    private static final class SpoolIncoming implements Incoming {
-        private static final int WAITING = 0;
-        private static final int RECEIVING = 1;
-        private static final int FINISHED = 2;
-
-        final MessageWriter writer;
-        private final AtomicInteger receiving;
-        private final AtomicInteger phase = new AtomicInteger(WAITING);
-        private final OutputStream body;
-
-        SpoolIncoming(MessageWriter writer, AtomicInteger receiving) {
-            this.writer = writer;
-            this.receiving = receiving;
-            this.body = new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    started();
-                    writer.out.write(b);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    started();
-                    writer.out.write(b, off, len);
-                }
-
-                @Override
-                public void flush() throws IOException {
-                    writer.out.flush();
-                }
-            };
-        }
-
-        private void started() {
-            if (phase.get() == WAITING && phase.compareAndSet(WAITING, RECEIVING)) {
-                receiving.incrementAndGet();
-            }
-        }
-
-        boolean finished() {
-            return phase.get() == FINISHED;
-        }
-
-        /** Marks the end of receiving, once: accepted or discarded. */
-        void finish() {
-            if (phase.getAndSet(FINISHED) == RECEIVING) {
-                receiving.decrementAndGet();
-            }
-        }
-
-        @Override
-        public QueueId id() {
-            return writer.id;
-        }
-
-        @Override
-        public OutputStream body() {
-            return body;
-        }
-
-        @Override
-        public void discard() {
-            if (!finished()) {
-                finish();
-                writer.discard(null);
-            }
-        }
-    }
 
     @Override
     public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
@@ -639,7 +596,17 @@ public final class MapDbQueue extends AbstractQueue {
         }
         InputStream body;
         try {
-            body = spool.open(id, loc);
+            try {
+                body = spool.open(id, loc);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                // The compactor moved it between the lookup and the open, and its old segment
+                // went: the copy is where the entry is now.
+                Spool.Location moved = location(id);
+                if (moved == null || moved.equals(loc)) {
+                    throw gone;
+                }
+                body = spool.open(id, moved);
+            }
         } catch (MessageReader.Damaged d) {
             damaged(e, d.getMessage());
             throw d;
@@ -819,51 +786,6 @@ public final class MapDbQueue extends AbstractQueue {
         m.rest();
     }
 
-    /** Interleaves staged writes (in id order) with stored records during a scan. */
-    private static final class ScanMerge {
-        private final Set<EntryState> states;
-        private final java.util.function.Predicate<QueueEntry> visitor;
-        private final java.util.Iterator<Map.Entry<QueueId, Staged>> staged;
-        private Map.Entry<QueueId, Staged> next;
-        boolean going = true;
-
-        ScanMerge(Set<EntryState> states, java.util.function.Predicate<QueueEntry> visitor,
-                  java.util.Iterator<Map.Entry<QueueId, Staged>> staged) {
-            this.states = states;
-            this.visitor = visitor;
-            this.staged = staged;
-            this.next = staged.hasNext() ? staged.next() : null;
-        }
-
-        /** Emits staged entries up to (and including) {@code id}; false once the visitor stopped. */
-        boolean before(QueueId id) {
-            while (going && next != null && next.getKey().compareTo(id) <= 0) {
-                QueueEntry e = next.getValue().entry();
-                next = staged.hasNext() ? staged.next() : null;
-                if (e != null) {
-                    emit(e);
-                }
-            }
-            return going;
-        }
-
-        boolean emit(QueueEntry e) {
-            if (going && (states.isEmpty() || states.contains(e.state()))) {
-                going = visitor.test(e);
-            }
-            return going;
-        }
-
-        void rest() {
-            while (going && next != null) {
-                QueueEntry e = next.getValue().entry();
-                next = staged.hasNext() ? staged.next() : null;
-                if (e != null) {
-                    emit(e);
-                }
-            }
-        }
-    }
 
     @Override
     protected Optional<QueueEntry> firstStored(EntryState state) {
@@ -925,6 +847,8 @@ public final class MapDbQueue extends AbstractQueue {
                     gate.await();
                 }
             } catch (InterruptedException e) {
+                // Only crashForTest interrupts: what was taken dies unwritten, and its waiters learn so.
+                batch.forEach(op -> fail(op, storageError("queue committer stopped", null)));
                 return;
             }
             synchronized (ops) {
@@ -996,6 +920,8 @@ public final class MapDbQueue extends AbstractQueue {
         List<CompletableFuture<Void>> done = new ArrayList<>();
         List<Release> released = new ArrayList<>();
         Map<Long, Set<Long>> newRecords = new java.util.HashMap<>();
+        List<Relocate> relocations = new ArrayList<>();
+        List<Boolean> relocated = new ArrayList<>();
         try {
             if (!healthy) {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
@@ -1026,9 +952,12 @@ public final class MapDbQueue extends AbstractQueue {
                     }
                     last.put(r.entry().id(), r);
                     done.add(r.done());
+                } else if (op instanceof Relocate m) {
+                    newRecords.computeIfAbsent(m.to().segment(), k -> new HashSet<>()).add(m.to().recordStart());
+                    relocations.add(m);
                 }
             }
-            if (done.isEmpty()) {
+            if (done.isEmpty() && relocations.isEmpty()) {
                 return;
             }
             int writes = 0;
@@ -1038,6 +967,17 @@ public final class MapDbQueue extends AbstractQueue {
             // for the writes from here on (MapDB reads see the open transaction).
             indexLock.writeLock().lock();
             try {
+                // Moves first: a later write of the same entry in this batch keeps the location
+                // the index has, which is then the copy's.
+                for (Relocate m : relocations) {
+                    EntryCodec.Stored old = createdHere.containsKey(m.id()) ? null : index.get(m.id().value());
+                    boolean ok = old != null && old.location().equals(m.from());
+                    if (ok) {
+                        index.relocate(old, m.to().location(), m.fromStart());
+                    }
+                    relocated.add(ok);
+                    overlay.remove(m.id(), m.staged());
+                }
                 for (Map.Entry<QueueId, Op> w : last.entrySet()) {
                     writes += apply(w.getKey(), w.getValue(), createdHere, released);
                     overlay.remove(w.getKey(), staged(w.getValue()));
@@ -1060,13 +1000,21 @@ public final class MapDbQueue extends AbstractQueue {
             }
             coalesced.addAndGet(done.size() - writes);
             long started = System.nanoTime();
-            if (spool.syncPending()) {
+            if (!markedMoves.isEmpty()) {
+                // Their dead marks were written after the last commit; synced below, they need
+                // no remembering.
+                markedMoves.forEach(index.moved::remove);
+            }
+            if (spool.syncPending() || !markedMoves.isEmpty()) {
                 // Journal records and dead marks are made durable no later than the index that
                 // they are replayed into: after a power loss the spool never knows less than the
-                // index about what was delivered. (Usually the spool-sync thread got there first.)
+                // index about what was delivered. (Usually the spool-sync thread got there first;
+                // a sync it has in hand is waited for.)
                 spool.sync();
             }
             db.commit();
+            markedMoves.clear();
+            compactionHook.accept("committed");
             lastCommitNanos = System.nanoTime();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 spool.indexed(w.getKey(), w.getValue());
@@ -1087,12 +1035,38 @@ public final class MapDbQueue extends AbstractQueue {
             return;
         }
         done.forEach(f -> f.complete(null));
+        finishRelocations(relocations, relocated);
         for (Release r : released) {
             try {
                 spool.release(r.id(), r.location());
             } catch (IOException ex) {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", r.id(), ex.toString());
             }
+        }
+    }
+
+    /**
+     * After the commit that moved them: each old record is marked dead and lets its segment go;
+     * a copy that was not used is marked dead and let go instead.
+     */
+    private void finishRelocations(List<Relocate> relocations, List<Boolean> relocated) {
+        for (int i = 0; i < relocations.size(); i++) {
+            Relocate m = relocations.get(i);
+            boolean ok = relocated.get(i);
+            try {
+                if (ok) {
+                    spool.markDeadAt(m.from().keeps(), m.fromStart());
+                    markedMoves.add(IndexStore.movedKey(m.from().keeps(), m.fromStart()));
+                    spool.releaseRecord(m.from());
+                } else {
+                    spool.markDeadAt(m.to().segment(), m.to().recordStart());
+                    spool.releaseRecord(m.to().location());
+                }
+            } catch (IOException ex) {
+                LOG.warn("{}: moved spool record not marked dead or released ({}); done at the next open",
+                        m.id(), ex.toString());
+            }
+            m.done().complete(ok);
         }
     }
 
@@ -1125,6 +1099,102 @@ public final class MapDbQueue extends AbstractQueue {
         return 0;
     }
 
+    /**
+     * The queue's side of compaction ({@link SegmentCompactor}), its only way in: the rest of the
+     * queue knows nothing of it but {@link Relocate}.
+     */
+    private final class CompactionHost implements SegmentCompactor.Host {
+        @Override
+        public Spool.Location location(QueueId id) {
+            return MapDbQueue.this.location(id);
+        }
+
+        @Override
+        public Spool.Appended copy(QueueId id, Spool.Location from, byte[] body) throws IOException {
+            // Under the queue's lock, which every write and removal of an entry holds while it
+            // appends its journal record: each one of this entry that follows the copy is later
+            // in the spool, so a replay applies it on top.
+            synchronized (MapDbQueue.this) {
+                QueueEntry e = stored(id);
+                if (e == null || !from.equals(location(id))) {
+                    return null;
+                }
+                Spool.Location file = from.inFile() ? new Spool.Location(-1, from.offset(), from.length()) : null;
+                return spool.appendRecord(l -> EntryCodec.encode(e, l), body, body == null ? 0 : body.length, file);
+            }
+        }
+
+        @Override
+        public CompletableFuture<Void> syncSpool() {
+            CompletableFuture<Void> synced = new CompletableFuture<>();
+            syncWaiters.add(synced);
+            return synced;
+        }
+
+        @Override
+        public CompletableFuture<Boolean> relocate(QueueId id, Spool.Location from, long fromStart, Spool.Appended to) {
+            CompletableFuture<Boolean> done = new CompletableFuture<>();
+            synchronized (MapDbQueue.this) {
+                QueueEntry e = stored(id);
+                Staged st = null;
+                if (e != null && from.equals(location(id))) {
+                    // Reads, journal records and a removal's dead mark go by the copy from now on.
+                    st = new Staged(e, to.location());
+                    overlay.put(id, st);
+                }
+                // Queued either way: the copy's record must reach the index's watermark.
+                submit(new Relocate(id, st == null ? null : from, fromStart, to, done, st));
+            }
+            return done;
+        }
+
+        @Override
+        public boolean roomFor(long bytes) {
+            Long free = compactionRoomForTest;
+            try {
+                long f = free != null ? free : freeSpace.free(System.nanoTime());
+                if (f - bytes < minFreeSpace) {
+                    return false;
+                }
+            } catch (IOException e) {
+                return false;
+            }
+            freeSpace.wrote(bytes);
+            return true;
+        }
+
+        @Override
+        public long liveBytes(long n) {
+            return index.segmentLive.getOrDefault(n, 0L);
+        }
+
+        @Override
+        public void reached(String point) {
+            compactionHook.accept(point);
+        }
+    }
+
+    /** Tests only: called at each named moment of a compaction (see SegmentCompactor.Host#reached). */
+    volatile java.util.function.Consumer<String> compactionHook = p -> { };
+    /** Tests only: the free bytes the compactor sees, instead of the file system's. */
+    volatile Long compactionRoomForTest;
+
+    /** Tests only: one compaction pass now, on the caller's thread. */
+    SegmentCompactor.Pass compactForTest() throws IOException {
+        return compactor.compactNow();
+    }
+
+    /** Tests only: where the entry's message bytes are now. */
+    Spool.Location locationForTest(QueueId id) {
+        return location(id);
+    }
+
+    /** Tests only: the spool's bytes on disk, and the live bytes the index counts in segments. */
+    long[] spoolBytesForTest() throws IOException {
+        long live = index.segmentLive.values().stream().mapToLong(Long::longValue).sum();
+        return new long[] {spool.diskBytes(), live};
+    }
+
     /** Hands an op to the committer, or fails it at once once the committer has stopped. */
     private void submit(Op op) {
         synchronized (ops) {
@@ -1145,6 +1215,8 @@ public final class MapDbQueue extends AbstractQueue {
             p.done().completeExceptionally(e);
         } else if (op instanceof Remove r) {
             r.done().completeExceptionally(e);
+        } else if (op instanceof Relocate m) {
+            m.done().completeExceptionally(e);
         } else if (op instanceof Stop s) {
             s.done().complete(null);
         }
@@ -1211,9 +1283,19 @@ public final class MapDbQueue extends AbstractQueue {
      */
     void crashForTest() throws InterruptedException {
         closed = true;
+        compactor.requestStop();
         largeWriters.shutdownNow();
         committer.interrupt();
         committer.join(10_000);
+        // What the committer never took dies with the process; the compactor, waiting for it,
+        // gives up without touching the spool.
+        synchronized (ops) {
+            stopped = true;
+            List<Op> late = new ArrayList<>();
+            ops.drainTo(late);
+            late.forEach(op -> fail(op, storageError("crashed", null)));
+        }
+        compactor.join();
         syncWaiters.add(STOP_SYNC);
         spoolSyncer.join(10_000);
         db.getStore().close();
@@ -1245,6 +1327,7 @@ public final class MapDbQueue extends AbstractQueue {
             return;
         }
         closed = true;
+        compactor.stop();
         largeWriters.shutdown();
         try {
             largeWriters.awaitTermination(10, TimeUnit.SECONDS);

@@ -20,8 +20,10 @@ import java.util.Set;
  * Owns bringing the index up to date with the spool at open; it runs once, before the queue
  * takes any write. Every change goes through {@link IndexStore}, so the due and state indexes,
  * the counts and the segment references move exactly as a committed write would move them.
- * Three steps:
+ * Four steps:
  * <ol>
+ * <li>Records a compaction moved entries away from, and whose dead marks a crash may have kept
+ *     from being written, are marked dead ({@link IndexStore#moved}).</li>
  * <li>Walk, only when the index cannot be trusted as it stands (an older store, spool files
  *     missing, a rebuilt index): every index record is read on its own and re-indexed; one that
  *     cannot be read or decoded is quarantined, one left in SENDING is QUEUED again, one whose
@@ -29,7 +31,9 @@ import java.util.Set;
  * <li>Replay: each segment's records past its watermark (those the index may not have reached
  *     before the stop) are applied in (segment, offset) order: an ACCEPT adds its entry unless the
  *     index has it or it is dead, an UPDATE replaces the indexed entry's state, a REMOVE removes
- *     the entry (its ACCEPT may be in an older segment). A damaged range is kept in the
+ *     the entry (its ACCEPT may be in an older segment) and marks its ACCEPT dead. A second live
+ *     ACCEPT of an entry the index has elsewhere is a compaction's copy that a crash kept from
+ *     being used: it is marked dead, so a rebuild finds one live record per entry. A damaged range is kept in the
  *     quarantine map under {@code seg-<n>@<offset>} and reported.</li>
  * <li>Rescue, only when the walk found index records damaged: every segment is scanned from its
  *     start and each live ACCEPT whose entry the index lost is queued again, with the state its
@@ -67,6 +71,7 @@ final class Recovery {
 
     /** Runs the steps ({@code walk}: re-index every entry first); the index changes are flushed, not committed. */
     void run(boolean walk) throws IOException {
+        markMoved();
         boolean indexDamaged = false;
         if (walk) {
             index.clearIndexes();
@@ -99,6 +104,26 @@ final class Recovery {
         damageSeen |= !quarantined.isEmpty() || !quarantine.isEmpty();
         ownFiles.addAll(quarantine.keySet());
         ownFiles.addAll(index.files);
+    }
+
+    /**
+     * Marks dead the records compaction moved entries away from, as the commit that moved them
+     * promised; the marks are synced before the commit that forgets them. A segment that is gone
+     * took its records with it (and its number may come back: its keys go before any append).
+     */
+    private void markMoved() throws IOException {
+        if (index.moved.isEmpty()) {
+            return;
+        }
+        Set<Long> present = new HashSet<>(spool.segmentNumbers());
+        for (String key : List.copyOf(index.moved)) {
+            long[] r = IndexStore.movedRecord(key);
+            if (present.contains(r[0])) {
+                spool.markDeadAt(r[0], r[1]);
+            }
+        }
+        spool.sync();
+        index.moved.clear();
     }
 
     /** Re-indexes one index record; false when the record itself is damaged. */
@@ -175,6 +200,9 @@ final class Recovery {
                     EntryCodec.Stored old = index.get(id);
                     if (old != null) {
                         index.apply(old.entry().id(), old, null, old.location());
+                        // Marked before the REMOVE was written, unless the entry had just moved
+                        // to a copy that this replay brought back.
+                        spool.markDead(old.location());
                     } else {
                         records.remove(id);
                     }
@@ -200,6 +228,10 @@ final class Recovery {
                 }
                 return;
             }
+            if (records.containsKey(key) && rescued == null) {
+                markIfCopy(key, start, stored.location());
+                return;
+            }
             if (records.containsKey(key) || quarantine.containsKey(key) && rescued == null) {
                 return;
             }
@@ -220,10 +252,25 @@ final class Recovery {
             replayed++;
         }
 
+        /**
+         * An ACCEPT of an indexed entry at another location than the index's is a compaction's
+         * copy (or, rebuilding, the later of two records) that a crash kept from being used: the
+         * index decides, and the other record is marked dead.
+         */
+        private void markIfCopy(String key, long start, Spool.Location loc) throws IOException {
+            EntryCodec.Stored have = index.get(key);
+            if (have != null && !have.location().equals(loc)) {
+                spool.markDeadAt(segment, start);
+                LOG.info("{}: a second spool record of it (a compaction's copy) marked dead", key);
+            }
+        }
+
         @Override
         public void damaged(long start, long end) throws IOException {
-            byte[] raw = new byte[(int) Math.min(end - start, MAX_QUARANTINED_BYTES)];
+            byte[] raw;
             try (FileChannel ch = FileChannel.open(spool.segment(segment), StandardOpenOption.READ)) {
+                // A cut segment ends before the range it was synced to: what is left is kept.
+                raw = new byte[(int) Math.max(0, Math.min(Math.min(end, ch.size()) - start, MAX_QUARANTINED_BYTES))];
                 SegmentScanner.readFully(ch, ByteBuffer.wrap(raw), start);
             }
             keep(start, raw, "spool record damaged: " + (end - start) + " bytes skipped");

@@ -75,7 +75,7 @@ final class SegmentPreparer {
 
     /** An append ended at {@code end} (caller holds the spool's lock): wakes the thread when the zeros run low. */
     void appended(long end) {
-        if (thread != null && !noRoomForZeros && prepared - end < PREPARE_AHEAD / 2 && prepared < Spool.SEGMENT_SIZE) {
+        if (thread != null && !noRoomForZeros && prepared - end < PREPARE_AHEAD / 2 && prepared < spool.segmentSize()) {
             LockSupport.unpark(thread);
         }
     }
@@ -135,11 +135,11 @@ final class SegmentPreparer {
                 }
                 long end = spool.currentSize();
                 long start = Math.max(prepared, end);
-                if (start - end >= PREPARE_AHEAD || start >= Spool.SEGMENT_SIZE) {
+                if (start - end >= PREPARE_AHEAD || start >= spool.segmentSize()) {
                     more = false;
                     break;
                 }
-                int len = (int) Math.min(PREPARE_CHUNK, Spool.SEGMENT_SIZE - start);
+                int len = (int) Math.min(PREPARE_CHUNK, spool.segmentSize() - start);
                 noRoomForZeros = !roomForZeros.test(len);
                 if (noRoomForZeros) {
                     more = false;

@@ -23,8 +23,9 @@ import java.nio.file.StandardOpenOption;
  * zero (the kernel copies a write into the page cache page by page, in order, and a kill stops
  * it between pages). A torn write was never acknowledged, because the 250 waits for the fsync
  * that completes it, so it is not reported. Anything else non-zero there is reported as damage.
- * Zeros or a cut at the very end of a segment look exactly like a torn write and are treated as
- * one: that is the one damage this scan cannot tell apart.
+ * Zeros or a cut at the very end of a segment look exactly like a torn write; the scan tells
+ * them apart by how far the segment was synced ({@link SyncedLengths}): nothing before that was
+ * torn, so a missing or unreadable tail before it is reported as damage.
  */
 final class SegmentScanner {
 
@@ -53,11 +54,24 @@ final class SegmentScanner {
      * (or of the last damaged range), where a later scan may start; {@code from} if none.
      */
     static long scan(Path p, long from, Visitor v) throws IOException {
+        return scan(p, from, 0, v);
+    }
+
+    /**
+     * As {@link #scan(Path, long, Visitor)}, knowing the segment was synced up to {@code synced}:
+     * what ends the intact records before that is damage, not a torn write.
+     */
+    static long scan(Path p, long from, long synced, Visitor v) throws IOException {
         if (!Files.exists(p)) {
             return from;
         }
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            return new SegmentScanner(ch).run(from, v);
+            long end = new SegmentScanner(ch).run(from, v);
+            if (end < synced) {
+                v.damaged(end, synced);
+                end = synced;
+            }
+            return end;
         }
     }
 

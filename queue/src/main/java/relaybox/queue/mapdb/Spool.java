@@ -32,7 +32,8 @@ import java.util.function.LongPredicate;
  * one streams to its own file named by its queue id ({@link MessageWriter}), and its record
  * holds only the entry, whose location carries the file's CRC-32C. Outcomes and admin actions
  * append UPDATE and REMOVE records (the journal), and a removal marks the entry's ACCEPT record
- * dead in place. Segments roll over at {@link #SEGMENT_SIZE}.
+ * dead in place. Segments roll over at {@link #SEGMENT_SIZE}. The {@link SegmentCompactor} copies the
+ * live records out of mostly-dead segments (see {@link #compactable}) so that they can go.
  *
  * <p>Durability order, which the queue follows: record appended, then {@link #sync} (segments
  * and directory, one call for every accept waiting), then the acknowledgement; the index catches
@@ -104,6 +105,24 @@ final class Spool {
     /** Open segments; changed under this lock, read without it by {@link #markDead} and reads. */
     private final Map<Long, FileChannel> segments = new java.util.concurrent.ConcurrentHashMap<>();
     private final SegmentReferences refs = new SegmentReferences();
+    /** Per segment no longer appended to, since when (System.nanoTime; at open for recovered ones). */
+    private final Map<Long, Long> closedAt = new java.util.HashMap<>();
+    /** Per segment, messages being opened from it: its channel stays open until the last is read. */
+    private final Map<Long, Integer> readers = new java.util.HashMap<>();
+    /** Channels of deleted segments that readers still hold. */
+    private final Map<Long, FileChannel> retired = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Guards {@link #readers}, and a segment's channel moving out of {@link #segments}: not this
+     * spool's lock, which the preparer holds while it writes zeros, and a send need not wait for
+     * that. Taken after this spool's lock, never before it.
+     */
+    private final Object pinLock = new Object();
+    /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
+    private final long segmentSize;
+    /** How far each segment was synced, for recovery to tell damage from a torn write. */
+    private final SyncedLengths synced;
+    /** Per segment appended to since its last sync, where its appends end. */
+    private final Map<Long, Long> appendEnds = new java.util.HashMap<>();
     private long current = -1;
     private long currentSize;
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
@@ -120,8 +139,14 @@ final class Spool {
     private final MessageReader reader = new MessageReader(this);
 
     Spool(Path dir) throws IOException {
+        this(dir, SEGMENT_SIZE);
+    }
+
+    Spool(Path dir, long segmentSize) throws IOException {
+        this.segmentSize = segmentSize;
         this.dir = PrivateFiles.directory(dir);
         this.store = fileStore(this.dir);
+        this.synced = new SyncedLengths(this.dir.resolveSibling(this.dir.getFileName() + ".synced"));
     }
 
     long usableSpace() throws IOException {
@@ -162,6 +187,14 @@ final class Spool {
         if (loc.inFile()) {
             Files.deleteIfExists(file(id));
         }
+        releaseRecord(loc);
+    }
+
+    /**
+     * Drops the reference {@code loc} holds on its segment, never touching a message file: after
+     * the entry moved to a copy of its record (compaction), or a copy that was not used.
+     */
+    void releaseRecord(Location loc) throws IOException {
         long n = loc.keeps();
         if (n < 0) {
             return;
@@ -170,6 +203,7 @@ final class Spool {
             if (refs.release(n) > 0 || !deletable(n)) {
                 return;
             }
+            forget(n);
             closeSegment(n);
         }
         Files.deleteIfExists(segment(n));
@@ -184,9 +218,12 @@ final class Spool {
         synchronized (syncLock) {
             Set<Long> toSync;
             boolean dirty;
+            Map<Long, Long> ends;
             synchronized (this) {
                 toSync = new HashSet<>(unsynced);
                 unsynced.clear();
+                ends = new java.util.HashMap<>(appendEnds);
+                appendEnds.clear();
                 for (java.util.Iterator<Long> it = unsyncedMarks.iterator(); it.hasNext(); ) {
                     toSync.add(it.next());
                     it.remove();
@@ -209,9 +246,14 @@ final class Spool {
             } catch (IOException e) {
                 synchronized (this) {
                     unsynced.addAll(toSync);
+                    ends.forEach((n, end) -> appendEnds.merge(n, end, Math::max));
                     directoryDirty |= dirty;
                 }
                 throw e;
+            }
+            // After the fsync, before the accepts it covers are acknowledged.
+            for (Map.Entry<Long, Long> e : ends.entrySet()) {
+                synced.write(e.getKey(), e.getValue());
             }
         }
     }
@@ -233,7 +275,53 @@ final class Spool {
      * @throws MessageReader.Damaged when the bytes do not match their checksum
      */
     InputStream open(QueueId id, Location loc) throws IOException {
-        return reader.open(id, loc);
+        if (loc.inFile()) {
+            return reader.open(id, loc);
+        }
+        // Pinned while it is read (a small message is read whole into memory here): a compaction
+        // that moves the message meanwhile deletes the file, but its channel stays open for this
+        // read (see closeSegment).
+        if (!pin(loc.segment())) {
+            throw new NoSuchFileException(segment(loc.segment()).toString());
+        }
+        try {
+            return reader.open(id, loc);
+        } finally {
+            unpin(loc.segment());
+        }
+    }
+
+    /** Counts a reader of segment {@code n} until {@link #unpin}; false when the segment is gone. */
+    boolean pin(long n) throws IOException {
+        if (channel(n) == null) {
+            return false;
+        }
+        synchronized (pinLock) {
+            if (!segments.containsKey(n) && !retired.containsKey(n)) {
+                // Deleted since it was opened above.
+                return false;
+            }
+            readers.merge(n, 1, Integer::sum);
+            return true;
+        }
+    }
+
+    void unpin(long n) {
+        FileChannel ch;
+        synchronized (pinLock) {
+            if (readers.merge(n, -1, Integer::sum) > 0) {
+                return;
+            }
+            readers.remove(n);
+            ch = retired.remove(n);
+        }
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // The file is already deleted; closing frees its blocks.
+            }
+        }
     }
 
     /** True when the bytes a location names are all there (checked at open). */
@@ -256,6 +344,11 @@ final class Spool {
      */
     synchronized void removeOrphans(Collection<String> fileIds, boolean damageSeen) throws IOException {
         long highest = OrphanCleanup.run(dir, SEGMENT_PREFIX, refs::kept, fileIds, damageSeen);
+        long now = System.nanoTime();
+        for (long n : segmentNumbers()) {
+            // Its age counts from the open: when it was last appended to is not known.
+            closedAt.put(n, now);
+        }
         // A recovered segment is never appended to: its size on disk is not known here, and it may
         // just have been deleted as unreferenced. The first append starts segment highest + 1.
         current = highest;
@@ -299,9 +392,12 @@ final class Spool {
     void close() {
         preparer.stop();
         closeChannels();
+        synced.close();
     }
 
     private synchronized void closeChannels() {
+        segments.putAll(retired);
+        retired.clear();
         for (FileChannel ch : segments.values()) {
             try {
                 ch.close();
@@ -327,8 +423,15 @@ final class Spool {
         return ch != null ? ch : openChannel(n);
     }
 
+    long segmentSize() {
+        return segmentSize;
+    }
+
     private synchronized FileChannel openChannel(long n) throws IOException {
         FileChannel ch = segments.get(n);
+        if (ch == null) {
+            ch = retired.get(n);
+        }
         if (ch == null && Files.exists(segment(n))) {
             ch = FileChannel.open(segment(n), StandardOpenOption.READ, StandardOpenOption.WRITE);
             segments.put(n, ch);
@@ -336,8 +439,22 @@ final class Spool {
         return ch;
     }
 
+    /** Drops what is known of a segment that is being deleted (caller holds this lock). */
+    private void forget(long n) {
+        closedAt.remove(n);
+    }
+
     private void closeSegment(long n) {
-        FileChannel ch = segments.remove(n);
+        FileChannel ch;
+        synchronized (pinLock) {
+            ch = segments.remove(n);
+            if (ch != null && readers.getOrDefault(n, 0) > 0) {
+                // A message is being read from it: the file goes now, its bytes stay readable
+                // through the open channel until the last reader is done (see unpin).
+                retired.put(n, ch);
+                return;
+            }
+        }
         if (ch != null) {
             try {
                 ch.close();
@@ -422,7 +539,7 @@ final class Spool {
 
     /** Where a record of {@code size} bytes goes: the end of the current segment, rolled over if full. */
     private long startOfAppend(int size) throws IOException {
-        if (current < 0 || rollOver || currentSize + size > SEGMENT_SIZE) {
+        if (current < 0 || rollOver || currentSize + size > segmentSize) {
             startSegment();
         }
         return currentSize;
@@ -436,6 +553,7 @@ final class Spool {
             pos += ch.write(record, pos);
         }
         currentSize = pos;
+        appendEnds.put(current, pos);
         refs.appended(current, start);
         unsynced.add(current);
         preparer.appended(currentSize);
@@ -480,6 +598,7 @@ final class Spool {
             if (refs.referenced(n) || !deletable(n)) {
                 return;
             }
+            forget(n);
             closeSegment(n);
         }
         Files.deleteIfExists(segment(n));
@@ -487,7 +606,7 @@ final class Spool {
 
     /** Scans segment {@code n} from {@code from} (see {@link SegmentScanner}); returns where the scan ended. */
     long scan(long n, long from, SegmentScanner.Visitor v) throws IOException {
-        return SegmentScanner.scan(segment(n), from, v);
+        return SegmentScanner.scan(segment(n), from, synced.syncedAtOpen(n), v);
     }
 
     /** One ACCEPT record, for tests: where it starts and ends, and its entry bytes. */
@@ -527,14 +646,83 @@ final class Spool {
         rollOver = false;
         long old = current;
         current++;
+        // A number that comes back (no segment left at an open) must not inherit its old length.
+        synced.write(current, 0);
         FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
         segments.put(current, ch);
         currentSize = 0;
         preparer.segmentStarted();
         directoryDirty = true;
+        if (old >= 0) {
+            closedAt.put(old, System.nanoTime());
+        }
         if (old >= 0 && !refs.referenced(old) && deletable(old)) {
+            forget(old);
             closeSegment(old);
             Files.deleteIfExists(segment(old));
         }
+    }
+
+    /**
+     * Marks the ACCEPT record starting at {@code start} of segment {@code n} dead, if one is there
+     * (a compaction's old record or unused copy, whose start the compactor knows); synced with the
+     * next {@link #sync}. A large message's record is marked this way, as its location does not
+     * say where its record is.
+     */
+    boolean markDeadAt(long n, long start) throws IOException {
+        FileChannel ch = channel(n);
+        if (ch == null || start < 0 || start + 4 > ch.size()) {
+            return false;
+        }
+        ByteBuffer magic = ByteBuffer.allocate(4);
+        SegmentScanner.readFully(ch, magic, start);
+        int m = magic.getInt(0);
+        if (m != SpoolRecord.Kind.ACCEPT.magic) {
+            return m == SpoolRecord.Kind.DEAD.magic;
+        }
+        magic.putInt(0, SpoolRecord.Kind.DEAD.magic).clear();
+        while (magic.hasRemaining()) {
+            ch.write(magic, start + magic.position());
+        }
+        unsyncedMarks.add(n);
+        return true;
+    }
+
+    /**
+     * Segments a compaction may take, with when they were closed (System.nanoTime): not being
+     * appended to, every record indexed, some entry still referring to them.
+     */
+    synchronized Map<Long, Long> closedSegments() {
+        Map<Long, Long> out = new java.util.HashMap<>();
+        closedAt.forEach((n, at) -> {
+            if (n != current && refs.allIndexed(n) && refs.referenced(n)) {
+                out.put(n, at);
+            }
+        });
+        return out;
+    }
+
+    /** The length of segment {@code n} on disk, or -1 when it is gone. */
+    long segmentLength(long n) {
+        try {
+            return Files.size(segment(n));
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** Bytes of every segment and message file in the spool, as the file system counts their length. */
+    long diskBytes() throws IOException {
+        long total = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                try {
+                    total += Files.size(p);
+                } catch (NoSuchFileException gone) {
+                    // Deleted while listed.
+                }
+            }
+        }
+        return total;
     }
 }

@@ -141,8 +141,15 @@ class SpoolDamageTest {
         QueueEntry first = put(q, "first", "a@x.example");
         put(q, "x".repeat(20_000), "a@x.example");
         q.crashForTest();
-        Spool.Scanned last = new Spool(dir.resolve("spool")).scan(0, 0).get(1);
+        Spool spool = new Spool(dir.resolve("spool"));
+        List<Spool.Scanned> records = spool.scan(0, 0);
+        spool.close();
+        Spool.Scanned last = records.get(1);
         // The kernel copies a write page by page; a kill between pages leaves the last ones zero.
+        // A torn write never reached its fsync: the segment was synced up to the first record.
+        SyncedLengths synced = new SyncedLengths(dir.resolve("spool.synced"));
+        synced.write(0, records.get(0).end());
+        synced.close();
         try (FileChannel ch = FileChannel.open(onlySegment(dir), StandardOpenOption.WRITE)) {
             long from = (last.end() - 1) / 4096 * 4096;
             ch.write(ByteBuffer.allocate((int) (last.end() - from)), from);
@@ -150,6 +157,40 @@ class SpoolDamageTest {
         try (MapDbQueue back = open(dir, clock)) {
             assertEquals(List.of(first.id()), back.list().stream().map(QueueEntry::id).toList());
             assertEquals(List.of(), back.quarantinedAtOpen());
+        }
+    }
+
+    /**
+     * The same bytes zeroed in a record that was synced (so acknowledged): damage that only looks
+     * like a torn write, told apart by the synced length, and quarantined with a log line.
+     */
+    @Test
+    void anAcknowledgedTailZeroedOrCutIsQuarantinedNotTakenForATornWrite() throws Exception {
+        for (boolean cut : new boolean[] {false, true}) {
+            MutableClock clock = new MutableClock();
+            Path dir = root.resolve(cut ? "cut" : "zeroed");
+            MapDbQueue q = open(dir, clock);
+            q.indexGateForTest = new CountDownLatch(1);
+            QueueEntry first = put(q, "first", "a@x.example");
+            QueueEntry second = put(q, "x".repeat(20_000), "a@x.example");
+            q.crashForTest();
+            Spool spool = new Spool(dir.resolve("spool"));
+            Spool.Scanned last = spool.scan(0, 0).get(1);
+            spool.close();
+            try (FileChannel ch = FileChannel.open(onlySegment(dir), StandardOpenOption.WRITE)) {
+                long from = (last.end() - 1) / 4096 * 4096;
+                if (cut) {
+                    ch.truncate(last.start() + 100);
+                } else {
+                    ch.write(ByteBuffer.allocate((int) (last.end() - from)), from);
+                }
+            }
+            try (MapDbQueue back = open(dir, clock)) {
+                assertEquals(List.of(first.id()), back.list().stream().map(QueueEntry::id).toList());
+                assertEquals(List.of(String.format("seg-%016x@%d", 0, last.start())),
+                        back.quarantinedAtOpen().stream().map(MapDbQueue.Quarantined::id).toList(),
+                        second.id() + "'s record is kept as a damaged range, with a log line");
+            }
         }
     }
 }

@@ -48,8 +48,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * <li>every acknowledged, undelivered message whose own bytes are intact is delivered exactly
  *     once when the index is intact, and is never silently dropped by damage elsewhere in the
  *     spool;</li>
- * <li>every damaged one is quarantined (as an entry, or in a quarantined range), or was cut off
- *     at the end of its segment where it looks exactly like a torn write;</li>
+ * <li>every damaged one, and every one lost with a damaged index, is quarantined (as an entry, or
+ *     in a quarantined range, each with a log line), never dropped silently: a cut or zeroed tail
+ *     of its segment is told from a torn write by how far the segment was synced
+ *     ({@link SyncedLengths}, the one file the campaign leaves alone: it is the evidence);</li>
  * <li>nothing referenced is deleted: every segment stays, every large file stays or is moved
  *     aside into the quarantine directory;</li>
  * <li>a second open after the drain queues nothing again.</li>
@@ -89,6 +91,7 @@ public class StoreDamageCampaignTest {
         // (seed, trial) pairs that once failed, and 20 trials of a fixed seed.
         campaign(2156921817241L, 109, 1); // a cut large file of an entry only the spool had: quarantined, not dropped
         campaign(2156921817241L, 778, 1); // index rebuilt: a segment with only dead records is kept, not deleted
+        campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: stepped over, not thrown
         campaign(1L, 0, 20);
     }
 
@@ -356,15 +359,16 @@ public class StoreDamageCampaignTest {
                 assertEquals(1, n, m.tag + ": intact, not delivered (quarantined=" + quarantined.contains(m.tag) + ")");
                 count("intact, delivered once");
             } else if (!damaged) {
-                count(n == 1 ? "intact, index damaged, delivered once" : quarantined.contains(m.tag)
+                // Counted, not asserted: damage to queue.db that still decodes (a due key changed,
+                // say) can hide an intact entry from the index without a trace (see RELIABILITY).
+                count(n == 1 ? "intact, index damaged, delivered once" : quarantined.contains(m.tag) || inRange
                         ? "intact, index damaged, quarantined" : "intact, index damaged, LOST WITH THE INDEX");
             } else if (n == 1) {
                 count("damaged elsewhere than its bytes, delivered once (bytes checked)");
-            } else if (quarantined.contains(m.tag) || inRange) {
-                count("damaged, quarantined");
             } else {
-                assertTrue(indexHit || tornLike(m.tag), m.tag + ": damaged, neither quarantined nor torn-like");
-                count(indexHit ? "damaged, index damaged too, not quarantined" : "damaged, looks torn (end of segment)");
+                assertTrue(quarantined.contains(m.tag) || inRange, m.tag + ": damaged, not quarantined (index damaged: "
+                        + indexHit + ", its segment's tail cut or zeroed: " + tornLike(m.tag) + ")");
+                count(tornLike(m.tag) ? "damaged, quarantined (tail cut or zeroed)" : "damaged, quarantined");
             }
         }
     }

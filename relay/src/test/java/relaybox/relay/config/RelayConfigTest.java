@@ -38,6 +38,19 @@ class RelayConfigTest {
     }
 
     @Test
+    void spoolCompactionKeys() throws Exception {
+        QueueConfig d = RelayConfig.from(Path.of("t.conf"), ConfigReader.parse("t.conf", UPSTREAM.strip())).queue();
+        assertEquals(25, d.compactLivePercent(), "the default");
+        assertEquals(java.time.Duration.ofMinutes(15), d.compactMinAge(), "the default");
+        QueueConfig c = RelayConfig.from(Path.of("t.conf"), ConfigReader.parse("t.conf",
+                "queue_compact_live_percent = 0\nqueue_compact_min_age = \"1h\"" + UPSTREAM)).queue();
+        assertEquals(0, c.compactLivePercent(), "0 turns compaction off");
+        assertEquals(java.time.Duration.ofHours(1), c.compactMinAge());
+        assertTrue(error("queue_compact_live_percent = 95" + UPSTREAM).getMessage()
+                .startsWith("t.conf: queue_compact_live_percent:"));
+    }
+
+    @Test
     void unknownKeyIsNamed() {
         ConfigException e = error("queue_dri = \"/x\"" + UPSTREAM);
         assertTrue(e.getMessage().startsWith("t.conf: queue_dri: unknown key"), e.getMessage());
