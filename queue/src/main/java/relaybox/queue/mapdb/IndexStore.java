@@ -42,11 +42,13 @@ final class IndexStore {
     final BTreeMap<Long, Long> segmentEnds;
     /** Ids of live entries whose message is in its own spool file. */
     final NavigableSet<String> files;
+    private final IndexDamage damage;
     private final Map<String, Long> counterDelta = new HashMap<>();
     private final Map<Long, Long> refDelta = new HashMap<>();
 
     @SuppressWarnings("unchecked")
-    IndexStore(DB db) {
+    IndexStore(DB db, IndexDamage damage) {
+        this.damage = damage;
         records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         due = (NavigableSet<String>) db.treeSet("due", Serializer.STRING).createOrOpen();
         states = (NavigableSet<String>) db.treeSet("states", Serializer.STRING).createOrOpen();
@@ -153,16 +155,35 @@ final class IndexStore {
         refDelta.clear();
     }
 
-    Map<EntryState, Long> counts() {
-        Map<EntryState, Long> c = new EnumMap<>(EntryState.class);
-        for (EntryState s : EntryState.values()) {
-            c.put(s, counters.getOrDefault(s.name(), 0L));
+    /**
+     * Runs a read of the maps; a failure that came out of MapDB means the index is damaged
+     * ({@link IndexDamage}): it is reported, and the read ends in {@link IndexDamage.Damaged}.
+     */
+    <T> T read(java.util.function.Supplier<T> r) {
+        try {
+            return r.get();
+        } catch (IndexDamage.Damaged d) {
+            throw d;
+        } catch (RuntimeException | InternalError | java.io.IOError e) {
+            if (!IndexDamage.fromStore(e)) {
+                throw e;
+            }
+            throw damage.report(e);
         }
-        return c;
+    }
+
+    Map<EntryState, Long> counts() {
+        return read(() -> {
+            Map<EntryState, Long> c = new EnumMap<>(EntryState.class);
+            for (EntryState s : EntryState.values()) {
+                c.put(s, counters.getOrDefault(s.name(), 0L));
+            }
+            return c;
+        });
     }
 
     EntryCodec.Stored get(String id) {
-        byte[] raw = records.get(id);
+        byte[] raw = read(() -> records.get(id));
         if (raw == null) {
             return null;
         }
@@ -181,8 +202,18 @@ final class IndexStore {
         String prefix = fresh ? "F" : "R";
         NavigableSet<String> range = afterKey == null ? due.subSet(prefix, true, prefix + "~", false)
                 : due.subSet(afterKey, false, prefix + "~", false);
-        for (String k : range) {
-            if (!visitor.test(k.substring(13))) {
+        visit(range, 13, visitor);
+    }
+
+    /**
+     * Hands each key of {@code range} (without its first {@code skip} characters) to the visitor
+     * until it returns false; the iteration is a read of the index, the visitor is not.
+     */
+    private void visit(NavigableSet<String> range, int skip, Predicate<String> visitor) {
+        java.util.Iterator<String> it = read(range::iterator);
+        while (read(it::hasNext)) {
+            String k = read(it::next);
+            if (!visitor.test(k.substring(skip))) {
                 return;
             }
         }
@@ -193,11 +224,7 @@ final class IndexStore {
         String p = String.valueOf(letter(state));
         NavigableSet<String> range = after == null ? states.subSet(p, true, p + "~", false)
                 : states.subSet(p + after, false, p + "~", false);
-        for (String k : range) {
-            if (!visitor.test(k.substring(1))) {
-                return;
-            }
-        }
+        visit(range, 1, visitor);
     }
 
     static String dueKey(QueueEntry e) {

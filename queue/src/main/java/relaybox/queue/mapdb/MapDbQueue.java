@@ -151,19 +151,26 @@ public final class MapDbQueue extends AbstractQueue {
     private final AtomicLong coalesced = new AtomicLong();
     private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
+    private final IndexDamage damage;
+    private volatile Runnable damageListener = () -> { };
     private volatile boolean closed;
     /** Set by the committer when it exits; guarded by {@code ops}. */
     private boolean stopped;
     /** An urgent write is in {@link #ops}: {@link #gather} stops waiting. Guarded by ops. */
     private boolean urgentWaiting;
 
-    private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock) {
+    private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock, Path dir) {
         super(clock, schedule);
+        this.damage = new IndexDamage(dir);
+        damage.onDamage(() -> {
+            healthy = false;
+            damageListener.run();
+        });
         this.db = db;
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
         this.freeSpace = new FreeSpace(spool::usableSpace, minFreeSpace);
-        this.index = new IndexStore(db);
+        this.index = new IndexStore(db, damage);
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         // Per spool segment: every record before this offset has reached the index (entries).
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
@@ -199,6 +206,10 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q;
         try {
+            if (IndexDamage.marked(dir) && Files.isRegularFile(dir.resolve("queue.db"))) {
+                throw new QueueException(QueueException.Kind.STORAGE_ERROR, "the last run found it damaged ("
+                        + IndexDamage.MARKER + ")");
+            }
             q = openIndex(dir, spool, minFreeSpace, schedule, clock, false);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
@@ -216,6 +227,13 @@ public final class MapDbQueue extends AbstractQueue {
                         + ": " + io, io);
             }
             q = openIndex(dir, spool, minFreeSpace, schedule, clock, true);
+        }
+        try {
+            // Whatever the marker said is settled: this index was opened or rebuilt whole.
+            IndexDamage.clear(dir);
+        } catch (IOException e) {
+            LOG.warn("cannot remove {} ({}); the next start rebuilds the index again", dir.resolve(IndexDamage.MARKER),
+                    e.toString());
         }
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
@@ -248,7 +266,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q = null;
         try {
-            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock);
+            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, dir);
             q.recover(rebuilding);
             return q;
         } catch (IOException | RuntimeException | Error e) {
@@ -652,6 +670,15 @@ public final class MapDbQueue extends AbstractQueue {
     private final Map<QueueId, String> damaged = new ConcurrentHashMap<>();
     private volatile java.util.function.Consumer<Quarantined> quarantineListener = q -> { };
 
+    /**
+     * Called once if the index turns out damaged while the queue runs: the queue is unhealthy
+     * from then on, and the next open rebuilds the index from the spool, so the owner should stop
+     * and be started again.
+     */
+    public void onIndexDamaged(Runnable listener) {
+        damageListener = listener;
+    }
+
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
     public void onQuarantine(java.util.function.Consumer<Quarantined> listener) {
         quarantineListener = listener;
@@ -799,7 +826,9 @@ public final class MapDbQueue extends AbstractQueue {
             });
         } else {
             var range = after == null ? index.records : index.records.tailMap(after.value(), false);
-            for (Map.Entry<String, byte[]> r : range.entrySet()) {
+            java.util.Iterator<Map.Entry<String, byte[]>> it = index.read(() -> range.entrySet().iterator());
+            while (index.read(it::hasNext)) {
+                Map.Entry<String, byte[]> r = index.read(it::next);
                 QueueId q = new QueueId(r.getKey());
                 if (!m.before(q)) {
                     break;
