@@ -38,13 +38,15 @@ import java.util.concurrent.CountDownLatch;
  * accepting and lets open transactions finish, then the queue is closed cleanly.
  *
  * <p>Exit codes: 0 after a clean stop, 78 (EX_CONFIG) for a bad configuration, 71 (EX_OSERR) when
- * the queue cannot be opened or a listener cannot be bound, 64 (EX_USAGE) for a bad command line.
- * Packaging tells systemd not to restart on 78.
+ * the queue cannot be opened or a listener cannot be bound, 64 (EX_USAGE) for a bad command line,
+ * 75 (EX_TEMPFAIL) after stopping because the queue's index turned out damaged while running (the
+ * next start rebuilds it from the spool). Packaging tells systemd not to restart on 78 only.
  */
 public final class RelayDaemon {
 
     public static final int EX_USAGE = 64;
     public static final int EX_OSERR = 71;
+    public static final int EX_TEMPFAIL = 75;
     public static final int EX_CONFIG = 78;
 
     /**
@@ -82,6 +84,10 @@ public final class RelayDaemon {
     private ControlServer control;
     private RetentionSweep retention;
     private Observability observability;
+
+    /** Counted down by a signal, or by the queue when its index turns out damaged. */
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private volatile int exitCode = 0;
 
     RelayDaemon(RelayConfig config) {
         this.config = config;
@@ -137,7 +143,7 @@ public final class RelayDaemon {
             daemon.stop();
             return EX_OSERR;
         }
-        CountDownLatch stopRequested = new CountDownLatch(1);
+        CountDownLatch stopRequested = daemon.stopRequested;
         // SIGTERM and SIGINT are handled here rather than by a shutdown hook alone, so that the
         // daemon stops in order on the main thread and exits 0 (a JVM ended by the signal exits 143).
         for (String name : new String[] {"TERM", "INT"}) {
@@ -156,7 +162,7 @@ public final class RelayDaemon {
         }
         daemon.stop();
         LOG.info("relaybox stopped");
-        return 0;
+        return daemon.exitCode;
     }
 
     void start() throws Exception {
@@ -171,6 +177,13 @@ public final class RelayDaemon {
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
             q.onQuarantine(x -> mailLog.quarantined(x.id(), x.reason()));
+            // Crash-only: the index is rebuilt from the spool at the next start, which systemd
+            // makes at once (the unit restarts on any failure but a configuration error).
+            q.onIndexDamaged(() -> {
+                LOG.error("stopping: the queue index is damaged; the next start rebuilds it from the spool");
+                exitCode = EX_TEMPFAIL;
+                stopRequested.countDown();
+            });
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.

@@ -57,12 +57,14 @@ final class IndexStore {
      * after a crash in between marks it, and a rebuild from the spool finds one live record.
      */
     final NavigableSet<String> moved;
+    private final IndexDamage damage;
     private final Map<String, Long> counterDelta = new HashMap<>();
     private final Map<Long, Long> refDelta = new HashMap<>();
     private final Map<Long, Long> liveDelta = new HashMap<>();
 
     @SuppressWarnings("unchecked")
-    IndexStore(DB db) {
+    IndexStore(DB db, IndexDamage damage) {
+        this.damage = damage;
         records = db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen();
         due = (NavigableSet<String>) db.treeSet("due", Serializer.STRING).createOrOpen();
         states = (NavigableSet<String>) db.treeSet("states", Serializer.STRING).createOrOpen();
@@ -211,23 +213,44 @@ final class IndexStore {
         liveDelta.clear();
     }
 
-    Map<EntryState, Long> counts() {
-        Map<EntryState, Long> c = new EnumMap<>(EntryState.class);
-        for (EntryState s : EntryState.values()) {
-            c.put(s, counters.getOrDefault(s.name(), 0L));
+    /**
+     * Runs a read of the maps; a failure that came out of MapDB means the index is damaged
+     * ({@link IndexDamage}): it is reported, and the read ends in {@link IndexDamage.Damaged}.
+     */
+    <T> T read(java.util.function.Supplier<T> r) {
+        try {
+            return r.get();
+        } catch (IndexDamage.Damaged d) {
+            throw d;
+        } catch (RuntimeException | InternalError | java.io.IOError e) {
+            if (!IndexDamage.fromStore(e)) {
+                throw e;
+            }
+            throw damage.report(e);
         }
-        return c;
+    }
+
+    Map<EntryState, Long> counts() {
+        return read(() -> {
+            Map<EntryState, Long> c = new EnumMap<>(EntryState.class);
+            for (EntryState s : EntryState.values()) {
+                c.put(s, counters.getOrDefault(s.name(), 0L));
+            }
+            return c;
+        });
     }
 
     EntryCodec.Stored get(String id) {
-        byte[] raw = records.get(id);
+        byte[] raw = read(() -> records.get(id));
         if (raw == null) {
             return null;
         }
         try {
             return EntryCodec.decodeStored(raw);
         } catch (EntryCodec.DecodeException e) {
-            return null;
+            // There but unreadable: stepped over, its entry would wait unseen.
+            throw damage.report(new IllegalStateException("index record of " + id + " does not decode: "
+                    + e.getMessage(), e));
         }
     }
 
@@ -239,10 +262,25 @@ final class IndexStore {
         String prefix = fresh ? "F" : "R";
         NavigableSet<String> range = afterKey == null ? due.subSet(prefix, true, prefix + "~", false)
                 : due.subSet(afterKey, false, prefix + "~", false);
-        for (String k : range) {
-            String id = k.substring(Math.min(13, k.length()));
-            // A key damaged on disk names no entry (its record is keyed apart): stepped over.
-            if (QueueId.isValid(id) && !visitor.test(id)) {
+        visit(range, 13, visitor);
+    }
+
+    /**
+     * Hands each key of {@code range} (without its first {@code skip} characters) to the visitor
+     * until it returns false; the iteration is a read of the index, the visitor is not. A key
+     * that names no queue id was damaged on disk: the index is reported damaged (and rebuilt from
+     * the spool at the next open) rather than stepped over, since the entry it stood for would
+     * otherwise wait unseen.
+     */
+    private void visit(NavigableSet<String> range, int skip, Predicate<String> visitor) {
+        java.util.Iterator<String> it = read(range::iterator);
+        while (read(it::hasNext)) {
+            String k = read(it::next);
+            String id = k.substring(Math.min(skip, k.length()));
+            if (!QueueId.isValid(id)) {
+                throw damage.report(new IllegalStateException("index key names no queue id: " + k));
+            }
+            if (!visitor.test(id)) {
                 return;
             }
         }
@@ -253,12 +291,7 @@ final class IndexStore {
         String p = String.valueOf(letter(state));
         NavigableSet<String> range = after == null ? states.subSet(p, true, p + "~", false)
                 : states.subSet(p + after, false, p + "~", false);
-        for (String k : range) {
-            String id = k.substring(1);
-            if (QueueId.isValid(id) && !visitor.test(id)) {
-                return;
-            }
-        }
+        visit(range, 1, visitor);
     }
 
     static String dueKey(QueueEntry e) {

@@ -159,6 +159,8 @@ public final class MapDbQueue extends AbstractQueue {
     private final AtomicLong coalesced = new AtomicLong();
     private final AtomicLong commitNanos = new AtomicLong();
     private volatile boolean healthy = true;
+    private final IndexDamage damage;
+    private volatile Runnable damageListener = () -> { };
     private volatile boolean closed;
     /** Set by the committer when it exits; guarded by {@code ops}. */
     private boolean stopped;
@@ -170,13 +172,18 @@ public final class MapDbQueue extends AbstractQueue {
     private final List<String> markedMoves = new ArrayList<>();
 
     private MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
-                       SegmentCompactor.Settings compaction) {
+                       SegmentCompactor.Settings compaction, Path dir) {
         super(clock, schedule);
+        this.damage = new IndexDamage(dir);
+        damage.onDamage(() -> {
+            healthy = false;
+            damageListener.run();
+        });
         this.db = db;
         this.spool = spool;
         this.minFreeSpace = minFreeSpace;
         this.freeSpace = new FreeSpace(spool::usableSpace, minFreeSpace);
-        this.index = new IndexStore(db);
+        this.index = new IndexStore(db, damage);
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         // Per spool segment: every record before this offset has reached the index (entries).
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
@@ -230,6 +237,10 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q;
         try {
+            if (IndexDamage.marked(dir) && Files.isRegularFile(dir.resolve("queue.db"))) {
+                throw new QueueException(QueueException.Kind.STORAGE_ERROR, "the last run found it damaged ("
+                        + IndexDamage.MARKER + ")");
+            }
             q = openIndex(dir, spool, minFreeSpace, schedule, clock, false, compaction);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
@@ -247,6 +258,13 @@ public final class MapDbQueue extends AbstractQueue {
                         + ": " + io, io);
             }
             q = openIndex(dir, spool, minFreeSpace, schedule, clock, true, compaction);
+        }
+        try {
+            // Whatever the marker said is settled: this index was opened or rebuilt whole.
+            IndexDamage.clear(dir);
+        } catch (IOException e) {
+            LOG.warn("cannot remove {} ({}); the next start rebuilds the index again", dir.resolve(IndexDamage.MARKER),
+                    e.toString());
         }
         q.committer.start();
         q.spoolSyncer.setDaemon(true);
@@ -280,7 +298,7 @@ public final class MapDbQueue extends AbstractQueue {
         }
         MapDbQueue q = null;
         try {
-            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, compaction);
+            q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, compaction, dir);
             q.recover(rebuilding);
             return q;
         } catch (IOException | RuntimeException | Error e) {
@@ -619,6 +637,15 @@ public final class MapDbQueue extends AbstractQueue {
     private final Map<QueueId, String> damaged = new ConcurrentHashMap<>();
     private volatile java.util.function.Consumer<Quarantined> quarantineListener = q -> { };
 
+    /**
+     * Called once if the index turns out damaged while the queue runs: the queue is unhealthy
+     * from then on, and the next open rebuilds the index from the spool, so the owner should stop
+     * and be started again.
+     */
+    public void onIndexDamaged(Runnable listener) {
+        damageListener = listener;
+    }
+
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
     public void onQuarantine(java.util.function.Consumer<Quarantined> listener) {
         quarantineListener = listener;
@@ -766,7 +793,9 @@ public final class MapDbQueue extends AbstractQueue {
             });
         } else {
             var range = after == null ? index.records : index.records.tailMap(after.value(), false);
-            for (Map.Entry<String, byte[]> r : range.entrySet()) {
+            java.util.Iterator<Map.Entry<String, byte[]>> it = index.read(() -> range.entrySet().iterator());
+            while (index.read(it::hasNext)) {
+                Map.Entry<String, byte[]> r = index.read(it::next);
                 QueueId q = new QueueId(r.getKey());
                 if (!m.before(q)) {
                     break;
@@ -1165,7 +1194,7 @@ public final class MapDbQueue extends AbstractQueue {
 
         @Override
         public long liveBytes(long n) {
-            return index.segmentLive.getOrDefault(n, 0L);
+            return index.read(() -> index.segmentLive.getOrDefault(n, 0L));
         }
 
         @Override

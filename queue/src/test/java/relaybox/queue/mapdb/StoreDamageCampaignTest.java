@@ -91,7 +91,9 @@ public class StoreDamageCampaignTest {
         // (seed, trial) pairs that once failed, and 20 trials of a fixed seed.
         campaign(2156921817241L, 109, 1); // a cut large file of an entry only the spool had: quarantined, not dropped
         campaign(2156921817241L, 778, 1); // index rebuilt: a segment with only dead records is kept, not deleted
-        campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: stepped over, not thrown
+        campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: rebuilt, not thrown to the caller
+        campaign(14733079936391L, 523, 1); // a value's pointer fails its parity in leaseDue: rebuilt at the next open
+        campaign(17126639731307L, 92, 1); // an index record that no longer decodes: rebuilt, not left waiting unseen
         campaign(1L, 0, 20);
     }
 
@@ -337,7 +339,18 @@ public class StoreDamageCampaignTest {
                 }
             }
             drain(q, clock, sent, quarantined);
+        } catch (IndexDamage.Damaged d) {
+            // The open read nothing damaged; a read while running did. As the daemon would, stop
+            // and open again: the marker makes that open rebuild the index from the spool.
+            assertTrue(indexHit, "index damage reported, but the index was not hit: " + d);
+            assertTrue(IndexDamage.marked(dir), "no rebuild marker after " + d);
+            count("index damaged, found while running, rebuilt at the next open");
+            try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+                q.quarantinedAtOpen().forEach(x -> (x.id().startsWith("seg-") ? ranges : quarantined).add(x.id()));
+                drain(q, clock, sent, quarantined);
+            }
         }
+        assertTrue(!IndexDamage.marked(dir) || indexHit, "rebuild marker left without index damage");
         try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
             Map<String, Integer> again = new HashMap<>();
             drain(q, clock, again, quarantined);

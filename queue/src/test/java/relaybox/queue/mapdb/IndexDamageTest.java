@@ -1,0 +1,106 @@
+package relaybox.queue.mapdb;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.mapdb.DB;
+import org.mapdb.DBException;
+import org.mapdb.DBMaker;
+import relaybox.queue.DeliveryOutcome;
+import relaybox.queue.EntryState;
+import relaybox.queue.MutableClock;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.RetrySchedule;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static relaybox.queue.QueueContract.put;
+
+/**
+ * An index found damaged while the queue runs (MapDB fails a read the open did not make): the
+ * read ends in {@link IndexDamage.Damaged}, the owner is told once, a marker makes the next open
+ * rebuild the index from the spool, and that rebuild keeps every message and every outcome. The
+ * damage campaign ({@link StoreDamageCampaignTest}) meets this with real bytes; here each step
+ * is made to happen.
+ */
+class IndexDamageTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aFailedReadMarksTheIndexForRebuildAndTellsTheOwnerOnce() {
+        AtomicInteger told = new AtomicInteger();
+        IndexDamage damage = new IndexDamage(dir);
+        damage.onDamage(told::incrementAndGet);
+        DB db = DBMaker.memoryDB().make();
+        IndexStore store = new IndexStore(db, damage);
+
+        IndexDamage.Damaged first = assertThrows(IndexDamage.Damaged.class,
+                () -> store.read(() -> { throw new DBException.PointerChecksumBroken(); }));
+        assertTrue(first.getCause() instanceof DBException.PointerChecksumBroken);
+        assertTrue(IndexDamage.marked(dir), "marker written");
+        assertThrows(IndexDamage.Damaged.class, () -> store.read(() -> { throw new InternalError("a fault occurred in an unsafe memory access"); }));
+        assertEquals(1, told.get(), "told once, whatever the number of failing reads");
+        db.close();
+    }
+
+    @Test
+    void anExceptionFromTheCallersOwnCodeIsNotDamage() throws Exception {
+        AtomicInteger told = new AtomicInteger();
+        IndexDamage damage = new IndexDamage(dir);
+        damage.onDamage(told::incrementAndGet);
+        DB db = DBMaker.memoryDB().make();
+        IndexStore store = new IndexStore(db, damage);
+        IllegalStateException mine = new IllegalStateException("a visitor's own failure");
+        QueueEntry e = put(new relaybox.queue.memory.InMemoryQueue(new MutableClock(), RetrySchedule.DEFAULT), "x", "a@x.example");
+        store.apply(e.id(), null, e, new Spool.Location(0, 0, 1));
+        store.flush();
+        IllegalStateException thrown = assertThrows(IllegalStateException.class,
+                () -> store.stateIds(EntryState.QUEUED, null, id -> { throw mine; }));
+        assertSame(mine, thrown);
+        assertFalse(IndexDamage.marked(dir));
+        assertEquals(0, told.get());
+        db.close();
+    }
+
+    @Test
+    void theMarkerMakesTheNextOpenRebuildTheIndexFromTheSpool() throws Exception {
+        MutableClock clock = new MutableClock();
+        List<QueueEntry> acked = new ArrayList<>();
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            for (int i = 0; i < 5; i++) {
+                acked.add(put(q, i == 4 ? "L".repeat(Spool.SMALL + 9) : "message " + i, "a@x.example"));
+            }
+            q.leaseDue(clock.instant(), 100);
+            for (int i = 0; i < 5; i++) {
+                q.recordOutcome(acked.get(i).id(), Map.of("a@x.example", i < 2
+                        ? new DeliveryOutcome.Delivered("250 ok") : new DeliveryOutcome.Deferred("451 later")),
+                        clock.instant());
+            }
+        }
+        Files.writeString(dir.resolve(IndexDamage.MARKER), "test\n");
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            assertFalse(IndexDamage.marked(dir), "marker cleared once rebuilt");
+            try (var files = Files.list(dir)) {
+                assertTrue(files.anyMatch(p -> p.getFileName().toString().startsWith("queue.db.damaged-")),
+                        "the old index moved aside");
+            }
+            assertEquals(acked.subList(2, 5).stream().map(QueueEntry::id).sorted().toList(),
+                    q.list().stream().map(QueueEntry::id).sorted().toList(), "delivered stay delivered, the rest stay");
+            for (QueueEntry e : q.list()) {
+                assertEquals(EntryState.DEFERRED, e.state(), e.toString());
+            }
+            assertTrue(q.healthy());
+        }
+    }
+}
