@@ -38,7 +38,12 @@ public class Sink {
             while (true) {
                 try {
                     Thread.sleep(100);
-                    Files.writeString(status, messages.get() + " " + connections.get() + " " + bytes.get() + "\n");
+                    // Renamed into place: run.sh reads it meanwhile, and a truncated file read as 0
+                    // once made a drain look finished before it began.
+                    Path next = status.resolveSibling(status.getFileName() + ".new");
+                    Files.writeString(next, messages.get() + " " + connections.get() + " " + bytes.get() + "\n");
+                    Files.move(next, status, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                     if (latency != null && latencies.length() > 0) {
                         String s;
                         synchronized (latencies) {
