@@ -47,6 +47,25 @@ final class IndexDamage {
         return Files.exists(dir.resolve(MARKER));
     }
 
+    /**
+     * Whether a process holds the index open (MapDB locks its file): then nothing may move it
+     * aside, whatever the marker says; the holder is the one that is stopping.
+     */
+    static boolean inUse(Path db) {
+        try (FileChannel ch = FileChannel.open(db, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            java.nio.channels.FileLock lock = ch.tryLock();
+            if (lock == null) {
+                return true;
+            }
+            lock.release();
+            return false;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** After a rebuild: the new index is trusted. */
     static void clear(Path dir) throws IOException {
         Files.deleteIfExists(dir.resolve(MARKER));

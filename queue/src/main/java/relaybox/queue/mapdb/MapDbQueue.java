@@ -236,6 +236,11 @@ public final class MapDbQueue extends AbstractQueue {
                     + ": " + e, e);
         }
         MapDbQueue q;
+        if (IndexDamage.marked(dir) && IndexDamage.inUse(dir.resolve("queue.db"))) {
+            spool.close();
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue store " + dir.resolve("queue.db")
+                    + " is locked by another process (is the relaybox daemon running?)");
+        }
         try {
             if (IndexDamage.marked(dir) && Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "the last run found it damaged ("

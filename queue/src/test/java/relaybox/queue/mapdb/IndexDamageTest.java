@@ -103,4 +103,22 @@ class IndexDamageTest {
             assertTrue(q.healthy());
         }
     }
+
+    @Test
+    void aMarkerNeverMovesAsideAnIndexThatIsStillOpen() throws Exception {
+        MutableClock clock = new MutableClock();
+        try (MapDbQueue running = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            put(running, "message", "a@x.example");
+            // The daemon that wrote the marker is still stopping when something else opens the queue.
+            Files.writeString(dir.resolve(IndexDamage.MARKER), "test\n");
+            relaybox.queue.QueueException e = assertThrows(relaybox.queue.QueueException.class,
+                    () -> MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock));
+            assertTrue(e.getMessage().contains("locked by another process"), e.getMessage());
+            try (var files = Files.list(dir)) {
+                assertFalse(files.anyMatch(p -> p.getFileName().toString().startsWith("queue.db.damaged-")),
+                        "the open index was moved aside");
+            }
+            assertTrue(IndexDamage.marked(dir), "the marker stays for the next open");
+        }
+    }
 }
