@@ -45,7 +45,7 @@ median() { python3 -c "import sys, statistics; print(f'{statistics.median(map(fl
 
 sink_start() {
   rm -f "$W/sink.status" "$W/arrivals" "$W/sink.down"
-  java -Xmx256m -cp "$W/sink-classes" Sink "$SINK_PORT" "$W/sink.status" "$W/arrivals" "$W/sink.down" &
+  java -Xmx256m -cp "$W/sink-classes" relaybox.relay.reliability.UpstreamSink "$SINK_PORT" "$W/sink.status" "$W/arrivals" "$W/sink.down" &
   sink_pid=$!
   for _ in $(seq 100); do [ -s "$W/sink.status" ] && return; sleep 0.1; done
   echo "sink did not start" >&2; exit 1
@@ -249,6 +249,6 @@ large() {
   pf_stop; sink_stop
 }
 
-mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" bench/Sink.java
+mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
 echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W, daemon JVM: $RB_JAVA_OPTS"
 for w in $workloads; do "$w"; done

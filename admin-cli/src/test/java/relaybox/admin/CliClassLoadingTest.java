@@ -12,6 +12,7 @@ import relaybox.relay.config.ControlConfig;
 import relaybox.relay.control.ControlServer;
 import relaybox.relay.control.ControlService;
 import relaybox.relay.control.StatusSource;
+import relaybox.relay.forward.FakeEsp;
 import relaybox.relay.log.MailLog;
 
 import java.nio.charset.StandardCharsets;
@@ -103,7 +104,7 @@ class CliClassLoadingTest {
             assertEquals(1, files.count(), "the daemon is down: the message is in the drop directory");
         }
         down.assertOnly(SENDMAIL);
-        try (FakeIntake intake = new FakeIntake()) {
+        try (FakeEsp intake = new FakeEsp().start()) {
             Run up = run("Subject: t\n\nhello\n", "sendmail", "--smtp", intake.address(), "b@example.org");
             assertEquals(0, up.code, up.out);
             assertEquals(1, intake.received.size(), up.out);

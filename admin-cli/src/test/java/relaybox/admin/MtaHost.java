@@ -1,5 +1,7 @@
 package relaybox.admin;
 
+import relaybox.relay.intake.Awaits;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -10,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -230,13 +231,7 @@ final class MtaHost implements AutoCloseable {
     }
 
     static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        Instant end = Instant.now().plus(limit);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(end)) {
-                fail("gave up waiting for " + what + " after " + limit.toSeconds() + "s");
-            }
-            Thread.sleep(50);
-        }
+        Awaits.until(what, limit, condition);
     }
 
     static boolean installed(String program) {

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.control.ControlJson;
 import relaybox.relay.forward.FakeEsp;
+import relaybox.relay.intake.Awaits;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +26,6 @@ import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The operator drill of issue 5 against the real daemon and forwarder: the upstream (a FakeEsp)
@@ -54,13 +54,7 @@ class OperatorDrillEndToEndTest {
     }
 
     private static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        Instant end = Instant.now().plus(limit);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(end)) {
-                fail("gave up waiting for " + what + " after " + limit.toSeconds() + "s");
-            }
-            Thread.sleep(100);
-        }
+        Awaits.until(what, limit, condition);
     }
 
     private AdminHarness.Result relaybox(String stdin, String... args) {

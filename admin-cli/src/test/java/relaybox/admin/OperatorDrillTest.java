@@ -10,6 +10,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueId;
 import relaybox.relay.control.ControlJson;
 import relaybox.relay.control.StatusSource;
+import relaybox.relay.intake.Awaits;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -271,13 +272,7 @@ class OperatorDrillTest {
     }
 
     private static void awaitTrue(String what, java.util.function.BooleanSupplier c) throws InterruptedException {
-        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-        while (!c.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("gave up waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+        Awaits.until(what, java.time.Duration.ofSeconds(30), c);
     }
 
     private AdminHarness.Result cli(Path socket, String... args) {

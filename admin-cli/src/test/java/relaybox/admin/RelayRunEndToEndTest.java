@@ -6,12 +6,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.control.ControlJson;
+import relaybox.relay.intake.Awaits;
 
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +20,6 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The real daemon ({@code relaybox run --config FILE}) in a child JVM, with an outbox upstream:
@@ -41,13 +40,7 @@ class RelayRunEndToEndTest {
     }
 
     private static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        Instant end = Instant.now().plus(limit);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(end)) {
-                fail("gave up waiting for " + what + " after " + limit.toSeconds() + "s");
-            }
-            Thread.sleep(50);
-        }
+        Awaits.until(what, limit, condition);
     }
 
     private AdminHarness.Result relaybox(String stdin, String... args) {

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.IntakeConfig;
+import relaybox.relay.forward.FakeEsp;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -24,11 +25,13 @@ class SendmailTest {
 
     @TempDir
     Path tmp;
-    FakeIntake intake;
+    FakeEsp intake;
 
     @BeforeEach
     void start() throws Exception {
-        intake = new FakeIntake();
+        intake = new FakeEsp().start();
+        intake.offerSmtpUtf8 = true;
+        intake.refuseBareLf = true;
     }
 
     @AfterEach
@@ -51,14 +54,14 @@ class SendmailTest {
         AdminHarness.Result r = sendmail(msg, "-t", "-i", "-f", "www@corp.example");
         assertEquals(0, r.code(), r.toString());
         assertEquals("", r.err(), r.toString());
-        FakeIntake.Transaction t = intake.received.get(0);
-        assertEquals("MAIL FROM:<www@corp.example>", t.mailFrom());
-        assertEquals(List.of("alice@x.example", "bob@y.example", "hidden@z.example", "carol@x.example"), t.rcptTo());
-        assertFalse(t.wireData().contains("Bcc"), "Bcc removed: " + t.wireData());
-        assertFalse(t.wireData().contains("hidden@z.example"), t.wireData());
-        assertTrue(t.wireData().startsWith("From: www@corp.example\r\nTo: Alice"), "From added first: " + t.wireData());
+        FakeEsp.Received t = intake.received.get(0);
+        assertEquals("MAIL FROM:<www@corp.example>", t.mailLine());
+        assertEquals(List.of("alice@x.example", "bob@y.example", "hidden@z.example", "carol@x.example"), t.to());
+        assertFalse(t.wireText().contains("Bcc"), "Bcc removed: " + t.wireText());
+        assertFalse(t.wireText().contains("hidden@z.example"), t.wireText());
+        assertTrue(t.wireText().startsWith("From: www@corp.example\r\nTo: Alice"), "From added first: " + t.wireText());
         // With -i a lone dot is text: it is dot-stuffed on the wire, as is a line starting with dots.
-        assertTrue(t.wireData().endsWith("\r\nline 1\r\n..\r\n...two dots\r\nend\r\n"), t.wireData());
+        assertTrue(t.wireText().endsWith("\r\nline 1\r\n..\r\n...two dots\r\nend\r\n"), t.wireText());
     }
 
     @Test
@@ -68,11 +71,11 @@ class SendmailTest {
         AdminHarness.Result r = sendmail(msg, "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root@host.example");
         assertEquals(0, r.code(), r.toString());
         assertEquals("", r.err(), "-oem is a known no-op: " + r);
-        FakeIntake.Transaction t = intake.received.get(0);
-        assertTrue(t.mailFrom().endsWith(" BODY=8BITMIME"), t.mailFrom());
-        assertEquals(List.of("root@host.example"), t.rcptTo(), "without -t only the argument");
-        assertTrue(t.wireData().startsWith("From: root (Cron Daemon)\r\n"), "existing From kept: " + t.wireData());
-        assertTrue(t.wireData().contains("\r\n\r\n\u00c3\u00b6utput\r\n"), "8-bit bytes pass unchanged: " + t.wireData());
+        FakeEsp.Received t = intake.received.get(0);
+        assertTrue(t.mailLine().endsWith(" BODY=8BITMIME"), t.mailLine());
+        assertEquals(List.of("root@host.example"), t.to(), "without -t only the argument");
+        assertTrue(t.wireText().startsWith("From: root (Cron Daemon)\r\n"), "existing From kept: " + t.wireText());
+        assertTrue(t.wireText().contains("\r\n\r\n\u00c3\u00b6utput\r\n"), "8-bit bytes pass unchanged: " + t.wireText());
     }
 
     @Test
@@ -80,15 +83,15 @@ class SendmailTest {
         AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "-F", "Backup Job", "-f", "backup@corp.example",
                 "ops@corp.example");
         assertEquals(0, r.code(), r.toString());
-        assertTrue(intake.received.get(0).wireData().startsWith("From: Backup Job <backup@corp.example>\r\n"),
-                intake.received.get(0).wireData());
+        assertTrue(intake.received.get(0).wireText().startsWith("From: Backup Job <backup@corp.example>\r\n"),
+                intake.received.get(0).wireText());
     }
 
     @Test
     void withoutDashIALoneDotEndsTheMessage() {
         AdminHarness.Result r = sendmail("Subject: x\n\nfirst\n.\nnot sent\n", "a@x.example");
         assertEquals(0, r.code(), r.toString());
-        String data = intake.received.get(0).wireData();
+        String data = intake.received.get(0).wireText();
         assertTrue(data.endsWith("\r\nfirst\r\n"), data);
     }
 
@@ -96,8 +99,8 @@ class SendmailTest {
     void crlfAndLoneCrInputBecomeCrlf() {
         AdminHarness.Result r = sendmail("Subject: x\r\n\r\none\r\ntwo\rthree\n", "-i", "a@x.example");
         assertEquals(0, r.code(), r.toString());
-        assertTrue(intake.received.get(0).wireData().endsWith("\r\n\r\none\r\ntwo\r\nthree\r\n"),
-                intake.received.get(0).wireData());
+        assertTrue(intake.received.get(0).wireText().endsWith("\r\n\r\none\r\ntwo\r\nthree\r\n"),
+                intake.received.get(0).wireText());
     }
 
     @Test
@@ -115,27 +118,27 @@ class SendmailTest {
 
     @Test
     void temporaryRefusalIsTempfail() {
-        intake.script.put("DATA-END", "451 4.3.0 Queue storage failed, try again later");
+        intake.replyAlways("DATA_END", "451 4.3.0 Queue storage failed, try again later");
         AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "a@x.example");
         assertEquals(75, r.code(), r.toString());
         assertTrue(r.err().contains("NOT queued") && r.err().contains("451 4.3.0"), r.toString());
-        intake.script.clear();
-        intake.script.put("GREETING", "421 4.3.2 Service shutting down");
+        intake.clearRules();
+        intake.replyAlways("GREETING", "421 4.3.2 Service shutting down");
         assertEquals(75, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
     }
 
     @Test
     void permanentRefusalsMapToSysexits() {
-        intake.script.put("RCPT TO:<bad@", "550 5.1.1 No such user");
+        intake.replyAlways("RCPT TO:<bad@", "550 5.1.1 No such user");
         AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "good@x.example", "bad@x.example");
         assertEquals(67, r.code(), r.toString());
         assertTrue(r.err().contains("bad@x.example") && r.err().contains("550 5.1.1"), r.toString());
         assertTrue(intake.received.isEmpty(), "all or nothing: no copy for the good recipient");
-        intake.script.clear();
-        intake.script.put("DATA-END", "550 5.6.0 Message refused");
+        intake.clearRules();
+        intake.replyAlways("DATA_END", "550 5.6.0 Message refused");
         assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
-        intake.script.clear();
-        intake.script.put("MAIL", "553 5.1.7 Bad sender address syntax");
+        intake.clearRules();
+        intake.replyAlways("MAIL", "553 5.1.7 Bad sender address syntax");
         assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
     }
 
@@ -154,8 +157,8 @@ class SendmailTest {
     void nullSenderAndCommaListArguments() {
         AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "-f", "<>", "a@x.example, b@y.example");
         assertEquals(0, r.code(), r.toString());
-        assertEquals("MAIL FROM:<>", intake.received.get(0).mailFrom());
-        assertEquals(List.of("a@x.example", "b@y.example"), intake.received.get(0).rcptTo());
+        assertEquals("MAIL FROM:<>", intake.received.get(0).mailLine());
+        assertEquals(List.of("a@x.example", "b@y.example"), intake.received.get(0).to());
     }
 
     @Test

@@ -7,6 +7,7 @@ import relaybox.queue.MutableClock;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RetrySchedule;
+import relaybox.relay.intake.Awaits;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,13 +41,7 @@ class SpoolPreparationTest {
     }
 
     private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(5);
-        }
+        Awaits.until(condition, what);
     }
 
     private static byte[] body(int i) {

@@ -8,6 +8,7 @@ import relaybox.queue.RetrySchedule;
 import relaybox.queue.memory.InMemoryQueue;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
+import relaybox.relay.intake.Awaits;
 import relaybox.relay.log.MailLog;
 
 import java.io.IOException;
@@ -22,7 +23,6 @@ import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Wires an in-memory queue, a collecting MailLog and a dispatcher with test timeouts: every
@@ -101,16 +101,10 @@ final class Harness implements AutoCloseable {
 
     /** Waits for {@code cond}; fails with {@code what} and the mail log when the deadline passes. */
     void await(String what, Duration max, BooleanSupplier cond) {
-        long end = System.nanoTime() + max.toNanos();
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                fail("timed out after " + max + " waiting for: " + what + "\nmail log:\n" + tail());
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
+        try {
+            Awaits.until(what, max, cond::getAsBoolean, () -> "mail log:\n" + tail());
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -3,6 +3,7 @@ package relaybox.relay.intake;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.memory.InMemoryQueue;
+import relaybox.relay.forward.TestCerts;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;

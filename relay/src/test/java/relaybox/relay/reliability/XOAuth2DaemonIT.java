@@ -8,6 +8,7 @@ import relaybox.relay.control.api.ControlRequest;
 import relaybox.relay.control.api.Op;
 import relaybox.relay.forward.FakeEsp;
 import relaybox.relay.forward.FakeTokenEndpoint;
+import relaybox.relay.intake.Awaits;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +21,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * XOAUTH2 through the real daemon in a child JVM, against a Microsoft-like fake ESP (AUTH LOGIN
@@ -143,12 +143,12 @@ class XOAuth2DaemonIT {
 
     private static void await(String what, java.util.concurrent.Callable<Boolean> cond, DaemonProcess d)
             throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (!cond.call()) {
-            if (System.nanoTime() > end) {
-                fail("timed out waiting for: " + what + "\n" + d.currentLog());
+        Awaits.until(what, WAIT, cond, () -> {
+            try {
+                return d.currentLog();
+            } catch (java.io.IOException e) {
+                return "(log unreadable: " + e + ")";
             }
-            Thread.sleep(20);
-        }
+        });
     }
 }

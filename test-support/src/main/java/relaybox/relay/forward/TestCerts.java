@@ -25,11 +25,15 @@ import java.time.temporal.ChronoUnit;
 import java.util.Base64;
 import java.util.Date;
 
-/** A self-signed certificate for a host name, made with Bouncy Castle at test time. */
+/**
+ * The certificate fixture of every module's tests: a self-signed EC certificate for a host name,
+ * made with Bouncy Castle at test time, as an SSLContext for a fake server or as the PEM files an
+ * operator would hand the relay (certificate, PKCS#8 key).
+ */
 public final class TestCerts {
 
-    final X509Certificate cert;
-    final KeyPair keys;
+    private final X509Certificate cert;
+    private final KeyPair keys;
 
     private TestCerts(X509Certificate cert, KeyPair keys) {
         this.cert = cert;
@@ -72,10 +76,30 @@ public final class TestCerts {
         }
     }
 
+    /**
+     * Writes a certificate for "relay.test" and its key as dir/cert.pem and dir/key.pem, as an
+     * operator would have them for intake_tls_cert and intake_tls_key. Returns {cert, key}.
+     */
+    public static Path[] write(Path dir) throws IOException {
+        TestCerts c = selfSigned("relay.test");
+        return new Path[] {c.writePem(dir.resolve("cert.pem")), c.writeKeyPem(dir.resolve("key.pem"))};
+    }
+
+    /** Writes the private key as unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"). */
+    public Path writeKeyPem(Path file) throws IOException {
+        Files.writeString(file, "-----BEGIN PRIVATE KEY-----\n" + pem().encodeToString(keys.getPrivate().getEncoded())
+                + "\n-----END PRIVATE KEY-----\n");
+        return file;
+    }
+
+    private static Base64.Encoder pem() {
+        return Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII));
+    }
+
     /** Writes the certificate as PEM, for an upstream's ca_file. */
     public Path writePem(Path file) throws IOException {
         try {
-            String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(cert.getEncoded());
+            String b64 = pem().encodeToString(cert.getEncoded());
             Files.writeString(file, "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n");
             return file;
         } catch (java.security.cert.CertificateEncodingException e) {

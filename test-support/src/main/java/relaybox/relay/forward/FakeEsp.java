@@ -21,21 +21,32 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An in-process fake ESP for forwarder tests: a small thread-per-connection SMTP server on a
- * loopback port, scriptable per command. It records connections, every command line and every
- * received message (envelope and un-dot-stuffed bytes).
+ * The one scriptable fake SMTP server of every module's tests (the forwarder's upstream, sendmail's
+ * intake): a small thread-per-connection SMTP server on a loopback port, scriptable per command.
+ * It records connections, every command line and every received message (envelope, the MAIL line,
+ * the un-dot-stuffed bytes and the bytes exactly as they crossed the wire).
  *
  * <p>Rules match a command by prefix ("RCPT TO:<b@", "MAIL", "DATA") or one of the pseudo
  * commands GREETING, BODY (after the first body line) and DATA_END (after the final "."), and
  * apply {@code times} times: reply with a given line ("reply TEXT"), reply then close
  * ("replyclose TEXT"), hang (never answer), or close the connection ("close"). Everything else gets a normal answer.
+ * A rule that answers RCPT refuses that recipient; one that answers DATA_END refuses the message
+ * (it is not recorded).
  */
 public final class FakeEsp implements AutoCloseable {
 
-    /** One received message. */
-    public record Received(String from, List<String> to, byte[] data, boolean tls, String authUser, String mailLine) {
+    /**
+     * One received message: {@code data} without dot-stuffing, {@code wire} as sent (still
+     * dot-stuffed, CRLF line ends, without the final "."); {@code mailLine} is this session's MAIL command.
+     */
+    public record Received(String from, List<String> to, byte[] data, boolean tls, String authUser, String mailLine,
+                           byte[] wire) {
         public String text() {
             return new String(data, StandardCharsets.ISO_8859_1);
+        }
+
+        public String wireText() {
+            return new String(wire, StandardCharsets.ISO_8859_1);
         }
     }
 
@@ -61,6 +72,8 @@ public final class FakeEsp implements AutoCloseable {
     public final List<String> challengeAnswers = new CopyOnWriteArrayList<>();
     public volatile SSLContext ssl;
     public volatile boolean implicitTls;
+    /** Drop the connection at a line ending in a bare LF, as a strict intake does (sendmail's tests). */
+    public volatile boolean refuseBareLf;
 
     // Records.
     public final AtomicInteger connections = new AtomicInteger();
@@ -102,6 +115,11 @@ public final class FakeEsp implements AutoCloseable {
         return port;
     }
 
+    /** "127.0.0.1:port", as sendmail's --smtp and intake_listen take it. */
+    public String address() {
+        return InetAddress.getLoopbackAddress().getHostAddress() + ":" + port;
+    }
+
     /** Stops listening and drops every connection: the upstream is down. */
     public void stop() {
         try {
@@ -135,6 +153,17 @@ public final class FakeEsp implements AutoCloseable {
 
     public FakeEsp reply(String prefix, String reply, int times) {
         return rule(prefix, "reply " + reply, times);
+    }
+
+    /** Answers every command starting with {@code prefix} with {@code reply} until {@link #clearRules}. */
+    public FakeEsp replyAlways(String prefix, String reply) {
+        return reply(prefix, reply, Integer.MAX_VALUE);
+    }
+
+    /** Forgets every rule: from now on every command gets its normal answer. */
+    public FakeEsp clearRules() {
+        rules.clear();
+        return this;
     }
 
     public long count(String commandPrefix) {
@@ -232,14 +261,18 @@ public final class FakeEsp implements AutoCloseable {
             out.flush();
         }
 
-        /** A line with its CRLF removed, or null at end of stream. */
+        /** A line with its line end, or null at end of stream. */
         byte[] readLine() throws IOException {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
             int c;
             while ((c = in.read()) >= 0) {
                 b.write(c);
                 if (c == '\n') {
-                    return b.toByteArray();
+                    byte[] line = b.toByteArray();
+                    if (refuseBareLf && (line.length < 2 || line[line.length - 2] != '\r')) {
+                        throw new IOException("bare LF on the wire");
+                    }
+                    return line;
                 }
             }
             return b.size() == 0 ? null : b.toByteArray();
@@ -256,6 +289,7 @@ public final class FakeEsp implements AutoCloseable {
                 c.send("220 fake.esp.test ESMTP ready");
             }
             String from = null;
+            String mailLine = "";
             List<String> to = new ArrayList<>();
             boolean authed = false;
             boolean tls = implicitTls;
@@ -336,6 +370,7 @@ public final class FakeEsp implements AutoCloseable {
                         c.send("530 5.7.0 Authentication required");
                     } else {
                         from = line.substring(10).replaceAll("^<([^>]*)>.*$", "$1");
+                        mailLine = line;
                         to.clear();
                         c.send("250 2.1.0 Ok");
                     }
@@ -352,9 +387,8 @@ public final class FakeEsp implements AutoCloseable {
                         continue;
                     }
                     c.send("354 End data with <CR><LF>.<CR><LF>");
-                    byte[] data = readData(c);
-                    String mailLine = commands.stream().filter(x -> x.toUpperCase(Locale.ROOT).startsWith("MAIL"))
-                            .reduce((a, b) -> b).orElse("");
+                    ByteArrayOutputStream wire = new ByteArrayOutputStream();
+                    byte[] data = readData(c, wire);
                     if (endReplyDelayMillis > 0) {
                         Thread.sleep(endReplyDelayMillis);
                     }
@@ -362,7 +396,8 @@ public final class FakeEsp implements AutoCloseable {
                         commandsBeforeEndReply.incrementAndGet();
                     }
                     if (!act(match("DATA_END"), c)) {
-                        received.add(new Received(from, List.copyOf(to), data, tls, c.authUser, mailLine));
+                        received.add(new Received(from, List.copyOf(to), data, tls, c.authUser, mailLine,
+                                wire.toByteArray()));
                         c.send("250 2.0.0 Ok: queued as Q" + queuedAs.incrementAndGet());
                     }
                     from = null;
@@ -391,7 +426,7 @@ public final class FakeEsp implements AutoCloseable {
         }
     }
 
-    private byte[] readData(Conn c) throws IOException {
+    private byte[] readData(Conn c, ByteArrayOutputStream wire) throws IOException {
         ByteArrayOutputStream data = new ByteArrayOutputStream();
         boolean first = true;
         while (true) {
@@ -406,6 +441,7 @@ public final class FakeEsp implements AutoCloseable {
             if (l.length == 3 && l[0] == '.' && l[1] == '\r' && l[2] == '\n') {
                 return data.toByteArray();
             }
+            wire.write(l, 0, l.length);
             int off = l.length > 0 && l[0] == '.' ? 1 : 0;
             data.write(l, off, l.length - off);
         }
