@@ -10,7 +10,7 @@ import relaybox.relay.config.ControlConfig;
 import relaybox.relay.control.ControlServer;
 import relaybox.relay.control.ControlService;
 import relaybox.relay.control.StatusSource;
-import relaybox.relay.control.UpstreamTester;
+import relaybox.relay.forward.UpstreamTester;
 import relaybox.relay.log.MailLog;
 
 import java.io.ByteArrayInputStream;

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.control.ControlJson;
 import relaybox.relay.control.StatusSource;
-import relaybox.relay.control.UpstreamTester;
+import relaybox.relay.forward.UpstreamTester;
 
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

@@ -6,7 +6,7 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.control.ControlJson;
-import relaybox.relay.control.UpstreamTester;
+import relaybox.relay.forward.UpstreamTester;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

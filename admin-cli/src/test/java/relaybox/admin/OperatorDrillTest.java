@@ -199,7 +199,7 @@ class OperatorDrillTest {
             }
         };
         relaybox.relay.control.ControlService service = new relaybox.relay.control.ControlService(queue, status,
-                new relaybox.relay.forward.UpstreamProbe(cfg), () -> "", log, clock);
+                new relaybox.relay.forward.UpstreamProbe(cfg)::probeAll, () -> "", log, clock);
         service.onRetry(d::probeNow);
         Path socket = tmp.resolve("control.sock");
         relaybox.relay.control.ControlServer server = new relaybox.relay.control.ControlServer(

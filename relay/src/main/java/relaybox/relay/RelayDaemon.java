@@ -198,7 +198,8 @@ public final class RelayDaemon {
         pickup = new DropPickup(config.local().dropDir(), config.local().dropPoll(), queue, signer, names,
                 config.intake(), mailLog, Clock.systemDefaultZone());
         pickup.start();
-        ControlService service = new ControlService(queue, status, new UpstreamProbe(config.forward(), dispatcher::forwarder),
+        UpstreamProbe probe = new UpstreamProbe(config.forward(), dispatcher::forwarder);
+        ControlService service = new ControlService(queue, status, probe::probeAll,
                 config::effective, mailLog, Clock.systemUTC());
         service.onRetry(dispatcher::probeNow);
         retention = RetentionSweep.start(service, config.queue().failedRetention(), Clock.systemUTC());

@@ -2,7 +2,6 @@ package relaybox.relay.forward;
 
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
-import relaybox.relay.control.UpstreamTester;
 
 import java.io.IOException;
 import java.nio.file.Files;

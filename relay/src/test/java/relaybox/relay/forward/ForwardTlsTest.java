@@ -145,11 +145,11 @@ class ForwardTlsTest {
         startTlsEsp(localhost);
         esp.limits = "MAILMAX=3";
         Harness.Up u = tlsUpstream("starttls");
-        java.util.List<relaybox.relay.control.UpstreamTester.Step> steps =
+        java.util.List<UpstreamTester.Step> steps =
                 new UpstreamProbe(Harness.config(1, u.build())).probeAll().get(0).steps();
         assertEquals(List.of("connect", "greeting", "ehlo", "starttls", "certificate", "ehlo", "auth", "limits"),
-                steps.stream().map(relaybox.relay.control.UpstreamTester.Step::name).toList(), steps.toString());
-        assertTrue(steps.stream().allMatch(relaybox.relay.control.UpstreamTester.Step::ok), steps.toString());
+                steps.stream().map(UpstreamTester.Step::name).toList(), steps.toString());
+        assertTrue(steps.stream().allMatch(UpstreamTester.Step::ok), steps.toString());
         assertTrue(steps.get(4).detail().contains("subject 'CN=localhost'") && steps.get(4).detail().contains("ca_file"),
                 steps.get(4).detail());
         assertTrue(steps.get(6).detail().startsWith("PLAIN as user: 235"), steps.get(6).detail());
@@ -166,7 +166,7 @@ class ForwardTlsTest {
             u = tlsUpstream("starttls");
             u.port = other.port();
             steps = new UpstreamProbe(Harness.config(1, u.build())).probeAll().get(0).steps();
-            relaybox.relay.control.UpstreamTester.Step last = steps.get(steps.size() - 1);
+            UpstreamTester.Step last = steps.get(steps.size() - 1);
             assertEquals("certificate", last.name(), steps.toString());
             assertTrue(!last.ok() && last.detail().contains("is not trusted by ca_file"), last.detail());
             assertEquals(0, other.count("AUTH"));

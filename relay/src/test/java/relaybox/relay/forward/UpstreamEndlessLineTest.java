@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
-import relaybox.relay.control.UpstreamTester;
 
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;

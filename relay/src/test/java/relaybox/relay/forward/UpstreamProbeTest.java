@@ -5,7 +5,6 @@ import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
-import relaybox.relay.control.UpstreamTester;
 
 import java.net.ServerSocket;
 import java.nio.file.Path;
