@@ -1,7 +1,6 @@
 package relaybox.relay.config;
 
-import relaybox.relay.dkim.Canonicalization;
-import relaybox.relay.dkim.DkimAlgorithm;
+import relaybox.relay.mail.MailNames;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,10 +13,11 @@ import java.util.Set;
 /**
  * DKIM's settings ({@code dkim_*} keys and the {@code [[dkim_key]]} tables). DKIM is on when at
  * least one key is configured. Key files are read by {@code DkimKeys}, not here, so this record
- * stays a plain description of the file.
+ * stays a plain description of the file: plain values only (names, not the DKIM package's types),
+ * which the DKIM package turns into its own.
  *
- * @param headerCanon  first half of dkim_canonicalization
- * @param bodyCanon    second half of dkim_canonicalization
+ * @param headerCanon  first half of dkim_canonicalization: "relaxed" or "simple"
+ * @param bodyCanon    second half of dkim_canonicalization: "relaxed" or "simple"
  * @param headers      dkim_headers: header fields to sign, each instance present is signed
  * @param oversign     dkim_oversign_headers: fields signed once more than present, so none can be added
  * @param expiry       dkim_expiry: x= is t= plus this; zero means no x= tag
@@ -28,7 +28,7 @@ import java.util.Set;
  *                     sign mail whose own domain has none; "" otherwise
  * @param keys         the [[dkim_key]] tables
  */
-public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCanon, List<String> headers,
+public record DkimConfig(String headerCanon, String bodyCanon, List<String> headers,
                          List<String> oversign, Duration expiry, KeyBy keyBy, boolean subdomains, NoKey noKey,
                          String signWith, List<KeySpec> keys) {
 
@@ -42,7 +42,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
     public enum NoKey { SEND_UNSIGNED, REFUSE, SIGN_WITH }
 
     /** Without dkim_sign_with, for callers that never use "sign_with". */
-    public DkimConfig(Canonicalization headerCanon, Canonicalization bodyCanon, List<String> headers,
+    public DkimConfig(String headerCanon, String bodyCanon, List<String> headers,
                       List<String> oversign, Duration expiry, KeyBy keyBy, boolean subdomains, NoKey noKey,
                       List<KeySpec> keys) {
         this(headerCanon, bodyCanon, headers, oversign, expiry, keyBy, subdomains, noKey, "", keys);
@@ -55,10 +55,10 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
      * @param domain    domain: the d= domain, lower case, A-labels
      * @param selector  selector: the s= selector
      * @param keyFile   key_file: PEM private key, PKCS#1 or PKCS#8
-     * @param algorithm algorithm: "rsa" or "ed25519"; null means take it from the key file
+     * @param algorithm algorithm: "rsa" or "ed25519" (the k= key type); null means take it from the key file
      * @param active    active: signs new mail; inactive keys stay published and checkable during rotation
      */
-    public record KeySpec(String where, String domain, String selector, Path keyFile, DkimAlgorithm algorithm,
+    public record KeySpec(String where, String domain, String selector, Path keyFile, String algorithm,
                           boolean active) {
     }
 
@@ -105,7 +105,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
         String signWithRaw = r.string("dkim_sign_with", "");
         List<KeySpec> keys = keys(r);
         String signWith = signWith(r, noKey, signWithRaw, keys);
-        return new DkimConfig(Canonicalization.byName(hb[0]), Canonicalization.byName(hb[1]), headers, oversign,
+        return new DkimConfig(hb[0], hb[1], headers, oversign,
                 expiry, keyBy, sub, noKey, signWith, keys);
     }
 
@@ -121,7 +121,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
             throw r.error("dkim_sign_with", "dkim_no_key = \"sign_with\" needs the domain whose key signs "
                     + "mail without a key of its own (your domain, with a [[dkim_key]] table)", raw);
         }
-        String domain = relaybox.relay.dkim.HeaderFields.domainOf(raw)
+        String domain = MailNames.domainOf(raw)
                 .orElseThrow(() -> r.error("dkim_sign_with", "is not a domain name", raw));
         if (keys.stream().noneMatch(k -> k.active() && k.domain().equals(domain))) {
             throw r.error("dkim_sign_with", "no active [[dkim_key]] has domain = \"" + domain + "\"", raw);
@@ -140,7 +140,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
             if (domainRaw == null || domainRaw.isBlank()) {
                 throw t.error("domain", "is required", "");
             }
-            String domain = relaybox.relay.dkim.HeaderFields.domainOf(domainRaw)
+            String domain = MailNames.domainOf(domainRaw)
                     .orElseThrow(() -> t.error("domain", "is not a domain name", domainRaw));
             String selector = t.string("selector", null);
             if (selector == null || !SELECTOR.matcher(selector).matches()) {
@@ -150,20 +150,16 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
             if (file == null) {
                 throw t.error("key_file", "is required: the PEM private key's path", "");
             }
-            String alg = t.string("algorithm", null);
-            DkimAlgorithm algorithm = null;
-            if (alg != null) {
-                if (!alg.equals("rsa") && !alg.equals("ed25519")) {
-                    throw t.error("algorithm", "expected one of rsa, ed25519", alg);
-                }
-                algorithm = DkimAlgorithm.byName(alg);
+            String algorithm = t.string("algorithm", null);
+            if (algorithm != null && !algorithm.equals("rsa") && !algorithm.equals("ed25519")) {
+                throw t.error("algorithm", "expected one of rsa, ed25519", algorithm);
             }
             boolean isActive = t.bool("active", true);
             if (!selectors.add(domain + "/" + selector)) {
                 throw t.error("selector", "is configured twice for domain " + domain, selector);
             }
             if (isActive && algorithm != null && !active.add(domain + "/" + algorithm)) {
-                throw t.error("active", "only one " + alg + " key per domain may be active (" + domain
+                throw t.error("active", "only one " + algorithm + " key per domain may be active (" + domain
                         + "); set active = false on the others", true);
             }
             out.add(new KeySpec(where, domain, selector, file, algorithm, isActive));
@@ -174,7 +170,7 @@ public record DkimConfig(Canonicalization headerCanon, Canonicalization bodyCano
     private static List<String> headerNames(ConfigReader r, String key, List<String> def) throws ConfigException {
         List<String> names = r.stringList(key, def);
         for (String n : names) {
-            if (!relaybox.relay.dkim.HeaderFields.isFieldName(n)) {
+            if (!MailNames.isFieldName(n)) {
                 throw r.error(key, "not a header field name", n);
             }
             if (n.equalsIgnoreCase("DKIM-Signature")) {

@@ -95,9 +95,9 @@ public final class DkimKeys {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException(where + ": " + e.getMessage());
             }
-            if (s.algorithm() != null && s.algorithm() != alg) {
+            if (s.algorithm() != null && DkimAlgorithm.byName(s.algorithm()) != alg) {
                 throw new ConfigException(where + ": the file holds an " + alg.keyType() + " key but algorithm = \""
-                        + s.algorithm().keyType() + "\"");
+                        + s.algorithm() + "\"");
             }
             int bits = DkimRecord.bits(pair.getPublic());
             if (alg == DkimAlgorithm.RSA_SHA256 && bits < MIN_RSA_BITS) {

@@ -50,11 +50,16 @@ public final class DkimSigner implements MessageSigner {
     private static final int LINE = 76;
 
     private final DkimConfig config;
+    /** dkim_canonicalization, turned from the configuration's names into ours once. */
+    private final Canonicalization headerCanon;
+    private final Canonicalization bodyCanon;
     private final DkimKeys keys;
     private final Clock clock;
 
     public DkimSigner(DkimConfig config, DkimKeys keys, Clock clock) {
         this.config = config;
+        this.headerCanon = Canonicalization.byName(config.headerCanon());
+        this.bodyCanon = Canonicalization.byName(config.bodyCanon());
         this.keys = keys;
         this.clock = clock;
     }
@@ -80,7 +85,7 @@ public final class DkimSigner implements MessageSigner {
     /** One message being signed. */
     public final class Session implements Signing {
         private final String envelopeSender;
-        private final BodyHasher body = new BodyHasher(config.bodyCanon());
+        private final BodyHasher body = new BodyHasher(bodyCanon);
         private byte[] header = new byte[4096];
         private int headerLen;
         private boolean inHeader = true;
@@ -211,7 +216,7 @@ public final class DkimSigner implements MessageSigner {
         Folder f = new Folder("DKIM-Signature:");
         f.add("v=1;", true);
         f.add("a=" + k.algorithm().tag() + ";", true);
-        f.add("c=" + config.headerCanon().tag() + "/" + config.bodyCanon().tag() + ";", true);
+        f.add("c=" + headerCanon.tag() + "/" + bodyCanon.tag() + ";", true);
         f.add("d=" + k.domain() + ";", true);
         f.add("s=" + k.selector() + ";", true);
         f.add("t=" + t + ";", true);
@@ -225,7 +230,7 @@ public final class DkimSigner implements MessageSigner {
         f.add("bh=" + Base64.getEncoder().encodeToString(bh) + ";", true);
         f.add("b=", true);
         String unsigned = f.text();
-        byte[] data = headerData(config.headerCanon(), fields, h, unsigned);
+        byte[] data = headerData(headerCanon, fields, h, unsigned);
         String b = Base64.getEncoder().encodeToString(k.algorithm().sign(k.privateKey(), data));
         for (int i = 0; i < b.length(); ) {
             int room = Math.max(LINE - f.lineLength(), 8);

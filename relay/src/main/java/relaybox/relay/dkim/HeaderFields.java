@@ -1,6 +1,7 @@
 package relaybox.relay.dkim;
 
-import java.net.IDN;
+import relaybox.relay.mail.MailNames;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,21 +32,9 @@ public final class HeaderFields {
         return fields;
     }
 
-    /**
-     * True for a field name as RFC 5322 allows it: printable US-ASCII except the colon. A loop,
-     * not a regex: the intake asks for every header field of every message.
-     */
+    /** A field name as RFC 5322 allows it ({@link MailNames#isFieldName}). */
     public static boolean isFieldName(String s) {
-        if (s.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '!' || c > '~' || c == ':') {
-                return false;
-            }
-        }
-        return true;
+        return MailNames.isFieldName(s);
     }
 
     /** Splits {@code text} (CRLF line ends; a line starting with SP/HTAB continues a field). */
@@ -135,21 +124,9 @@ public final class HeaderFields {
         return domainOf(addr.substring(at + 1));
     }
 
-    /** Normalises a domain for key lookup: trimmed, no trailing dot, A-label, lower case. */
+    /** Normalises a domain for key lookup ({@link MailNames#domainOf}). */
     public static Optional<String> domainOf(String raw) {
-        String d = raw.trim().replaceAll("[;>\\s].*$", "");
-        if (d.endsWith(".")) {
-            d = d.substring(0, d.length() - 1);
-        }
-        if (d.isEmpty() || d.startsWith("[")) {
-            return Optional.empty(); // address literals have no DKIM domain
-        }
-        try {
-            d = IDN.toASCII(d, IDN.ALLOW_UNASSIGNED);
-        } catch (IllegalArgumentException e) {
-            return Optional.empty();
-        }
-        return Optional.of(d.toLowerCase(Locale.ROOT));
+        return MailNames.domainOf(raw);
     }
 
     private static String stripCommentsAndQuotes(String v) {

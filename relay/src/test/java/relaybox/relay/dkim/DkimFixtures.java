@@ -74,7 +74,7 @@ final class DkimFixtures {
     }
 
     static DkimConfig config(Canonicalization header, Canonicalization body) {
-        return new DkimConfig(header, body, DkimConfig.DEFAULT_HEADERS, DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO,
+        return new DkimConfig(header.tag(), body.tag(), DkimConfig.DEFAULT_HEADERS, DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO,
                 DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.SEND_UNSIGNED, List.of());
     }
 

@@ -29,7 +29,7 @@ class DkimSignerTest {
     }
 
     static DkimConfig with(Duration expiry, DkimConfig.KeyBy keyBy, boolean subdomains, DkimConfig.NoKey noKey) {
-        return new DkimConfig(Canonicalization.RELAXED, Canonicalization.RELAXED, DkimConfig.DEFAULT_HEADERS,
+        return new DkimConfig("relaxed", "relaxed", DkimConfig.DEFAULT_HEADERS,
                 DkimConfig.DEFAULT_OVERSIGN, expiry, keyBy, subdomains, noKey, List.of());
     }
 

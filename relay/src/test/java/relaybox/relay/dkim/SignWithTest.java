@@ -26,7 +26,7 @@ class SignWithTest {
     Path dir;
 
     private static DkimConfig config(DkimConfig.NoKey noKey, String signWith) {
-        return new DkimConfig(Canonicalization.RELAXED, Canonicalization.RELAXED, DkimConfig.DEFAULT_HEADERS,
+        return new DkimConfig("relaxed", "relaxed", DkimConfig.DEFAULT_HEADERS,
                 DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO, DkimConfig.KeyBy.FROM, false, noKey, signWith, List.of());
     }
 

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.DkimConfig;
 import relaybox.relay.config.IntakeConfig;
-import relaybox.relay.dkim.Canonicalization;
 import relaybox.relay.dkim.DkimAlgorithm;
 import relaybox.relay.dkim.DkimKey;
 import relaybox.relay.dkim.DkimKeys;
@@ -56,7 +55,7 @@ class DkimEndToEndTest {
                         Path.of("/none"), true),
                 new DkimKey("corp.example", "e1", DkimAlgorithm.ED25519_SHA256, ed.getPrivate(), ed.getPublic(),
                         Path.of("/none"), true)));
-        DkimConfig dkim = new DkimConfig(Canonicalization.RELAXED, Canonicalization.RELAXED,
+        DkimConfig dkim = new DkimConfig("relaxed", "relaxed",
                 DkimConfig.DEFAULT_HEADERS, DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO, DkimConfig.KeyBy.FROM, false,
                 DkimConfig.NoKey.REFUSE, List.of());
         Map<String, String> dns = Map.of("r1._domainkey.corp.example", keys.all().get(0).txtRecord(),

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.config.DkimConfig;
 import relaybox.relay.config.ForwardConfig;
-import relaybox.relay.dkim.Canonicalization;
 import relaybox.relay.dkim.DkimAlgorithm;
 import relaybox.relay.dkim.DkimKey;
 import relaybox.relay.dkim.DkimKeys;
@@ -60,7 +59,7 @@ class DsnSigningTest {
     }
 
     private static DkimSigner signer(DkimConfig.NoKey noKey, String signWith, DkimKey... keys) {
-        DkimConfig c = new DkimConfig(Canonicalization.RELAXED, Canonicalization.RELAXED, DkimConfig.DEFAULT_HEADERS,
+        DkimConfig c = new DkimConfig("relaxed", "relaxed", DkimConfig.DEFAULT_HEADERS,
                 DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO, DkimConfig.KeyBy.FROM, false, noKey, signWith, List.of());
         return new DkimSigner(c, new DkimKeys(List.of(keys)), Clock.systemUTC());
     }

@@ -2,7 +2,6 @@ package relaybox.relay.intake;
 
 import relaybox.queue.memory.InMemoryQueue;
 import relaybox.relay.config.DkimConfig;
-import relaybox.relay.dkim.Canonicalization;
 import relaybox.relay.dkim.DkimAlgorithm;
 import relaybox.relay.dkim.DkimKey;
 import relaybox.relay.dkim.DkimKeys;
@@ -64,7 +63,7 @@ public final class IntakeDkimBench {
     }
 
     static MessageSigner signer(List<DkimKey> keys) {
-        DkimConfig c = new DkimConfig(Canonicalization.RELAXED, Canonicalization.RELAXED, DkimConfig.DEFAULT_HEADERS,
+        DkimConfig c = new DkimConfig("relaxed", "relaxed", DkimConfig.DEFAULT_HEADERS,
                 DkimConfig.DEFAULT_OVERSIGN, Duration.ZERO, DkimConfig.KeyBy.FROM, false, DkimConfig.NoKey.REFUSE,
                 List.of());
         return new DkimSigner(c, new DkimKeys(keys), Clock.systemUTC());
