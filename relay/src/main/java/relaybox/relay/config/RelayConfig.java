@@ -29,7 +29,7 @@ public record RelayConfig(Path file, IntakeConfig intake, QueueConfig queue, For
         ForwardConfig forward = ForwardConfig.from(r);
         if (forward.heloName().isEmpty()) {
             // "": the machine's FQDN, else intake_hostname, else the address literal; never "localhost".
-            forward = forward.withHeloName(relaybox.relay.forward.HeloName.resolve(intake.hostname()));
+            forward = forward.withHeloName(HeloName.resolve(intake.hostname()));
         }
         DkimConfig dkim = DkimConfig.from(r);
         if (!dkim.expiry().isZero() && dkim.expiry().compareTo(queue.retry().lifetime()) <= 0) {

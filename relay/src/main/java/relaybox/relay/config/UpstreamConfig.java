@@ -109,7 +109,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
         List<String> rules = r.stringList("temporary_replies", List.of());
         for (String rule : rules) {
             try {
-                relaybox.relay.forward.ReplyRule.parse(rule);
+                ReplyRuleText.parse(rule);
             } catch (IllegalArgumentException e) {
                 throw r.error("temporary_replies", e.getMessage(), rule);
             }

@@ -1,5 +1,7 @@
 package relaybox.relay.forward;
 
+import relaybox.relay.config.ReplyRuleText;
+
 import java.util.Locale;
 
 /**
@@ -10,14 +12,10 @@ import java.util.Locale;
  */
 public record ReplyRule(String codePrefix, String text) {
 
+    /** The rule as written; the syntax is the configuration's ({@link ReplyRuleText}), checked at load. */
     public static ReplyRule parse(String rule) {
-        String r = rule.strip();
-        int sp = r.indexOf(' ');
-        String code = sp < 0 ? r : r.substring(0, sp);
-        if (code.isEmpty() || code.length() > 3 || !code.chars().allMatch(Character::isDigit)) {
-            throw new IllegalArgumentException("a reply rule starts with a reply code, like \"454 Throttling\"");
-        }
-        return new ReplyRule(code, sp < 0 ? "" : r.substring(sp + 1).strip().toLowerCase(Locale.ROOT));
+        ReplyRuleText t = ReplyRuleText.parse(rule);
+        return new ReplyRule(t.codePrefix(), t.text());
     }
 
     public boolean matches(UpstreamReply reply) {

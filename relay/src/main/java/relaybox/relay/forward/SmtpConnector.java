@@ -7,6 +7,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import relaybox.relay.config.ForwardConfig;
+import relaybox.relay.config.HeloName;
 import relaybox.relay.config.TlsMode;
 import relaybox.relay.config.UpstreamConfig;
 

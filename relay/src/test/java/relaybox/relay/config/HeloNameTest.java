@@ -1,4 +1,4 @@
-package relaybox.relay.forward;
+package relaybox.relay.config;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

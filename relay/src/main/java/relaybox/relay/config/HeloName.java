@@ -1,4 +1,4 @@
-package relaybox.relay.forward;
+package relaybox.relay.config;
 
 import java.net.Inet6Address;
 import java.net.InetAddress;
