@@ -31,19 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * CVE-2011-0411 style), as James's AllButStartTls framer does.
  *
  * <h2>Message bytes</h2>
- * In DATA only CRLF ends a line. The framer removes the dot-stuffing, finds the terminating
- * {@code <CRLF>.<CRLF>} and hands the session the message bytes in {@link DataChunk}s of at most
- * {@link #CHUNK} bytes, so a long line passes whole without the framer ever holding more than one
- * chunk. A bare CR or bare LF marks the message as bad: nothing more is passed on, the bytes are
- * read up to the real terminator, and {@link DataEnd#bareNewline()} tells the session to refuse
- * it with 550 and close (Postfix's {@code smtpd_forbid_bare_newline = reject}).
- *
- * <p>In normalize mode (asked for per message by {@link #expectData(boolean)}, for trusted
- * clients only) a bare LF is passed on as CRLF instead, as Postfix's {@code normalize} does. The
- * end of the message is still only {@code <CRLF>.<CRLF>}: a line that follows a bare LF has its
- * leading dot removed (it was dot-stuffed, as smtplib does after every LF) but can never end the
- * message, so {@code <LF>.<LF>}, {@code <LF>.<CR><LF>} and {@code <CR><LF>.<LF>} neither end nor
- * split it. A bare CR is refused in both modes.
+ * In DATA the bytes go to {@link DataFramer}, which removes the dot-stuffing, finds the
+ * terminating {@code <CRLF>.<CRLF>} (only CRLF ends a line there) and refuses bare CR and LF.
  *
  * <h2>Flow control</h2>
  * Bytes passed on but not yet consumed are counted; above {@link #HIGH_WATER} the framer stops reading from the socket until
@@ -89,20 +78,15 @@ final class IntakeFramer extends ByteToMessageDecoder {
     private final AtomicLong pending = new AtomicLong();
     private ChannelHandlerContext ctx;
 
+    private final DataFramer message = new DataFramer(() -> ctx.alloc(), this::emit);
+
     // The fields below are used on the I/O thread only, except where marked volatile.
     private volatile boolean dataMode;
     private volatile boolean dataRequested;
     private volatile boolean normalizeRequested;
-    /** This message's bare LFs become CRLF (trusted client, intake_bare_newline = normalize). */
-    private boolean normalize;
-    /** At the start of a line that follows a normalised bare LF: a dot is unstuffed, never an end. */
-    private boolean afterBareLf;
     private boolean paused;
     private boolean pausedForStartTls;
     private boolean skippingLongLine;
-    private boolean atLineStart;
-    private boolean bareNewline;
-    private ByteBuf data;
 
     IntakeFramer(boolean startTlsOffered) {
         this.startTlsOffered = startTlsOffered;
@@ -134,10 +118,7 @@ final class IntakeFramer extends ByteToMessageDecoder {
             if (dataRequested) {
                 dataRequested = false;
                 dataMode = true;
-                atLineStart = true;
-                bareNewline = false;
-                afterBareLf = false;
-                normalize = normalizeRequested;
+                message.start(normalizeRequested);
             }
             if (pausedForStartTls) {
                 pausedForStartTls = false;
@@ -186,7 +167,7 @@ final class IntakeFramer extends ByteToMessageDecoder {
                 break;
             }
         }
-        flushData(out);
+        message.flush(out);
         if (paused && in.readableBytes() > HIGH_WATER) {
             // A client that does not wait for our reply to DATA or STARTTLS: stop reading.
             ctx.channel().config().setAutoRead(false);
@@ -253,112 +234,15 @@ final class IntakeFramer extends ByteToMessageDecoder {
         return in.toString(in.readerIndex(), len, StandardCharsets.US_ASCII).trim().toUpperCase(Locale.ROOT);
     }
 
-    /** Reads message bytes; false when more bytes are needed to decide. */
+    /** Reads message bytes; true at the end of the message, false when more bytes are needed. */
     private boolean decodeData(ByteBuf in, List<Object> out) {
-        while (in.isReadable()) {
-            int r = in.readerIndex();
-            if (afterBareLf) {
-                afterBareLf = false;
-                if (in.getByte(r) == '.') {
-                    // Dot-stuffed after a bare LF: unstuffed, but this line never ends the message.
-                    in.skipBytes(1);
-                    continue;
-                }
-            }
-            if (atLineStart && in.getByte(r) == '.') {
-                if (in.readableBytes() < 3) {
-                    if (in.readableBytes() == 2 && in.getByte(r + 1) != '\r') {
-                        in.skipBytes(1);
-                        atLineStart = false;
-                        continue;
-                    }
-                    return false;
-                }
-                if (in.getByte(r + 1) == '\r' && in.getByte(r + 2) == '\n') {
-                    in.skipBytes(3);
-                    flushData(out);
-                    emit(out, new DataEnd(bareNewline), 0);
-                    dataMode = false;
-                    bareNewline = false;
-                    // Nothing after the dot is read until the session has answered it.
-                    paused = true;
-                    return true;
-                }
-                // RFC 5321 4.5.2: a leading dot is removed when the line has more characters.
-                in.skipBytes(1);
-                atLineStart = false;
-                continue;
-            }
-            atLineStart = false;
-            int room = CHUNK - (data == null ? 0 : data.readableBytes());
-            int limit = Math.min(in.readableBytes(), room);
-            int i = in.forEachByte(r, limit, b -> b != '\r' && b != '\n');
-            if (i < 0) {
-                take(in, limit, out);
-                continue;
-            }
-            take(in, i - r, out);
-            if (in.getByte(i) == '\n') {
-                // A bare LF never starts a new line, so "\n.\r\n" cannot end the message.
-                if (normalize && !bareNewline) {
-                    takeCr(out);
-                    take(in, 1, out);
-                    afterBareLf = true;
-                    continue;
-                }
-                bareNewline = true;
-                take(in, 1, out);
-                continue;
-            }
-            if (i + 1 >= in.writerIndex()) {
-                return false;
-            }
-            if (in.getByte(i + 1) == '\n') {
-                take(in, 2, out);
-                atLineStart = true;
-            } else {
-                bareNewline = true;
-                take(in, 1, out);
-            }
+        if (!message.decode(in, out)) {
+            return false;
         }
-        return false;
-    }
-
-    /** Moves {@code n} message bytes to the chunk being filled, or drops them once the message is bad. */
-    private void take(ByteBuf in, int n, List<Object> out) {
-        if (n == 0) {
-            return;
-        }
-        if (bareNewline) {
-            in.skipBytes(n);
-            return;
-        }
-        if (data == null) {
-            data = ctx.alloc().buffer(Math.min(CHUNK, Math.max(n, 4096)), CHUNK + 2);
-        }
-        data.writeBytes(in, n);
-        if (data.readableBytes() >= CHUNK) {
-            flushData(out);
-        }
-    }
-
-    /** The CR that makes a normalised bare LF a CRLF. */
-    private void takeCr(List<Object> out) {
-        if (data == null) {
-            data = ctx.alloc().buffer(4096, CHUNK + 2);
-        }
-        data.writeByte('\r');
-        if (data.readableBytes() >= CHUNK) {
-            flushData(out);
-        }
-    }
-
-    private void flushData(List<Object> out) {
-        if (data != null && data.isReadable()) {
-            ByteBuf d = data;
-            data = null;
-            emit(out, new DataChunk(d), d.readableBytes());
-        }
+        dataMode = false;
+        // Nothing after the dot is read until the session has answered it.
+        paused = true;
+        return true;
     }
 
     private void emit(List<Object> out, Event e, long bytes) {
@@ -381,9 +265,6 @@ final class IntakeFramer extends ByteToMessageDecoder {
 
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) {
-        if (data != null) {
-            data.release();
-            data = null;
-        }
+        message.release();
     }
 }
