@@ -11,21 +11,11 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.protocols.api.handler.ProtocolHandler;
-import org.apache.james.protocols.api.handler.WiringException;
 import org.apache.james.protocols.netty.Encryption;
 import org.apache.james.protocols.netty.HandlerConstants;
 import org.apache.james.protocols.smtp.SMTPConfigurationImpl;
 import org.apache.james.protocols.smtp.SMTPProtocolHandlerChain;
-import org.apache.james.protocols.smtp.core.DataCmdHandler;
-import org.apache.james.protocols.smtp.core.DataLineMessageHookHandler;
-import org.apache.james.protocols.smtp.core.MailCmdHandler;
-import org.apache.james.protocols.smtp.core.PostmasterAbuseRcptHook;
-import org.apache.james.protocols.smtp.core.RcptCmdHandler;
-import org.apache.james.protocols.smtp.core.ReceivedDataLineFilter;
-import org.apache.james.protocols.smtp.core.esmtp.AuthCmdHandler;
-import org.apache.james.protocols.smtp.core.esmtp.MailSizeEsmtpExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.Queue;
@@ -61,14 +51,8 @@ import java.util.concurrent.TimeUnit;
  * wake-ups per command.)
  *
  * <h2>The handler chain</h2>
- * James's defaults minus: MailCmdHandler and RcptCmdHandler (ASCII-only address parsing; replaced
- * by {@link MailCommand} and {@link RcptCommand}), DataCmdHandler (replaced by {@link DataCommand}),
- * MailSizeEsmtpExtension (counts dot-stuffed bytes; SIZE is ours), AuthCmdHandler (asks for a
- * password before it looks at TLS and checks it on the event loop; replaced by {@link AuthExchange}),
- * ReceivedDataLineFilter (rewrites
- * the client's bytes and does a reverse DNS lookup), DataLineMessageHookHandler (buffers and
- * hands truncated messages to hooks) and PostmasterAbuseRcptHook (accepts postmaster for any
- * client, bypassing the relay policy). Ours are appended after the remaining defaults.
+ * James's defaults with relaybox's handlers in place of those that cannot be used: see
+ * {@link IntakeChain}. {@link SmtpSettings} is James's view of the configuration.
  *
  * <h2>Stopping</h2>
  * {@link #stop()} closes the listeners first, then waits up to {@code intake_drain_timeout} for
@@ -112,7 +96,7 @@ public final class IntakeServer implements AutoCloseable {
         this.auth = new AuthExchange(credentials, new AuthThrottle(config.authMaxFailures(),
                 config.limits().authNetworkFailures(), config.limits().authGlobalFailures(), Clock.systemUTC()),
                 passwordChecks, metrics);
-        this.chain = buildChain(config, auth,
+        this.chain = IntakeChain.build(config, auth,
                 metrics == null ? JamesMetricFactory.noop() : new JamesMetricFactory(metrics));
         this.guard = new SessionGuard(config.maxConnections(), config.maxConnectionsPerClient(), config.hostname(),
                 intake.policy);
@@ -127,39 +111,6 @@ public final class IntakeServer implements AutoCloseable {
         intake.localNames = names;
         intake.bareNewline = bareNewline;
         return this;
-    }
-
-    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth) throws WiringException {
-        return buildChain(config, auth, JamesMetricFactory.noop());
-    }
-
-    static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth, MetricFactory metrics)
-            throws WiringException {
-        SMTPProtocolHandlerChain chain = new SMTPProtocolHandlerChain(metrics);
-        List<ProtocolHandler> unwanted = new ArrayList<>();
-        for (ProtocolHandler h : chain) {
-            if (h instanceof MailCmdHandler || h instanceof RcptCmdHandler
-                    || (h instanceof DataCmdHandler && !(h instanceof DataCommand))
-                    || h instanceof MailSizeEsmtpExtension || h instanceof ReceivedDataLineFilter
-                    || h instanceof DataLineMessageHookHandler || h instanceof PostmasterAbuseRcptHook
-                    || h instanceof AuthCmdHandler
-                    || (h instanceof org.apache.james.protocols.smtp.core.esmtp.EhloCmdHandler
-                    && !(h instanceof EhloCommand))) {
-                unwanted.add(h);
-            }
-        }
-        // removeAll, not an iterator: the chain's iterator remove() does nothing.
-        chain.removeAll(unwanted);
-        chain.add(new EhloCommand(metrics));
-        chain.add(new MailCommand());
-        chain.add(new RcptCommand());
-        chain.add(new DataCommand());
-        chain.add(new EsmtpExtensions(config.maxMessageSize()));
-        // AUTH lines never reach James (IntakeCoreHandler hands them to the exchange); it is in
-        // the chain for the EHLO keyword only.
-        chain.add(auth);
-        chain.wireExtensibleHandlers();
-        return chain;
     }
 
     /** The handlers in the chain, for the wiring test. */
@@ -299,59 +250,5 @@ public final class IntakeServer implements AutoCloseable {
     @Override
     public void close() {
         stop();
-    }
-
-    /** James's view of our settings. */
-    private static final class SmtpSettings extends SMTPConfigurationImpl {
-        private final IntakeConfig config;
-        private final boolean auth;
-        private final RelayPolicy policy;
-
-        SmtpSettings(IntakeConfig config, boolean auth, RelayPolicy policy) {
-            this.config = config;
-            this.auth = auth;
-            this.policy = policy;
-            setHeloEhloEnforcement(true);
-        }
-
-        @Override
-        public String getHelloName() {
-            return config.hostname();
-        }
-
-        @Override
-        public String getGreeting() {
-            return config.hostname() + " ESMTP relaybox";
-        }
-
-        @Override
-        public String getSoftwareName() {
-            return "relaybox";
-        }
-
-        @Override
-        public long getMaxMessageSize() {
-            return config.maxMessageSize();
-        }
-
-        @Override
-        public boolean isRelayingAllowed(String remoteIP) {
-            try {
-                return policy.allows(java.net.InetAddress.getByName(remoteIP), false);
-            } catch (java.net.UnknownHostException e) {
-                return false;
-            }
-        }
-
-        @Override
-        public boolean isAuthAnnounced(String remoteIP, boolean tlsStarted) {
-            // AUTH only over TLS: passwords never cross the network in the clear.
-            return auth && tlsStarted;
-        }
-
-        @Override
-        public boolean isPlainAuthEnabled() {
-            return true;
-        }
     }
 }
