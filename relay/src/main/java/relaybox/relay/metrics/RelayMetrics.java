@@ -25,13 +25,11 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -86,21 +84,21 @@ public final class RelayMetrics implements AutoCloseable {
     static final Set<EntryState> WAITING = Set.of(EntryState.QUEUED, EntryState.SENDING, EntryState.DEFERRED);
 
     private final PrometheusMeterRegistry registry;
+    private final Labels labels;
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final Counter accepted;
     private final Counter bytesIn;
     private final Timer intakeLatency;
     private final Timer endToEnd;
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> open = new ConcurrentHashMap<>();
     private final Map<String, DistributionSummary> perConnection = new ConcurrentHashMap<>();
     private final Map<String, LinkState> links = new ConcurrentHashMap<>();
-    private final Set<String> warned = ConcurrentHashMap.newKeySet();
-    private volatile Sampler sampler = Sampler.NONE;
-    private volatile Sample sample = Sample.EMPTY;
+    private volatile ScrapeSample.Sampler sampler = ScrapeSample.Sampler.NONE;
+    private volatile ScrapeSample sample = ScrapeSample.EMPTY;
 
     public RelayMetrics() {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        labels = new Labels(registry);
         accepted = Counter.builder("relaybox.messages.accepted")
                 .description("Messages accepted by the intake (durable, answered 250)").register(registry);
         bytesIn = Counter.builder("relaybox.intake").baseUnit("bytes")
@@ -312,66 +310,18 @@ public final class RelayMetrics implements AutoCloseable {
     }
 
     private Counter counter(String name, String description, String... tags) {
-        return counter(name, null, description, tags);
+        return labels.counter(name, null, description, tags);
     }
 
     private Counter byteCounter(String name, String description, String... tags) {
-        return counter(name, "bytes", description, tags);
-    }
-
-    private Counter counter(String name, String unit, String description, String[] tags) {
-        String key = name + '\0' + String.join("\0", tags);
-        return counters.computeIfAbsent(key, k -> Counter.builder(name).baseUnit(unit).description(description)
-                .tags(tags).register(registry));
+        return labels.counter(name, "bytes", description, tags);
     }
 
     private String bounded(String label, String value, Set<String> allowed) {
-        if (value != null && allowed.contains(value)) {
-            return value;
-        }
-        if (warned.add(label + "=" + value)) {
-            LOG.warn("metrics: {}=\"{}\" is not one of {}; counted as other", label, value, new TreeSet<>(allowed));
-        }
-        return "other";
+        return labels.bounded(label, value, allowed);
     }
 
     private static Duration ms(long n) {
         return Duration.ofMillis(n);
-    }
-
-    /** One reading of everything sampled per scrape. */
-    record Sample(Map<EntryState, Long> counts, double oldestAgeSeconds, double storeBytes, double freeBytes) {
-        static final Sample EMPTY = new Sample(Map.of(), 0, Double.NaN, Double.NaN);
-    }
-
-    /** What to sample; immutable so binding and scraping need no lock. */
-    record Sampler(Supplier<Map<EntryState, Long>> counts, Supplier<Optional<Instant>> oldest, Clock clock,
-                   Path queueDir) {
-        static final Sampler NONE = new Sampler(null, null, null, null);
-
-        Sampler withQueue(Supplier<Map<EntryState, Long>> c, Supplier<Optional<Instant>> o, Clock k) {
-            return new Sampler(c, o, k, queueDir);
-        }
-
-        Sampler withStore(Path dir) {
-            return new Sampler(counts, oldest, clock, dir);
-        }
-
-        Sample take() {
-            Map<EntryState, Long> c = counts == null ? Map.of() : new EnumMap<>(counts.get());
-            double age = 0;
-            if (oldest != null) {
-                age = oldest.get().map(t -> Math.max(0, Duration.between(t, clock.instant()).toMillis() / 1000.0))
-                        .orElse(0.0);
-            }
-            double size = Double.NaN;
-            double free = Double.NaN;
-            if (queueDir != null) {
-                StoreStats s = StoreStats.read(queueDir);
-                size = s.sizeBytes();
-                free = s.freeBytes();
-            }
-            return new Sample(c, age, size, free);
-        }
     }
 }
