@@ -180,7 +180,8 @@ public final class UpstreamSink implements AutoCloseable {
                     unconfirmed = null;
                 }
                 if (up.startsWith("EHLO")) {
-                    replies.append("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 209715200\r\n");
+                    replies.append("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n")
+                            .append("250 SIZE 209715200\r\n");
                 } else if (up.startsWith("MAIL")) {
                     haveRcpt = false;
                     replies.append("250 2.1.0 Ok\r\n");
@@ -338,7 +339,8 @@ public final class UpstreamSink implements AutoCloseable {
             if (System.nanoTime() >= nextStatus) {
                 nextStatus = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
                 Path next = status.resolveSibling(status.getFileName() + ".new");
-                Files.writeString(next, sink.messages.get() + " " + sink.connections.get() + " " + sink.bytes.get() + "\n");
+                Files.writeString(next,
+                        sink.messages.get() + " " + sink.connections.get() + " " + sink.bytes.get() + "\n");
                 Files.move(next, status, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 String got = sink.takeArrivals();
                 if (arrivalsFile != null && !got.isEmpty()) {
