@@ -127,7 +127,7 @@ class DropDirectoryTest {
         assertEquals(n + 2, files(host.drop, "m.*").size());
         host.start();
         List<String> got = host.awaitDelivered(n + 2, Duration.ofSeconds(240));
-        Thread.sleep(1000);
+        Thread.sleep(1000); // several pickup scans: a second copy would show now
         got = host.delivered();
         Map<String, Integer> bySubject = new HashMap<>();
         for (String m : got) {
@@ -160,7 +160,7 @@ class DropDirectoryTest {
         host.start();
         assertEquals(0, host.sendmail("Subject: after\n\nx\n", "after@y.example").code());
         host.awaitDelivered(1, Duration.ofSeconds(30));
-        Thread.sleep(1000);
+        Thread.sleep(1000); // several pickup scans: the half-written file would be taken by now
         List<String> got = host.delivered();
         assertEquals(1, got.size(), "only the later message: " + got);
         assertEquals(0, withSubject(got, "half"));

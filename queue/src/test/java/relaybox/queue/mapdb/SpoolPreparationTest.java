@@ -91,6 +91,8 @@ class SpoolPreparationTest {
         try {
             Spool.Appended a = append(spool, body(0));
             assertTrue(asked.await(10, TimeUnit.SECONDS), "the preparer asked for room");
+            // Waits for something not to happen (a segment prepared although room was refused):
+            // no event marks its absence; the preparer acts within milliseconds of asking.
             Thread.sleep(50);
             assertEquals(0, spool.preparedAhead());
             assertEquals(a.location().offset() + a.location().length(),
@@ -160,6 +162,8 @@ class SpoolPreparationTest {
         long reserve = tight.toFile().getUsableSpace() - FreeSpace.MARGIN * 3 / 4;
         try (MapDbQueue q = MapDbQueue.open(tight, reserve, RetrySchedule.DEFAULT, clock)) {
             QueueEntry e = accept(q, env);
+            // Waits for something not to happen (zeros written ahead near the reserve): the
+            // preparer runs right after an append, well within this.
             Thread.sleep(200);
             Path seg = tight.resolve("spool").resolve("seg-0000000000000000");
             assertTrue(size(seg) < 64 << 10, "no zeros near the reserve, segment is " + size(seg) + " bytes");

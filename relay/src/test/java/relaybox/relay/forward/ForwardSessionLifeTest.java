@@ -63,6 +63,8 @@ class ForwardSessionLifeTest {
         var first = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(1));
         h.await("first delivered", WAIT, () -> h.lines.contains(first.id() + " queue removed"));
         esp.dropConnections();
+        // Lets the upstream's close reach the idle session first: the test is that the relay
+        // notices a close that has arrived, not that it wins a race against one in flight.
         Thread.sleep(200);
         var second = h.enqueue("app@corp.example", List.of("a@x.example"), Harness.message(2));
         h.await("second delivered", WAIT, () -> h.lines.contains(second.id() + " queue removed"));
@@ -81,6 +83,7 @@ class ForwardSessionLifeTest {
         }
         // The one session hangs on its first message; the rest wait leased in its backlog.
         h.await("leased ahead", WAIT, () -> sending() == Dispatcher.AHEAD_PER_SESSION);
+        // Waits for something not to happen (more leased than the limit); no event marks that.
         Thread.sleep(300);
         assertEquals(Dispatcher.AHEAD_PER_SESSION, sending(), "no more than the limit is leased");
         h.await("all delivered once the hang times out", WAIT,

@@ -139,6 +139,7 @@ class ForwardTest {
         h.await("every lease given back", WAIT,
                 () -> h.queue.counts().getOrDefault(EntryState.SENDING, 0L) == 0L);
         esp.start(port);
+        // Waits for something not to happen (a delivery before any probe); no event marks that.
         Thread.sleep(500);
         assertEquals(0, esp.received.size(), "nothing is sent before a probe");
         h.dispatcher.probeNow();
