@@ -1,6 +1,7 @@
 package relaybox.admin;
 
 import relaybox.relay.intake.Awaits;
+import relaybox.relay.reliability.DaemonProcess;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -127,17 +128,7 @@ final class MtaHost implements AutoCloseable {
         logStart = Files.exists(log) ? Files.size(log) : 0;
         // The test class path's logback-test.xml says WARN; the daemon logs as shipped (INFO, mail log).
         Path logback = dir.resolve("daemon-logback.xml");
-        Files.writeString(logback, """
-                <configuration>
-                  <statusListener class="ch.qos.logback.core.status.NopStatusListener"/>
-                  <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-                    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level %logger{0}: %msg%n</pattern></encoder>
-                  </appender>
-                  <logger name="org.apache.james" level="WARN"/>
-                  <logger name="io.netty" level="WARN"/>
-                  <root level="INFO"><appender-ref ref="OUT"/></root>
-                </configuration>
-                """);
+        Files.writeString(logback, DaemonProcess.LOGBACK);
         daemon = new ProcessBuilder(java, "-Xmx256m", "-Dlogback.configurationFile=" + logback, "-cp", cp,
                 "relaybox.admin.Main", "run", "--config", conf.toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();

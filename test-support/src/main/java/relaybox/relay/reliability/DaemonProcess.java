@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class DaemonProcess implements AutoCloseable {
 
-    private static final String LOGBACK = """
+    /** The daemon's logging as shipped (INFO, the mail log), for a child JVM whose class path says WARN. */
+    public static final String LOGBACK = """
             <configuration>
               <statusListener class="ch.qos.logback.core.status.NopStatusListener"/>
               <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
