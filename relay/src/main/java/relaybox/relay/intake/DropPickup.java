@@ -74,6 +74,14 @@ public final class DropPickup implements AutoCloseable {
     private final Clock clock;
     private Thread thread;
     private volatile boolean stopping;
+    /** The upstreams' size limits and From rewrites, as for SMTP intake. */
+    private volatile UpstreamFacts upstreams = UpstreamFacts.NONE;
+
+    /** What the upstreams take and the From rewrite per sender; call before {@link #start()}. */
+    public DropPickup upstreams(UpstreamFacts facts) {
+        this.upstreams = facts;
+        return this;
+    }
 
     public DropPickup(Path dir, Duration poll, Queue queue, MessageSigner signer, LocalNames names,
                       IntakeConfig config, MailEvents mailLog, Clock clock) {
@@ -248,10 +256,18 @@ public final class DropPickup implements AutoCloseable {
                     failure[0] = e;
                 }
             };
-            HeaderQualifier qualifier = names.domain().isEmpty() ? null : new HeaderQualifier(names.domain(), store);
-            long size = DropFile.copyMessage(in, qualifier == null ? store : qualifier::write, config.maxMessageSize());
+            String fromRewrite = upstreams.fromRewrite(file.sender());
+            relaybox.relay.local.FromRewriter rewriter = fromRewrite.isEmpty() ? null
+                    : new relaybox.relay.local.FromRewriter(fromRewrite, store);
+            HeaderQualifier.Sink next = rewriter == null ? store : rewriter::write;
+            HeaderQualifier qualifier = names.domain().isEmpty() ? null : new HeaderQualifier(names.domain(), next);
+            long size = DropFile.copyMessage(in, qualifier == null ? next : qualifier::write,
+                    Math.min(config.maxMessageSize(), upstreams.limitFor(file.sender()).bytes()));
             if (qualifier != null) {
                 qualifier.finish();
+            }
+            if (rewriter != null) {
+                rewriter.finish();
             }
             if (size < 0) {
                 incoming.discard();

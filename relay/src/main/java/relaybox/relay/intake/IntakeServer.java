@@ -129,6 +129,15 @@ public final class IntakeServer implements AutoCloseable {
         return this;
     }
 
+    /**
+     * What the upstreams take (their last advertised SIZE) and the From rewrite per sender. Call
+     * before {@link #start()}; without it only intake_max_message_size limits and From is kept.
+     */
+    public IntakeServer upstreams(UpstreamFacts facts) {
+        intake.upstreams = facts;
+        return this;
+    }
+
     static SMTPProtocolHandlerChain buildChain(IntakeConfig config, AuthExchange auth) throws WiringException {
         return buildChain(config, auth, JamesMetricFactory.noop());
     }
