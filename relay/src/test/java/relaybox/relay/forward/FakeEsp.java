@@ -60,6 +60,8 @@ public final class FakeEsp implements AutoCloseable {
      * (after the client's empty line) a 535, as Microsoft and Google answer.
      */
     public volatile java.util.function.Predicate<String> bearerValid = t -> false;
+    /** When set, decides XOAUTH2 instead: whether the bearer token (second) is valid for the user (first). */
+    public volatile java.util.function.BiPredicate<String, String> bearerFor;
     /** XOAUTH2 exchanges seen, and the responses to the error challenge (must be empty). */
     public final AtomicInteger xoauth2 = new AtomicInteger();
     public final List<String> challengeAnswers = new CopyOnWriteArrayList<>();
@@ -312,7 +314,8 @@ public final class FakeEsp implements AutoCloseable {
                     String[] f = ir.split("\u0001", -1);
                     String u = f.length > 0 && f[0].startsWith("user=") ? f[0].substring(5) : "";
                     String tok = f.length > 1 && f[1].startsWith("auth=Bearer ") ? f[1].substring(12) : "";
-                    authed = f.length == 4 && u.equals(user) && bearerValid.test(tok);
+                    java.util.function.BiPredicate<String, String> per = bearerFor;
+                    authed = f.length == 4 && (per != null ? per.test(u, tok) : u.equals(user) && bearerValid.test(tok));
                     if (authed) {
                         c.send("235 2.7.0 Authentication successful");
                         c.authUser = u;
