@@ -37,6 +37,8 @@ final class Upstream {
     private final Deque<UpstreamWorker> idle = new ArrayDeque<>();
     /** Entries handed over while every worker was busy. */
     private final ArrayDeque<QueueEntry> backlog = new ArrayDeque<>();
+    /** How often the backlog's head was passed over for an entry of a busy worker's login. */
+    private int headSkips;
     private final Forwarder forwarder;
     private boolean down;
     private String downReason = "";
@@ -160,15 +162,29 @@ final class Upstream {
         return pick;
     }
 
-    /** The first backlog entry of {@code login}, removed; null when there is none. */
+    /**
+     * The first backlog entry of {@code login}, removed; null when there is none, or when the
+     * backlog's head (of another login) was passed over {@link Dispatcher#AHEAD_PER_SESSION}
+     * times already: it is then due whatever its login, so one busy login cannot hold back the
+     * others' mail for ever.
+     */
     private QueueEntry pollFor(Login login) {
         if (config.logins().isEmpty()) {
             return backlog.poll(); // one login: every entry is the default's
+        }
+        QueueEntry head = backlog.peek();
+        if (head == null || login.equals(loginFor(head))) {
+            headSkips = 0;
+            return backlog.poll();
+        }
+        if (headSkips >= Dispatcher.AHEAD_PER_SESSION) {
+            return null;
         }
         for (java.util.Iterator<QueueEntry> it = backlog.iterator(); it.hasNext(); ) {
             QueueEntry e = it.next();
             if (login.equals(loginFor(e))) {
                 it.remove();
+                headSkips++;
                 return e;
             }
         }
@@ -183,6 +199,7 @@ final class Upstream {
         QueueEntry e = w.login() == null ? null : pollFor(w.login());
         if (e == null) {
             e = backlog.poll();
+            headSkips = 0;
         }
         if (e == null && !idle.contains(w)) {
             idle.addFirst(w);
