@@ -171,6 +171,10 @@ public final class ConfigFiles {
             if (u.authFile() != null) {
                 out.add(new NamedFile(src, "upstream[" + i + "].auth_file", u.authFile(), Kind.UPSTREAM_SECRET));
             }
+            for (int j = 0; j < u.logins().size(); j++) {
+                out.add(new NamedFile(src, "upstream[" + i + "].login[" + j + "].auth_file", u.logins().get(j).authFile(),
+                        Kind.UPSTREAM_SECRET));
+            }
         }
         var keys = config.dkim().keys();
         for (int i = 0; i < keys.size(); i++) {
@@ -192,17 +196,26 @@ public final class ConfigFiles {
         for (int i = 0; i < ups.size(); i++) {
             UpstreamConfig u = ups.get(i);
             if (!u.isOutbox() && u.authFile() != null) {
-                NamedFile f = new NamedFile(config.file() == null ? "(--dev defaults)" : config.file().toString(),
-                        "upstream[" + i + "].auth_file", u.authFile(), Kind.UPSTREAM_SECRET);
-                try {
-                    relaybox.relay.forward.Credentials.readFor(u);
-                } catch (IOException e) {
-                    throw f.error("cannot be used: " + String.valueOf(e.getMessage()).replace(u.authFile() + ": ", ""));
-                }
+                checkSecrets(config, u, "upstream[" + i + "].auth_file");
+            }
+            for (int j = 0; j < u.logins().size(); j++) {
+                checkSecrets(config, u.withAuthFile(u.logins().get(j).authFile()),
+                        "upstream[" + i + "].login[" + j + "].auth_file");
             }
         }
         // The signer's own load: algorithm, key size, one active key per domain and algorithm.
         DkimKeys.load(config.dkim(), warn, daemon);
+    }
+
+    /** What {@code u}'s AUTH needs from its auth_file (named by {@code key}): a password, or a refresh token. */
+    private static void checkSecrets(RelayConfig config, UpstreamConfig u, String key) throws ConfigException {
+        NamedFile f = new NamedFile(config.file() == null ? "(--dev defaults)" : config.file().toString(),
+                key, u.authFile(), Kind.UPSTREAM_SECRET);
+        try {
+            relaybox.relay.forward.Credentials.readFor(u);
+        } catch (IOException e) {
+            throw f.error("cannot be used: " + String.valueOf(e.getMessage()).replace(u.authFile() + ": ", ""));
+        }
     }
 
     /** Exists, is a readable regular file, has a safe mode, parses as its kind. */

@@ -10,6 +10,8 @@ import relaybox.relay.config.ConfigReader;
 import relaybox.relay.config.RelayConfig;
 import relaybox.relay.dkim.DkimSigner;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.forward.IntakeView;
+import relaybox.relay.forward.UpstreamSizes;
 import relaybox.relay.control.ControlServer;
 import relaybox.relay.control.ControlService;
 import relaybox.relay.control.RetentionSweep;
@@ -187,16 +189,21 @@ public final class RelayDaemon {
         }
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
+        // The SIZE each upstream last advertised, kept in the queue directory across restarts.
+        UpstreamSizes sizes = UpstreamSizes.open(config.queue().dir());
         dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics(),
-                signer);
+                signer, sizes);
+        IntakeView upstreamFacts = new IntakeView(config.forward(), sizes);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
+        intake.upstreams(upstreamFacts);
         LocalNames names = LocalNames.of(config.local());
         intake.localMail(names, config.local().bareNewline());
         intake.start();
         // After the intake: mail dropped while the daemon was down is taken in now, and then as it comes.
         pickup = new DropPickup(config.local().dropDir(), config.local().dropPoll(), queue, signer, names,
                 config.intake(), mailLog, Clock.systemDefaultZone());
+        pickup.upstreams(upstreamFacts);
         pickup.start();
         UpstreamProbe probe = new UpstreamProbe(config.forward(), dispatcher::forwarder);
         ControlService service = new ControlService(queue, status, probe::probeAll,

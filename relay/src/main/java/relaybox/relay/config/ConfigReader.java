@@ -37,6 +37,8 @@ public final class ConfigReader {
     /** Each key read, with the value in effect (read or default) as a TOML literal, for config show. */
     private final java.util.Map<String, String> effective = new java.util.LinkedHashMap<>();
     private final java.util.Map<String, List<ConfigReader>> tableGroups = new java.util.LinkedHashMap<>();
+    /** This table's dotted name as config show writes its header ("upstream", "upstream.login"); "" at the top. */
+    private String tableName = "";
 
     private ConfigReader(String source, String prefix, JsonNode table) {
         this.source = source;
@@ -249,6 +251,7 @@ public final class ConfigReader {
                 throw error(key, "expected [[" + key + "]] tables", n);
             }
             ConfigReader child = new ConfigReader(source, prefix + key + "[" + i++ + "].", e);
+            child.tableName = tableName.isEmpty() ? key : tableName + "." + key;
             children.add(child);
             tableGroups.computeIfAbsent(key, k -> new ArrayList<>()).add(child);
             out.add(child);
@@ -306,7 +309,7 @@ public final class ConfigReader {
         effective.forEach((k, v) -> b.append(k).append(" = ").append(v).append('\n'));
         tableGroups.forEach((name, tables) -> {
             for (ConfigReader t : tables) {
-                b.append("\n[[").append(name).append("]]\n").append(t.render());
+                b.append("\n[[").append(t.tableName).append("]]\n").append(t.render());
             }
         });
         return b.toString();

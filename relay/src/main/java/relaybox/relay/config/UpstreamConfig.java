@@ -26,12 +26,24 @@ import java.util.Locale;
  * @param senderDomains         sender_domains: route mail from these sender domains here; empty = default route
  * @param authMechanism         auth_mechanism: the one AUTH mechanism to use, or AUTO
  * @param oauth                 oauth_*: where XOAUTH2 access tokens come from; null without oauth_provider
+ * @param logins                [[upstream.login]]: more logins on this host, picked by envelope sender
+ * @param fromRewrite           from_rewrite: the verified identity written into the header From:, or ""
  */
 public record UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
                              Path authFile, Path dir, int messagesPerConnection, int maxConnections,
                              double ratePerSecond, List<String> headers, String envelopeSender,
                              List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
-                             OAuthConfig oauth) {
+                             OAuthConfig oauth, List<SenderLogin> logins, String fromRewrite) {
+
+    /** Without per-sender logins or a From rewrite (tools and tests). */
+    public UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
+                          Path authFile, Path dir, int messagesPerConnection, int maxConnections,
+                          double ratePerSecond, List<String> headers, String envelopeSender,
+                          List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
+                          OAuthConfig oauth) {
+        this(name, type, host, port, tls, caFile, authFile, dir, messagesPerConnection, maxConnections, ratePerSecond,
+                headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, List.of(), "");
+    }
 
     /**
      * The {@code auth_mechanism} key. AUTO: XOAUTH2 when {@code oauth_provider} is set, else PLAIN
@@ -51,6 +63,14 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
         headers = List.copyOf(headers);
         temporaryReplies = List.copyOf(temporaryReplies);
         senderDomains = List.copyOf(senderDomains);
+        logins = List.copyOf(logins);
+    }
+
+    /** This upstream authenticating with {@code file} instead (one of its per-sender logins). */
+    public UpstreamConfig withAuthFile(Path file) {
+        return new UpstreamConfig(name, type, host, port, tls, caFile, file, dir, messagesPerConnection, maxConnections,
+                ratePerSecond, headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, logins,
+                fromRewrite);
     }
 
     public boolean isOutbox() {
@@ -130,15 +150,20 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
         if (mech == AuthChoice.XOAUTH2 && oauth == null) {
             throw r.error("auth_mechanism", "xoauth2 needs oauth_provider (and oauth_client_id)", "xoauth2");
         }
-        if ((oauth != null || mech != AuthChoice.AUTO) && auth == null) {
+        List<SenderLogin> logins = SenderLogin.from(r);
+        String fromRewrite = FromRewriteKey.read(r);
+        if (!logins.isEmpty() && !type.equals("smtp")) {
+            throw r.error("login", "per-sender logins need an smtp upstream", type);
+        }
+        if ((oauth != null || mech != AuthChoice.AUTO) && auth == null && logins.isEmpty()) {
             throw r.error("auth_file", "AUTH is configured, so the secrets file is needed", "");
         }
-        if (auth != null && tls == TlsMode.NONE && !isLoopback(host)) {
+        if ((auth != null || !logins.isEmpty()) && tls == TlsMode.NONE && !isLoopback(host)) {
             // Credentials are never sent in clear over a network; only a local tunnel may take them.
             throw r.error("auth_file", "credentials are never sent without TLS: set tls = \"starttls\" or \"tls\""
-                    + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth);
+                    + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth == null ? "[[upstream.login]]" : auth);
         }
         return new UpstreamConfig(name, type, host, port, tls, ca, auth, dir, perConn, maxConn, rate, headers,
-                sender, rules, domains, mech, oauth);
+                sender, rules, domains, mech, oauth, logins, fromRewrite);
     }
 }

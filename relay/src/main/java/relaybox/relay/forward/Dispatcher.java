@@ -91,7 +91,7 @@ public final class Dispatcher implements AutoCloseable {
     private volatile boolean running = true;
 
     private Dispatcher(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
-                       MessageSigner signer) throws IOException {
+                       MessageSigner signer, UpstreamSizes sizes) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
         this.log = log;
@@ -102,7 +102,7 @@ public final class Dispatcher implements AutoCloseable {
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         for (UpstreamConfig u : cfg.upstreams()) {
-            ups.add(new Upstream(u, Forwarder.of(u, cfg)));
+            ups.add(new Upstream(u, Forwarder.of(u, cfg, sizes)));
         }
         this.upstreams = List.copyOf(ups);
         this.routing = new Routing(upstreams);
@@ -134,7 +134,13 @@ public final class Dispatcher implements AutoCloseable {
     /** As above, DKIM-signing the DSNs it writes with {@code signer} (the intake's). */
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                                    MessageSigner signer) throws IOException {
-        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer);
+        return start(queue, cfg, log, clock, metrics, signer, UpstreamSizes.NONE);
+    }
+
+    /** As above, recording the SIZE each upstream advertises in {@code sizes} (for the intake). */
+    public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
+                                   MessageSigner signer, UpstreamSizes sizes) throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer, sizes);
         d.run();
         return d;
     }
@@ -309,7 +315,12 @@ public final class Dispatcher implements AutoCloseable {
 
     /** A new session to {@code u}, counted when metrics are collected. */
     UpstreamSession open(Upstream u) throws SessionOpenException {
-        UpstreamSession s = u.open();
+        return open(u, Login.DEFAULT);
+    }
+
+    /** A new session to {@code u} authenticated as {@code login}, counted when metrics are collected. */
+    UpstreamSession open(Upstream u, Login login) throws SessionOpenException {
+        UpstreamSession s = u.open(login);
         return metrics == null ? s : new MeteredSession(s, u.name(), metrics);
     }
 

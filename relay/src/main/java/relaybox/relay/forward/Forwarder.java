@@ -17,6 +17,14 @@ public interface Forwarder {
     /** Opens a session ready to deliver, telling {@code trace} each step, or says why not. */
     UpstreamSession open(SessionTrace trace) throws SessionOpenException;
 
+    /**
+     * Opens a session authenticated as {@code login} (one of the upstream's per-sender logins),
+     * which carries only that login's mail. Forwarders without logins open their one kind.
+     */
+    default UpstreamSession open(SessionTrace trace, Login login) throws SessionOpenException {
+        return open(trace);
+    }
+
     /** Opens a session ready to deliver, or says why not. */
     default UpstreamSession open() throws SessionOpenException {
         return open(SessionTrace.NONE);
@@ -35,6 +43,11 @@ public interface Forwarder {
      * secrets file fails at start.
      */
     static Forwarder of(UpstreamConfig upstream, ForwardConfig forward) throws IOException {
-        return upstream.isOutbox() ? new OutboxForwarder(upstream) : new SmtpConnector(upstream, forward);
+        return of(upstream, forward, UpstreamSizes.NONE);
+    }
+
+    /** As above; an SMTP upstream records the SIZE its EHLO advertises in {@code sizes}. */
+    static Forwarder of(UpstreamConfig upstream, ForwardConfig forward, UpstreamSizes sizes) throws IOException {
+        return upstream.isOutbox() ? new OutboxForwarder(upstream) : new SmtpConnector(upstream, forward, sizes);
     }
 }

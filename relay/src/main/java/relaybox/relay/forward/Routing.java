@@ -3,7 +3,6 @@ package relaybox.relay.forward;
 import relaybox.queue.QueueEntry;
 
 import java.util.List;
-import java.util.Locale;
 
 /**
  * Owns which upstreams may carry an entry, in preference order: the upstreams whose
@@ -22,14 +21,10 @@ final class Routing {
 
     /** Upstreams that may carry {@code e}, in preference order (never empty). */
     List<Upstream> route(QueueEntry e) {
-        String sender = e.envelope().sender();
-        String domain = sender.substring(sender.lastIndexOf('@') + 1).toLowerCase(Locale.ROOT);
-        List<Upstream> routed = upstreams.stream().filter(u -> !domain.isEmpty() && u.routes(domain)).toList();
-        if (!routed.isEmpty()) {
-            return routed;
-        }
-        List<Upstream> defaults = upstreams.stream().filter(Upstream::isDefaultRoute).toList();
-        return defaults.isEmpty() ? upstreams : defaults;
+        // The rule itself is SenderRoute's, shared with the intake (SIZE, From rewrite).
+        List<relaybox.relay.config.UpstreamConfig> routed = SenderRoute.route(
+                upstreams.stream().map(u -> u.config).toList(), e.envelope().sender());
+        return upstreams.stream().filter(u -> routed.contains(u.config)).toList();
     }
 
     /** The first upstream of {@code e}'s route whose circuit is closed, or null. */

@@ -24,8 +24,11 @@ final class SessionOpening {
     private final Conversation talk;
     private final SessionTrace trace;
     private final FailurePolicy policy;
+    /** The login's AUTH; null: the session does not authenticate. */
+    private final AuthSelection authSelection;
 
-    SessionOpening(SmtpConnector conn, Conversation talk, SessionTrace trace) {
+    SessionOpening(SmtpConnector conn, Conversation talk, SessionTrace trace, AuthSelection auth) {
+        this.authSelection = auth;
         this.conn = conn;
         this.talk = talk;
         this.trace = trace;
@@ -78,7 +81,7 @@ final class SessionOpening {
                 step = "ehlo";
                 ehlo = ehlo();
             }
-            if (conn.hasCredentials()) {
+            if (authSelection != null) {
                 stage = Stage.AUTH;
                 step = "auth";
                 auth(ehlo, encrypted);
@@ -114,7 +117,7 @@ final class SessionOpening {
         }
         AuthMechanism m;
         try {
-            m = conn.auth.choose(ehlo.authMechanisms());
+            m = authSelection.choose(ehlo.authMechanisms());
         } catch (AuthSelection.Refused e) {
             throw new SessionOpenException(talk.shown, policy.configProblem(Stage.AUTH, e.getMessage()));
         }

@@ -32,20 +32,33 @@ public final class SmtpConnector implements Forwarder {
     final UpstreamConfig upstream;
     final ForwardConfig forward;
     final FailurePolicy policy;
-    /** Which AUTH mechanism and secrets sessions use; reads the auth_file again when it changes. */
+    /** Which AUTH mechanism and secrets sessions use; reads the auth_file again when it changes; null: no AUTH. */
     final AuthSelection auth;
+    /** The same for each [[upstream.login]], in order: each with its own secrets (and token source). */
+    private final java.util.List<AuthSelection> logins;
+    /** Where the SIZE each EHLO advertises is recorded. */
+    private final UpstreamSizes sizes;
     final String heloName;
     private final SslContext ssl;
     /** The trust decision and what each handshake was shown; null without TLS. */
     final PresentedCertificates trust;
 
     public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward) throws IOException {
+        this(upstream, forward, UpstreamSizes.NONE);
+    }
+
+    /** As above, recording the SIZE each session's EHLO advertises in {@code sizes}. */
+    public SmtpConnector(UpstreamConfig upstream, ForwardConfig forward, UpstreamSizes sizes) throws IOException {
         this.upstream = upstream;
         this.forward = forward;
+        this.sizes = sizes;
         this.policy = new FailurePolicy(upstream.temporaryReplies().stream().map(ReplyRule::parse).toList());
-        TokenSource tokens = upstream.oauth() == null ? null : new TokenSource(upstream, forward.commandTimeout(),
-                java.time.Clock.systemUTC());
-        this.auth = new AuthSelection(upstream, tokens, this::secretsStamp);
+        this.auth = upstream.authFile() == null ? null : selection(upstream, forward);
+        java.util.List<AuthSelection> ls = new java.util.ArrayList<>();
+        for (relaybox.relay.config.SenderLogin l : upstream.logins()) {
+            ls.add(selection(upstream.withAuthFile(l.authFile()), forward));
+        }
+        this.logins = java.util.List.copyOf(ls);
         this.heloName = forward.heloName().isEmpty() ? localName() : forward.heloName();
         if (!upstream.tls().encrypts()) {
             this.trust = null;
@@ -58,6 +71,13 @@ public final class SmtpConnector implements Forwarder {
             }
             this.ssl = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").trustManager(trust).build();
         }
+    }
+
+    /** The AUTH of {@code u}: its auth_file's secrets, and its own token source under XOAUTH2. */
+    private static AuthSelection selection(UpstreamConfig u, ForwardConfig forward) throws IOException {
+        TokenSource tokens = u.oauth() == null ? null : new TokenSource(u, forward.commandTimeout(),
+                java.time.Clock.systemUTC());
+        return new AuthSelection(u, tokens, () -> stamp(u.authFile()));
     }
 
     /**
@@ -82,8 +102,9 @@ public final class SmtpConnector implements Forwarder {
         return stamp(upstream.authFile());
     }
 
-    boolean hasCredentials() {
-        return upstream.authFile() != null;
+    /** The AUTH a session for {@code login} uses; null for none (no auth_file, default login). */
+    private AuthSelection authFor(Login login) {
+        return login.index() >= 0 ? logins.get(login.index()) : auth;
     }
 
     /** EHLO name when none is configured (tools and tests; the daemon resolves it in its config). */
@@ -106,6 +127,15 @@ public final class SmtpConnector implements Forwarder {
     /** Opens a session ready for mail, telling {@code trace} each step, or says why not. */
     @Override
     public UpstreamSession open(SessionTrace trace) throws SessionOpenException {
+        return open(trace, Login.DEFAULT);
+    }
+
+    /** As above, authenticated as {@code login}: the session carries only mail of that login. */
+    @Override
+    public UpstreamSession open(SessionTrace trace, Login login) throws SessionOpenException {
+        if (login.index() >= logins.size() || login.index() < Login.DEFAULT.index()) {
+            throw new IllegalArgumentException("no " + login + " on upstream " + upstream.name());
+        }
         String shown = upstream.host() + ":" + upstream.port();
         Conversation.Inbox inbox = new Conversation.Inbox();
         boolean implicit = upstream.tls() == TlsMode.TLS;
@@ -127,7 +157,9 @@ public final class SmtpConnector implements Forwarder {
         }
         Conversation talk = new Conversation(wire, inbox, upstream.host());
         try {
-            return new SmtpSession(this, talk, new SessionOpening(this, talk, trace).open());
+            Ehlo ehlo = new SessionOpening(this, talk, trace, authFor(login)).open();
+            sizes.seen(upstream, ehlo.extensions().get("SIZE"));
+            return new SmtpSession(this, talk, ehlo);
         } catch (SessionOpenException | RuntimeException e) {
             talk.close();
             throw e;

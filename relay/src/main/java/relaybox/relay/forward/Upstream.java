@@ -18,6 +18,12 @@ import java.util.Locale;
  * still open, so light traffic stays on one connection instead of rotating over all of them
  * (more messages per connection, fewer handshakes). With every worker busy it waits in a backlog.
  *
+ * <p>Per-sender logins: each entry's {@link Login} ({@link SenderLogins}) is a key of the
+ * hand-off. An entry goes first to an idle worker whose session is authenticated as its login,
+ * else to one without a session, else to the coldest; a worker takes from the backlog first what
+ * its session's login carries. The worker itself never sends an entry on a session of another
+ * login ({@link UpstreamWorker}), so one sender's mail never goes out under another's login.
+ *
  * <p>The circuit is a single flag: {@link #markDown} and {@link #markUp} return true only on a
  * change, so an outage is noticed and logged once, not once per message. Thread safe.
  */
@@ -25,10 +31,14 @@ final class Upstream {
 
     final UpstreamConfig config;
     final TokenBucket rate;
+    /** Which login carries which sender's mail. */
+    final SenderLogins logins;
     /** Idle workers, most recently idle first: its session is the warmest. */
     private final Deque<UpstreamWorker> idle = new ArrayDeque<>();
     /** Entries handed over while every worker was busy. */
     private final ArrayDeque<QueueEntry> backlog = new ArrayDeque<>();
+    /** How often the backlog's head was passed over for an entry of a busy worker's login. */
+    private int headSkips;
     private final Forwarder forwarder;
     private boolean down;
     private String downReason = "";
@@ -48,6 +58,27 @@ final class Upstream {
         this.config = config;
         this.forwarder = forwarder;
         this.rate = new TokenBucket(config.ratePerSecond());
+        this.logins = new SenderLogins(config);
+    }
+
+    /** The last configuration problem of each login (its AUTH refused), so it is logged once. */
+    private final java.util.Map<Login, String> loginProblems = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** {@code l} failed for {@code reason}: true when that is news (not the problem logged last). */
+    boolean loginFails(Login l, String reason) {
+        return !reason.equals(loginProblems.put(l, reason));
+    }
+
+    /** A session of {@code l} opened: a later problem is news again. */
+    void loginWorks(Login l) {
+        if (!loginProblems.isEmpty()) {
+            loginProblems.remove(l);
+        }
+    }
+
+    /** The login that carries {@code e} (by the client's envelope sender). */
+    Login loginFor(QueueEntry e) {
+        return logins.pick(e.envelope().sender());
     }
 
     /**
@@ -103,7 +134,7 @@ final class Upstream {
 
     /** Hands {@code e} to the most recently idle worker, or to the backlog. */
     synchronized void submit(QueueEntry e) {
-        UpstreamWorker w = idle.pollFirst();
+        UpstreamWorker w = idle.isEmpty() ? null : idleFor(loginFor(e));
         if (w != null) {
             w.give(e);
         } else {
@@ -111,18 +142,77 @@ final class Upstream {
         }
     }
 
-    /** The next backlog entry for {@code w}, or null after registering {@code w} as idle. */
+    /**
+     * The idle worker for an entry of {@code login}: the warmest whose session is that login's,
+     * else the warmest without a session, else the coldest (its session is the one to give up).
+     * Removed from the idle list.
+     */
+    private UpstreamWorker idleFor(Login login) {
+        UpstreamWorker pick = null;
+        for (UpstreamWorker w : idle) {
+            if (login.equals(w.login())) {
+                pick = w;
+                break;
+            }
+        }
+        if (pick == null) {
+            pick = idle.stream().filter(w -> w.login() == null).findFirst().orElse(idle.peekLast());
+        }
+        idle.remove(pick);
+        return pick;
+    }
+
+    /**
+     * The first backlog entry of {@code login}, removed; null when there is none, or when the
+     * backlog's head (of another login) was passed over {@link Dispatcher#AHEAD_PER_SESSION}
+     * times already: it is then due whatever its login, so one busy login cannot hold back the
+     * others' mail for ever.
+     */
+    private QueueEntry pollFor(Login login) {
+        if (config.logins().isEmpty()) {
+            return backlog.poll(); // one login: every entry is the default's
+        }
+        QueueEntry head = backlog.peek();
+        if (head == null || login.equals(loginFor(head))) {
+            headSkips = 0;
+            return backlog.poll();
+        }
+        if (headSkips >= Dispatcher.AHEAD_PER_SESSION) {
+            return null;
+        }
+        for (java.util.Iterator<QueueEntry> it = backlog.iterator(); it.hasNext(); ) {
+            QueueEntry e = it.next();
+            if (login.equals(loginFor(e))) {
+                it.remove();
+                headSkips++;
+                return e;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The next backlog entry for {@code w} (one its session's login carries, if any is waiting),
+     * or null after registering {@code w} as idle.
+     */
     synchronized QueueEntry next(UpstreamWorker w) {
-        QueueEntry e = backlog.poll();
+        QueueEntry e = w.login() == null ? null : pollFor(w.login());
+        if (e == null) {
+            e = backlog.poll();
+            headSkips = 0;
+        }
         if (e == null && !idle.contains(w)) {
             idle.addFirst(w);
         }
         return e;
     }
 
-    /** The next backlog entry, or null; unlike {@link #next} it does not register anyone as idle. */
-    synchronized QueueEntry take() {
-        return backlog.poll();
+    /**
+     * The next backlog entry of {@code login} (to be sent ahead on a session of that login), or
+     * null; unlike {@link #next} it does not register anyone as idle.
+     */
+    synchronized QueueEntry take(Login login) {
+        return pollFor(login);
     }
 
     /** {@code w} stops taking work (shutdown). */
@@ -143,6 +233,11 @@ final class Upstream {
 
     UpstreamSession open() throws SessionOpenException {
         return forwarder.open();
+    }
+
+    /** A session authenticated as {@code login}. */
+    UpstreamSession open(Login login) throws SessionOpenException {
+        return forwarder.open(SessionTrace.NONE, login);
     }
 
     synchronized boolean isUp() {

@@ -15,6 +15,13 @@ import java.util.concurrent.TimeUnit;
  * idle it NOOPs the session every {@code forward_noop_interval} and QUITs it after
  * {@code forward_idle_timeout}. A session that cannot be opened marks the upstream down and
  * gives the entry back untouched. It never leases and never classifies replies.
+ *
+ * <p>Per-sender logins: the session is authenticated as one {@link Login} and carries only that
+ * login's entries (and sends ahead only those); an entry of another login closes it and opens
+ * one of its own. A login whose AUTH is refused (or whose token cannot be had) defers only its
+ * own mail, as a configuration error logged once: the upstream's circuit stays closed for the
+ * other senders. A sender with no login at all (no login names it, no default) is deferred the
+ * same way without a connection.
  */
 final class UpstreamWorker implements Runnable {
 
@@ -24,10 +31,17 @@ final class UpstreamWorker implements Runnable {
     private final LinkedBlockingQueue<QueueEntry> slot = new LinkedBlockingQueue<>();
     /** The next entry, taken from the backlog while the last one was sent; maybe sent ahead. */
     private QueueEntry carried;
+    /** The login of the session this worker holds, or null without one; read by {@link Upstream}'s hand-off. */
+    private volatile Login login;
+    private static final FailurePolicy NO_RULES = new FailurePolicy(java.util.List.of());
 
     UpstreamWorker(Dispatcher d, Upstream u) {
         this.d = d;
         this.u = u;
+    }
+
+    Login login() {
+        return login;
     }
 
     void give(QueueEntry e) {
@@ -53,11 +67,13 @@ final class UpstreamWorker implements Runnable {
                     if (session != null && now - idleSince >= d.cfg.idleTimeout().toNanos()) {
                         session.close();
                         session = null;
+                        login = null;
                     } else if (session != null && now - lastNoop >= d.cfg.noopInterval().toNanos()) {
                         lastNoop = now;
                         if (!session.keepAlive()) {
                             session.close();
                             session = null;
+                            login = null;
                         }
                     }
                     continue;
@@ -65,6 +81,9 @@ final class UpstreamWorker implements Runnable {
                 MDC.put("queueId", e.id().toString());
                 try {
                     session = deliver(e, session);
+                    if (session == null) {
+                        login = null;
+                    }
                 } catch (RuntimeException | Error x) {
                     d.bug(e.id().toString(), x);
                     d.giveBack(e);
@@ -72,6 +91,7 @@ final class UpstreamWorker implements Runnable {
                         session.close();
                         session = null;
                     }
+                    login = null;
                 } finally {
                     d.released();
                     MDC.remove("queueId");
@@ -114,6 +134,20 @@ final class UpstreamWorker implements Runnable {
             }
             return session;
         }
+        Login want = u.loginFor(e);
+        if (want.equals(Login.NONE)) {
+            // Sending it under any login would be sending it as someone else.
+            deferAll(e, Login.NONE, NO_RULES.configProblem(Stage.AUTH, "no [[upstream.login]] of upstream " + u.name()
+                    + " names this sender, and the upstream has no auth_file of its own").outcome());
+            return session;
+        }
+        if (session != null && !want.equals(login)) {
+            // A session of another login: never carries this entry. (An entry sent ahead is
+            // always of the session's login, so nothing waits for data on it.)
+            session.close();
+            session = null;
+            login = null;
+        }
         try {
             u.rate.acquire();
         } catch (InterruptedException ie) {
@@ -129,8 +163,15 @@ final class UpstreamWorker implements Runnable {
         }
         if (session == null) {
             try {
-                session = d.open(u);
+                session = d.open(u, want);
+                login = want;
+                u.loginWorks(want);
             } catch (SessionOpenException x) {
+                if (!want.equals(Login.DEFAULT) && x.decision().configError()) {
+                    // This login's secrets are refused: its own mail waits; the link is up for the others.
+                    deferAll(e, want, x.decision().outcome());
+                    return null;
+                }
                 d.down(u, x);
                 d.giveBack(e);
                 return null;
@@ -139,7 +180,7 @@ final class UpstreamWorker implements Runnable {
         long t1 = System.nanoTime();
         // With no rate limit to wait for, the next message's commands may follow this one's
         // final "." (one round trip per message instead of two); it is carried to the next turn.
-        carried = u.config.ratePerSecond() <= 0 ? u.take() : null;
+        carried = u.config.ratePerSecond() <= 0 ? u.take(want) : null;
         Attempt a = session.send(e, () -> d.queue.openMessage(e.id()), carried);
         long t2 = System.nanoTime();
         if (session.slowDownRequested()) {
@@ -153,5 +194,22 @@ final class UpstreamWorker implements Runnable {
             return null;
         }
         return session;
+    }
+
+    /**
+     * Records {@code o} (a configuration problem of {@code which} login) for every pending
+     * recipient of {@code e}: deferred, an attempt spent, so it waits by the queue's backoff.
+     * The problem is logged at ERROR once per login and reason.
+     */
+    private void deferAll(QueueEntry e, Login which, Outcome o) {
+        if (u.loginFails(which, o.reply())) {
+            org.slf4j.LoggerFactory.getLogger(UpstreamWorker.class).error("upstream {}: configuration or account"
+                    + " problem of {}: its senders' mail is deferred (retried by the queue's backoff) until it is"
+                    + " fixed: {}", u.name(), which, o.reply());
+        }
+        java.util.Map<String, Outcome> out = new java.util.LinkedHashMap<>();
+        e.pendingRecipients().forEach(r -> out.put(r, o));
+        Attempt a = new Attempt(out, u.config.host() + ":" + u.config.port());
+        d.count(u, e, a, d.recorder.record(e, a, "-"));
     }
 }

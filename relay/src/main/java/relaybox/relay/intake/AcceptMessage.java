@@ -52,6 +52,12 @@ final class AcceptMessage {
     private AcceptMessage() {
     }
 
+    /** The 552 text for a message larger than its upstreams take: with their limit, in bytes. */
+    static String tooBigFor(UpstreamFacts.Limit limit) {
+        return "5.3.4 Message size exceeds the upstream's limit: " + limit.upstream() + " takes at most "
+                + limit.bytes() + " bytes";
+    }
+
     static CompletionStage<Response> finish(IntakeSession session, Transaction t, boolean bareNewline, Executor loop) {
         // The end of DATA has just arrived: intake latency runs from here to the 250.
         long dataEnd = System.nanoTime();
@@ -64,7 +70,8 @@ final class AcceptMessage {
             return done(refuse(session, t, Refusal.BAD_INPUT, r));
         }
         if (t.tooBig()) {
-            return done(refuse(session, t, Refusal.SIZE, new SMTPResponse("552", TOO_BIG)));
+            return done(refuse(session, t, Refusal.SIZE, new SMTPResponse("552",
+                    t.size() > intake.config.maxMessageSize() ? TOO_BIG : tooBigFor(t.upstreamLimit()))));
         }
         if (t.outOfHeaderMemory()) {
             LOG.warn("refusing {} from {}: intake_header_memory ({} bytes) is used up by other sessions' header "
@@ -103,6 +110,11 @@ final class AcceptMessage {
             LOG.error("signer failed on {}", t.incoming.id(), e);
             return done(refuse(session, t, Refusal.SIGNING,
                     new SMTPResponse("451", "4.3.0 Message cannot be signed now, try again later")));
+        }
+        long outgoing = t.stored() + (signature + added).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (outgoing > t.upstreamLimit().bytes()) {
+            // Within the limit as the client sent it, over it with our header lines: as it goes out.
+            return done(refuse(session, t, Refusal.SIZE, new SMTPResponse("552", tooBigFor(t.upstreamLimit()))));
         }
         String authUser = auth ? session.getUsername().asString() : "";
         Envelope envelope = new Envelope(t.sender, t.recipients, t.smtputf8, t.eightBit, client, helo, authUser);

@@ -40,8 +40,10 @@ final class DataCommand extends DataCmdHandler {
     protected Response doDATA(SMTPSession s, String argument) {
         IntakeSession session = (IntakeSession) s;
         Intake intake = session.intake();
-        session.transaction().beginData(intake.signer.begin(session.transaction().sender), intake.config.maxMessageSize(),
-                intake.localNames.domain(), intake.headerMemory);
+        String sender = session.transaction().sender;
+        session.transaction().beginData(intake.signer.begin(sender), intake.config.maxMessageSize(),
+                intake.localNames.domain(), intake.headerMemory, intake.upstreams.limitFor(sender),
+                intake.upstreams.fromRewrite(sender));
         // Bare LFs are normalised only for clients that may relay; others keep the 550 (smuggling).
         session.framer().expectData(intake.bareNewline == relaybox.relay.config.LocalMailConfig.BareNewline.NORMALIZE
                 && MailCommand.trusted(session));

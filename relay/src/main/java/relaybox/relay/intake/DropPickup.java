@@ -67,6 +67,11 @@ public final class DropPickup implements AutoCloseable {
     private final DropQueuing queuing;
     private Thread thread;
     private volatile boolean stopping;
+    /** What the upstreams take and the From rewrite per sender; call before {@link #start()}. */
+    public DropPickup upstreams(UpstreamFacts facts) {
+        queuing.upstreams = facts;
+        return this;
+    }
 
     public DropPickup(Path dir, Duration poll, Queue queue, MessageSigner signer, LocalNames names,
                       IntakeConfig config, MailEvents mailLog, Clock clock) {

@@ -8,6 +8,7 @@ import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueException;
 import relaybox.relay.config.IntakeConfig;
 import relaybox.relay.dkim.MessageSigner;
+import relaybox.relay.local.FromRewriter;
 import relaybox.relay.local.HeaderQualifier;
 import relaybox.relay.local.LocalNames;
 import relaybox.relay.log.MailEvents;
@@ -43,6 +44,8 @@ final class DropQueuing {
     private final IntakeConfig config;
     private final MailEvents mailLog;
     private final Clock clock;
+    /** The upstreams' size limits and From rewrites, as for SMTP intake. */
+    volatile UpstreamFacts upstreams = UpstreamFacts.NONE;
 
     DropQueuing(Path bad, Queue queue, MessageSigner signer, LocalNames names, IntakeConfig config,
                 MailEvents mailLog, Clock clock) {
@@ -80,10 +83,17 @@ final class DropQueuing {
                     failure[0] = e;
                 }
             };
-            HeaderQualifier qualifier = names.domain().isEmpty() ? null : new HeaderQualifier(names.domain(), store);
-            long size = DropFile.copyMessage(in, qualifier == null ? store : qualifier::write, config.maxMessageSize());
+            String fromRewrite = upstreams.fromRewrite(file.sender());
+            FromRewriter rewriter = fromRewrite.isEmpty() ? null : new FromRewriter(fromRewrite, store);
+            HeaderQualifier.Sink next = rewriter == null ? store : rewriter::write;
+            HeaderQualifier qualifier = names.domain().isEmpty() ? null : new HeaderQualifier(names.domain(), next);
+            long size = DropFile.copyMessage(in, qualifier == null ? next : qualifier::write,
+                    Math.min(config.maxMessageSize(), upstreams.limitFor(file.sender()).bytes()));
             if (qualifier != null) {
                 qualifier.finish();
+            }
+            if (rewriter != null) {
+                rewriter.finish();
             }
             if (size < 0) {
                 incoming.discard();

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * The EHLO keywords relaybox adds to James's PIPELINING, ENHANCEDSTATUSCODES and 8BITMIME (and
- * its STARTTLS and AUTH, which James shows when they apply): SIZE with our limit, and SMTPUTF8,
+ * its STARTTLS and AUTH, which James shows when they apply): SIZE with our limit (or the largest
+ * upstream's, when that is smaller), and SMTPUTF8,
  * which James does not offer.
  */
 final class EsmtpExtensions implements EhloExtension, org.apache.james.protocols.api.handler.ProtocolHandler {
@@ -20,6 +21,8 @@ final class EsmtpExtensions implements EhloExtension, org.apache.james.protocols
 
     @Override
     public List<String> getImplementedEsmtpFeatures(SMTPSession session) {
-        return List.of("SIZE " + maxMessageSize, "SMTPUTF8");
+        // The upstreams' SIZE when smaller: no point taking what none of them will carry.
+        long size = session instanceof IntakeSession s ? s.intake().advertisedSize() : maxMessageSize;
+        return List.of("SIZE " + size, "SMTPUTF8");
     }
 }

@@ -30,6 +30,14 @@ final class Intake {
     /** What a bare LF in a trusted client's message gets. Set before start. */
     volatile relaybox.relay.config.LocalMailConfig.BareNewline bareNewline =
             relaybox.relay.config.LocalMailConfig.BareNewline.REJECT;
+    /** The upstreams' size limits and From rewrites ({@link UpstreamFacts}). Set before start. */
+    volatile UpstreamFacts upstreams = UpstreamFacts.NONE;
+
+    /** The SIZE EHLO advertises: ours, or the largest any upstream takes when that is less. */
+    long advertisedSize() {
+        return Math.min(config.maxMessageSize(), upstreams.largestMessage());
+    }
+
     /** Heap for header sections held by all sessions together ({@code intake_header_memory}). */
     final HeaderMemory headerMemory;
     /** Set when the daemon stops: new transactions get 421. */

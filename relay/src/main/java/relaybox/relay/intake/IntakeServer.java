@@ -113,6 +113,15 @@ public final class IntakeServer implements AutoCloseable {
         return this;
     }
 
+    /**
+     * What the upstreams take (their last advertised SIZE) and the From rewrite per sender. Call
+     * before {@link #start()}; without it only intake_max_message_size limits and From is kept.
+     */
+    public IntakeServer upstreams(UpstreamFacts facts) {
+        intake.upstreams = facts;
+        return this;
+    }
+
     /** The handlers in the chain, for the wiring test. */
     List<ProtocolHandler> handlers() {
         List<ProtocolHandler> out = new ArrayList<>();

@@ -45,6 +45,7 @@ final class MailCommand implements CommandHandler<SMTPSession> {
         }
         boolean smtputf8 = false;
         boolean eightBit = false;
+        long declared = -1;
         for (String p : path.parameters()) {
             int eq = p.indexOf('=');
             String name = (eq < 0 ? p : p.substring(0, eq)).toUpperCase(Locale.ROOT);
@@ -54,7 +55,8 @@ final class MailCommand implements CommandHandler<SMTPSession> {
                     if (!value.matches("\\d{1,18}")) {
                         return reply("501", "5.5.4 Bad SIZE parameter");
                     }
-                    if (Long.parseLong(value) > intake.config.maxMessageSize()) {
+                    declared = Long.parseLong(value);
+                    if (declared > intake.config.maxMessageSize()) {
                         return reply("552", AcceptMessage.TOO_BIG);
                     }
                 }
@@ -89,6 +91,11 @@ final class MailCommand implements CommandHandler<SMTPSession> {
         }
         if (!smtputf8 && !SmtpPath.isAscii(sender)) {
             return reply("553", "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter");
+        }
+        UpstreamFacts.Limit limit = intake.upstreams.limitFor(sender);
+        if (declared > limit.bytes()) {
+            // Mail no upstream of this sender would take sits in the queue until it expires.
+            return reply("552", AcceptMessage.tooBigFor(limit));
         }
         Queue.Incoming incoming;
         try {

@@ -32,6 +32,14 @@ final class Transaction {
     private HeaderScanner headers;
     /** Qualifies bare names in From/To/Cc before the signer, scanner and spool; null when off. */
     private relaybox.relay.local.HeaderQualifier qualifier;
+    /** Rewrites From: to the verified identity before the signer, scanner and spool; null when off. */
+    private relaybox.relay.local.FromRewriter fromRewriter;
+    /** Where the client's bytes go first: the qualifier, the From rewriter or {@link #store}. */
+    private relaybox.relay.local.HeaderQualifier.Sink first;
+    /** The largest message the sender's upstreams take (their SIZE). */
+    private UpstreamFacts.Limit upstreamLimit = UpstreamFacts.Limit.NONE;
+    /** Bytes stored (after the rewriters): what the upstream is sent, less our added lines. */
+    private long stored;
     private long maxSize;
     private long size;
     private boolean tooBig;
@@ -67,11 +75,34 @@ final class Transaction {
      * what the header section holds is counted in {@code budget} (null: not counted).
      */
     void beginData(MessageSigner.Signing signing, long maxSize, String localDomain, HeaderMemory budget) {
+        beginData(signing, maxSize, localDomain, budget, UpstreamFacts.Limit.NONE, "");
+    }
+
+    /**
+     * As above; the message is also held to {@code upstreamLimit} (the largest its upstreams
+     * take), and From: is rewritten to {@code fromRewrite} ("" for none).
+     */
+    void beginData(MessageSigner.Signing signing, long maxSize, String localDomain, HeaderMemory budget,
+                   UpstreamFacts.Limit upstreamLimit, String fromRewrite) {
         this.signing = signing;
         this.headers = new HeaderScanner();
-        this.maxSize = maxSize;
+        this.upstreamLimit = upstreamLimit;
+        this.maxSize = Math.min(maxSize, upstreamLimit.bytes());
         this.headerMemory = budget;
-        this.qualifier = localDomain.isEmpty() ? null : new relaybox.relay.local.HeaderQualifier(localDomain, this::store);
+        this.fromRewriter = fromRewrite.isEmpty() ? null : new relaybox.relay.local.FromRewriter(fromRewrite, this::store);
+        relaybox.relay.local.HeaderQualifier.Sink next = fromRewriter == null ? this::store : fromRewriter::write;
+        this.qualifier = localDomain.isEmpty() ? null : new relaybox.relay.local.HeaderQualifier(localDomain, next);
+        this.first = qualifier != null ? qualifier::write : next;
+    }
+
+    /** The largest message the sender's upstreams take ({@link UpstreamFacts.Limit#NONE}: no limit known). */
+    UpstreamFacts.Limit upstreamLimit() {
+        return upstreamLimit;
+    }
+
+    /** Bytes stored so far (the message as it will be sent, without our added header lines). */
+    long stored() {
+        return stored;
     }
 
     boolean inData() {
@@ -93,11 +124,7 @@ final class Transaction {
         while (bytes.isReadable()) {
             int k = Math.min(bytes.readableBytes(), buf.length);
             bytes.readBytes(buf, 0, k);
-            if (qualifier != null) {
-                qualifier.write(buf, 0, k);
-            } else {
-                store(buf, 0, k);
-            }
+            first.write(buf, 0, k);
             if (writeFailure != null || outOfHeaderMemory) {
                 return;
             }
@@ -109,6 +136,7 @@ final class Transaction {
         if (writeFailure != null || outOfHeaderMemory) {
             return;
         }
+        stored += k;
         signing.update(buf, off, k);
         headers.update(buf, off, k);
         if (!holdHeaderMemory()) {
@@ -172,6 +200,10 @@ final class Transaction {
         if (qualifier != null) {
             qualifier.finish();
             qualifier = null;
+        }
+        if (fromRewriter != null) {
+            fromRewriter.finish();
+            fromRewriter = null;
         }
     }
 

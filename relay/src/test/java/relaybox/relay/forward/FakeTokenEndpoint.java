@@ -71,6 +71,9 @@ public final class FakeTokenEndpoint implements AutoCloseable {
         accessTokens.clear();
     }
 
+    /** The refresh token each access token was issued for (client-credentials: ""). */
+    public final Map<String, String> grantedBy = new ConcurrentHashMap<>();
+
     public boolean accessValid(String token) {
         Long until = accessTokens.get(token);
         return until != null && System.currentTimeMillis() < until;
@@ -118,6 +121,7 @@ public final class FakeTokenEndpoint implements AutoCloseable {
         String access = "at-" + random();
         issued.add(access);
         accessTokens.put(access, System.currentTimeMillis() + expiresIn * 1000);
+        grantedBy.put(access, form.getOrDefault("refresh_token", ""));
         send(x, 200, "{\"token_type\":\"Bearer\",\"scope\":\"" + form.getOrDefault("scope", "") + "\",\"expires_in\":"
                 + expiresIn + ",\"ext_expires_in\":" + expiresIn + ",\"access_token\":\"" + access + "\""
                 + (newRefresh == null ? "" : ",\"refresh_token\":\"" + newRefresh + "\"") + "}");

@@ -61,12 +61,18 @@ public final class FakeEsp implements AutoCloseable {
     public volatile String user = "user";
     public volatile String password = "secret";
     public volatile String limits;          // e.g. "MAILMAX=3 RCPTMAX=2"
+    /** More valid logins besides {@link #user}: user name to password (per-sender credentials). */
+    public final java.util.Map<String, String> logins = new java.util.concurrent.ConcurrentHashMap<>();
+    /** What EHLO advertises as SIZE; 0 advertises SIZE with no number, negative none at all. */
+    public volatile long size = 52428800;
     /**
      * XOAUTH2 (offer it in {@link #authMechs}; "LOGIN XOAUTH2" is Microsoft 365's offer): which
      * bearer tokens are valid for {@link #user}. A refused one gets the 334 error challenge, then
      * (after the client's empty line) a 535, as Microsoft and Google answer.
      */
     public volatile java.util.function.Predicate<String> bearerValid = t -> false;
+    /** When set, decides XOAUTH2 instead: whether the bearer token (second) is valid for the user (first). */
+    public volatile java.util.function.BiPredicate<String, String> bearerFor;
     /** XOAUTH2 exchanges seen, and the responses to the error challenge (must be empty). */
     public final AtomicInteger xoauth2 = new AtomicInteger();
     public final List<String> challengeAnswers = new CopyOnWriteArrayList<>();
@@ -324,7 +330,7 @@ public final class FakeEsp implements AutoCloseable {
                     if (offerSmtpUtf8) {
                         b.append("250-SMTPUTF8\r\n");
                     }
-                    b.append("250-8BITMIME\r\n250 SIZE 52428800");
+                    b.append(size < 0 ? "250 8BITMIME" : "250-8BITMIME\r\n250 SIZE" + (size > 0 ? " " + size : ""));
                     c.send(b.toString());
                 } else if (up.equals("STARTTLS")) {
                     c.send("220 2.0.0 go ahead");
@@ -333,7 +339,7 @@ public final class FakeEsp implements AutoCloseable {
                 } else if (up.startsWith("AUTH PLAIN ")) {
                     String[] p = new String(Base64.getDecoder().decode(line.substring(11).trim()), StandardCharsets.UTF_8)
                             .split("\0", -1);
-                    authed = p.length == 3 && p[1].equals(user) && p[2].equals(password);
+                    authed = p.length == 3 && valid(p[1], p[2]);
                     c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
                     c.authUser = authed ? p[1] : "";
                 } else if (up.startsWith("AUTH XOAUTH2 ") && authMechs != null && authMechs.contains("XOAUTH2")) {
@@ -342,7 +348,8 @@ public final class FakeEsp implements AutoCloseable {
                     String[] f = ir.split("\u0001", -1);
                     String u = f.length > 0 && f[0].startsWith("user=") ? f[0].substring(5) : "";
                     String tok = f.length > 1 && f[1].startsWith("auth=Bearer ") ? f[1].substring(12) : "";
-                    authed = f.length == 4 && u.equals(user) && bearerValid.test(tok);
+                    java.util.function.BiPredicate<String, String> per = bearerFor;
+                    authed = f.length == 4 && (per != null ? per.test(u, tok) : u.equals(user) && bearerValid.test(tok));
                     if (authed) {
                         c.send("235 2.7.0 Authentication successful");
                         c.authUser = u;
@@ -360,7 +367,7 @@ public final class FakeEsp implements AutoCloseable {
                     String u = decode(c.readLine());
                     c.send("334 UGFzc3dvcmQ6");
                     String p = decode(c.readLine());
-                    authed = u.equals(user) && p.equals(password);
+                    authed = valid(u, p);
                     c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
                     c.authUser = authed ? u : "";
                 } else if (up.startsWith("MAIL FROM:")) {
@@ -424,6 +431,11 @@ public final class FakeEsp implements AutoCloseable {
             open.remove(s);
             closeQuietly(s);
         }
+    }
+
+    /** {@link #user} with {@link #password}, or one of {@link #logins}. */
+    private boolean valid(String u, String p) {
+        return (u.equals(user) && p.equals(password)) || p.equals(logins.get(u));
     }
 
     private byte[] readData(Conn c, ByteArrayOutputStream wire) throws IOException {
