@@ -75,8 +75,13 @@ final class SmtpSubmission implements AutoCloseable {
             c.expect("greeting", 220);
             String ehlo = c.command("EHLO " + helo);
             if (ehlo.startsWith("250")) {
-                for (String l : ehlo.split("\r\n")) {
+                // By hand, not String.split: a two-character separator would compile a regex.
+                int from = 0;
+                while (from <= ehlo.length()) {
+                    int end = ehlo.indexOf("\r\n", from);
+                    String l = ehlo.substring(from, end < 0 ? ehlo.length() : end);
                     c.extensions.add(l.substring(Math.min(4, l.length())).toUpperCase(Locale.ROOT));
+                    from = end < 0 ? ehlo.length() + 1 : end + 2;
                 }
             } else {
                 c.check("HELO", c.command("HELO " + helo), 250);
