@@ -100,6 +100,10 @@ phase_install() {
         cmp -s "$root/etc/relaybox/relaybox.conf" "$root/usr/share/relaybox/conf/relaybox.conf"
     check "sendmail, mailq and relaybox on PATH" \
         test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
+    check "class-data archive for the commands written (/var/cache/relaybox/cli.jsa)" \
+        test -s "$root/var/cache/relaybox/cli.jsa"
+    check "dpkg rewrites it when a JDK changes (file trigger on /usr/lib/jvm)" \
+        grep -qx '/usr/lib/jvm relaybox/noawait' "$root/var/lib/dpkg/triggers/File"
     check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
     check "unit enabled (deb-systemd-helper)" \
         test -L "$root/etc/systemd/system/multi-user.target.wants/relaybox.service"
@@ -178,6 +182,19 @@ phase_run() {
     local src=$? ms=$((($(date +%s%N) - ms0) / 1000000))
     cat "$work/sendmail.log"
     if [ "$src" = 0 ]; then record PASS "/usr/sbin/sendmail -t -i exits 0" "$ms ms wall"; else record FAIL "/usr/sbin/sendmail -t -i exits 0" "exit $src"; fi
+
+    # 1b. A class-data archive the JVM cannot use (as after a JDK update, before the trigger
+    # rewrote it) costs speed only: sendmail -bs still answers, and its stdout is SMTP alone.
+    cp "$root/var/cache/relaybox/cli.jsa" "$work/cli.jsa.good"
+    echo "not an archive" > "$root/var/cache/relaybox/cli.jsa"
+    printf 'EHLO client.example.test\r\nQUIT\r\n' \
+        | chroot "$root" runuser -u www-data -- /usr/sbin/sendmail -bs > "$work/bs-stale.out" 2> "$work/bs-stale.err"
+    local bsrc=$?
+    cat "$work/bs-stale.out" "$work/bs-stale.err"
+    check "stale class-data archive: sendmail -bs exits 0, stdout only SMTP replies, nothing on stderr" \
+        sh -c "[ $bsrc = 0 ] && head -1 '$work/bs-stale.out' | grep -q '^220 ' \
+               && ! grep -qv '^[0-9][0-9][0-9][ -]' '$work/bs-stale.out' && [ ! -s '$work/bs-stale.err' ]"
+    cp "$work/cli.jsa.good" "$root/var/cache/relaybox/cli.jsa"
 
     # 2. Over SMTP on port 25.
     local smtp_ok=1
@@ -291,6 +308,7 @@ phase_remove() {
     check "remove: program files gone" test ! -e "$root/usr/share/relaybox/relaybox.jar" -a ! -e "$root/usr/sbin/sendmail"
     check "remove: queue kept" test -f "$root/var/lib/relaybox/spool/keep-me"
     check "remove: config kept" test -f "$root/etc/relaybox/relaybox.conf"
+    check "remove: class-data archive gone" test ! -e "$root/var/cache/relaybox"
 
     # An operator's DKIM key: purge keeps it, says so, and dpkg (which owns no directory under
     # /etc/relaybox) has nothing to warn about.
@@ -336,6 +354,7 @@ phase_rpm() {
     if "${r[@]}" -e relaybox > "$work/rpm-erase.log" 2>&1; then record PASS "rpm -e"
     else cat "$work/rpm-erase.log"; record FAIL "rpm -e"; return; fi
     check "rpm -e: program files gone" test ! -e "$rpm_root/usr/share/relaybox/relaybox.jar"
+    check "rpm -e: no class-data archive left" test ! -e "$rpm_root/var/cache/relaybox"
     check "rpm -e: queue with mail kept" test -f "$rpm_root/var/lib/relaybox/keep-me"
 }
 

@@ -18,6 +18,11 @@ for path in /var/lib/relaybox/spool /var/lib/relaybox/outbox; do
     fi
 done
 find /var/lib/relaybox -maxdepth 1 -name 'queue.db*' -type f -exec chmod go-rwx {} + || :
+# The class-data archive the short-lived commands (sendmail above all) start from, for the
+# installed jars and JVM (README "sendmail start-up"); only a speed-up, so never a failure here.
+# After a JDK update, run /usr/share/relaybox/make-cli-archive again (until then the JVM ignores
+# the stale archive and the commands start without it).
+/usr/share/relaybox/make-cli-archive || :
 # Like %systemd_post: the distribution's preset decides whether the unit is enabled, and it is
 # not started here (Fedora/EL packages never start services from %post).
 if [ "$1" -eq 1 ] && [ -d /run/systemd/system ]; then

@@ -91,8 +91,20 @@ final class DropWriter implements AutoCloseable {
     private static String uniqueName() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
         String ms = Long.toString(System.currentTimeMillis());
-        return "0".repeat(Math.max(0, 13 - ms.length())) + ms + "." + ProcessHandle.current().pid() + "."
-                + Long.toHexString(r.nextLong());
+        return "0".repeat(Math.max(0, 13 - ms.length())) + ms + "." + pid() + "." + Long.toHexString(r.nextLong());
+    }
+
+    /**
+     * This process's id, for whoever looks at a left-over file; from /proc, because
+     * ProcessHandle.current() starts a thread pool and links two lambdas, 5-10 ms of sendmail's
+     * start-up. The random part alone keeps names apart, so "0" where /proc is not there will do.
+     */
+    private static String pid() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self")).toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return "0";
+        }
     }
 
     private static String oneLine(String s) {

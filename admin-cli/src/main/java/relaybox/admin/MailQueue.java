@@ -28,10 +28,10 @@ final class MailQueue {
     private MailQueue() {
     }
 
-    static int show(Sendmail.Options o, InputStream stdin, PrintStream stdout, PrintStream stderr,
+    static int show(SendmailOptions o, InputStream stdin, PrintStream stdout, PrintStream stderr,
                     Map<String, String> env, Path defaultConfig) {
         int rc = Main.run(new String[] {"queue", "list"}, new Cli(stdin, stdout, stderr, env, defaultConfig));
-        Path dir = Sendmail.dropDir(o, env, defaultConfig);
+        Path dir = SendmailConfig.dropDir(o, env, defaultConfig);
         if (!Files.isDirectory(dir)) {
             return rc;
         }

@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -43,7 +44,7 @@ final class SmtpOnStdio {
 
     static int run(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr,
                    java.nio.file.Path dropDir) {
-        try (Socket s = new Socket()) {
+        try (Socket s = new Socket(Proxy.NO_PROXY)) { // the daemon is local: no proxy selector to set up
             try {
                 s.connect(new InetSocketAddress(host, port), SmtpSubmission.CONNECT_TIMEOUT_MS);
             } catch (IOException e) {

@@ -43,7 +43,7 @@ class SendmailTest {
         String[] all = new String[args.length + 1];
         all[0] = "sendmail";
         System.arraycopy(args, 0, all, 1, args.length);
-        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(Sendmail.SMTP_ENV, intake.address()), stdin, all);
+        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(SendmailConfig.SMTP_ENV, intake.address()), stdin, all);
     }
 
     @Test
@@ -177,14 +177,14 @@ class SendmailTest {
                 "queue_dir = \"/q\"\nintake_listen = [ \"0.0.0.0:25\" , \"[::]:25\" ]\n",
                 "intake_listen = [\n  \"[::1]:587\",\n]\n")) {
             InetSocketAddress viaReader = IntakeConfig.from(ConfigReader.parse("t", toml)).listen().get(0);
-            String scanned = Sendmail.firstListen(toml).orElseThrow();
+            String scanned = SendmailConfig.firstListen(toml).orElseThrow();
             String host = scanned.substring(0, scanned.lastIndexOf(':')).replace("[", "").replace("]", "");
             assertEquals(viaReader.getHostString(), host, toml);
-            assertEquals(viaReader.getPort(), Sendmail.port(scanned), toml);
+            assertEquals(viaReader.getPort(), SendmailConfig.port(scanned), toml);
         }
-        assertEquals("127.0.0.1", Sendmail.host("0.0.0.0:25"));
-        assertEquals("::1", Sendmail.host("[::]:25"));
-        assertEquals(587, Sendmail.port("[::1]:587"));
+        assertEquals("127.0.0.1", SendmailConfig.host("0.0.0.0:25"));
+        assertEquals("::1", SendmailConfig.host("[::]:25"));
+        assertEquals(587, SendmailConfig.port("[::1]:587"));
     }
 
     @Test
