@@ -26,12 +26,15 @@ import java.util.Locale;
  * @param senderDomains         sender_domains: route mail from these sender domains here; empty = default route
  * @param authMechanism         auth_mechanism: the one AUTH mechanism to use, or AUTO
  * @param oauth                 oauth_*: where XOAUTH2 access tokens come from; null without oauth_provider
+ * @param maxRecipients         max_recipients: recipients per transaction (more go in further transactions),
+ *                              0 for no limit of ours (the upstream's LIMITS RCPTMAX still applies)
+ * @param provider              the provider dialect named by preset (GENERIC without one)
  */
 public record UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
                              Path authFile, Path dir, int messagesPerConnection, int maxConnections,
                              double ratePerSecond, List<String> headers, String envelopeSender,
                              List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
-                             OAuthConfig oauth) {
+                             OAuthConfig oauth, int maxRecipients, Provider provider) {
 
     /**
      * The {@code auth_mechanism} key. AUTO: XOAUTH2 when {@code oauth_provider} is set, else PLAIN
@@ -45,6 +48,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     public static final int DEFAULT_MESSAGES_PER_CONNECTION = 100;
     public static final int DEFAULT_MAX_CONNECTIONS = 4;
     public static final double DEFAULT_RATE_PER_SECOND = 0;
+    public static final int DEFAULT_MAX_RECIPIENTS = 0;
     public static final Path DEFAULT_OUTBOX_DIR = Path.of("/var/lib/relaybox/outbox");
 
     public UpstreamConfig {
@@ -60,13 +64,15 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     /** An outbox upstream writing into {@code dir}: the default of {@code relaybox run --dev}. */
     public static UpstreamConfig outbox(Path dir) {
         return new UpstreamConfig("outbox", "outbox", "", 0, TlsMode.NONE, null, null, dir,
-                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
+                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null,
+                DEFAULT_MAX_RECIPIENTS, Provider.GENERIC);
     }
 
     /** A plain SMTP upstream with defaults, for tests and tools. */
     public static UpstreamConfig smtp(String name, String host, int port, TlsMode tls) {
         return new UpstreamConfig(name, "smtp", host, port, tls, null, null, null, DEFAULT_MESSAGES_PER_CONNECTION,
-                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
+                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null,
+                DEFAULT_MAX_RECIPIENTS, Provider.GENERIC);
     }
 
     /**
@@ -86,6 +92,11 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     static UpstreamConfig from(ConfigReader r, int index) throws ConfigException {
         String name = r.string("name", "upstream-" + (index + 1));
         String type = r.choice("type", DEFAULT_TYPE, "smtp", "outbox");
+        // Before every other key: the preset's values lie under the ones the table sets.
+        Provider provider = UpstreamPreset.apply(r);
+        if (provider != Provider.GENERIC && type.equals("outbox")) {
+            throw r.error("preset", "a preset names an ESP; an outbox upstream has none", r.string("preset", ""));
+        }
         String host = r.string("host", "");
         TlsMode tls = TlsMode.parse(r.choice("tls", DEFAULT_TLS, TlsMode.words()));
         int port = (int) r.integer("port", tls.defaultPort(), 1, 65535);
@@ -95,6 +106,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
         int perConn = (int) r.integer("messages_per_connection", DEFAULT_MESSAGES_PER_CONNECTION, 1, 1_000_000);
         int maxConn = (int) r.integer("max_connections", DEFAULT_MAX_CONNECTIONS, 1, 1000);
         double rate = r.decimal("rate_per_second", DEFAULT_RATE_PER_SECOND, 0, 1_000_000);
+        int maxRcpt = (int) r.integer("max_recipients", DEFAULT_MAX_RECIPIENTS, 0, 100_000);
         List<String> headers = r.stringList("headers", List.of());
         for (String h : headers) {
             int colon = h.indexOf(':');
@@ -139,6 +151,6 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
                     + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth);
         }
         return new UpstreamConfig(name, type, host, port, tls, ca, auth, dir, perConn, maxConn, rate, headers,
-                sender, rules, domains, mech, oauth);
+                sender, rules, domains, mech, oauth, maxRcpt, provider);
     }
 }

@@ -57,6 +57,8 @@ final class Harness implements AutoCloseable {
         List<String> senderDomains = List.of();
         UpstreamConfig.AuthChoice authMechanism = UpstreamConfig.AuthChoice.AUTO;
         relaybox.relay.config.OAuthConfig oauth;
+        int maxRecipients;
+        relaybox.relay.config.Provider provider = relaybox.relay.config.Provider.GENERIC;
 
         Up(String name, int port) {
             this.name = name;
@@ -66,7 +68,7 @@ final class Harness implements AutoCloseable {
         UpstreamConfig build() {
             return new UpstreamConfig(name, type, host, port, relaybox.relay.config.TlsMode.parse(tls), caFile,
                     authFile, dir, perConnection, maxConnections, rate, headers, envelopeSender, temporaryReplies,
-                    senderDomains, authMechanism, oauth);
+                    senderDomains, authMechanism, oauth, maxRecipients, provider);
         }
     }
 
