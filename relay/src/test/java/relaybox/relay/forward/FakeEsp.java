@@ -388,6 +388,9 @@ public final class FakeEsp implements AutoCloseable {
                     c.send("220 2.0.0 go ahead");
                     c.setSocket(wrap(c.socket));
                     tls = true;
+                } else if (up.startsWith("AUTH PLAIN ") && dialect == Dialect.MICROSOFT) {
+                    authMechanismsUsed.add("PLAIN");
+                    c.send("504 5.7.4 Unrecognized authentication type");
                 } else if (up.startsWith("AUTH PLAIN ")) {
                     String[] p = new String(Base64.getDecoder().decode(line.substring(11).trim()), StandardCharsets.UTF_8)
                             .split("\0", -1);
