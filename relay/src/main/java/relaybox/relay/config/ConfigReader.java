@@ -239,20 +239,16 @@ public final class ConfigReader {
      */
     public java.util.Map<String, List<String>> stringMap(String key) throws ConfigException {
         JsonNode n = take(key);
-        java.util.Map<String, List<String>> out = new java.util.LinkedHashMap<>();
-        if (n == null) {
-            shown(key, out, "{}");
-            return out;
-        }
-        if (!n.isObject()) {
+        if (n != null && !n.isObject()) {
             throw error(key, "expected a [" + key + "] table of name = \"address\" lines", n);
         }
         try {
-            out = ConfigLiterals.stringMap(n);
+            java.util.Map<String, List<String>> out = n == null ? new java.util.LinkedHashMap<>()
+                    : ConfigLiterals.stringMap(n);
+            return shown(key, out, ConfigLiterals.mapLiteral(out));
         } catch (ConfigLiterals.BadValue e) {
             throw error(key, e.getMessage(), e.got);
         }
-        return shown(key, out, ConfigLiterals.mapLiteral(out));
     }
 
     /** Every key some stage asked for at this level, present or not (for the shipped-config test). */
