@@ -166,7 +166,7 @@ class OperatorDrillTest {
         java.nio.file.Files.setPosixFilePermissions(secret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         relaybox.relay.config.UpstreamConfig up = new relaybox.relay.config.UpstreamConfig("esp", "smtp", "127.0.0.1",
                 port, relaybox.relay.config.TlsMode.NONE, null, secret, null, 100, 2, 0, List.of(), "", List.of(), List.of(),
-                relaybox.relay.config.UpstreamConfig.AuthChoice.AUTO, null);
+                relaybox.relay.config.UpstreamConfig.AuthChoice.AUTO, null, 0, relaybox.relay.config.Provider.GENERIC);
         java.time.Duration t = java.time.Duration.ofSeconds(5);
         relaybox.relay.config.ForwardConfig cfg = new relaybox.relay.config.ForwardConfig(2, java.time.Duration.ofSeconds(60),
                 java.time.Duration.ofSeconds(30), t, t, t, t, java.time.Duration.ofSeconds(5), "relay.test", false, 60,

@@ -1,7 +1,6 @@
 package relaybox.relay.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 
 import java.io.IOException;
@@ -12,10 +11,11 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+
+import static relaybox.relay.config.ConfigLiterals.formatDuration;
+import static relaybox.relay.config.ConfigLiterals.list;
+import static relaybox.relay.config.ConfigLiterals.quote;
 
 /**
  * Owns turning one TOML table into typed values, and every configuration error message. Each
@@ -25,9 +25,6 @@ import java.util.regex.Pattern;
  * <p>Error messages have one shape: {@code FILE: KEY: what is wrong (got VALUE)}.
  */
 public final class ConfigReader {
-
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|k|K|M|G)?");
 
     private final String source;
     private final String prefix;
@@ -39,6 +36,8 @@ public final class ConfigReader {
     private final java.util.Map<String, List<ConfigReader>> tableGroups = new java.util.LinkedHashMap<>();
     /** This table's dotted name as config show writes its header ("upstream", "upstream.login"); "" at the top. */
     private String tableName = "";
+    /** Values an upstream's preset supplies for keys this table does not set. */
+    private PresetLayer preset = PresetLayer.NONE;
 
     private ConfigReader(String source, String prefix, JsonNode table) {
         this.source = source;
@@ -80,8 +79,17 @@ public final class ConfigReader {
         return source;
     }
 
+    /** True when the table itself sets {@code key} (a preset's value does not count). */
     public boolean has(String key) {
         return table.has(key);
+    }
+
+    /**
+     * Lays {@code values} (preset {@code name}'s) under this table: a key the table does not set
+     * takes the preset's value, checked like a written one, and {@link #render} marks it.
+     */
+    void preset(String name, JsonNode values) {
+        preset = new PresetLayer(name, values);
     }
 
     public String string(String key, String def) throws ConfigException {
@@ -157,24 +165,7 @@ public final class ConfigReader {
     }
 
     public static java.util.Optional<Duration> parseDuration(String text) {
-        Matcher m = DURATION.matcher(text.trim());
-        if (!m.matches()) {
-            return java.util.Optional.empty();
-        }
-        try {
-            long v = Long.parseLong(m.group(1));
-            Duration d = switch (m.group(2)) {
-                case "ms" -> Duration.ofMillis(v);
-                case "s" -> Duration.ofSeconds(v);
-                case "m" -> Duration.ofMinutes(v);
-                case "h" -> Duration.ofHours(v);
-                default -> Duration.ofDays(v);
-            };
-            d.toMillis();   // every user works in milliseconds: more than that overflows (fuzzer-found)
-            return java.util.Optional.of(d);
-        } catch (NumberFormatException | ArithmeticException e) {
-            return java.util.Optional.empty();   // too many digits for any duration: a bad value
-        }
+        return ConfigLiterals.parseDuration(text);
     }
 
     /** A byte size written as a number of bytes or "512KiB", "25MiB", "1GiB". */
@@ -186,29 +177,15 @@ public final class ConfigReader {
         if (n.isIntegralNumber() && n.canConvertToLong() && n.asLong() >= 0) {
             return shown(key, n.asLong(), Long.toString(n.asLong()));
         }
-        Matcher m = SIZE.matcher(n.asText().trim());
-        if (!n.isTextual() || !m.matches()) {
+        if (!n.isTextual()) {
             throw error(key, "expected a size like \"25MiB\" or a number of bytes", n);
         }
-        String unit = m.group(2) == null ? "B" : m.group(2);
-        int shift = switch (unit) {
-            case "KiB", "k", "K" -> 10;
-            case "MiB", "M" -> 20;
-            case "GiB", "G" -> 30;
-            default -> 0;
-        };
-        // Found by ConfigFuzzTest: too many digits threw NumberFormatException (a stack trace
-        // instead of exit 78), and a large count of GiB wrapped around to a negative size.
-        long v;
+        long bytes;
         try {
-            v = Long.parseLong(m.group(1));
-        } catch (NumberFormatException e) {
-            throw error(key, "size too large", n);
+            bytes = ConfigLiterals.parseSize(n.asText());
+        } catch (IllegalArgumentException e) {
+            throw error(key, e.getMessage(), n);
         }
-        if (v > (Long.MAX_VALUE >> shift)) {
-            throw error(key, "size too large", n);
-        }
-        long bytes = v << shift;
         return shown(key, bytes, Long.toString(bytes));
     }
 
@@ -265,34 +242,16 @@ public final class ConfigReader {
      */
     public java.util.Map<String, List<String>> stringMap(String key) throws ConfigException {
         JsonNode n = take(key);
-        java.util.Map<String, List<String>> out = new java.util.LinkedHashMap<>();
-        if (n == null) {
-            shown(key, out, "{}");
-            return out;
-        }
-        if (!n.isObject()) {
+        if (n != null && !n.isObject()) {
             throw error(key, "expected a [" + key + "] table of name = \"address\" lines", n);
         }
-        StringBuilder literal = new StringBuilder("{ ");
-        for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-            java.util.Map.Entry<String, JsonNode> e = it.next();
-            List<String> values = new ArrayList<>();
-            if (e.getValue().isTextual()) {
-                values.add(e.getValue().asText());
-            } else if (e.getValue().isArray()) {
-                for (JsonNode v : e.getValue()) {
-                    if (!v.isTextual()) {
-                        throw error(key, "expected a string or a list of strings for " + e.getKey(), e.getValue());
-                    }
-                    values.add(v.asText());
-                }
-            } else {
-                throw error(key, "expected a string or a list of strings for " + e.getKey(), e.getValue());
-            }
-            out.put(e.getKey(), List.copyOf(values));
-            literal.append(literal.length() > 2 ? ", " : "").append(quote(e.getKey())).append(" = ").append(list(values));
+        try {
+            java.util.Map<String, List<String>> out = n == null ? new java.util.LinkedHashMap<>()
+                    : ConfigLiterals.stringMap(n);
+            return shown(key, out, ConfigLiterals.mapLiteral(out));
+        } catch (ConfigLiterals.BadValue e) {
+            throw error(key, e.getMessage(), e.got);
         }
-        return shown(key, out, literal.append(" }").toString());
     }
 
     /** Every key some stage asked for at this level, present or not (for the shipped-config test). */
@@ -316,39 +275,8 @@ public final class ConfigReader {
     }
 
     private <T> T shown(String key, T value, String literal) {
-        effective.put(key, literal);
+        effective.put(key, preset.mark(key, literal));
         return value;
-    }
-
-    private static String quote(String s) {
-        return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
-    }
-
-    private static String list(List<String> items) {
-        StringBuilder b = new StringBuilder("[");
-        for (String i : items) {
-            b.append(b.length() > 1 ? ", " : "").append(quote(i));
-        }
-        return b.append(']').toString();
-    }
-
-    /** The shortest exact form: "90s" rather than "1m30s", "5d" for five days. */
-    static String formatDuration(Duration d) {
-        long ms = d.toMillis();
-        if (ms % 1000 != 0) {
-            return ms + "ms";
-        }
-        long s = ms / 1000;
-        if (s != 0 && s % 86400 == 0) {
-            return s / 86400 + "d";
-        }
-        if (s != 0 && s % 3600 == 0) {
-            return s / 3600 + "h";
-        }
-        if (s != 0 && s % 60 == 0) {
-            return s / 60 + "m";
-        }
-        return s + "s";
     }
 
     /** Fails on the first key that no stage read: a typo or a key from another version. */
@@ -376,10 +304,6 @@ public final class ConfigReader {
     private JsonNode take(String key) {
         used.add(key);
         JsonNode n = table.get(key);
-        return n == null || n.isNull() ? null : n;
-    }
-
-    static String lower(String s) {
-        return s.toLowerCase(Locale.ROOT);
+        return n == null || n.isNull() ? preset.take(key) : n;
     }
 }

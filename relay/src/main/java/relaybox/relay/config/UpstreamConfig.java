@@ -28,21 +28,37 @@ import java.util.Locale;
  * @param oauth                 oauth_*: where XOAUTH2 access tokens come from; null without oauth_provider
  * @param logins                [[upstream.login]]: more logins on this host, picked by envelope sender
  * @param fromRewrite           from_rewrite: the verified identity written into the header From:, or ""
+ * @param maxRecipients         max_recipients: recipients per transaction (more go in further transactions),
+ *                              0 for no limit of ours (the upstream's LIMITS RCPTMAX still applies)
+ * @param provider              the provider dialect named by preset (GENERIC without one)
  */
 public record UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
                              Path authFile, Path dir, int messagesPerConnection, int maxConnections,
                              double ratePerSecond, List<String> headers, String envelopeSender,
                              List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
-                             OAuthConfig oauth, List<SenderLogin> logins, String fromRewrite) {
+                             OAuthConfig oauth, List<SenderLogin> logins, String fromRewrite, int maxRecipients,
+                             Provider provider) {
 
-    /** Without per-sender logins or a From rewrite (tools and tests). */
+    /** Without per-sender logins, a From rewrite, a recipient cap or a provider (tools and tests). */
     public UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
                           Path authFile, Path dir, int messagesPerConnection, int maxConnections,
                           double ratePerSecond, List<String> headers, String envelopeSender,
                           List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
                           OAuthConfig oauth) {
         this(name, type, host, port, tls, caFile, authFile, dir, messagesPerConnection, maxConnections, ratePerSecond,
-                headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, List.of(), "");
+                headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, List.of(), "", 0,
+                Provider.GENERIC);
+    }
+
+    /** Without per-sender logins or a From rewrite. */
+    public UpstreamConfig(String name, String type, String host, int port, TlsMode tls, Path caFile,
+                          Path authFile, Path dir, int messagesPerConnection, int maxConnections,
+                          double ratePerSecond, List<String> headers, String envelopeSender,
+                          List<String> temporaryReplies, List<String> senderDomains, AuthChoice authMechanism,
+                          OAuthConfig oauth, int maxRecipients, Provider provider) {
+        this(name, type, host, port, tls, caFile, authFile, dir, messagesPerConnection, maxConnections, ratePerSecond,
+                headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, List.of(), "",
+                maxRecipients, provider);
     }
 
     /**
@@ -57,6 +73,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     public static final int DEFAULT_MESSAGES_PER_CONNECTION = 100;
     public static final int DEFAULT_MAX_CONNECTIONS = 4;
     public static final double DEFAULT_RATE_PER_SECOND = 0;
+    public static final int DEFAULT_MAX_RECIPIENTS = 0;
     public static final Path DEFAULT_OUTBOX_DIR = Path.of("/var/lib/relaybox/outbox");
 
     public UpstreamConfig {
@@ -70,7 +87,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     public UpstreamConfig withAuthFile(Path file) {
         return new UpstreamConfig(name, type, host, port, tls, caFile, file, dir, messagesPerConnection, maxConnections,
                 ratePerSecond, headers, envelopeSender, temporaryReplies, senderDomains, authMechanism, oauth, logins,
-                fromRewrite);
+                fromRewrite, maxRecipients, provider);
     }
 
     public boolean isOutbox() {
@@ -80,13 +97,15 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     /** An outbox upstream writing into {@code dir}: the default of {@code relaybox run --dev}. */
     public static UpstreamConfig outbox(Path dir) {
         return new UpstreamConfig("outbox", "outbox", "", 0, TlsMode.NONE, null, null, dir,
-                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
+                DEFAULT_MESSAGES_PER_CONNECTION, 1, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null,
+                DEFAULT_MAX_RECIPIENTS, Provider.GENERIC);
     }
 
     /** A plain SMTP upstream with defaults, for tests and tools. */
     public static UpstreamConfig smtp(String name, String host, int port, TlsMode tls) {
         return new UpstreamConfig(name, "smtp", host, port, tls, null, null, null, DEFAULT_MESSAGES_PER_CONNECTION,
-                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null);
+                DEFAULT_MAX_CONNECTIONS, 0, List.of(), "", List.of(), List.of(), AuthChoice.AUTO, null,
+                DEFAULT_MAX_RECIPIENTS, Provider.GENERIC);
     }
 
     /**
@@ -106,6 +125,11 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
     static UpstreamConfig from(ConfigReader r, int index) throws ConfigException {
         String name = r.string("name", "upstream-" + (index + 1));
         String type = r.choice("type", DEFAULT_TYPE, "smtp", "outbox");
+        // Before every other key: the preset's values lie under the ones the table sets.
+        Provider provider = UpstreamPreset.apply(r);
+        if (provider != Provider.GENERIC && type.equals("outbox")) {
+            throw r.error("preset", "a preset names an ESP; an outbox upstream has none", r.string("preset", ""));
+        }
         String host = r.string("host", "");
         TlsMode tls = TlsMode.parse(r.choice("tls", DEFAULT_TLS, TlsMode.words()));
         int port = (int) r.integer("port", tls.defaultPort(), 1, 65535);
@@ -115,6 +139,7 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
         int perConn = (int) r.integer("messages_per_connection", DEFAULT_MESSAGES_PER_CONNECTION, 1, 1_000_000);
         int maxConn = (int) r.integer("max_connections", DEFAULT_MAX_CONNECTIONS, 1, 1000);
         double rate = r.decimal("rate_per_second", DEFAULT_RATE_PER_SECOND, 0, 1_000_000);
+        int maxRcpt = (int) r.integer("max_recipients", DEFAULT_MAX_RECIPIENTS, 0, 100_000);
         List<String> headers = r.stringList("headers", List.of());
         for (String h : headers) {
             int colon = h.indexOf(':');
@@ -164,6 +189,6 @@ public record UpstreamConfig(String name, String type, String host, int port, Tl
                     + " (tls = \"none\" with AUTH is allowed only for a loopback host)", auth == null ? "[[upstream.login]]" : auth);
         }
         return new UpstreamConfig(name, type, host, port, tls, ca, auth, dir, perConn, maxConn, rate, headers,
-                sender, rules, domains, mech, oauth, logins, fromRewrite);
+                sender, rules, domains, mech, oauth, logins, fromRewrite, maxRcpt, provider);
     }
 }

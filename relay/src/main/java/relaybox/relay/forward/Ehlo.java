@@ -8,7 +8,8 @@ import java.util.Set;
 
 /**
  * What an EHLO reply offers: the extensions (keyword in upper case to its parameters) and the
- * LIMITS (RFC 9422) MAILMAX, capped by our own messages per connection, and RCPTMAX (0: none).
+ * LIMITS (RFC 9422) MAILMAX, capped by our own messages per connection, and RCPTMAX, capped by
+ * our own recipients per transaction ({@code max_recipients}; 0 for neither: no limit).
  * Pure, so the fuzzer can feed it any reply.
  */
 record Ehlo(Map<String, String> extensions, int maxTransactions, int rcptMax) {
@@ -16,6 +17,11 @@ record Ehlo(Map<String, String> extensions, int maxTransactions, int rcptMax) {
     static final Ehlo NONE = new Ehlo(Map.of(), 1, 0);
 
     static Ehlo parse(UpstreamReply r, int messagesPerConnection) {
+        return parse(r, messagesPerConnection, 0);
+    }
+
+    /** As above, with the upstream's configured recipients per transaction (0: no limit of ours). */
+    static Ehlo parse(UpstreamReply r, int messagesPerConnection, int maxRecipients) {
         Map<String, String> ext = new HashMap<>();
         // A reply of just "250 " has no text line at all (found by UpstreamReplyFuzzTest: the
         // IllegalArgumentException escaped open() and left the leased entry in sending).
@@ -39,6 +45,11 @@ record Ehlo(Map<String, String> extensions, int maxTransactions, int rcptMax) {
                     }
                 }
             }
+        }
+        if (maxRecipients > 0) {
+            // The provider's documented limit (a preset's, or the operator's): sending more gets
+            // the surplus refused (Google: 452 4.5.3) and retried later, one attempt per batch.
+            rcptMax = rcptMax == 0 ? maxRecipients : Math.min(rcptMax, maxRecipients);
         }
         return new Ehlo(ext, maxTransactions, rcptMax);
     }

@@ -102,7 +102,7 @@ final class SessionOpening {
         talk.ch.writeAndFlush(SmtpRequests.ehlo(conn.heloName));
         UpstreamReply r = talk.read(conn.forward.commandTimeout());
         expect(Stage.EHLO, r);
-        Ehlo e = Ehlo.parse(r, conn.upstream.messagesPerConnection());
+        Ehlo e = Ehlo.parse(r, conn.upstream.messagesPerConnection(), conn.upstream.maxRecipients());
         trace.step("ehlo", true, "EHLO " + conn.heloName + ": " + r.code() + " " + (r.lines().isEmpty() ? ""
                 : r.lines().get(0)) + "; offers " + (e.extensions().isEmpty() ? "nothing"
                 : String.join(", ", new TreeSet<>(e.extensions().keySet()))));

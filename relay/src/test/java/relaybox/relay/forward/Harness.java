@@ -59,6 +59,8 @@ final class Harness implements AutoCloseable {
         relaybox.relay.config.OAuthConfig oauth;
         List<relaybox.relay.config.SenderLogin> logins = List.of();
         String fromRewrite = "";
+        int maxRecipients;
+        relaybox.relay.config.Provider provider = relaybox.relay.config.Provider.GENERIC;
 
         Up(String name, int port) {
             this.name = name;
@@ -68,7 +70,7 @@ final class Harness implements AutoCloseable {
         UpstreamConfig build() {
             return new UpstreamConfig(name, type, host, port, relaybox.relay.config.TlsMode.parse(tls), caFile,
                     authFile, dir, perConnection, maxConnections, rate, headers, envelopeSender, temporaryReplies,
-                    senderDomains, authMechanism, oauth, logins, fromRewrite);
+                    senderDomains, authMechanism, oauth, logins, fromRewrite, maxRecipients, provider);
         }
     }
 

@@ -18,7 +18,8 @@ class SenderLoginsTest {
         return new UpstreamConfig(u.name(), u.type(), u.host(), u.port(), u.tls(), null, defaultAuth, null,
                 u.messagesPerConnection(), u.maxConnections(), 0, List.of(), "", List.of(), List.of(), u.authMechanism(),
                 null, List.of(new SenderLogin(List.of("b.example", "alice@a.example"), Path.of("/s/1"), ""),
-                new SenderLogin(List.of("carol@b.example"), Path.of("/s/2"), "")), "");
+                new SenderLogin(List.of("carol@b.example"), Path.of("/s/2"), "")), "", 0,
+                relaybox.relay.config.Provider.GENERIC);
     }
 
     @Test

@@ -32,6 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ("replyclose TEXT"), hang (never answer), or close the connection ("close"). Everything else gets a normal answer.
  * A rule that answers RCPT refuses that recipient; one that answers DATA_END refuses the message
  * (it is not recorded).
+ *
+ * <p>{@link #dialect} makes it answer as a provider does ({@link Dialect}): Microsoft 365's AUTH
+ * offer and 3-connection cap, Google's 100 recipients per transaction; the provider's other
+ * replies are scripted with the rules above and the reply texts here ({@link #MS_CONCURRENCY} ...).
  */
 public final class FakeEsp implements AutoCloseable {
 
@@ -52,7 +56,57 @@ public final class FakeEsp implements AutoCloseable {
 
     private record Rule(String prefix, String action, AtomicInteger times) { }
 
+    /** A provider whose SMTP submission service the fake imitates. */
+    public enum Dialect {
+        /** Whatever the fields say; no provider limits. */
+        GENERIC,
+        /**
+         * Microsoft 365 (smtp.office365.com): EHLO offers AUTH LOGIN XOAUTH2 and no PLAIN; a 4th
+         * authenticated connection of one mailbox is answered {@link #MS_CONCURRENCY}.
+         */
+        MICROSOFT,
+        /**
+         * Google (smtp.gmail.com, smtp-relay.gmail.com): AUTH PLAIN XOAUTH2; a RCPT beyond the 100th
+         * of a transaction is answered {@link #GOOGLE_TOO_MANY_RECIPIENTS}.
+         */
+        GOOGLE
+    }
+
+    /** Microsoft's answer to a 4th concurrent connection of one mailbox. */
+    public static final String MS_CONCURRENCY = "432 4.3.2 Concurrent connections limit exceeded. Visit"
+            + " https://aka.ms/concurrent_sending for more information. [Hostname=AM0PR01MB0001.eurprd01.prod.outlook.com]";
+    /** Microsoft with SMTP AUTH switched off for the tenant or mailbox (script it at "AUTH"). */
+    public static final String MS_AUTH_DISABLED = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication"
+            + " is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
+    /** Google's answer to a RCPT beyond the transaction's 100th. */
+    public static final String GOOGLE_TOO_MANY_RECIPIENTS = "452 4.5.3 Your message has too many recipients."
+            + " For more information regarding Google's sending limits, visit"
+            + " https://support.google.com/mail/?p=TooManyRecipientsError";
+    /** Google's temporary throttle (script it at "MAIL" or "RCPT"). */
+    public static final String GOOGLE_PEAK = "450 4.2.1 Peak SMTP relay limit exceeded for customer."
+            + " To learn more about SMTP relay sending limits please contact your administrator";
+    /** Google's daily quota, answered with a 5xx (script it at "MAIL" or "RCPT"). */
+    public static final String GOOGLE_DAILY = "550 5.4.5 Daily SMTP relay limit exceeded for user."
+            + " For more information on SMTP relay sending limits please contact your administrator";
+
+    /**
+     * Microsoft's continuous-error throttle: {@code 550 5.2.25x} with {@code x} from 1 to 5
+     * (script it at "MAIL"; retrying extends it).
+     */
+    public static String msSenderThrottled(int x) {
+        if (x < 1 || x > 5) {
+            throw new IllegalArgumentException("5.2.251 to 5.2.255: " + x);
+        }
+        return "550 5.2.25" + x + " Sender throttled due to continuous " + (x == 1 ? "invalid recipients errors"
+                : "send errors") + ". Visit https://aka.ms/continuouserrorthrottling for more information.";
+    }
+
     // Behaviour; may be changed while the server runs.
+    public volatile Dialect dialect = Dialect.GENERIC;
+    /** Authenticated connections one user may hold at once; 0: no cap. */
+    public volatile int connectionCap;
+    /** Recipients one transaction may have; 0: no limit. */
+    public volatile int rcptPerTransaction;
     public volatile boolean pipelining = true;
     public volatile boolean offerStartTls;
     public volatile boolean requireTls;
@@ -83,6 +137,16 @@ public final class FakeEsp implements AutoCloseable {
 
     // Records.
     public final AtomicInteger connections = new AtomicInteger();
+    /** AUTHs refused because the user already held {@link #connectionCap} connections. */
+    public final AtomicInteger concurrencyRefusals = new AtomicInteger();
+    /** RCPTs refused because the transaction already had {@link #rcptPerTransaction} recipients. */
+    public final AtomicInteger tooManyRecipients = new AtomicInteger();
+    /** The most authenticated connections any one user held at once. */
+    public final AtomicInteger maxConcurrentPerUser = new AtomicInteger();
+    /** AUTH mechanisms used, in order (first word after AUTH, upper case). */
+    public final List<String> authMechanismsUsed = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.ConcurrentHashMap<String, AtomicInteger> authedPerUser =
+            new java.util.concurrent.ConcurrentHashMap<>();
     /** Final "." replies before which the client had already sent more (its next MAIL, pipelined). */
     public final AtomicInteger commandsBeforeEndReply = new AtomicInteger();
     /** Wait this long before answering a final "." (lets pipelined commands arrive first). */
@@ -150,6 +214,31 @@ public final class FakeEsp implements AutoCloseable {
     @Override
     public void close() {
         stop();
+    }
+
+    /**
+     * Answers as {@code d}'s servers do: sets the AUTH offer, the connection cap and the
+     * recipients per transaction to the provider's. Call before {@link #start}.
+     */
+    public FakeEsp dialect(Dialect d) {
+        dialect = d;
+        switch (d) {
+            case MICROSOFT -> {
+                authMechs = "LOGIN XOAUTH2";
+                connectionCap = 3;
+                rcptPerTransaction = 0;
+            }
+            case GOOGLE -> {
+                authMechs = "PLAIN XOAUTH2";
+                connectionCap = 0;
+                rcptPerTransaction = 100;
+            }
+            default -> {
+                connectionCap = 0;
+                rcptPerTransaction = 0;
+            }
+        }
+        return this;
     }
 
     public FakeEsp rule(String prefix, String action, int times) {
@@ -251,6 +340,8 @@ public final class FakeEsp implements AutoCloseable {
         OutputStream out;
         boolean tls;
         String authUser = "";
+        /** The user whose connection count this connection holds, or null. */
+        String counted;
 
         Conn(Socket s) throws IOException {
             setSocket(s);
@@ -286,11 +377,12 @@ public final class FakeEsp implements AutoCloseable {
     }
 
     private void serve(Socket s) {
+        Conn c = null;
         try {
             if (implicitTls) {
                 s = wrap(s);
             }
-            Conn c = new Conn(s);
+            c = new Conn(s);
             if (!act(match("GREETING"), c)) {
                 c.send("220 fake.esp.test ESMTP ready");
             }
@@ -336,14 +428,22 @@ public final class FakeEsp implements AutoCloseable {
                     c.send("220 2.0.0 go ahead");
                     c.setSocket(wrap(c.socket));
                     tls = true;
+                } else if (up.startsWith("AUTH PLAIN ") && dialect == Dialect.MICROSOFT) {
+                    authMechanismsUsed.add("PLAIN");
+                    c.send("504 5.7.4 Unrecognized authentication type");
                 } else if (up.startsWith("AUTH PLAIN ")) {
                     String[] p = new String(Base64.getDecoder().decode(line.substring(11).trim()), StandardCharsets.UTF_8)
                             .split("\0", -1);
-                    authed = p.length == 3 && valid(p[1], p[2]);
-                    c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
+                    authMechanismsUsed.add("PLAIN");
+                    boolean ok = p.length == 3 && valid(p[1], p[2]);
+                    authed = ok && admit(c, p[1]);
+                    if (!ok || authed) {
+                        c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
+                    }
                     c.authUser = authed ? p[1] : "";
                 } else if (up.startsWith("AUTH XOAUTH2 ") && authMechs != null && authMechs.contains("XOAUTH2")) {
                     xoauth2.incrementAndGet();
+                    authMechanismsUsed.add("XOAUTH2");
                     String ir = new String(Base64.getDecoder().decode(line.substring(13).trim()), StandardCharsets.UTF_8);
                     String[] f = ir.split("\u0001", -1);
                     String u = f.length > 0 && f[0].startsWith("user=") ? f[0].substring(5) : "";
@@ -351,8 +451,11 @@ public final class FakeEsp implements AutoCloseable {
                     java.util.function.BiPredicate<String, String> per = bearerFor;
                     authed = f.length == 4 && (per != null ? per.test(u, tok) : u.equals(user) && bearerValid.test(tok));
                     if (authed) {
-                        c.send("235 2.7.0 Authentication successful");
-                        c.authUser = u;
+                        authed = admit(c, u);
+                        if (authed) {
+                            c.send("235 2.7.0 Authentication successful");
+                            c.authUser = u;
+                        }
                     } else {
                         c.send("334 " + Base64.getEncoder().encodeToString(
                                 "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://outlook.office.com/SMTP.Send\"}"
@@ -363,12 +466,16 @@ public final class FakeEsp implements AutoCloseable {
                         c.send("535 5.7.3 Authentication unsuccessful [SN4PR0201CA0068.namprd02.prod.outlook.com]");
                     }
                 } else if (up.equals("AUTH LOGIN")) {
+                    authMechanismsUsed.add("LOGIN");
                     c.send("334 VXNlcm5hbWU6");
                     String u = decode(c.readLine());
                     c.send("334 UGFzc3dvcmQ6");
                     String p = decode(c.readLine());
-                    authed = valid(u, p);
-                    c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
+                    boolean ok = valid(u, p);
+                    authed = ok && admit(c, u);
+                    if (!ok || authed) {
+                        c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
+                    }
                     c.authUser = authed ? u : "";
                 } else if (up.startsWith("MAIL FROM:")) {
                     if (requireTls && !tls) {
@@ -384,6 +491,9 @@ public final class FakeEsp implements AutoCloseable {
                 } else if (up.startsWith("RCPT TO:")) {
                     if (from == null) {
                         c.send("503 5.5.1 need MAIL");
+                    } else if (rcptPerTransaction > 0 && to.size() >= rcptPerTransaction) {
+                        tooManyRecipients.incrementAndGet();
+                        c.send(GOOGLE_TOO_MANY_RECIPIENTS);
                     } else {
                         to.add(line.substring(8).replaceAll("^<([^>]*)>.*$", "$1"));
                         c.send("250 2.1.5 Ok");
@@ -427,6 +537,9 @@ public final class FakeEsp implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            if (c != null && c.counted != null) {
+                authedPerUser.get(c.counted).decrementAndGet();
+            }
             concurrent.decrementAndGet();
             open.remove(s);
             closeQuietly(s);
@@ -436,6 +549,28 @@ public final class FakeEsp implements AutoCloseable {
     /** {@link #user} with {@link #password}, or one of {@link #logins}. */
     private boolean valid(String u, String p) {
         return (u.equals(user) && p.equals(password)) || p.equals(logins.get(u));
+    }
+
+    /**
+     * Counts {@code u}'s authenticated connection, or, beyond {@link #connectionCap}, answers
+     * {@link #MS_CONCURRENCY} and returns false. A connection counts once however often it
+     * authenticates.
+     */
+    private boolean admit(Conn c, String u) throws IOException {
+        if (c.counted != null) {
+            return true;
+        }
+        AtomicInteger held = authedPerUser.computeIfAbsent(u, k -> new AtomicInteger());
+        int now = held.incrementAndGet();
+        if (connectionCap > 0 && now > connectionCap) {
+            held.decrementAndGet();
+            concurrencyRefusals.incrementAndGet();
+            c.send(MS_CONCURRENCY);
+            return false;
+        }
+        maxConcurrentPerUser.accumulateAndGet(now, Math::max);
+        c.counted = u;
+        return true;
     }
 
     private byte[] readData(Conn c, ByteArrayOutputStream wire) throws IOException {
