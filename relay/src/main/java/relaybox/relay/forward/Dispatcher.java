@@ -314,8 +314,12 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void link(Upstream u, LinkState state) {
+        link(u, state, "");
+    }
+
+    private void link(Upstream u, LinkState state, String reason) {
         if (metrics != null) {
-            metrics.linkState(u.name(), state);
+            metrics.linkState(u.name(), state, reason);
         }
     }
 
@@ -331,7 +335,7 @@ public final class Dispatcher implements AutoCloseable {
         if (f.wentDown()) {
             log.upstreamDown(u.name(), x.upstream(), reason);
         }
-        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN);
+        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN, reason);
         if (d.configError() && f.reasonChanged()) {
             FailurePolicy.logConfigError(u.name(), d.outcome());
         } else if (f.reasonChanged() && !f.wentDown()) {
