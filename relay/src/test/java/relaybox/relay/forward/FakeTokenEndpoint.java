@@ -120,9 +120,12 @@ public final class FakeTokenEndpoint implements AutoCloseable {
         accessTokens.clear();
     }
 
+    /** How far the provider's clock runs ahead of ours: tokens die this much earlier than expires_in says. */
+    public volatile long clockAheadMillis;
+
     public boolean accessValid(String token) {
         Long until = accessTokens.get(token);
-        return until != null && System.currentTimeMillis() < until;
+        return until != null && System.currentTimeMillis() + clockAheadMillis < until;
     }
 
     private synchronized void token(HttpExchange x) throws IOException {
