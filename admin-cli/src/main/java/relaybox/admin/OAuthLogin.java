@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  * allows ({@link DeviceCodeFlow}; {@link BrowserCodeFlow} for Google, whose device flow refuses
  * the Gmail scope, or with {@code --browser}), and writes the refresh token (and the mailbox) to
  * the upstream's {@code auth_file} atomically with {@link SecretsFileWriter}: the file keeps its
- * owner, group and mode, and a new one is created 0600. No token is ever printed.
+ * owner, group and mode; a new one is created 0600 and given to its directory's owner and group
+ * (the service user's state directory). No token is ever printed.
  *
  * <p>It loads the configuration reader (it must validate the file as the daemon does); the
  * client commands that only talk to the daemon never come here.
@@ -120,8 +121,12 @@ final class OAuthLogin {
         Map<String, String> values = new LinkedHashMap<>();
         values.put("username", user);
         values.put("refresh_token", refresh);
+        boolean created = !Files.exists(file);
         try {
             SecretsFileWriter.set(file, values);
+            if (created) {
+                giveToDirectoryOwner(file);
+            }
         } catch (IOException e) {
             throw new CliException(Cli.USAGE, file + ": the sign-in succeeded but the secrets file could not be"
                     + " written (" + e.getMessage() + "); nothing was saved, run the command again once it is writable");
@@ -193,6 +198,24 @@ final class OAuthLogin {
             throw new CliException(Cli.USAGE, file + ": the secrets file cannot be written" + as + " (the file and"
                     + " its directory " + dir + " must be writable); run as root (sudo relaybox upstream login ...)"
                     + " or as the service user");
+        }
+    }
+
+    /**
+     * A file this login created belongs to its directory's owner and group: root signing in for
+     * /var/lib/relaybox (relaybox:relaybox) must leave a file the daemon can read and rewrite.
+     * Without the right to change owners, the file stays the writer's, who then owns the directory.
+     */
+    private static void giveToDirectoryOwner(Path file) {
+        try {
+            PosixFileAttributes dir = Files.readAttributes(file.toAbsolutePath().getParent(), PosixFileAttributes.class);
+            var view = Files.getFileAttributeView(file, java.nio.file.attribute.PosixFileAttributeView.class);
+            if (!dir.owner().equals(view.getOwner())) {
+                view.setOwner(dir.owner());
+            }
+            view.setGroup(dir.group());
+        } catch (IOException | UnsupportedOperationException e) {
+            // Not permitted or not POSIX: the writer's own file, as before.
         }
     }
 

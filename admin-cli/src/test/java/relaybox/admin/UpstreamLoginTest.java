@@ -176,9 +176,18 @@ class UpstreamLoginTest {
     @Test
     void aNewSecretsFileIsCreatedForTheServiceUserOnly() throws Exception {
         Files.delete(secrets);
+        boolean root = "root".equals(System.getProperty("user.name"));
+        var nobody = tmp.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
+        if (root) {
+            // As /var/lib/relaybox belongs to the service user, while root runs the login.
+            Files.setOwner(tmp, nobody);
+        }
         AdminHarness.Result r = login("ms365", "--user", MAILBOX);
         assertEquals(Cli.OK, r.code(), r.toString());
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secrets)));
+        if (root) {
+            assertEquals(nobody, Files.getOwner(secrets), "the directory's owner, so the daemon can read it");
+        }
         assertEquals("username=" + MAILBOX + "\nrefresh_token=" + idp.signedInRefreshToken + "\n",
                 Files.readString(secrets));
     }
