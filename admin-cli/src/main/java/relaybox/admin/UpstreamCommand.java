@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 
 /** {@code relaybox upstream test}: the daemon probes each upstream and we print each step. */
 @Command(name = "upstream", mixinStandardHelpOptions = true, description = "Upstream (smart host) checks.",
-        subcommands = {UpstreamCommand.Test.class, CommandLine.HelpCommand.class})
+        subcommands = {UpstreamCommand.Test.class, UpstreamLoginCommand.class, CommandLine.HelpCommand.class})
 final class UpstreamCommand implements Callable<Integer> {
 
     @Spec

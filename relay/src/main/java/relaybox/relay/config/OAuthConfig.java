@@ -13,8 +13,19 @@ import java.util.Locale;
  * @param tokenEndpoint oauth_token_endpoint: the provider's token URL (https; http only to loopback)
  * @param clientId      oauth_client_id: the application (client) id of the app registration
  * @param scope         oauth_scope: the scope asked for
+ * @param deviceEndpoint    oauth_device_endpoint: the device authorization URL (RFC 8628) that
+ *                          {@code relaybox upstream login} starts from, or "" when the provider has none
+ * @param authorizeEndpoint oauth_authorize_endpoint: the authorization URL of the browser sign-in
+ *                          (authorization code with PKCE) that {@code relaybox upstream login} offers
+ *                          where the device flow cannot have the scope (Google), or ""
  */
-public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, String clientId, String scope) {
+public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, String clientId, String scope,
+                          String deviceEndpoint, String authorizeEndpoint) {
+
+    /** Without the sign-in endpoints (the daemon needs only the token endpoint). */
+    public OAuthConfig(String provider, Grant grant, String tokenEndpoint, String clientId, String scope) {
+        this(provider, grant, tokenEndpoint, clientId, scope, "", "");
+    }
 
     /** The OAuth grant used to get access tokens. */
     public enum Grant {
@@ -36,10 +47,14 @@ public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, St
     }
 
     public static final String MICROSOFT_ENDPOINT = "https://login.microsoftonline.com/%s/oauth2/v2.0/token";
+    public static final String MICROSOFT_DEVICE_ENDPOINT = "https://login.microsoftonline.com/%s/oauth2/v2.0/devicecode";
+    public static final String MICROSOFT_AUTHORIZE_ENDPOINT = "https://login.microsoftonline.com/%s/oauth2/v2.0/authorize";
     public static final String MICROSOFT_DELEGATED_SCOPE = "https://outlook.office.com/SMTP.Send offline_access";
     public static final String MICROSOFT_APP_SCOPE = "https://outlook.office365.com/.default";
     public static final String GOOGLE_ENDPOINT = "https://oauth2.googleapis.com/token";
     public static final String GOOGLE_SCOPE = "https://mail.google.com/";
+    public static final String GOOGLE_DEVICE_ENDPOINT = "https://oauth2.googleapis.com/device/code";
+    public static final String GOOGLE_AUTHORIZE_ENDPOINT = "https://accounts.google.com/o/oauth2/v2/auth";
     public static final String DEFAULT_TENANT = "common";
 
     /** Reads the oauth_* keys of one [[upstream]] table; null when oauth_provider is not set. */
@@ -50,6 +65,8 @@ public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, St
         String endpoint = r.string("oauth_token_endpoint", "");
         String clientId = r.string("oauth_client_id", "");
         String scope = r.string("oauth_scope", "");
+        String device = r.string("oauth_device_endpoint", "");
+        String authorize = r.string("oauth_authorize_endpoint", "");
         if (provider.isEmpty()) {
             return null;
         }
@@ -69,6 +86,8 @@ public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, St
                 if (scope.isEmpty()) {
                     scope = grant == Grant.CLIENT_CREDENTIALS ? MICROSOFT_APP_SCOPE : MICROSOFT_DELEGATED_SCOPE;
                 }
+                device = device.isEmpty() ? String.format(MICROSOFT_DEVICE_ENDPOINT, tenant) : device;
+                authorize = authorize.isEmpty() ? String.format(MICROSOFT_AUTHORIZE_ENDPOINT, tenant) : authorize;
             }
             case "google" -> {
                 if (grant == Grant.CLIENT_CREDENTIALS) {
@@ -77,6 +96,8 @@ public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, St
                 }
                 endpoint = endpoint.isEmpty() ? GOOGLE_ENDPOINT : endpoint;
                 scope = scope.isEmpty() ? GOOGLE_SCOPE : scope;
+                device = device.isEmpty() ? GOOGLE_DEVICE_ENDPOINT : device;
+                authorize = authorize.isEmpty() ? GOOGLE_AUTHORIZE_ENDPOINT : authorize;
             }
             default -> {
                 if (endpoint.isEmpty() || scope.isEmpty()) {
@@ -85,24 +106,33 @@ public record OAuthConfig(String provider, Grant grant, String tokenEndpoint, St
                 }
             }
         }
-        java.net.URI uri;
-        try {
-            uri = java.net.URI.create(endpoint);
-        } catch (IllegalArgumentException e) {
-            throw r.error("oauth_token_endpoint", "expected an https:// URL", endpoint);
+        checkUrl(r, "oauth_token_endpoint", endpoint);
+        if (!device.isEmpty()) {
+            checkUrl(r, "oauth_device_endpoint", device);
         }
-        boolean https = "https".equalsIgnoreCase(uri.getScheme());
-        boolean localHttp = "http".equalsIgnoreCase(uri.getScheme()) && uri.getHost() != null
-                && UpstreamConfig.isLoopback(uri.getHost());
-        if (uri.getHost() == null || !(https || localHttp)) {
-            // A client secret or refresh token is never sent in clear over a network.
-            throw r.error("oauth_token_endpoint", "expected an https:// URL (http:// only to a loopback host)",
-                    endpoint);
+        if (!authorize.isEmpty()) {
+            checkUrl(r, "oauth_authorize_endpoint", authorize);
         }
         if (clientId.isBlank()) {
             throw r.error("oauth_client_id", "XOAUTH2 needs the application (client) id of your app registration",
                     clientId);
         }
-        return new OAuthConfig(provider, grant, endpoint, clientId, scope);
+        return new OAuthConfig(provider, grant, endpoint, clientId, scope, device, authorize);
+    }
+
+    private static void checkUrl(ConfigReader r, String key, String url) throws ConfigException {
+        java.net.URI uri;
+        try {
+            uri = java.net.URI.create(url);
+        } catch (IllegalArgumentException e) {
+            throw r.error(key, "expected an https:// URL", url);
+        }
+        boolean https = "https".equalsIgnoreCase(uri.getScheme());
+        boolean localHttp = "http".equalsIgnoreCase(uri.getScheme()) && uri.getHost() != null
+                && UpstreamConfig.isLoopback(uri.getHost());
+        if (uri.getHost() == null || !(https || localHttp)) {
+            // A client secret, refresh token or device code is never sent in clear over a network.
+            throw r.error(key, "expected an https:// URL (http:// only to a loopback host)", url);
+        }
     }
 }

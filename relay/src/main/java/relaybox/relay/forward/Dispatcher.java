@@ -325,8 +325,12 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private void link(Upstream u, LinkState state) {
+        link(u, state, "");
+    }
+
+    private void link(Upstream u, LinkState state, String reason) {
         if (metrics != null) {
-            metrics.linkState(u.name(), state);
+            metrics.linkState(u.name(), state, reason);
         }
     }
 
@@ -342,7 +346,7 @@ public final class Dispatcher implements AutoCloseable {
         if (f.wentDown()) {
             log.upstreamDown(u.name(), x.upstream(), reason);
         }
-        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN);
+        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN, reason);
         if (d.configError() && f.reasonChanged()) {
             FailurePolicy.logConfigError(u.name(), d.outcome());
         } else if (f.reasonChanged() && !f.wentDown()) {

@@ -15,6 +15,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -22,9 +23,12 @@ import java.util.Set;
  * moment leaves either the old file or the new one, never a torn one: the new content goes to a
  * temporary file in the same directory, created with the old file's mode (never wider than
  * owner read/write and group read, so the rules of {@code SecretFiles} still hold), fsynced, then
- * renamed over the old one and the directory fsynced. Other lines, comments included, are kept.
+ * renamed over the old one and the directory fsynced. Other lines, comments included, are kept,
+ * and so are the old file's owner and group where the writer may set them (root running
+ * {@code relaybox upstream login} must not leave a file the service user cannot read). A file
+ * that does not exist yet is created 0600, owned by the writer.
  */
-final class SecretsFileWriter {
+public final class SecretsFileWriter {
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final Set<PosixFilePermission> MOST = EnumSet.of(PosixFilePermission.OWNER_READ,
@@ -34,36 +38,51 @@ final class SecretsFileWriter {
     }
 
     /** Sets {@code key=value} in {@code file}: replaces the key's line, or appends one. */
-    static void replace(Path file, String key, String value) throws IOException {
-        if (value.contains("\n") || value.contains("\r")) {
-            throw new IOException("refusing a value with a line break");
+    public static void replace(Path file, String key, String value) throws IOException {
+        set(file, Map.of(key, value));
+    }
+
+    /**
+     * Sets each {@code key=value} of {@code values} in {@code file} in one atomic rewrite: replaces
+     * each key's line, or appends one (in the map's order). Creates the file when it is missing.
+     */
+    public static void set(Path file, Map<String, String> values) throws IOException {
+        for (String v : values.values()) {
+            if (v.contains("\n") || v.contains("\r")) {
+                throw new IOException("refusing a value with a line break");
+            }
         }
+        boolean exists = Files.exists(file);
         List<String> out = new ArrayList<>();
-        boolean done = false;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        Set<String> done = new java.util.HashSet<>();
+        for (String line : exists ? Files.readAllLines(file, StandardCharsets.UTF_8) : List.<String>of()) {
             int eq = line.indexOf('=');
-            if (!done && eq > 0 && !line.stripLeading().startsWith("#") && line.substring(0, eq).strip().equals(key)) {
-                out.add(key + "=" + value);
-                done = true;
+            String key = eq > 0 && !line.stripLeading().startsWith("#") ? line.substring(0, eq).strip() : null;
+            if (key != null && values.containsKey(key) && done.add(key)) {
+                out.add(key + "=" + values.get(key));
             } else {
                 out.add(line);
             }
         }
-        if (!done) {
-            out.add(key + "=" + value);
-        }
-        Path real = file.toRealPath();
+        values.forEach((k, v) -> {
+            if (!done.contains(k)) {
+                out.add(k + "=" + v);
+            }
+        });
+        Path real = exists ? file.toRealPath() : file.toAbsolutePath();
         Path dir = real.getParent();
         Set<PosixFilePermission> mode = EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
         PosixFileAttributes old = null;
-        try {
-            old = Files.readAttributes(real, PosixFileAttributes.class);
-            mode = EnumSet.copyOf(old.permissions());
-            mode.retainAll(MOST);
-            mode.add(PosixFilePermission.OWNER_READ);
-            mode.add(PosixFilePermission.OWNER_WRITE);
-        } catch (UnsupportedOperationException notPosix) {
-            // No modes to keep.
+        if (exists) {
+            try {
+                old = Files.readAttributes(real, PosixFileAttributes.class);
+                mode = EnumSet.copyOf(old.permissions());
+                mode.retainAll(MOST);
+                mode.add(PosixFilePermission.OWNER_READ);
+                mode.add(PosixFilePermission.OWNER_WRITE);
+            } catch (UnsupportedOperationException notPosix) {
+                // No modes to keep.
+            }
         }
         Path tmp = dir.resolve("." + real.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
         boolean moved = false;
@@ -74,11 +93,20 @@ final class SecretsFileWriter {
                 fc.force(true);
             }
             if (old != null) {
+                var view = Files.getFileAttributeView(tmp, java.nio.file.attribute.PosixFileAttributeView.class);
+                try {
+                    // The owner stays when the writer may set it (root); otherwise the writer is
+                    // normally the owner already.
+                    if (!old.owner().equals(view.getOwner())) {
+                        view.setOwner(old.owner());
+                    }
+                } catch (IOException ignored) {
+                    // See above.
+                }
                 try {
                     // The packaged group (root:relaybox 0640) stays; without the right to set it, the
                     // file keeps the daemon's group, which the start-up check also accepts.
-                    Files.getFileAttributeView(tmp, java.nio.file.attribute.PosixFileAttributeView.class)
-                            .setGroup(old.group());
+                    view.setGroup(old.group());
                 } catch (IOException ignored) {
                     // See above.
                 }

@@ -17,7 +17,10 @@ import java.util.TreeMap;
  *   <li><b>unhealthy</b>: the store cannot commit, free space is below the reserve, or the intake
  *       is not accepting. HTTP 503: new mail is being refused with 4xx.</li>
  * </ul>
- * Reasons are short, stable phrases for humans and log shippers, e.g. {@code "upstream esp1 down"}.
+ * Reasons are short, stable phrases for humans and log shippers, e.g. {@code "upstream esp1 down"},
+ * followed for a link that is not up by why, in the upstream's or provider's words:
+ * {@code "upstream ms365 backoff: AUTH: token endpoint login.microsoftonline.com refused the
+ * refresh_token grant: HTTP 400, invalid_grant: AADSTS700082: ..."}.
  */
 public record Health(Status status, List<String> reasons) {
 
@@ -55,14 +58,24 @@ public record Health(Status status, List<String> reasons) {
             bad.add("free space " + free + " below queue_min_free_space " + source.minFreeSpace());
         }
         // Sorted so the reasons are stable between requests and in tests.
+        Map<String, String> why = source.linkReasons();
         for (Map.Entry<String, LinkState> l : new TreeMap<>(source.links()).entrySet()) {
             if (l.getValue() != LinkState.UP) {
-                degraded.add("upstream " + l.getKey() + " " + l.getValue().word());
+                // The operator's first question is why: the provider's words (AADSTS700082, 535 5.7.139).
+                String reason = why.getOrDefault(l.getKey(), "");
+                degraded.add("upstream " + l.getKey() + " " + l.getValue().word() + (reason.isEmpty() ? ""
+                        : ": " + bounded(reason)));
             }
         }
         Status s = !bad.isEmpty() ? Status.UNHEALTHY : !degraded.isEmpty() ? Status.DEGRADED : Status.HEALTHY;
         bad.addAll(degraded);
         return new Health(s, bad);
+    }
+
+    /** One line of at most 300 characters: a reason is for a health check, not a log. */
+    private static String bounded(String reason) {
+        String r = reason.replaceAll("\\p{Cntrl}+", " ").strip();
+        return r.length() > 300 ? r.substring(0, 300) + "..." : r;
     }
 
     /** {@code {"status":"degraded","reasons":["upstream esp1 down"]}} */

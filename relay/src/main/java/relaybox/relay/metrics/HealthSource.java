@@ -32,13 +32,29 @@ public interface HealthSource {
     /** The state of each configured upstream link, by upstream name. */
     Map<String, LinkState> links();
 
+    /** Why a link that is not up is so (the provider's or upstream's words), by upstream name; may lack any. */
+    default Map<String, String> linkReasons() {
+        return Map.of();
+    }
+
     /**
      * The usual source: {@code queue.healthy()}, the usable space of {@code queueDir}'s
      * filesystem, and link states as reported to {@link RelayMetrics#linkState}.
      */
     static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
                            Supplier<Map<String, LinkState>> links) {
+        return of(queue, queueDir, minFreeSpace, intakeAccepting, links, Map::of);
+    }
+
+    /** As above, with why each link is down ({@link RelayMetrics#linkReasons}). */
+    static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
+                           Supplier<Map<String, LinkState>> links, Supplier<Map<String, String>> reasons) {
         return new HealthSource() {
+            @Override
+            public Map<String, String> linkReasons() {
+                return reasons.get();
+            }
+
             @Override
             public boolean intakeAccepting() {
                 return intakeAccepting.getAsBoolean();

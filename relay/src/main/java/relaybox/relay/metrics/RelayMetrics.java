@@ -93,6 +93,7 @@ public final class RelayMetrics implements AutoCloseable {
     private final Map<String, AtomicInteger> open = new ConcurrentHashMap<>();
     private final Map<String, DistributionSummary> perConnection = new ConcurrentHashMap<>();
     private final Map<String, LinkState> links = new ConcurrentHashMap<>();
+    private final Map<String, String> linkReasons = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile ScrapeSample.Sampler sampler = ScrapeSample.Sampler.NONE;
     private volatile ScrapeSample sample = ScrapeSample.EMPTY;
 
@@ -225,6 +226,26 @@ public final class RelayMetrics implements AutoCloseable {
     /** The last reported state of each upstream link, sorted by name; for {@link HealthSource}. */
     public Map<String, LinkState> linkStates() {
         return new TreeMap<>(links);
+    }
+
+    /**
+     * The link to {@code upstream} changed state, for {@code reason} (the connection error or the
+     * upstream's or token endpoint's own words, e.g. {@code AADSTS700082}). The reason is kept for
+     * /healthz only, never as a label: a label's values must be few and fixed, and this is text.
+     * UP forgets it; PROBING keeps the last one (the link is not up yet).
+     */
+    public void linkState(String upstream, LinkState state, String reason) {
+        linkState(upstream, state);
+        if (state == LinkState.UP) {
+            linkReasons.remove(upstream);
+        } else if (reason != null && !reason.isEmpty()) {
+            linkReasons.put(upstream, reason);
+        }
+    }
+
+    /** Why each link that is not up is so, by upstream name; for {@link HealthSource}. */
+    public Map<String, String> linkReasons() {
+        return new TreeMap<>(linkReasons);
     }
 
     // ---- sampled at scrape time ------------------------------------------------------------

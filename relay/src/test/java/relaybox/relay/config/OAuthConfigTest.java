@@ -62,6 +62,24 @@ class OAuthConfigTest {
     }
 
     @Test
+    void signInEndpointsHaveTheProvidersDefaultsAndAreOverridable() throws Exception {
+        OAuthConfig ms = upstream("oauth_provider = \"microsoft\"\noauth_client_id = \"abc\"\n"
+                + "oauth_tenant = \"contoso.example\"\n").oauth();
+        assertEquals("https://login.microsoftonline.com/contoso.example/oauth2/v2.0/devicecode", ms.deviceEndpoint());
+        assertEquals("https://login.microsoftonline.com/contoso.example/oauth2/v2.0/authorize", ms.authorizeEndpoint());
+        OAuthConfig g = upstream("oauth_provider = \"google\"\noauth_client_id = \"x\"\n").oauth();
+        assertEquals("https://oauth2.googleapis.com/device/code", g.deviceEndpoint());
+        assertEquals("https://accounts.google.com/o/oauth2/v2/auth", g.authorizeEndpoint());
+        OAuthConfig c = upstream("oauth_provider = \"custom\"\noauth_client_id = \"c\"\n"
+                + "oauth_token_endpoint = \"http://127.0.0.1:8080/t\"\noauth_scope = \"s\"\n"
+                + "oauth_device_endpoint = \"http://127.0.0.1:8080/d\"\n").oauth();
+        assertEquals("http://127.0.0.1:8080/d", c.deviceEndpoint());
+        assertEquals("", c.authorizeEndpoint());
+        refused("oauth_provider = \"microsoft\"\noauth_client_id = \"abc\"\n"
+                + "oauth_device_endpoint = \"http://login.example/devicecode\"\n", "oauth_device_endpoint", "https");
+    }
+
+    @Test
     void refusals() {
         refused("oauth_provider = \"microsoft\"\n", "oauth_client_id", "client) id");
         refused("oauth_provider = \"custom\"\noauth_client_id = \"abc\"\n", "oauth_token_endpoint", "custom");

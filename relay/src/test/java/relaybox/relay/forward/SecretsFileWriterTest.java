@@ -40,6 +40,31 @@ class SecretsFileWriterTest {
     }
 
     @Test
+    void theOwnerAndGroupStayWhenRootRewritesTheFile() throws Exception {
+        // relaybox upstream login runs as root; the file must stay the service user's.
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
+        Path f = dir.resolve("s");
+        Files.writeString(f, "username=u\nrefresh_token=x\n");
+        var lookup = f.getFileSystem().getUserPrincipalLookupService();
+        var nobody = lookup.lookupPrincipalByName("nobody");
+        Files.setOwner(f, nobody);
+        SecretsFileWriter.set(f, new java.util.LinkedHashMap<>(java.util.Map.of("refresh_token", "y")));
+        assertEquals(nobody, Files.getOwner(f));
+        assertEquals("username=u\nrefresh_token=y\n", Files.readString(f));
+    }
+
+    @Test
+    void aMissingFileIsCreatedForItsOwnerOnly() throws Exception {
+        Path f = dir.resolve("new.secret");
+        var values = new java.util.LinkedHashMap<String, String>();
+        values.put("username", "u");
+        values.put("refresh_token", "t");
+        SecretsFileWriter.set(f, values);
+        assertEquals("username=u\nrefresh_token=t\n", Files.readString(f));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+    }
+
+    @Test
     void aLineBreakInAValueIsRefused() throws Exception {
         Path f = dir.resolve("s");
         Files.writeString(f, "username=u\nrefresh_token=x\n");

@@ -59,6 +59,20 @@ class ObservabilityTest {
             assertEquals(200, h.statusCode());
             assertEquals("{\"status\":\"degraded\",\"reasons\":[\"upstream ses down\"]}\n", h.body());
 
+            // Why, in the provider's words, and never as a metric label.
+            o.metrics().linkState("ses", LinkState.BACKOFF, "AUTH: token endpoint login.example refused the"
+                    + " refresh_token grant: HTTP 400, invalid_grant: AADSTS700082: expired due to inactivity.");
+            assertEquals("{\"status\":\"degraded\",\"reasons\":[\"upstream ses backoff: AUTH: token endpoint"
+                    + " login.example refused the refresh_token grant: HTTP 400, invalid_grant: AADSTS700082: expired"
+                    + " due to inactivity.\"]}\n", Scrape.get(addr, "/healthz", null).body());
+            org.junit.jupiter.api.Assertions.assertFalse(Scrape.get(addr, "/metrics", null).body().contains("AADSTS"));
+            o.metrics().linkState("ses", LinkState.PROBING, "");
+            assertTrue(Scrape.get(addr, "/healthz", null).body().contains("probing: AUTH"), "kept while probing");
+            o.metrics().linkState("ses", LinkState.UP, "");
+            o.metrics().linkState("ses", LinkState.DOWN, "");
+            assertEquals("{\"status\":\"degraded\",\"reasons\":[\"upstream ses down\"]}\n",
+                    Scrape.get(addr, "/healthz", null).body(), "forgotten once up");
+
             intakeUp.set(false);
             assertEquals(503, Scrape.get(addr, "/healthz", null).statusCode());
         }
