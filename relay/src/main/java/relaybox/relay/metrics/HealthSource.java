@@ -32,13 +32,29 @@ public interface HealthSource {
     /** The state of each configured upstream link, by upstream name. */
     Map<String, LinkState> links();
 
+    /** For each paused upstream, by name: by what and until when ("quota, until ...: 550 5.4.5 ..."). */
+    default Map<String, String> pauses() {
+        return Map.of();
+    }
+
     /**
      * The usual source: {@code queue.healthy()}, the usable space of {@code queueDir}'s
      * filesystem, and link states as reported to {@link RelayMetrics#linkState}.
      */
     static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
                            Supplier<Map<String, LinkState>> links) {
+        return of(queue, queueDir, minFreeSpace, intakeAccepting, links, Map::of);
+    }
+
+    /** As above, with each paused upstream's pause as reported to {@link RelayMetrics#upstreamPaused}. */
+    static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
+                           Supplier<Map<String, LinkState>> links, Supplier<Map<String, String>> pauses) {
         return new HealthSource() {
+            @Override
+            public Map<String, String> pauses() {
+                return pauses.get();
+            }
+
             @Override
             public boolean intakeAccepting() {
                 return intakeAccepting.getAsBoolean();
