@@ -188,7 +188,7 @@ public final class RelayDaemon {
         MessageSigner signer = DkimSigner.create(config.dkim(), Clock.systemUTC());
         // The dispatcher starts first so that mail queued before a crash drains while intake opens.
         dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics(),
-                signer);
+                signer, Dispatcher.pauseFile(config.queue().dir()));
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
         LocalNames names = LocalNames.of(config.local());
@@ -201,6 +201,18 @@ public final class RelayDaemon {
         ControlService service = new ControlService(queue, status, new UpstreamProbe(config.forward(), dispatcher::forwarder),
                 config::effective, mailLog, Clock.systemUTC());
         service.onRetry(dispatcher::probeNow);
+        Dispatcher d = dispatcher;
+        service.pauses(new relaybox.relay.control.UpstreamPauses() {
+            @Override
+            public boolean pause(String name, java.time.Duration length, String by) {
+                return d.pause(name, length, by).isPresent();
+            }
+
+            @Override
+            public boolean resume(String name, String by) {
+                return d.resume(name, by).isPresent();
+            }
+        });
         retention = RetentionSweep.start(service, config.queue().failedRetention(), Clock.systemUTC());
         control = new ControlServer(config.control(), service);
         control.start();
