@@ -56,7 +56,6 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class Dispatcher implements AutoCloseable, WorkerServices {
 
     private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
-    private static final int MAX_BATCH = 32;
     /**
      * Entries leased ahead per session, so that a worker that finishes a message finds the next
      * one waiting in its upstream's backlog. With one lease per finished message the dispatcher
@@ -71,13 +70,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
     private final RelayMetrics metrics;
     private final List<Upstream> upstreams;
     private final Routing routing;
-    /** Guards {@link #leased}; the dispatcher waits on it for room to lease more. */
-    private final Object leaseLock = new Object();
-    /** Entries leased and not yet recorded or given back: at most {@link #leaseLimit}. */
-    private int leased;
-    private final int leaseLimit;
-    /** How much room the dispatcher waits for before it leases again. */
-    private final int refill;
+    private final LeaseBudget budget;
     private final OutcomeRecorder recorder;
     private final LinkMonitor links;
     private final List<Thread> threads = new ArrayList<>();
@@ -90,8 +83,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         this.cfg = cfg;
         this.clock = clock;
         this.metrics = metrics;
-        this.leaseLimit = cfg.concurrency() * AHEAD_PER_SESSION;
-        this.refill = Math.max(1, Math.min(MAX_BATCH, leaseLimit / 2));
+        this.budget = new LeaseBudget(cfg.concurrency() * AHEAD_PER_SESSION);
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         for (UpstreamConfig u : cfg.upstreams()) {
@@ -100,7 +92,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         this.upstreams = List.copyOf(ups);
         this.routing = new Routing(upstreams);
         this.recorder = new OutcomeRecorder(queue, log,
-                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock);
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock, metrics);
         this.links = new LinkMonitor(queue, cfg, upstreams, log, clock, metrics, new PauseFile(pauseFile), this::bug);
     }
 
@@ -184,12 +176,12 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
                     links.awaitChange(cfg.probeInterval().toMillis());
                     continue;
                 }
-                int n = room();
+                int n = budget.reserve();
                 if (n == 0) {
                     continue;
                 }
                 List<QueueEntry> got = running ? queue.leaseDue(clock.instant(), n) : List.of();
-                release(n - got.size());
+                budget.release(n - got.size());
                 if (got.isEmpty()) {
                     queue.awaitDue(Duration.ofMillis(500));
                     continue;
@@ -229,7 +221,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
             outcomes.put(r, down);
         }
         Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
-        count(first, e, a, recorder.record(e, a, "-"));
+        recorder.record(first.name(), e, a, "-");
         released();
     }
 
@@ -250,41 +242,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
 
     @Override
     public void released() {
-        release(1);
-    }
-
-    private void release(int n) {
-        if (n == 0) {
-            return;
-        }
-        synchronized (leaseLock) {
-            leased -= n;
-            // Wake the dispatcher once there is room for a batch, not for every message.
-            if (leaseLimit - leased >= refill) {
-                leaseLock.notify();
-            }
-        }
-    }
-
-    /**
-     * Waits up to 250 ms until a batch may be leased (at least {@link #refill} free, or
-     * everything when less is in flight) and reserves it: how many, up to {@code MAX_BATCH}.
-     * Returns 0 on timeout with some room left unreserved, so that the loop checks its state.
-     */
-    private int room() throws InterruptedException {
-        synchronized (leaseLock) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(250);
-            while (leaseLimit - leased < refill) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    break;
-                }
-                leaseLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-            }
-            int n = Math.min(MAX_BATCH, leaseLimit - leased);
-            leased += n;
-            return n;
-        }
+        budget.release(1);
     }
 
     @Override
@@ -303,31 +261,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
 
     @Override
     public void record(Upstream u, QueueEntry e, Attempt a, String delays) {
-        count(u, e, a, recorder.record(e, a, delays));
-    }
-
-    /** One count per message attempt, by the state the attempt left the entry in. */
-    private void count(Upstream u, QueueEntry before, Attempt a, Optional<QueueEntry> after) {
-        if (metrics == null || after.isEmpty()) {
-            return;
-        }
-        QueueEntry n = after.get();
-        switch (n.state()) {
-            case DELIVERED -> {
-                metrics.delivered(u.name(), before.messageSize());
-                metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
-            }
-            case DEFERRED -> metrics.deferred(u.name(), replyClass(before, a));
-            case FAILED -> metrics.failed(u.name(), replyClass(before, a));
-            default -> {
-                // Other states do not follow an attempt.
-            }
-        }
-    }
-
-    /** The class of the reply the entry records last, as its outcome carries it (io when none came). */
-    private static String replyClass(QueueEntry before, Attempt a) {
-        return a.last(before.pendingRecipients()).map(o -> o.cause().label()).orElse(Outcome.Cause.IO.label());
+        recorder.record(u.name(), e, a, delays);
     }
 
     @Override

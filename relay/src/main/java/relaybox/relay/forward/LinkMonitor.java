@@ -167,12 +167,12 @@ final class LinkMonitor implements AutoCloseable {
         }
     }
 
-    /** Pauses {@code u} for a reply unless a pause already holds; true if this one took effect. */
+    /** Pauses {@code u} for a reply unless a pause is already in force; true if this one took effect. */
     private boolean pauseByReply(Upstream u, Pause p) {
         synchronized (pauseLock) {
-            Pause old = u.pause();
-            if (old != null && (old.cause() == Pause.Cause.OPERATOR || old.until() == null
-                    || !old.until().isBefore(p.until()))) {
+            if (u.pause() != null) {
+                // Sessions that were under way when the pause began meet the same reply: the
+                // pause in force stands, and is logged once.
                 return false;
             }
             apply(u, p);
