@@ -137,6 +137,12 @@ public final class FakeEsp implements AutoCloseable {
         return rule(prefix, "reply " + reply, times);
     }
 
+    /** Forgets every rule: from now on every command gets the normal answer (the ESP recovered). */
+    public FakeEsp clearRules() {
+        rules.clear();
+        return this;
+    }
+
     public long count(String commandPrefix) {
         return commands.stream().filter(c -> c.toUpperCase(Locale.ROOT).startsWith(commandPrefix)).count();
     }
