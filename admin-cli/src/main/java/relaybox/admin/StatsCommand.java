@@ -81,7 +81,8 @@ final class StatsCommand implements Callable<Integer> {
                 b.append(" (").append(l.path("detail").asText()).append(')');
             }
             if (!l.path("next_attempt").isNull() && !l.path("next_attempt").asText().isEmpty()) {
-                b.append(", next attempt ").append(Format.next(l.get("next_attempt"), java.time.Instant.now()));
+                b.append("paused".equals(l.path("state").asText()) ? ", resumes " : ", next attempt ")
+                        .append(Format.next(l.get("next_attempt"), java.time.Instant.now()));
             }
             b.append('\n');
         }

@@ -15,11 +15,11 @@ import java.util.concurrent.Callable;
 /**
  * {@code relaybox status}: is the daemon up, what it listens on, queue depth and link state. The
  * exit code is meant for monitoring: 0 up and healthy, 1 up but degraded (queue store failing or
- * an upstream link down), 3 not reachable.
+ * an upstream link down or paused), 3 not reachable.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"Daemon status: up, listeners, queue depth, upstream link state.",
-                "For monitoring: exit 0 healthy, 1 degraded (queue store failing or an upstream link down), "
+                "For monitoring: exit 0 healthy, 1 degraded (queue store failing, an upstream link down or paused), "
                         + "3 daemon unreachable."})
 final class StatusCommand implements Callable<Integer> {
 
@@ -47,6 +47,9 @@ final class StatusCommand implements Callable<Integer> {
             String state = l.path("state").asText();
             if ("down".equals(state)) {
                 problems.add("upstream " + l.path("upstream").asText() + " is down");
+            } else if ("paused".equals(state)) {
+                problems.add("upstream " + l.path("upstream").asText() + " is paused (" + l.path("detail").asText()
+                        + "; relaybox upstream resume " + l.path("upstream").asText() + " ends it)");
             } else if ("backoff".equals(state)) {
                 problems.add("upstream " + l.path("upstream").asText() + " refuses our configuration (backing off;"
                         + " fix it, then run relaybox upstream test)");

@@ -14,9 +14,14 @@ import relaybox.relay.control.api.ControlWire;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
-/** {@code relaybox upstream test}: the daemon probes each upstream and we print each step. */
-@Command(name = "upstream", mixinStandardHelpOptions = true, description = "Upstream (smart host) checks.",
-        subcommands = {UpstreamCommand.Test.class, UpstreamLoginCommand.class, CommandLine.HelpCommand.class})
+/**
+ * {@code relaybox upstream test}: the daemon probes each upstream and we print each step;
+ * {@code relaybox upstream pause NAME [--for 2h]} and {@code resume NAME}: the daemon stops or
+ * starts opening sessions to one upstream; {@code login NAME}: {@link UpstreamLoginCommand}.
+ */
+@Command(name = "upstream", mixinStandardHelpOptions = true, description = "Upstream (smart host) checks and pauses.",
+        subcommands = {UpstreamCommand.Test.class, UpstreamCommand.Pause.class, UpstreamCommand.Resume.class,
+                UpstreamLoginCommand.class,                 CommandLine.HelpCommand.class})
 final class UpstreamCommand implements Callable<Integer> {
 
     @Spec
@@ -79,5 +84,64 @@ final class UpstreamCommand implements Callable<Integer> {
             }
             return allOk ? Cli.OK : Cli.NOT_FOUND;
         }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = {"Stop sending to one upstream: no new sessions; its mail stays queued (not bounced, no "
+                    + "attempt spent) or goes to the next upstream of its route. Held across restarts.",
+                    "Without --for the pause lasts until relaybox upstream resume."})
+    static final class Pause implements Callable<Integer> {
+        private final Cli cli;
+        @Mixin
+        ClientOptions client;
+        @CommandLine.Parameters(index = "0", paramLabel = "NAME", description = "The upstream's name.")
+        String name;
+        @Option(names = "--for", paramLabel = "DURATION", description = "Resume by itself after this long (30m, 2h, 1d).")
+        String length;
+
+        Pause(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public Integer call() throws CliException {
+            return change(cli, client, new ControlRequest.UpstreamPause(name, false, length), name);
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = "End an upstream's pause (by an operator, a used-up quota or sender throttling): its "
+                    + "waiting mail is made due at once.")
+    static final class Resume implements Callable<Integer> {
+        private final Cli cli;
+        @Mixin
+        ClientOptions client;
+        @CommandLine.Parameters(index = "0", paramLabel = "NAME", description = "The upstream's name.")
+        String name;
+
+        Resume(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public Integer call() throws CliException {
+            return change(cli, client, new ControlRequest.UpstreamPause(name, true, ""), name);
+        }
+    }
+
+    /** Sends a pause or resume and prints the upstream's link after it. */
+    private static int change(Cli cli, ClientOptions client, ControlRequest request, String name) throws CliException {
+        JsonNode r;
+        try (Control c = client.connect(cli)) {
+            r = c.call(request).json();
+        }
+        StringBuilder b = new StringBuilder();
+        for (JsonNode l : r.path("links")) {
+            if (l.path("upstream").asText().equals(name)) {
+                StatsCommand.links(b, ControlWire.object().arrayNode().add(l));
+            }
+        }
+        cli.out().print(b);
+        return Cli.OK;
     }
 }

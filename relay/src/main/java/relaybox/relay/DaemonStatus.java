@@ -93,6 +93,11 @@ final class DaemonStatus implements MailEvents, StatusSource {
         }
         List<Link> out = new ArrayList<>();
         for (LinkView v : d.links()) {
+            if (v.pause() != null) {
+                // Paused wins over the circuit: no session is opened, whatever the link would do.
+                out.add(new Link(v.name(), "paused", v.pause().describe(), v.pause().since(), v.pause().until()));
+                continue;
+            }
             String state = v.up() ? "up" : v.backingOff() ? "backoff" : "down";
             // "since" is the time of the transition, recorded by the dispatcher; before the first
             // change it is the daemon's start.

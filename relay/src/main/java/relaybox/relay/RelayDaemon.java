@@ -192,7 +192,7 @@ public final class RelayDaemon {
         // The SIZE each upstream last advertised, kept in the queue directory across restarts.
         UpstreamSizes sizes = UpstreamSizes.open(config.queue().dir());
         dispatcher = Dispatcher.start(queue, config.forward(), mailLog, Clock.systemUTC(), observability.metrics(),
-                signer, sizes);
+                signer, sizes, Dispatcher.pauseFile(config.queue().dir()));
         IntakeView upstreamFacts = new IntakeView(config.forward(), sizes);
         intake = new IntakeServer(config.intake(), queue, signer, mailLog, Clock.systemDefaultZone(),
                 observability.metrics());
@@ -209,6 +209,18 @@ public final class RelayDaemon {
         ControlService service = new ControlService(queue, status, probe::probeAll,
                 config::effective, mailLog, Clock.systemUTC());
         service.onRetry(dispatcher::probeNow);
+        Dispatcher d = dispatcher;
+        service.pauses(new relaybox.relay.control.UpstreamPauses() {
+            @Override
+            public boolean pause(String name, java.time.Duration length, String by) {
+                return d.pause(name, length, by).isPresent();
+            }
+
+            @Override
+            public boolean resume(String name, String by) {
+                return d.resume(name, by).isPresent();
+            }
+        });
         retention = RetentionSweep.start(service, config.queue().failedRetention(), Clock.systemUTC());
         control = new ControlServer(config.control(), service);
         control.start();

@@ -30,19 +30,21 @@ public interface StatusSource {
      * @param upstream the upstream's name or host:port as configured
      * @param state    one word: "up" (a session is open and verified), "idle" (no session needed
      *                 now), "connecting", "down" (the last attempt failed), "backoff" (the upstream
-     *                 refused our configuration: probed at growing intervals)
+     *                 refused our configuration: probed at growing intervals), "paused" (by an
+     *                 operator, a used-up quota or sender throttling; no session is opened)
      * @param detail   what the operator needs to act on, e.g. the last error; "" if none
      * @param since    when the link entered this state (recorded at the transition)
-     * @param nextAttempt when a down link is probed next; null when up or unknown
+     * @param nextAttempt when a down link is probed next, or a paused one resumes; null when up,
+     *                    unknown, or paused until an operator resumes it
      */
     record Link(String upstream, String state, String detail, Instant since, Instant nextAttempt) {
         public Link(String upstream, String state, String detail, Instant since) {
             this(upstream, state, detail, since, null);
         }
 
-        /** Down, or backing off after a configuration-class failure: no mail goes through it. */
+        /** Down, backing off after a configuration-class failure, or paused: no mail goes through it. */
         public boolean down() {
-            return "down".equals(state) || "backoff".equals(state);
+            return "down".equals(state) || "backoff".equals(state) || "paused".equals(state);
         }
     }
 

@@ -1,6 +1,5 @@
 package relaybox.relay.forward;
 
-import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.Queue;
@@ -9,10 +8,11 @@ import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
 import relaybox.relay.dkim.MessageSigner;
 import relaybox.relay.log.MailEvents;
-import relaybox.relay.metrics.LinkState;
 import relaybox.relay.metrics.RelayMetrics;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,16 +20,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Owns when mail is sent: it leases due entries from the queue, has {@link Routing} pick an
- * upstream for each (sender-domain route, then failover order, skipping upstreams whose circuit
- * is open) and hands them to that upstream's {@link UpstreamWorker}s; it owns the
- * circuits and the prober. It never speaks SMTP (sessions do), never decides what a reply means
+ * upstream for each (sender-domain route, then failover order, skipping upstreams that are down
+ * or paused) and hands them to that upstream's {@link UpstreamWorker}s. The state of the links
+ * (down, probing, up, paused, slowed) is the {@link LinkMonitor}'s; workers reach the rest through
+ * {@link WorkerServices}. It never speaks SMTP (sessions do), never decides what a reply means
  * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
  *
  * <p>Concurrency: each upstream has {@code min(max_connections, forward_concurrency)} workers,
@@ -39,11 +38,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * the upstreams' backlogs. An entry leased but not yet sent costs nothing at a crash: recovery
  * makes it QUEUED again, and shutdown gives it back.
  *
- * <p>Offline: when a session cannot be opened (connect, greeting, TLS, EHLO, AUTH), the upstream's
- * circuit opens with one log line and the message goes back to the queue untouched (no attempt
- * spent, no backoff). While every upstream is down nothing is leased. A prober opens a test
- * session to each down upstream every {@code forward_probe_interval}; when one succeeds the
- * circuit closes and {@link Queue#retryAll} makes the whole backlog due at once.
+ * <p>Offline: while no upstream takes mail (all down or paused) nothing is leased; the dispatcher
+ * waits for the link monitor to report a change.
  *
  * <p>Failure behaviour: exceptions on worker threads are caught, logged with the queue id, and
  * the entry is given back to the queue; {@link #firstBug()} exposes the first one for tests.
@@ -51,16 +47,15 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Known limits: an entry is only expired (failed after the queue lifetime) when an attempt is
  * made, so mail held back by a long total outage is delivered late rather than bounced. Mail routed
- * by {@code sender_domains} to upstreams that are all down, while others are up, spends attempts
- * (the dispatcher cannot park it) and comes back with {@code retryAll} when one recovers.
+ * by {@code sender_domains} to upstreams that are all down or paused, while others are up, spends
+ * attempts (the dispatcher cannot park it) and comes back with {@code retryAll} when one recovers.
  *
  * <p>Thread safety: {@link #start} and {@link #close} may be called from any thread; close is
  * idempotent and returns once every worker has stopped.
  */
-public final class Dispatcher implements AutoCloseable {
+public final class Dispatcher implements AutoCloseable, WorkerServices {
 
     private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
-    private static final int MAX_BATCH = 32;
     /**
      * Entries leased ahead per session, so that a worker that finishes a message finds the next
      * one waiting in its upstream's backlog. With one lease per finished message the dispatcher
@@ -68,37 +63,27 @@ public final class Dispatcher implements AutoCloseable {
      */
     static final int AHEAD_PER_SESSION = 8;
 
-    final Queue queue;
-    final ForwardConfig cfg;
-    private final MailEvents log;
-    final Clock clock;
+    private final Queue queue;
+    private final ForwardConfig cfg;
+    private final Clock clock;
     /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
-    final RelayMetrics metrics;
+    private final RelayMetrics metrics;
     private final List<Upstream> upstreams;
     private final Routing routing;
-    /** Guards {@link #leased}; the dispatcher waits on it for room to lease more. */
-    private final Object leaseLock = new Object();
-    /** Entries leased and not yet recorded or given back: at most {@link #leaseLimit}. */
-    private int leased;
-    private final int leaseLimit;
-    /** How much room the dispatcher waits for before it leases again. */
-    private final int refill;
-    final OutcomeRecorder recorder;
-    private final ScheduledExecutorService prober;
+    private final LeaseBudget budget;
+    private final OutcomeRecorder recorder;
+    private final LinkMonitor links;
     private final List<Thread> threads = new ArrayList<>();
-    private final Object circuitChange = new Object();
     private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
     private volatile boolean running = true;
 
     private Dispatcher(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
-                       MessageSigner signer, UpstreamSizes sizes) throws IOException {
+                       MessageSigner signer, UpstreamSizes sizes, Path pauseFile) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
-        this.log = log;
         this.clock = clock;
         this.metrics = metrics;
-        this.leaseLimit = cfg.concurrency() * AHEAD_PER_SESSION;
-        this.refill = Math.max(1, Math.min(MAX_BATCH, leaseLimit / 2));
+        this.budget = new LeaseBudget(cfg.concurrency() * AHEAD_PER_SESSION);
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
         for (UpstreamConfig u : cfg.upstreams()) {
@@ -107,8 +92,8 @@ public final class Dispatcher implements AutoCloseable {
         this.upstreams = List.copyOf(ups);
         this.routing = new Routing(upstreams);
         this.recorder = new OutcomeRecorder(queue, log,
-                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock);
-        this.prober = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("forward-probe", true));
+                new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock, metrics);
+        this.links = new LinkMonitor(queue, cfg, upstreams, log, clock, metrics, new PauseFile(pauseFile), this::bug);
     }
 
     /**
@@ -134,30 +119,35 @@ public final class Dispatcher implements AutoCloseable {
     /** As above, DKIM-signing the DSNs it writes with {@code signer} (the intake's). */
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                                    MessageSigner signer) throws IOException {
-        return start(queue, cfg, log, clock, metrics, signer, UpstreamSizes.NONE);
+        return start(queue, cfg, log, clock, metrics, signer, UpstreamSizes.NONE, null);
     }
 
-    /** As above, recording the SIZE each upstream advertises in {@code sizes} (for the intake). */
+    /**
+     * As above, recording the SIZE each upstream advertises in {@code sizes} (for the intake) and
+     * keeping upstream pauses in {@code pauseFile} across restarts (null: in memory only). The
+     * daemon passes {@code queue_dir/upstream-pauses}.
+     */
     public static Dispatcher start(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
-                                   MessageSigner signer, UpstreamSizes sizes) throws IOException {
-        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer, sizes);
+                                   MessageSigner signer, UpstreamSizes sizes, Path pauseFile) throws IOException {
+        Dispatcher d = new Dispatcher(queue, cfg, log, clock, metrics, signer, sizes, pauseFile);
         d.run();
         return d;
     }
 
+    /** Where the daemon keeps upstream pauses: a small file beside the queue's store. */
+    public static Path pauseFile(Path queueDir) {
+        return queueDir.resolve(PauseFile.NAME);
+    }
+
     private void run() {
-        // Every circuit starts closed: each link has its series and a health verdict from the start.
-        upstreams.forEach(u -> link(u, LinkState.UP));
+        // Each link has its series and a health verdict from the start (paused ones as they were).
+        links.start();
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
-                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u)));
+                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u, i)));
             }
         }
         threads.add(thread("forward-dispatch", this::dispatch));
-        // Ticks more often than the probe interval: each upstream's own next probe time decides
-        // ({@link ProbeSchedule}); a tick with nothing due costs nothing.
-        long tick = Math.max(10, Math.min(1000, cfg.probeInterval().toMillis() / 5));
-        prober.scheduleWithFixedDelay(this::probe, tick, tick, TimeUnit.MILLISECONDS);
     }
 
     private static Thread thread(String name, Runnable r) {
@@ -183,18 +173,16 @@ public final class Dispatcher implements AutoCloseable {
         while (running) {
             try {
                 if (!routing.anyUp()) {
-                    // Everything is down: leave mail queued, untouched, until a probe succeeds.
-                    synchronized (circuitChange) {
-                        circuitChange.wait(cfg.probeInterval().toMillis());
-                    }
+                    // Everything is down or paused: leave mail queued, untouched, until one is back.
+                    links.awaitChange(cfg.probeInterval().toMillis());
                     continue;
                 }
-                int n = room();
+                int n = budget.reserve();
                 if (n == 0) {
                     continue;
                 }
                 List<QueueEntry> got = running ? queue.leaseDue(clock.instant(), n) : List.of();
-                release(n - got.size());
+                budget.release(n - got.size());
                 if (got.isEmpty()) {
                     queue.awaitDue(Duration.ofMillis(500));
                     continue;
@@ -213,7 +201,7 @@ public final class Dispatcher implements AutoCloseable {
     private void hand(QueueEntry e) {
         Upstream to = routing.pick(e);
         if (to != null) {
-            to.submit(e);
+            to.submit(e, clock.instant());
             return;
         }
         if (!routing.anyUp()) {
@@ -223,65 +211,43 @@ public final class Dispatcher implements AutoCloseable {
             released();
             return;
         }
-        // Its routed upstreams are down while others are up: this entry cannot move now. Spend
-        // an attempt (the prober's retryAll brings it back as soon as one is up again), because
-        // giving it back would have the dispatcher lease it again at once, in a loop.
+        // Its routed upstreams are down or paused while others are up: this entry cannot move now.
+        // Spend an attempt (retryAll brings it back as soon as one is up again), because giving it
+        // back would have the dispatcher lease it again at once, in a loop.
         Upstream first = routing.route(e).get(0);
-        String reason = "connect: upstream " + first.name() + " is down: " + first.downReason();
+        String reason = "connect: " + first.unavailableReason();
         Map<String, Outcome> outcomes = new HashMap<>();
         Outcome down = FailurePolicy.localFailure(Stage.CONNECT, reason);
         for (String r : e.pendingRecipients()) {
             outcomes.put(r, down);
         }
         Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
-        count(first, e, a, recorder.record(e, a, "-"));
+        recorder.record(first.name(), e, a, "-");
         released();
     }
 
-    boolean running() {
+    @Override
+    public ForwardConfig config() {
+        return cfg;
+    }
+
+    @Override
+    public Clock clock() {
+        return clock;
+    }
+
+    @Override
+    public boolean running() {
         return running;
     }
 
-    /** A worker finished with an entry (recorded or given back): one more may be leased. */
-    void released() {
-        release(1);
+    @Override
+    public void released() {
+        budget.release(1);
     }
 
-    private void release(int n) {
-        if (n == 0) {
-            return;
-        }
-        synchronized (leaseLock) {
-            leased -= n;
-            // Wake the dispatcher once there is room for a batch, not for every message.
-            if (leaseLimit - leased >= refill) {
-                leaseLock.notify();
-            }
-        }
-    }
-
-    /**
-     * Waits up to 250 ms until a batch may be leased (at least {@link #refill} free, or
-     * everything when less is in flight) and reserves it: how many, up to {@code MAX_BATCH}.
-     * Returns 0 on timeout with some room left unreserved, so that the loop checks its state.
-     */
-    private int room() throws InterruptedException {
-        synchronized (leaseLock) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(250);
-            while (leaseLimit - leased < refill) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    break;
-                }
-                leaseLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-            }
-            int n = Math.min(MAX_BATCH, leaseLimit - leased);
-            leased += n;
-            return n;
-        }
-    }
-
-    void giveBack(QueueEntry e) {
+    @Override
+    public void giveBack(QueueEntry e) {
         try {
             queue.returnLease(e.id());
         } catch (IllegalStateException x) {
@@ -289,69 +255,35 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
-    /** One count per message attempt, by the state the attempt left the entry in. */
-    void count(Upstream u, QueueEntry before, Attempt a, Optional<QueueEntry> after) {
-        if (metrics == null || after.isEmpty()) {
-            return;
-        }
-        QueueEntry n = after.get();
-        switch (n.state()) {
-            case DELIVERED -> {
-                metrics.delivered(u.name(), before.messageSize());
-                metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
-            }
-            case DEFERRED -> metrics.deferred(u.name(), replyClass(before, a));
-            case FAILED -> metrics.failed(u.name(), replyClass(before, a));
-            default -> {
-                // Other states do not follow an attempt.
-            }
-        }
+    @Override
+    public InputStream openMessage(QueueEntry e) throws IOException {
+        return queue.openMessage(e.id());
     }
 
-    /** The class of the reply the entry records last, as its outcome carries it (io when none came). */
-    private static String replyClass(QueueEntry before, Attempt a) {
-        return a.last(before.pendingRecipients()).map(o -> o.cause().label()).orElse(Outcome.Cause.IO.label());
+    @Override
+    public void record(Upstream u, QueueEntry e, Attempt a, String delays) {
+        recorder.record(u.name(), e, a, delays);
     }
 
-    /** A new session to {@code u}, counted when metrics are collected. */
-    UpstreamSession open(Upstream u) throws SessionOpenException {
+    @Override
+    public UpstreamSession open(Upstream u) throws SessionOpenException {
         return open(u, Login.DEFAULT);
     }
 
-    /** A new session to {@code u} authenticated as {@code login}, counted when metrics are collected. */
-    UpstreamSession open(Upstream u, Login login) throws SessionOpenException {
+    @Override
+    public UpstreamSession open(Upstream u, Login login) throws SessionOpenException {
         UpstreamSession s = u.open(login);
         return metrics == null ? s : new MeteredSession(s, u.name(), metrics);
     }
 
-    private void link(Upstream u, LinkState state) {
-        link(u, state, "");
+    @Override
+    public void cannotOpen(Upstream u, SessionOpenException x) {
+        links.cannotOpen(u, x);
     }
 
-    private void link(Upstream u, LinkState state, String reason) {
-        if (metrics != null) {
-            metrics.linkState(u.name(), state, reason);
-        }
-    }
-
-    /**
-     * A session or a probe could not be opened: the circuit opens (logged once), the next probe
-     * is scheduled ({@link ProbeSchedule}: a configuration-class failure backs off), and a new
-     * reason is logged once, never once per probe.
-     */
-    void down(Upstream u, SessionOpenException x) {
-        FailurePolicy.Decision d = x.decision();
-        String reason = d.outcome().reply();
-        Upstream.Failure f = u.failed(reason, d.configError(), clock.instant(), cfg.probeInterval(), u.secretsStamp());
-        if (f.wentDown()) {
-            log.upstreamDown(u.name(), x.upstream(), reason);
-        }
-        link(u, d.configError() ? LinkState.BACKOFF : LinkState.DOWN, reason);
-        if (d.configError() && f.reasonChanged()) {
-            FailurePolicy.logConfigError(u.name(), d.outcome());
-        } else if (f.reasonChanged() && !f.wentDown()) {
-            LOG.warn("upstream {} still down, now: {}", u.name(), reason);
-        }
+    @Override
+    public void signal(Upstream u, FailurePolicy.Decision d) {
+        links.signal(u, d);
     }
 
     /** The forwarder of the upstream named {@code name}, or null. */
@@ -364,69 +296,34 @@ public final class Dispatcher implements AutoCloseable {
         return upstreams.stream().map(Upstream::view).toList();
     }
 
-    // ---- the prober: notice recovery, then drain at full speed ----
-
     /**
      * An operator acted ({@code relaybox upstream test}, {@code queue retry}): every backoff is
-     * cleared and every down upstream is probed now, on the prober's thread, not at its next
-     * probe time.
+     * cleared and every down upstream is probed now, not at its next probe time.
      */
     public void probeNow() {
-        java.time.Instant now = clock.instant();
-        for (Upstream u : upstreams) {
-            if (u.clearBackoff(now)) {
-                LOG.info("upstream {}: backoff cleared by an operator, probing now", u.name());
-            }
-        }
-        try {
-            prober.execute(this::probe);
-        } catch (java.util.concurrent.RejectedExecutionException stopping) {
-            // Shutting down: nothing to probe for.
-        }
+        links.probeNow();
+    }
+
+    /** One pass of the prober over the down upstreams whose probe is due; for tests with a fake clock. */
+    public void probe() {
+        links.probe();
     }
 
     /**
-     * One pass of the prober over the down upstreams whose probe is due. The prober thread runs
-     * it; tests with a fake clock call it directly.
+     * Pauses the upstream named {@code name} for {@code length} (null: until resumed); its mail
+     * waits in the queue or goes to the next upstream of its route. Empty if there is none.
      */
-    public synchronized void probe() {
-        for (Upstream u : upstreams) {
-            if (u.isUp() || !running) {
-                continue;
-            }
-            java.time.Instant now = clock.instant();
-            if (u.secretsChanged(u.secretsStamp())) {
-                // The operator fixed the secrets file: no need to wait out the backoff.
-                LOG.info("upstream {}: auth_file changed, probing now", u.name());
-                u.clearBackoff(now);
-            }
-            if (!u.probeDue(now)) {
-                continue;
-            }
-            link(u, LinkState.PROBING);
-            try (UpstreamSession s = u.open()) {
-                link(u, LinkState.UP);
-                if (u.markUp(clock.instant())) {
-                    int due = queue.retryAll(clock.instant());
-                    log.upstreamUp(u.name(), s.upstream(), due);
-                    synchronized (circuitChange) {
-                        circuitChange.notifyAll();
-                    }
-                }
-            } catch (SessionOpenException x) {
-                LOG.debug("probe of {} failed: {}", u.name(), x.getMessage());
-                if (running) {
-                    // At shutdown the probe is interrupted: that is no news about the upstream.
-                    down(u, x);
-                }
-            } catch (RuntimeException x) {
-                link(u, LinkState.DOWN);
-                bug("probe " + u.name(), x);
-            }
-        }
+    public Optional<LinkView> pause(String name, Duration length, String by) {
+        return links.pause(name, length, by);
     }
 
-    void bug(String where, Throwable t) {
+    /** Ends the pause of the upstream named {@code name}. Empty if there is none. */
+    public Optional<LinkView> resume(String name, String by) {
+        return links.resume(name, by);
+    }
+
+    @Override
+    public void bug(String where, Throwable t) {
         firstBug.compareAndSet(null, t);
         LOG.error("{}: unexpected failure in the dispatcher", where, t);
     }
@@ -441,10 +338,7 @@ public final class Dispatcher implements AutoCloseable {
             return;
         }
         running = false;
-        prober.shutdownNow();
-        synchronized (circuitChange) {
-            circuitChange.notifyAll();
-        }
+        links.close();
         long deadline = System.nanoTime() + cfg.commandTimeout().toNanos();
         for (Thread t : threads) {
             try {

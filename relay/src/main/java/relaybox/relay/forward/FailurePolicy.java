@@ -38,8 +38,14 @@ import java.util.Locale;
  *       or the account is wrong. Bouncing every message for that would be a disaster, so it
  *       defers and logs loudly at ERROR instead.</li>
  *   <li>A reply that matches one of the upstream's {@code temporary_replies} rules is temporary
- *       whatever its code (SES's {@code 454 Throttling}, "550 ... try again"). Such a reply, or
- *       one whose text says "throttl", also asks the sender to slow down.</li>
+ *       whatever its code ("550 ... try again") and asks the sender to slow down.</li>
+ *   <li>The providers' own replies ({@link ProviderReplies}) come before the table: throttling
+ *       (SES {@code 454 Throttling}, Microsoft {@code 432 4.3.2}, Google {@code 450 4.2.1} and
+ *       {@code 421 4.7.0 Try again later}, any text saying "throttl") defers and slows that
+ *       upstream down, and at session setup does not count as the upstream being down; a daily
+ *       quota answered with 5xx (Google {@code 550 5.4.5}, Microsoft {@code 554 5.2.0 STOREDRV}
+ *       quota) and Microsoft's {@code 5.2.251}-{@code 5.2.255} sender throttling defer and pause
+ *       the upstream ({@link Effect}); {@code 535 5.7.139} is a configuration error with advice.</li>
  *   <li>A 421 at any stage also means the upstream is closing: the session is retired.</li>
  *   <li>Anything not in the table (a 1xx or 3xx where 2xx was due, a 6xx, an unknown exception)
  *       defers: losing mail is worse than retrying it.</li>
@@ -57,18 +63,45 @@ public final class FailurePolicy {
     /** What a classified event means for the message and the session. */
     public enum Verdict { OK, DEFER, FAIL }
 
+    /** What a reply asks of the upstream as a whole, beyond the message that met it. */
+    public enum Effect {
+        NONE,
+        /** Throttling: send more slowly, on fewer connections, for a while. */
+        SLOW_DOWN,
+        /** A used-up quota: pause the upstream for its quota window; its mail waits or fails over. */
+        PAUSE_QUOTA,
+        /** The upstream blocks this sender for a while and retries extend it: pause, and alert. */
+        PAUSE_ALERT;
+
+        public boolean pauses() {
+            return this == PAUSE_QUOTA || this == PAUSE_ALERT;
+        }
+    }
+
     /**
      * @param verdict      ok, defer or fail
      * @param outcome      the outcome to record (for OK, the delivered outcome of that reply)
      * @param upstreamDown the session could not be opened: open the circuit, return the message
      * @param configError  the failure points at the relay's configuration (logged at ERROR)
      * @param retire       the session must not carry another message (421, I/O error, timeout)
-     * @param slowDown     the upstream asked us to slow down (throttling)
+     * @param effect       what the reply asks of the upstream as a whole (slow down, pause)
+     * @param advice       what the operator should do, for a configuration error the relay
+     *                     recognises; "" otherwise
      */
     public record Decision(Verdict verdict, Outcome outcome, boolean upstreamDown, boolean configError,
-                           boolean retire, boolean slowDown) {
+                           boolean retire, Effect effect, String advice) {
         public boolean ok() {
             return verdict == Verdict.OK;
+        }
+
+        /** The upstream asked us to slow down (throttling). */
+        public boolean slowDown() {
+            return effect == Effect.SLOW_DOWN;
+        }
+
+        /** The literal reply, followed by the advice when there is one: what status and the log show. */
+        public String explained() {
+            return advice.isEmpty() ? outcome.reply() : outcome.reply() + " (" + advice + ")";
         }
     }
 
@@ -81,21 +114,45 @@ public final class FailurePolicy {
     /** Classifies a reply received at {@code stage}. */
     public Decision reply(Stage stage, UpstreamReply reply) {
         if (stage.accepts(reply.code())) {
-            return new Decision(Verdict.OK, of(stage, Outcome.Kind.DELIVERED, reply), false, false, false, false);
+            return new Decision(Verdict.OK, of(stage, Outcome.Kind.DELIVERED, reply), false, false, false,
+                    Effect.NONE, "");
+        }
+        ProviderReplies.Known known = ProviderReplies.match(reply).orElse(null);
+        if (known != null) {
+            return known(stage, reply, known.meaning());
         }
         boolean ruled = temporaryReplies.stream().anyMatch(r -> r.matches(reply));
-        boolean slow = ruled || reply.text().toLowerCase(Locale.ROOT).contains("throttl");
+        Effect slow = ruled ? Effect.SLOW_DOWN : Effect.NONE;
         boolean retire = reply.code() == 421;
         if (stage.isSessionSetup()) {
             boolean config = reply.isPermanent() && !ruled;
             return new Decision(Verdict.DEFER, of(stage, config ? Outcome.Kind.CONFIGURATION : Outcome.Kind.TEMPORARY,
-                    reply), true, config, true, slow);
+                    reply), true, config, true, slow, "");
         }
         if (reply.isPermanent() && !ruled) {
-            return new Decision(Verdict.FAIL, of(stage, Outcome.Kind.PERMANENT, reply), false, false, false, false);
+            return new Decision(Verdict.FAIL, of(stage, Outcome.Kind.PERMANENT, reply), false, false, false,
+                    Effect.NONE, "");
         }
         // 4xx, a rule-matched 5xx, and every code the table does not know.
-        return new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false, retire, slow);
+        return new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false, retire, slow, "");
+    }
+
+    /**
+     * A provider's reply the relay knows ({@link ProviderReplies}). None fails the message. Throttling
+     * and pauses never open the circuit (the upstream is up, it asks us to wait); a throttling
+     * reply during session setup or a 421 still ends that session.
+     */
+    private static Decision known(Stage stage, UpstreamReply reply, ProviderReplies.Meaning meaning) {
+        return switch (meaning) {
+            case THROTTLED -> new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false,
+                    reply.code() == 421 || stage.isSessionSetup(), Effect.SLOW_DOWN, "");
+            case QUOTA -> new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false, true,
+                    Effect.PAUSE_QUOTA, "");
+            case SENDER_BLOCKED -> new Decision(Verdict.DEFER, of(stage, Outcome.Kind.TEMPORARY, reply), false, false,
+                    true, Effect.PAUSE_ALERT, "");
+            case SMTP_AUTH_DISABLED -> new Decision(Verdict.DEFER, of(stage, Outcome.Kind.CONFIGURATION, reply),
+                    stage.isSessionSetup(), true, true, Effect.NONE, ProviderReplies.SMTP_AUTH_ADVICE);
+        };
     }
 
     private static Outcome of(Stage stage, Outcome.Kind kind, UpstreamReply reply) {
@@ -114,7 +171,7 @@ public final class FailurePolicy {
         Outcome.Cause cause = localCause(reason);
         return new Decision(Verdict.DEFER, new Outcome(stage, config ? Outcome.Kind.CONFIGURATION
                 : Outcome.Kind.TEMPORARY, cause, localStatus(stage, cause), reason), stage.isSessionSetup(), config,
-                true, false);
+                true, Effect.NONE, "");
     }
 
     /** A session-setup condition found by the client itself, e.g. STARTTLS required but not offered. */
@@ -122,7 +179,7 @@ public final class FailurePolicy {
         String reason = stage.word() + ": " + what;
         Outcome.Cause cause = stage == Stage.STARTTLS ? Outcome.Cause.TLS : localCause(reason);
         return new Decision(Verdict.DEFER, new Outcome(stage, Outcome.Kind.CONFIGURATION, cause, "4.7.0", reason),
-                true, true, true, false);
+                true, true, true, Effect.NONE, "");
     }
 
     /**
@@ -132,7 +189,7 @@ public final class FailurePolicy {
      */
     public Decision unsendable(String what) {
         return new Decision(Verdict.FAIL, new Outcome(Stage.MESSAGE, Outcome.Kind.PERMANENT, Outcome.Cause.IO,
-                "5.6.7", "message: " + what), false, false, false, false);
+                "5.6.7", "message: " + what), false, false, false, Effect.NONE, "");
     }
 
     /**
@@ -174,10 +231,10 @@ public final class FailurePolicy {
     }
 
     /** Logs a configuration error loudly; called once per circuit opening, not per message. */
-    public static void logConfigError(String upstream, Outcome outcome) {
+    public static void logConfigError(String upstream, Decision d) {
         LOG.error("upstream {}: configuration or account problem, mail is deferred until it is fixed: {}; "
                 + "probing again at growing intervals up to {}m (after a fix, relaybox upstream test tries at once)",
-                upstream, outcome.reply(), ProbeSchedule.MAX_BACKOFF.toMinutes());
+                upstream, d.explained(), ProbeSchedule.MAX_BACKOFF.toMinutes());
     }
 
     private static boolean isTls(Throwable t) {

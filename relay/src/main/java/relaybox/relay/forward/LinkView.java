@@ -12,8 +12,10 @@ import java.time.Instant;
  * @param configFailures configuration-class failures in a row (AUTH, certificate, STARTTLS); over 0
  *                       means the probes back off ({@link ProbeSchedule})
  * @param nextProbe      when it is probed next; null when up
+ * @param pause          the pause in force, or null: while paused no mail goes there
  */
-public record LinkView(String name, boolean up, Instant since, String reason, int configFailures, Instant nextProbe) {
+public record LinkView(String name, boolean up, Instant since, String reason, int configFailures, Instant nextProbe,
+                       Pause pause) {
 
     public boolean backingOff() {
         return !up && configFailures > 0;

@@ -42,8 +42,8 @@ final class MeteredSession implements UpstreamSession {
     }
 
     @Override
-    public boolean slowDownRequested() {
-        return inner.slowDownRequested();
+    public FailurePolicy.Decision upstreamSignal() {
+        return inner.upstreamSignal();
     }
 
     @Override

@@ -5,6 +5,7 @@ import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RecipientState;
 import relaybox.relay.log.MailEvents;
+import relaybox.relay.metrics.RelayMetrics;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -17,8 +18,9 @@ import java.util.Optional;
  * Owns reporting an attempt: it hands the per-recipient outcomes to the queue
  * ({@link Queue#recordOutcome}, which applies the retry schedule), writes the mail log line for
  * each recipient from the state the queue returns (so "next=" and expiry are the queue's), and
- * asks the {@link DsnWriter} for a DSN when recipients failed. It decides nothing about what a
- * reply means. Thread safe (stateless apart from its collaborators).
+ * asks the {@link DsnWriter} for a DSN when recipients failed, and counts the attempt in the
+ * metrics by the state it left the entry in. It decides nothing about what a reply means. Thread
+ * safe (stateless apart from its collaborators).
  */
 final class OutcomeRecorder {
 
@@ -26,12 +28,44 @@ final class OutcomeRecorder {
     private final MailEvents log;
     private final DsnWriter dsn;
     private final Clock clock;
+    /** Where attempts are counted; null when nobody collects metrics. */
+    private final RelayMetrics metrics;
 
-    OutcomeRecorder(Queue queue, MailEvents log, DsnWriter dsn, Clock clock) {
+    OutcomeRecorder(Queue queue, MailEvents log, DsnWriter dsn, Clock clock, RelayMetrics metrics) {
         this.queue = queue;
         this.log = log;
         this.dsn = dsn;
         this.clock = clock;
+        this.metrics = metrics;
+    }
+
+    /** Records {@code a} as {@link #record(QueueEntry, Attempt, String)} does, and counts it for {@code upstream}. */
+    void record(String upstream, QueueEntry e, Attempt a, String delays) {
+        count(upstream, e, a, record(e, a, delays));
+    }
+
+    /** One count per message attempt, by the state the attempt left the entry in. */
+    private void count(String upstream, QueueEntry before, Attempt a, Optional<QueueEntry> after) {
+        if (metrics == null || after.isEmpty()) {
+            return;
+        }
+        QueueEntry n = after.get();
+        switch (n.state()) {
+            case DELIVERED -> {
+                metrics.delivered(upstream, before.messageSize());
+                metrics.endToEndLatency(Duration.between(before.queuedAt(), clock.instant()));
+            }
+            case DEFERRED -> metrics.deferred(upstream, replyClass(before, a));
+            case FAILED -> metrics.failed(upstream, replyClass(before, a));
+            default -> {
+                // Other states do not follow an attempt.
+            }
+        }
+    }
+
+    /** The class of the reply the entry records last, as its outcome carries it (io when none came). */
+    private static String replyClass(QueueEntry before, Attempt a) {
+        return a.last(before.pendingRecipients()).map(o -> o.cause().label()).orElse(Outcome.Cause.IO.label());
     }
 
     /**

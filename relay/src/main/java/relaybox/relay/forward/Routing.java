@@ -8,7 +8,7 @@ import java.util.List;
  * Owns which upstreams may carry an entry, in preference order: the upstreams whose
  * {@code sender_domains} name the sender's domain, else the default routes (upstreams without
  * sender_domains), else all; within that list the configuration order is the failover order,
- * and an upstream whose circuit is open is skipped. It does not lease, send or probe.
+ * and an upstream whose circuit is open, or which is paused, is skipped. It does not lease, send or probe.
  * Thread safe: the upstreams' circuits are.
  */
 final class Routing {
@@ -27,18 +27,18 @@ final class Routing {
         return upstreams.stream().filter(u -> routed.contains(u.config)).toList();
     }
 
-    /** The first upstream of {@code e}'s route whose circuit is closed, or null. */
+    /** The first upstream of {@code e}'s route that takes mail (up, not paused), or null. */
     Upstream pick(QueueEntry e) {
         for (Upstream u : route(e)) {
-            if (u.isUp()) {
+            if (u.takesMail()) {
                 return u;
             }
         }
         return null;
     }
 
-    /** True when at least one upstream takes mail. */
+    /** True when at least one upstream takes mail (up, not paused). */
     boolean anyUp() {
-        return upstreams.stream().anyMatch(Upstream::isUp);
+        return upstreams.stream().anyMatch(Upstream::takesMail);
     }
 }

@@ -69,8 +69,8 @@ final class SmtpSession implements UpstreamSession {
     private final MessageWriter writer;
     /** The entry whose MAIL, RCPT and DATA went out behind the last message's final ".", or null. */
     private QueueEntry ahead;
-    /** Set by the last failure for the worker to slow the upstream's rate down. */
-    private boolean slowDownRequested;
+    /** The strongest slow-down or pause the last send met, for the worker; null when none. */
+    private FailurePolicy.Decision signal;
 
     /** A session on {@code talk}, opened by {@link SessionOpening}, whose upstream offers {@code ehlo}. */
     SmtpSession(SmtpConnector conn, Conversation talk, Ehlo ehlo) {
@@ -92,8 +92,8 @@ final class SmtpSession implements UpstreamSession {
     }
 
     @Override
-    public boolean slowDownRequested() {
-        return slowDownRequested;
+    public FailurePolicy.Decision upstreamSignal() {
+        return signal;
     }
 
     @Override
@@ -110,7 +110,7 @@ final class SmtpSession implements UpstreamSession {
     public Attempt send(QueueEntry entry, MessageSource source, QueueEntry next) {
         Map<String, Outcome> out = new LinkedHashMap<>();
         List<String> rcpts = entry.pendingRecipients();
-        slowDownRequested = false;
+        signal = null;
         if (entry.envelope().smtputf8() && !extensions.containsKey("SMTPUTF8")) {
             FailurePolicy.Decision d = policy.unsendable("SMTPUTF8 is required, but was not offered by " + shown);
             rcpts.forEach(r -> record(out, r, Stage.MESSAGE, d.outcome()));
@@ -318,8 +318,9 @@ final class SmtpSession implements UpstreamSession {
         if (d.retire()) {
             retire = true;
         }
-        if (d.slowDown()) {
-            slowDownRequested = true;
+        if (d.effect() != FailurePolicy.Effect.NONE
+                && (signal == null || d.effect().compareTo(signal.effect()) > 0)) {
+            signal = d;
         }
         return d;
     }

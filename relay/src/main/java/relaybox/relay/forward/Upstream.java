@@ -24,8 +24,11 @@ import java.util.Locale;
  * its session's login carries. The worker itself never sends an entry on a session of another
  * login ({@link UpstreamWorker}), so one sender's mail never goes out under another's login.
  *
- * <p>The circuit is a single flag: {@link #markDown} and {@link #markUp} return true only on a
- * change, so an outage is noticed and logged once, not once per message. Thread safe.
+ * <p>The circuit is a single flag: {@link #failed} and {@link #markUp} return true only on a
+ * change, so an outage is noticed and logged once, not once per message. Apart from the circuit an
+ * upstream may be paused ({@link Pause}), and slowed down after throttling ({@link Throttle}):
+ * worker {@code i} takes mail only while {@code i} is below the throttle's session cap.
+ * Thread safe.
  */
 final class Upstream {
 
@@ -50,6 +53,10 @@ final class Upstream {
     private java.time.Instant nextProbe = java.time.Instant.EPOCH;
     /** The secrets file's stamp at the last failure: a change clears the backoff. */
     private Object secretsStamp;
+    /** The pause in force, or null. */
+    private Pause pause;
+    /** Sessions allowed at once after throttling replies. */
+    final Throttle throttle;
 
     /** What a failure changed: the circuit opened; the reason text differs from the last one. */
     record Failure(boolean wentDown, boolean reasonChanged, java.time.Duration nextIn) { }
@@ -59,6 +66,7 @@ final class Upstream {
         this.forwarder = forwarder;
         this.rate = new TokenBucket(config.ratePerSecond());
         this.logins = new SenderLogins(config);
+        this.throttle = new Throttle(config.maxConnections());
     }
 
     /** The last configuration problem of each login (its AUTH refused), so it is logged once. */
@@ -120,7 +128,8 @@ final class Upstream {
     }
 
     synchronized LinkView view() {
-        return new LinkView(name(), !down, since, down ? downReason : "", configFailures, down ? nextProbe : null);
+        return new LinkView(name(), !down, since, down ? downReason : "", configFailures, down ? nextProbe : null,
+                pause);
     }
 
     /** The secrets file's stamp now (null without one). */
@@ -132,14 +141,24 @@ final class Upstream {
         return config.name();
     }
 
-    /** Hands {@code e} to the most recently idle worker, or to the backlog. */
-    synchronized void submit(QueueEntry e) {
-        UpstreamWorker w = idle.isEmpty() ? null : idleFor(loginFor(e));
-        if (w != null) {
-            w.give(e);
-        } else {
-            backlog.add(e);
+    /**
+     * Hands {@code e} to an idle worker that may work now (the warmest of {@code e}'s login, see
+     * {@link #idleFor}), or to the backlog. A worker the throttle has stood down leaves the idle
+     * list here; it comes back through {@link #next} once it may work again.
+     */
+    synchronized void submit(QueueEntry e, java.time.Instant now) {
+        int cap = throttle.cap(now);
+        idle.removeIf(w -> w.index() >= cap);
+        if (!idle.isEmpty()) {
+            idleFor(loginFor(e)).give(e);
+            return;
         }
+        backlog.add(e);
+    }
+
+    /** True when worker {@code index} may carry mail at {@code now} (the throttle's cap). */
+    boolean mayWork(int index, java.time.Instant now) {
+        return index < throttle.cap(now);
     }
 
     /**
@@ -244,8 +263,30 @@ final class Upstream {
         return !down;
     }
 
+    /** True when mail may be routed here: the circuit is closed and no pause is in force. */
+    synchronized boolean takesMail() {
+        return !down && pause == null;
+    }
+
+    synchronized Pause pause() {
+        return pause;
+    }
+
+    /** Puts {@code p} in force (replacing any other); returns the one it replaced, or null. */
+    synchronized Pause pause(Pause p) {
+        Pause old = pause;
+        pause = p;
+        return old;
+    }
+
     synchronized String downReason() {
         return downReason;
+    }
+
+    /** Why no mail goes here now: the pause, or the reason it is down. */
+    synchronized String unavailableReason() {
+        return pause != null ? "upstream " + name() + " is paused (" + pause.describe() + ")"
+                : "upstream " + name() + " is down: " + downReason;
     }
 
     /** Closes the circuit. True if it was open. */

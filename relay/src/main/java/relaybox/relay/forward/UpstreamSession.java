@@ -44,9 +44,13 @@ public interface UpstreamSession extends AutoCloseable {
         return null;
     }
 
-    /** True when the last send met throttling: the worker slows the upstream's rate down. */
-    default boolean slowDownRequested() {
-        return false;
+    /**
+     * The strongest request the upstream made of itself as a whole during the last send (a pause
+     * outranks a slow-down), as {@link FailurePolicy} classified it; null when none. The worker
+     * hands it to the link monitor, which slows or pauses the upstream.
+     */
+    default FailurePolicy.Decision upstreamSignal() {
+        return null;
     }
 
     /** False once the session must not carry another message (limit reached, 421, broken). */

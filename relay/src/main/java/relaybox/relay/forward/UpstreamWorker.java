@@ -13,8 +13,12 @@ import java.util.concurrent.TimeUnit;
  * {@link Dispatcher} handed to the upstream, opens a session when it has none (or the old one
  * is retired), waits for the upstream's rate limit, sends, and has the attempt recorded. While
  * idle it NOOPs the session every {@code forward_noop_interval} and QUITs it after
- * {@code forward_idle_timeout}. A session that cannot be opened marks the upstream down and
- * gives the entry back untouched. It never leases and never classifies replies.
+ * {@code forward_idle_timeout}. A session that cannot be opened is reported (the upstream goes
+ * down, slows down or pauses) and the entry goes back untouched; so does an entry whose attempt
+ * met a pause and had nothing delivered or failed, so a quota never costs an attempt. While the
+ * upstream's throttle stands this worker down ({@link Upstream#mayWork}) it closes its session
+ * and takes no work. It never leases and never classifies replies; it sees the rest of the
+ * forwarder only through {@link WorkerServices}.
  *
  * <p>Per-sender logins: the session is authenticated as one {@link Login} and carries only that
  * login's entries (and sends ahead only those); an entry of another login closes it and opens
@@ -25,8 +29,10 @@ import java.util.concurrent.TimeUnit;
  */
 final class UpstreamWorker implements Runnable {
 
-    private final Dispatcher d;
+    private final WorkerServices d;
     private final Upstream u;
+    /** This worker's number within its upstream: the throttle's session cap counts from 0. */
+    private final int index;
     /** Where {@link Upstream#submit} puts an entry for this worker while it is idle. */
     private final LinkedBlockingQueue<QueueEntry> slot = new LinkedBlockingQueue<>();
     /** The next entry, taken from the backlog while the last one was sent; maybe sent ahead. */
@@ -35,9 +41,14 @@ final class UpstreamWorker implements Runnable {
     private volatile Login login;
     private static final FailurePolicy NO_RULES = new FailurePolicy(java.util.List.of());
 
-    UpstreamWorker(Dispatcher d, Upstream u) {
+    UpstreamWorker(WorkerServices d, Upstream u, int index) {
         this.d = d;
         this.u = u;
+        this.index = index;
+    }
+
+    int index() {
+        return index;
     }
 
     Login login() {
@@ -54,21 +65,28 @@ final class UpstreamWorker implements Runnable {
         long idleSince = System.nanoTime();
         long lastNoop = idleSince;
         // Short slices keep close() prompt; an idle worker wakes ten times a second, which costs nothing.
-        long slice = Math.max(10, Math.min(100, Math.min(d.cfg.noopInterval().toMillis(), d.cfg.idleTimeout().toMillis())));
+        long slice = Math.max(10, Math.min(100, Math.min(d.config().noopInterval().toMillis(), d.config().idleTimeout().toMillis())));
         try {
             while (d.running()) {
-                QueueEntry e = carried != null ? carried : u.next(this);
+                boolean may = u.mayWork(index, d.clock().instant());
+                if (!may && carried == null && session != null) {
+                    // Throttled to fewer sessions: this one goes, so the upstream counts fewer.
+                    session.close();
+                    session = null;
+                    login = null;
+                }
+                QueueEntry e = carried != null ? carried : may ? u.next(this) : null;
                 carried = null;
                 if (e == null) {
                     e = slot.poll(slice, TimeUnit.MILLISECONDS);
                 }
                 long now = System.nanoTime();
                 if (e == null) {
-                    if (session != null && now - idleSince >= d.cfg.idleTimeout().toNanos()) {
+                    if (session != null && now - idleSince >= d.config().idleTimeout().toNanos()) {
                         session.close();
                         session = null;
                         login = null;
-                    } else if (session != null && now - lastNoop >= d.cfg.noopInterval().toNanos()) {
+                    } else if (session != null && now - lastNoop >= d.config().noopInterval().toNanos()) {
                         lastNoop = now;
                         if (!session.keepAlive()) {
                             session.close();
@@ -124,8 +142,9 @@ final class UpstreamWorker implements Runnable {
             session.close();
             session = null;
         }
-        if (!u.isUp() || !d.running()) {
-            // The circuit opened while this entry waited: let the dispatcher route it again. A
+        if (!u.takesMail() || !d.running()) {
+            // The circuit opened (or a pause began) while this entry waited: let the dispatcher
+            // route it again. A
             // session that sent its commands ahead cannot carry anything else.
             d.giveBack(e);
             if (session != null && session.sentAhead() != null) {
@@ -156,7 +175,7 @@ final class UpstreamWorker implements Runnable {
             throw ie;
         }
         long t0 = System.nanoTime();
-        double wait = Duration.between(e.nextAttemptAt(), d.clock.instant()).toMillis() / 1000.0;
+        double wait = Duration.between(e.nextAttemptAt(), d.clock().instant()).toMillis() / 1000.0;
         if (session != null && !session.reusable()) {
             session.close();
             session = null;
@@ -172,7 +191,7 @@ final class UpstreamWorker implements Runnable {
                     deferAll(e, want, x.decision().outcome());
                     return null;
                 }
-                d.down(u, x);
+                d.cannotOpen(u, x);
                 d.giveBack(e);
                 return null;
             }
@@ -181,14 +200,21 @@ final class UpstreamWorker implements Runnable {
         // With no rate limit to wait for, the next message's commands may follow this one's
         // final "." (one round trip per message instead of two); it is carried to the next turn.
         carried = u.config.ratePerSecond() <= 0 ? u.take(want) : null;
-        Attempt a = session.send(e, () -> d.queue.openMessage(e.id()), carried);
+        Attempt a = session.send(e, () -> d.openMessage(e), carried);
         long t2 = System.nanoTime();
-        if (session.slowDownRequested()) {
-            u.rate.pause(1000);
+        FailurePolicy.Decision signal = session.upstreamSignal();
+        if (signal != null) {
+            // Before the entry goes back, so that routing already skips a paused upstream.
+            d.signal(u, signal);
         }
-        String delays = MailLog.delays(Duration.ofNanos((long) (wait * 1e9)), Duration.ofNanos(t1 - t0),
-                Duration.ofNanos(t2 - t1));
-        d.count(u, e, a, d.recorder.record(e, a, delays));
+        if (signal != null && signal.effect().pauses() && nothingFinal(a)) {
+            // A quota or a sender block says nothing about the message: no attempt is spent.
+            d.giveBack(e);
+        } else {
+            String delays = MailLog.delays(Duration.ofNanos((long) (wait * 1e9)), Duration.ofNanos(t1 - t0),
+                    Duration.ofNanos(t2 - t1));
+            d.record(u, e, a, delays);
+        }
         if (!session.reusable()) {
             session.close();
             return null;
@@ -210,6 +236,12 @@ final class UpstreamWorker implements Runnable {
         java.util.Map<String, Outcome> out = new java.util.LinkedHashMap<>();
         e.pendingRecipients().forEach(r -> out.put(r, o));
         Attempt a = new Attempt(out, u.config.host() + ":" + u.config.port());
-        d.count(u, e, a, d.recorder.record(e, a, "-"));
+        d.record(u, e, a, "-");
+    }
+
+    /** True when no recipient of {@code a} was delivered or failed: the attempt decided nothing. */
+    private static boolean nothingFinal(Attempt a) {
+        return a.outcomes().values().stream().noneMatch(o -> o.kind() == Outcome.Kind.DELIVERED
+                || o.kind() == Outcome.Kind.PERMANENT);
     }
 }

@@ -64,6 +64,16 @@ final class AllListeners implements MailEvents {
     }
 
     @Override
+    public void upstreamPaused(String name, String cause, String until, String reason) {
+        listeners.forEach(l -> l.upstreamPaused(name, cause, until, reason));
+    }
+
+    @Override
+    public void upstreamResumed(String name, String by, int retried) {
+        listeners.forEach(l -> l.upstreamResumed(name, by, retried));
+    }
+
+    @Override
     public void dsnQueued(QueueId id, QueueId dsn, String to) {
         listeners.forEach(l -> l.dsnQueued(id, dsn, to));
     }

@@ -52,6 +52,17 @@ public interface MailEvents {
     default void upstreamUp(String name, String upstream, int retried) {
     }
 
+    /**
+     * An upstream was paused: by an operator, or by its own reply (a used-up quota, sender
+     * throttling); {@code until} is "-" when only an operator's resume ends it. Once per pause.
+     */
+    default void upstreamPaused(String name, String cause, String until, String reason) {
+    }
+
+    /** A pause ended, {@code by} an operator or by its expiry; {@code retried} entries were made due. */
+    default void upstreamResumed(String name, String by, int retried) {
+    }
+
     default void dsnQueued(QueueId id, QueueId dsn, String to) {
     }
 

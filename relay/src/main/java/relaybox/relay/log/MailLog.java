@@ -91,6 +91,16 @@ public final class MailLog implements MailEvents {
 
     /** A delivery status notification for {@code id}'s failed recipients was queued as {@code dsn}. */
     @Override
+    public void upstreamPaused(String name, String cause, String until, String reason) {
+        emit("- forward paused name=" + name + " cause=" + cause + " until=" + until + " reason=" + quote(reason));
+    }
+
+    @Override
+    public void upstreamResumed(String name, String by, int retried) {
+        emit("- forward resumed name=" + name + " by=" + by + " retried=" + retried);
+    }
+
+    @Override
     public void dsnQueued(QueueId id, QueueId dsn, String to) {
         emit(id + " forward dsn to=<" + to + "> dsn=" + dsn);
     }

@@ -11,8 +11,8 @@ import java.util.TreeMap;
  * <ul>
  *   <li><b>healthy</b>: the intake accepts and the store can commit (last commit succeeded and
  *       free space is above {@code queue_min_free_space});</li>
- *   <li><b>degraded</b>: as healthy, but an upstream link is down or being probed, so mail is
- *       being buffered rather than forwarded. Still HTTP 200: an orchestrator must not restart a
+ *   <li><b>degraded</b>: as healthy, but an upstream link is down, being probed or paused (the
+ *       reason says by what and until when), so mail is being buffered rather than forwarded. Still HTTP 200: an orchestrator must not restart a
  *       relay for an outage of its upstream, because buffering is exactly its job;</li>
  *   <li><b>unhealthy</b>: the store cannot commit, free space is below the reserve, or the intake
  *       is not accepting. HTTP 503: new mail is being refused with 4xx.</li>
@@ -60,7 +60,10 @@ public record Health(Status status, List<String> reasons) {
         // Sorted so the reasons are stable between requests and in tests.
         Map<String, String> why = source.linkReasons();
         for (Map.Entry<String, LinkState> l : new TreeMap<>(source.links()).entrySet()) {
-            if (l.getValue() != LinkState.UP) {
+            String pause = source.pauses().get(l.getKey());
+            if (l.getValue() == LinkState.PAUSED && pause != null) {
+                degraded.add("upstream " + l.getKey() + " paused (" + pause + ")");
+            } else if (l.getValue() != LinkState.UP) {
                 // The operator's first question is why: the provider's words (AADSTS700082, 535 5.7.139).
                 String reason = why.getOrDefault(l.getKey(), "");
                 degraded.add("upstream " + l.getKey() + " " + l.getValue().word() + (reason.isEmpty() ? ""

@@ -37,6 +37,11 @@ public interface HealthSource {
         return Map.of();
     }
 
+    /** For each paused upstream, by name: by what and until when ("quota, until ...: 550 5.4.5 ..."). */
+    default Map<String, String> pauses() {
+        return Map.of();
+    }
+
     /**
      * The usual source: {@code queue.healthy()}, the usable space of {@code queueDir}'s
      * filesystem, and link states as reported to {@link RelayMetrics#linkState}.
@@ -49,10 +54,22 @@ public interface HealthSource {
     /** As above, with why each link is down ({@link RelayMetrics#linkReasons}). */
     static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
                            Supplier<Map<String, LinkState>> links, Supplier<Map<String, String>> reasons) {
+        return of(queue, queueDir, minFreeSpace, intakeAccepting, links, reasons, Map::of);
+    }
+
+    /** As above, with each paused upstream's pause as reported to {@link RelayMetrics#upstreamPaused}. */
+    static HealthSource of(Queue queue, Path queueDir, long minFreeSpace, BooleanSupplier intakeAccepting,
+                           Supplier<Map<String, LinkState>> links, Supplier<Map<String, String>> reasons,
+                           Supplier<Map<String, String>> pauses) {
         return new HealthSource() {
             @Override
             public Map<String, String> linkReasons() {
                 return reasons.get();
+            }
+
+            @Override
+            public Map<String, String> pauses() {
+                return pauses.get();
             }
 
             @Override

@@ -17,7 +17,12 @@ public enum LinkState {
      * The upstream refused our configuration (AUTH, certificate, STARTTLS): probed at growing
      * intervals up to 15 minutes, so a bad password does not lock the account.
      */
-    BACKOFF;
+    BACKOFF,
+    /**
+     * Paused by an operator or by the upstream's own reply (a used-up daily quota, sender
+     * throttling): no session is opened until the pause ends; its mail waits or fails over.
+     */
+    PAUSED;
 
     public String word() {
         return name().toLowerCase(Locale.ROOT);

@@ -51,7 +51,7 @@ public final class Observability implements AutoCloseable {
         metrics.bindQueue(queue, clock);
         metrics.bindStore(queueConfig.dir(), queueConfig.minFreeSpace());
         HealthSource health = HealthSource.of(queue, queueConfig.dir(), queueConfig.minFreeSpace(), intakeAccepting,
-                metrics::linkStates, metrics::linkReasons);
+                metrics::linkStates, metrics::linkReasons, metrics::pauseDetails);
         MetricsServer server = null;
         Optional<InetSocketAddress> address = config.address();
         if (address.isPresent()) {

@@ -49,7 +49,8 @@ import java.util.function.Supplier;
  *   <li>dispatcher/forwarder: once per attempt on a message, by the entry's resulting state,
  *       exactly one of {@link #delivered} (with {@link #endToEndLatency}), {@link #deferred},
  *       {@link #failed}; {@link #connectionOpened}/{@link #connectionClosed} per upstream session;
- *       {@link #linkState} on every link state change;</li>
+ *       {@link #linkState} on every link state change, {@link #upstreamPaused} on every pause and
+ *       resume;</li>
  *   <li>daemon: {@link #bindQueue} and {@link #bindStore} once at start.</li>
  * </ul>
  *
@@ -96,6 +97,8 @@ public final class RelayMetrics implements AutoCloseable {
     private final Map<String, String> linkReasons = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile ScrapeSample.Sampler sampler = ScrapeSample.Sampler.NONE;
     private volatile ScrapeSample sample = ScrapeSample.EMPTY;
+    private final Map<String, String> pauses = new ConcurrentHashMap<>();
+    private final Set<String> pauseGauges = ConcurrentHashMap.newKeySet();
 
     public RelayMetrics() {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -216,11 +219,37 @@ public final class RelayMetrics implements AutoCloseable {
         if (links.put(upstream, state) == null) {
             for (LinkState s : LinkState.values()) {
                 Gauge.builder("relaybox.upstream.link.state", () -> links.get(upstream) == s ? 1 : 0)
-                        .description("1 for the upstream link's current state (up, down, probing), else 0")
+                        .description("1 for the upstream link's current state (up, down, probing, backoff, paused),"
+                                + " else 0")
                         .tags("upstream", upstream, "state", s.word())
                         .register(registry);
             }
         }
+    }
+
+    /**
+     * {@code upstream} was paused ({@code detail} says by what and until when, for {@code /healthz}),
+     * or resumed ({@code detail} null): the gauge {@code relaybox_upstream_paused{upstream}} is 1
+     * while a pause is in force, else 0.
+     */
+    public void upstreamPaused(String upstream, String detail) {
+        if (pauseGauges.add(upstream)) {
+            Gauge.builder("relaybox.upstream.paused", () -> pauses.containsKey(upstream) ? 1 : 0)
+                    .description("1 while the upstream is paused (by an operator, a used-up quota or sender"
+                            + " throttling), else 0")
+                    .tags("upstream", upstream)
+                    .register(registry);
+        }
+        if (detail == null) {
+            pauses.remove(upstream);
+        } else {
+            pauses.put(upstream, detail);
+        }
+    }
+
+    /** What each paused upstream is paused by and until when, by name; for {@link HealthSource}. */
+    public Map<String, String> pauseDetails() {
+        return new TreeMap<>(pauses);
     }
 
     /** The last reported state of each upstream link, sorted by name; for {@link HealthSource}. */

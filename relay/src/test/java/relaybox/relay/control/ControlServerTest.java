@@ -112,6 +112,41 @@ class ControlServerTest {
     }
 
     @Test
+    void pauseAndResumeGoToTheForwarderWithTheirDurationAndCaller() throws Exception {
+        ControlClient client = new ControlClient(socket, Duration.ofSeconds(10));
+        ControlReply r = client.call(new ControlRequest.UpstreamPause("esp", false, "2h"));
+        assertEquals(relaybox.relay.control.api.ControlError.NOT_AVAILABLE, r.error(), "offline: no forwarder");
+        List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        service.pauses(new UpstreamPauses() {
+            @Override
+            public boolean pause(String name, Duration length, String by) {
+                asked.add("pause " + name + " " + length + " " + by);
+                return name.equals("esp");
+            }
+
+            @Override
+            public boolean resume(String name, String by) {
+                asked.add("resume " + name + " " + by);
+                return name.equals("esp");
+            }
+        });
+        assertTrue(client.call(new ControlRequest.UpstreamPause("esp", false, "2h")).ok());
+        assertTrue(client.call(new ControlRequest.UpstreamPause("esp", false, "")).ok());
+        assertTrue(client.call(new ControlRequest.UpstreamPause("esp", true, "")).ok());
+        assertEquals(relaybox.relay.control.api.ControlError.NOT_FOUND,
+                client.call(new ControlRequest.UpstreamPause("other", true, "")).error());
+        r = client.call(new ControlRequest.UpstreamPause("esp", false, "0s"));
+        assertEquals(relaybox.relay.control.api.ControlError.BAD_REQUEST, r.error(), "a pause must last");
+        r = client.call(new ControlRequest.UpstreamPause("", false, ""));
+        assertEquals(relaybox.relay.control.api.ControlError.BAD_REQUEST, r.error());
+        assertTrue(r.message().contains("give the upstream's name"), r.message());
+        // The caller as the socket's peer credentials name it, for the audit line.
+        String peer = asked.get(0).substring(asked.get(0).indexOf("user="));
+        assertEquals(List.of("pause esp PT2H " + peer, "pause esp null " + peer, "resume esp " + peer,
+                "resume other " + peer), asked);
+    }
+
+    @Test
     void retryAsksTheForwarderToProbeNowAndHoldDoesNot() throws Exception {
         java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
         service.onRetry(probes::incrementAndGet);

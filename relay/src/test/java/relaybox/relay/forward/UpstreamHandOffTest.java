@@ -32,9 +32,9 @@ class UpstreamHandOffTest {
         up.logins = List.of(new SenderLogin(List.of("a.example"), Path.of("/s/a"), ""));
         Upstream u = new Upstream(up.build(), null);
         QueueEntry head = h.enqueue("other@b.example", List.of("r@x.example"), Harness.message(0));
-        u.submit(head);
+        u.submit(head, java.time.Instant.EPOCH);
         for (int i = 1; i <= 20; i++) {
-            u.submit(h.enqueue("x@a.example", List.of("r@x.example"), Harness.message(i)));
+            u.submit(h.enqueue("x@a.example", List.of("r@x.example"), Harness.message(i)), java.time.Instant.EPOCH);
         }
         Login a = new Login(0);
         for (int i = 0; i < Dispatcher.AHEAD_PER_SESSION; i++) {

@@ -106,6 +106,20 @@ class MailLogTest {
     }
 
     @Test
+    void upstreamPauseLines() {
+        log.upstreamPaused("google", "quota", "2026-12-06T10:00:00Z", "550 5.4.5 Daily SMTP relay limit exceeded for user");
+        log.upstreamPaused("ms365", "operator", "-", "paused by uid 0");
+        log.upstreamResumed("google", "expiry", 12);
+        log.upstreamResumed("ms365", "operator", 0);
+        assertEquals(List.of(
+                "- forward paused name=google cause=quota until=2026-12-06T10:00:00Z reason=\"550 5.4.5 Daily SMTP relay"
+                        + " limit exceeded for user\"",
+                "- forward paused name=ms365 cause=operator until=- reason=\"paused by uid 0\"",
+                "- forward resumed name=google by=expiry retried=12",
+                "- forward resumed name=ms365 by=operator retried=0"), lines);
+    }
+
+    @Test
     void upstreamLinkAndDsnLines() {
         log.upstreamDown("ses", "smtp.esp.example:587", "connect: connection refused");
         log.upstreamUp("ses", ESP, 42);

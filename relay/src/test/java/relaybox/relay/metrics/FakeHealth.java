@@ -10,6 +10,7 @@ final class FakeHealth implements HealthSource {
     volatile long free = 10L << 30;
     volatile long minFree = 256L << 20;
     final Map<String, LinkState> links = new ConcurrentHashMap<>(Map.of("esp1", LinkState.UP));
+    final Map<String, String> pauses = new ConcurrentHashMap<>();
 
     @Override
     public boolean intakeAccepting() {
@@ -34,5 +35,10 @@ final class FakeHealth implements HealthSource {
     @Override
     public Map<String, LinkState> links() {
         return links;
+    }
+
+    @Override
+    public Map<String, String> pauses() {
+        return pauses;
     }
 }

@@ -54,6 +54,31 @@ class HealthTest {
     }
 
     @Test
+    void aPausedUpstreamIsDegradedAndSaysByWhatAndUntilWhen() throws Exception {
+        source.links.put("esp1", LinkState.PAUSED);
+        source.pauses.put("esp1", "quota, until 2026-12-06T10:00:00Z: 550 5.4.5 Daily SMTP relay limit exceeded");
+        HttpResponse<String> r = healthz();
+        assertEquals(200, r.statusCode());
+        assertEquals("{\"status\":\"degraded\",\"reasons\":[\"upstream esp1 paused (quota, until "
+                + "2026-12-06T10:00:00Z: 550 5.4.5 Daily SMTP relay limit exceeded)\"]}\n", r.body());
+    }
+
+    @Test
+    void pausesReportedToMetricsFeedHealthAndTheGauge() throws Exception {
+        metrics.linkState("esp1", LinkState.PAUSED);
+        metrics.upstreamPaused("esp1", "operator, until resumed: paused by uid 0");
+        assertEquals(Map.of("esp1", "operator, until resumed: paused by uid 0"), metrics.pauseDetails());
+        String scraped = Scrape.get(server.address(), "/metrics", null).body();
+        assertEquals(true, scraped.contains("relaybox_upstream_paused{upstream=\"esp1\"} 1.0"), scraped);
+        assertEquals(true, scraped.contains("relaybox_upstream_link_state{state=\"paused\",upstream=\"esp1\"} 1.0"),
+                scraped);
+        metrics.upstreamPaused("esp1", null);
+        assertEquals(Map.of(), metrics.pauseDetails());
+        scraped = Scrape.get(server.address(), "/metrics", null).body();
+        assertEquals(true, scraped.contains("relaybox_upstream_paused{upstream=\"esp1\"} 0.0"), scraped);
+    }
+
+    @Test
     void anUpstreamThatRefusesOurLoginIsDegradedAndSaysBackoff() throws Exception {
         source.links.put("esp1", LinkState.BACKOFF);
         HttpResponse<String> r = healthz();

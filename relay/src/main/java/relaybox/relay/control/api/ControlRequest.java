@@ -180,6 +180,30 @@ public sealed interface ControlRequest {
     }
 
     /**
+     * {@code upstream-pause} or {@code upstream-resume} of the upstream named {@code upstream}.
+     *
+     * @param length how long a pause lasts, a duration such as "2h"; "" until resumed (ignored by resume)
+     */
+    record UpstreamPause(String upstream, boolean resume, String length) implements ControlRequest {
+        public UpstreamPause {
+            upstream = upstream == null ? "" : upstream;
+            length = length == null ? "" : length;
+        }
+
+        @Override
+        public Op op() {
+            return resume ? Op.UPSTREAM_RESUME : Op.UPSTREAM_PAUSE;
+        }
+
+        @Override
+        public ObjectNode toJson() {
+            ObjectNode o = start(op()).put("upstream", upstream);
+            putIfSet(o, "for", length);
+            return o;
+        }
+    }
+
+    /**
      * The request a JSON object on the socket asks for.
      *
      * @throws Invalid when it names no op or one this daemon does not know
@@ -200,6 +224,8 @@ public sealed interface ControlRequest {
             }
             case PURGE -> new Purge(o.path("failed").asBoolean(false), Filter.read(o));
             case STATS, STATUS, UPSTREAM_TEST, CONFIG_SHOW -> new Plain(op);
+            case UPSTREAM_PAUSE, UPSTREAM_RESUME -> new UpstreamPause(o.path("upstream").asText(""),
+                    op == Op.UPSTREAM_RESUME, o.path("for").asText(""));
         };
     }
 

@@ -25,7 +25,11 @@ public enum Op {
     /** Probes each upstream without sending mail. */
     UPSTREAM_TEST("upstream-test"),
     /** The effective configuration, secrets masked. */
-    CONFIG_SHOW("config-show");
+    CONFIG_SHOW("config-show"),
+    /** Pauses one upstream, for a while or until resumed. */
+    UPSTREAM_PAUSE("upstream-pause"),
+    /** Ends an upstream's pause. */
+    UPSTREAM_RESUME("upstream-resume");
 
     private final String word;
 
