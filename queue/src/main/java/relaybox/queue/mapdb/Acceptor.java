@@ -72,10 +72,10 @@ final class Acceptor {
 
     /** Writes the record and returns the stage that completes after the spool fsync that covers it. */
     private CompletableFuture<QueueEntry> store(SpoolIncoming in, Envelope envelope, String addedHeaders) {
-        Spool.Location loc = null;
+        SpoolLocation loc = null;
         try {
             queue.checkWritable();
-            Spool.Location file;
+            SpoolLocation file;
             try {
                 file = in.writer.finish();
             } catch (IOException e) {
@@ -87,14 +87,14 @@ final class Acceptor {
             queue.checkSpace();
             long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
-            Spool.Appended a;
+            SpoolAppended a;
             try {
                 a = spool.appendRecord(l -> EntryCodec.encode(e, l), file == null ? in.writer.smallBytes() : null,
                         in.writer.smallSize(), file);
             } catch (IOException ex) {
                 throw storageError("cannot append to the spool: " + ex, ex);
             }
-            Spool.Location where = a.location();
+            SpoolLocation where = a.location();
             loc = where;
             // The 250 waits for this one fsync (shared by every accept waiting with it), not for
             // the index: the record in the spool is self-describing and recovery reads it back.

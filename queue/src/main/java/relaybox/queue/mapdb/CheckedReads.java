@@ -43,7 +43,7 @@ final class CheckedReads {
      */
     InputStream open(QueueId id) throws IOException {
         QueueEntry e = queue.get(id).orElse(null);
-        Spool.Location loc = view.location(id);
+        SpoolLocation loc = view.location(id);
         if (e == null || loc == null) {
             throw new IOException("no queue entry " + id);
         }
@@ -54,7 +54,7 @@ final class CheckedReads {
             } catch (java.nio.file.NoSuchFileException gone) {
                 // The compactor moved it between the lookup and the open, and its old segment
                 // went: the copy is where the entry is now.
-                Spool.Location moved = view.location(id);
+                SpoolLocation moved = view.location(id);
                 if (moved == null || moved.equals(loc)) {
                     throw gone;
                 }

@@ -55,7 +55,7 @@ final class IndexBatch {
     }
 
     /** A message whose entry the batch removed: its bytes go once the removal is committed. */
-    private record Release(QueueId id, Spool.Location location) { }
+    private record Release(QueueId id, SpoolLocation location) { }
 
     /** One group commit: every op waiting shares one spool-directory fsync and one MapDB commit. */
     void commit(List<IndexOp> batch) {
@@ -72,7 +72,7 @@ final class IndexBatch {
             // delivered within one batch costs no index write at all, only the watermark that
             // moves past its spool record.
             Map<QueueId, IndexOp> last = new LinkedHashMap<>();
-            Map<QueueId, Spool.Location> createdHere = new HashMap<>();
+            Map<QueueId, SpoolLocation> createdHere = new HashMap<>();
             for (IndexOp op : batch) {
                 if (op instanceof IndexOp.Put p) {
                     if (p.recordStart() >= 0) {
@@ -211,7 +211,7 @@ final class IndexBatch {
     }
 
     /** Applies one entry's last write of a batch to the index; returns the MapDB writes it cost (0 or 1). */
-    private int apply(QueueId id, IndexOp op, Map<QueueId, Spool.Location> createdHere, List<Release> released) {
+    private int apply(QueueId id, IndexOp op, Map<QueueId, SpoolLocation> createdHere, List<Release> released) {
         EntryCodec.Stored old = createdHere.containsKey(id) ? null : index.get(id.value());
         if (op instanceof IndexOp.Put p) {
             if (old == null && !createdHere.containsKey(id)) {
@@ -219,7 +219,7 @@ final class IndexBatch {
                 // reused): written, it would bring the entry back after its message is gone.
                 return 0;
             }
-            Spool.Location loc = old != null ? old.location() : createdHere.get(id);
+            SpoolLocation loc = old != null ? old.location() : createdHere.get(id);
             index.apply(id, old, p.entry(), loc);
             return 1;
         }
@@ -228,7 +228,7 @@ final class IndexBatch {
             released.add(new Release(id, old.location()));
             return 1;
         }
-        Spool.Location loc = createdHere.get(id);
+        SpoolLocation loc = createdHere.get(id);
         if (loc != null) {
             released.add(new Release(id, loc));
         }

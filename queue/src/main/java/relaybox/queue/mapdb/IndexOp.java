@@ -17,7 +17,7 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
      * An entry written but not yet in the MapDB maps: the entry (null: removed) and, for one
      * accepted since, where its bytes are. Reads look here first ({@link IndexView}).
      */
-    record Staged(QueueEntry entry, Spool.Location location) { }
+    record Staged(QueueEntry entry, SpoolLocation location) { }
 
     /**
      * The entry's message moved to a copy of its record ({@link SegmentCompactor}): written with
@@ -25,7 +25,7 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
      *
      * @param fromStart where the record at {@code from} starts, to be marked dead
      */
-    record Relocate(QueueId id, Spool.Location from, long fromStart, Spool.Appended to,
+    record Relocate(QueueId id, SpoolLocation from, long fromStart, SpoolAppended to,
                     CompletableFuture<Boolean> done, Staged staged) implements IndexOp { }
 
     /**
@@ -35,7 +35,7 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
      *                 entry, or the journal's UPDATE); -1 when none was written
      * @param staged      what the overlay holds for this write until the committer has it
      */
-    record Put(QueueEntry entry, Spool.Location location, long segment, long recordStart,
+    record Put(QueueEntry entry, SpoolLocation location, long segment, long recordStart,
                CompletableFuture<Void> done, boolean urgent, Staged staged) implements IndexOp { }
 
     /**

@@ -57,7 +57,7 @@ final class IndexView {
     }
 
     /** Where an entry's message bytes are: known to the overlay for a new entry, else in its record. */
-    Spool.Location location(QueueId id) {
+    SpoolLocation location(QueueId id) {
         IndexOp.Staged s = overlay.get(id);
         if (s != null && s.location() != null) {
             return s.location();

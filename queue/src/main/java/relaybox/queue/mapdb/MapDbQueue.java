@@ -220,7 +220,7 @@ public final class MapDbQueue extends AbstractQueue {
      * A durable ACCEPT record becomes an entry: its index write is queued before the entry can
      * be leased, so its removal can never reach the committer ahead of it.
      */
-    QueueEntry admitted(QueueEntry e, Spool.Appended a) {
+    QueueEntry admitted(QueueEntry e, SpoolAppended a) {
         IndexOp.Staged st = new IndexOp.Staged(e, a.location());
         return admit(e, () -> {
             view.overlay.put(e.id(), st);
@@ -378,7 +378,7 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /** Where the entry's message bytes are now. */
-    Spool.Location locationForTest(QueueId id) {
+    SpoolLocation locationForTest(QueueId id) {
         return view.location(id);
     }
 

@@ -34,7 +34,7 @@ final class OutcomeJournal {
     CompletableFuture<Void> write(QueueEntry entry, boolean urgent) {
         IndexOp.Staged prev = view.overlay.get(entry.id());
         IndexOp.Staged st = new IndexOp.Staged(entry, prev != null && prev.entry() != null ? prev.location() : null);
-        Spool.Appended j = updated(entry, view.location(entry.id()));
+        SpoolAppended j = updated(entry, view.location(entry.id()));
         view.overlay.put(entry.id(), st);
         CompletableFuture<Void> done = new CompletableFuture<>();
         committer.submit(new IndexOp.Put(entry, null, j == null ? -1 : j.segment(), j == null ? -1 : j.recordStart(),
@@ -45,7 +45,7 @@ final class OutcomeJournal {
     /** The removal of {@code entry}, as {@link #write} writes a change. */
     CompletableFuture<Void> erase(QueueEntry entry, boolean urgent) {
         IndexOp.Staged prev = view.overlay.get(entry.id());
-        Spool.Appended j = removed(entry, view.location(entry.id()));
+        SpoolAppended j = removed(entry, view.location(entry.id()));
         IndexOp.Staged st = new IndexOp.Staged(null, prev != null ? prev.location() : null);
         view.overlay.put(entry.id(), st);
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -55,7 +55,7 @@ final class OutcomeJournal {
     }
 
     /** The UPDATE record of {@code e}, whose bytes are at {@code loc}; null when none was written. */
-    Spool.Appended updated(QueueEntry e, Spool.Location loc) {
+    SpoolAppended updated(QueueEntry e, SpoolLocation loc) {
         if (loc == null) {
             return null;
         }
@@ -67,7 +67,7 @@ final class OutcomeJournal {
     }
 
     /** The dead mark and REMOVE record of {@code e}; null when the REMOVE was not written. */
-    Spool.Appended removed(QueueEntry e, Spool.Location loc) {
+    SpoolAppended removed(QueueEntry e, SpoolLocation loc) {
         if (loc == null) {
             return null;
         }
@@ -79,7 +79,7 @@ final class OutcomeJournal {
         }
     }
 
-    private static Spool.Appended notWritten(QueueEntry e, IOException ex) {
+    private static SpoolAppended notWritten(QueueEntry e, IOException ex) {
         // The index write still goes ahead; without the journal record a crash before it
         // only means the entry's last attempt may be repeated.
         LOG.warn("{}: journal record not written ({})", e.id(), ex.toString());
@@ -87,7 +87,7 @@ final class OutcomeJournal {
     }
 
     /** Marks a removed entry's ACCEPT record dead (see {@link Spool#markDead}). */
-    private void markDead(QueueEntry e, Spool.Location loc) {
+    private void markDead(QueueEntry e, SpoolLocation loc) {
         try {
             if (!spool.markDead(loc)) {
                 LOG.warn("{}: its spool record was not found to mark it removed", e.id());

@@ -31,12 +31,12 @@ final class QueueCompaction implements SegmentCompactor.Host {
     }
 
     @Override
-    public Spool.Location location(QueueId id) {
+    public SpoolLocation location(QueueId id) {
         return view.location(id);
     }
 
     @Override
-    public Spool.Appended copy(QueueId id, Spool.Location from, byte[] body) throws IOException {
+    public SpoolAppended copy(QueueId id, SpoolLocation from, byte[] body) throws IOException {
         // Under the queue's lock, which every write and removal of an entry holds while it
         // appends its journal record: each one of this entry that follows the copy is later
         // in the spool, so a replay applies it on top.
@@ -45,7 +45,7 @@ final class QueueCompaction implements SegmentCompactor.Host {
             if (e == null || !from.equals(view.location(id))) {
                 return null;
             }
-            Spool.Location file = from.inFile() ? new Spool.Location(-1, from.offset(), from.length()) : null;
+            SpoolLocation file = from.inFile() ? new SpoolLocation(-1, from.offset(), from.length()) : null;
             return spool.appendRecord(l -> EntryCodec.encode(e, l), body, body == null ? 0 : body.length, file);
         }
     }
@@ -56,7 +56,7 @@ final class QueueCompaction implements SegmentCompactor.Host {
     }
 
     @Override
-    public CompletableFuture<Boolean> relocate(QueueId id, Spool.Location from, long fromStart, Spool.Appended to) {
+    public CompletableFuture<Boolean> relocate(QueueId id, SpoolLocation from, long fromStart, SpoolAppended to) {
         CompletableFuture<Boolean> done = new CompletableFuture<>();
         synchronized (queue) {
             QueueEntry e = view.stored(id);

@@ -180,7 +180,7 @@ final class StoreOpener {
     private static boolean spoolWhole(IndexStore index, Spool spool) throws IOException {
         for (Map.Entry<Long, Long> s : index.segmentRefs.entrySet()) {
             long end = index.segmentEnds.getOrDefault(s.getKey(), 0L);
-            if (!spool.intact(null, new Spool.Location(s.getKey(), 0, end))) {
+            if (!spool.intact(null, new SpoolLocation(s.getKey(), 0, end))) {
                 return false;
             }
         }
