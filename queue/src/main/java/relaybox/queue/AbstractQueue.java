@@ -4,14 +4,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -27,13 +24,7 @@ import java.util.function.UnaryOperator;
  * {@link #scanStored}), so the heap holds only leased entries, the window, and whatever the
  * store has not written yet, never the whole queue.
  *
- * <h2>The window</h2>
- * For each kind (never tried, tried before) the window holds every waiting, unleased entry whose
- * due key (due time, id) is at most its bound, and nothing else; at most {@link #WINDOW} of them.
- * A transition adds an entry only when its key is within the bound; when the window runs low it
- * is refilled from the store's due order past the bound; when it overflows its last keys are
- * dropped and the bound moves down. So the window's first entry is always the earliest due entry
- * of its kind, whatever the store holds.
+ * <p>The window of next-due entries and the per-state counts are {@link DueWindows}'.
  *
  * <h2>Thread safety</h2>
  * Transitions hold the object's monitor, and the subclass's {@link #write}/{@link #erase} are
@@ -65,38 +56,15 @@ public abstract class AbstractQueue implements Queue {
         }
     }
 
-    /** One kind's window; see the class comment. */
-    private static final class Window {
-        final boolean fresh;
-        final TreeMap<Due, QueueEntry> due = new TreeMap<>();
-        /** Every waiting entry of this kind with a key up to here is in {@link #due}; null: none known. */
-        Due bound;
-        /** The store holds no waiting entry of this kind beyond the window. */
-        boolean complete;
-
-        Window(boolean fresh) {
-            this.fresh = fresh;
-        }
-
-        boolean covers(Due d) {
-            return complete || (bound != null && d.compareTo(bound) <= 0);
-        }
-    }
-
     protected final Clock clock;
     protected final RetrySchedule schedule;
-    private final Window fresh = new Window(true);
-    private final Window retry = new Window(false);
     /** Entries in SENDING: in memory only; their stored record keeps the state before the lease. */
     private final Map<QueueId, QueueEntry> leased = new HashMap<>();
-    private final EnumMap<EntryState, Long> counts = new EnumMap<>(EntryState.class);
+    private final DueWindows windows = new DueWindows(WINDOW, leased, this::storedDue);
 
     protected AbstractQueue(Clock clock, RetrySchedule schedule) {
         this.clock = clock;
         this.schedule = schedule;
-        for (EntryState s : EntryState.values()) {
-            counts.put(s, 0L);
-        }
     }
 
     // ---- what the store provides ------------------------------------------------------------
@@ -142,9 +110,7 @@ public abstract class AbstractQueue implements Queue {
 
     /** Starts the counts from the store's (at open, before anything is leased). */
     protected final synchronized void initCounts(Map<EntryState, Long> stored) {
-        for (EntryState s : EntryState.values()) {
-            counts.put(s, stored.getOrDefault(s, 0L));
-        }
+        windows.initCounts(stored);
     }
 
     /** A newly accepted entry: counted, offered to the window, stored by {@code store} under the monitor. */
@@ -156,70 +122,11 @@ public abstract class AbstractQueue implements Queue {
 
     // ---- transitions --------------------------------------------------------------------------
 
-    /** Moves counts and the window from {@code old} (null: new) to {@code next} (null: removed). */
+    /** Moves counts and the windows from {@code old} (null: new) to {@code next} (null: removed). */
     private void place(QueueEntry old, QueueEntry next) {
-        if (old != null) {
-            counts.merge(old.state(), -1L, Long::sum);
-            if (waiting(old)) {
-                window(old).due.remove(Due.of(old));
-            }
+        if (windows.place(old, next)) {
+            notifyAll();
         }
-        if (next != null) {
-            counts.merge(next.state(), 1L, Long::sum);
-            if (waiting(next) && !leased.containsKey(next.id())) {
-                Window w = window(next);
-                Due d = Due.of(next);
-                if (w.covers(d)) {
-                    w.due.put(d, next);
-                    trim(w);
-                    notifyAll();
-                }
-            }
-        }
-    }
-
-    private static boolean waiting(QueueEntry e) {
-        return e.state() == EntryState.QUEUED || e.state() == EntryState.DEFERRED;
-    }
-
-    private Window window(QueueEntry e) {
-        return e.attempts() == 0 ? fresh : retry;
-    }
-
-    private static void trim(Window w) {
-        while (w.due.size() > WINDOW) {
-            w.due.pollLastEntry();
-            w.complete = false;
-            w.bound = w.due.lastKey();
-        }
-    }
-
-    /** Reads more of the window's kind from the store when it runs low. */
-    private void fill(Window w) {
-        if (w.complete || w.due.size() >= WINDOW / 2) {
-            return;
-        }
-        int want = WINDOW - w.due.size() + leased.size();
-        List<QueueEntry> got = storedDue(w.fresh, w.bound, want);
-        for (QueueEntry e : got) {
-            if (!leased.containsKey(e.id())) {
-                w.due.put(Due.of(e), e);
-            }
-        }
-        if (got.size() < want) {
-            w.complete = true;
-        } else {
-            w.bound = Due.of(got.get(got.size() - 1));
-        }
-        trim(w);
-    }
-
-    private QueueEntry pollDue(Window w, Instant now) {
-        fill(w);
-        if (w.due.isEmpty() || w.due.firstKey().at() > now.toEpochMilli()) {
-            return null;
-        }
-        return w.due.pollFirstEntry().getValue();
     }
 
     @Override
@@ -227,9 +134,9 @@ public abstract class AbstractQueue implements Queue {
         List<QueueEntry> out = new ArrayList<>();
         boolean takeFresh = true;
         while (out.size() < max) {
-            QueueEntry e = pollDue(takeFresh ? fresh : retry, now);
+            QueueEntry e = windows.poll(takeFresh, now);
             if (e == null) {
-                e = pollDue(takeFresh ? retry : fresh, now);
+                e = windows.poll(!takeFresh, now);
             }
             if (e == null) {
                 break;
@@ -237,8 +144,7 @@ public abstract class AbstractQueue implements Queue {
             takeFresh = !takeFresh;
             QueueEntry l = e.leased();
             leased.put(l.id(), l);
-            counts.merge(e.state(), -1L, Long::sum);
-            counts.merge(EntryState.SENDING, 1L, Long::sum);
+            windows.leased(e);
             out.add(l);
         }
         return out;
@@ -401,15 +307,7 @@ public abstract class AbstractQueue implements Queue {
     @Override
     public synchronized void awaitDue(Duration maxWait) throws InterruptedException {
         Instant now = clock.instant();
-        fill(fresh);
-        fill(retry);
-        long next = Long.MAX_VALUE;
-        if (!fresh.due.isEmpty()) {
-            next = fresh.due.firstKey().at();
-        }
-        if (!retry.due.isEmpty()) {
-            next = Math.min(next, retry.due.firstKey().at());
-        }
+        long next = windows.nextDue();
         if (next <= now.toEpochMilli()) {
             return;
         }
@@ -435,49 +333,22 @@ public abstract class AbstractQueue implements Queue {
 
     @Override
     public void scan(QueueFilter filter, Predicate<QueueEntry> visitor) {
-        Map<QueueId, QueueEntry> sending;
-        synchronized (this) {
-            sending = Map.copyOf(leased);
-        }
-        Set<EntryState> at = EnumSet.noneOf(EntryState.class);
-        at.addAll(filter.states());
-        if (at.contains(EntryState.SENDING)) {
-            // A leased entry is stored in the state it had before the lease.
-            at.add(EntryState.QUEUED);
-            at.add(EntryState.DEFERRED);
-        }
-        long[] seen = {0};
-        scanStored(at, filter.after(), e -> {
-            QueueEntry v = sending.getOrDefault(e.id(), e);
-            if (!filter.test(v)) {
-                return true;
-            }
-            seen[0]++;
-            return visitor.test(v) && (filter.limit() == 0 || seen[0] < filter.limit());
-        });
+        SendingReads.scan(this, sending(), filter, visitor);
     }
 
     @Override
     public Optional<QueueEntry> oldest(Set<EntryState> states) {
-        Map<QueueId, QueueEntry> sending;
-        synchronized (this) {
-            sending = Map.copyOf(leased);
-        }
-        QueueEntry best = null;
-        for (EntryState s : states) {
-            QueueEntry e = s == EntryState.SENDING
-                    ? sending.values().stream().min((a, b) -> a.id().compareTo(b.id())).orElse(null)
-                    : firstStored(s).orElse(null);
-            if (e != null && (best == null || e.id().compareTo(best.id()) < 0)) {
-                best = sending.getOrDefault(e.id(), e);
-            }
-        }
-        return Optional.ofNullable(best);
+        return SendingReads.oldest(this, sending(), states);
+    }
+
+    /** A snapshot of the leases, for reads that run outside the monitor. */
+    private synchronized Map<QueueId, QueueEntry> sending() {
+        return Map.copyOf(leased);
     }
 
     @Override
     public synchronized Map<EntryState, Long> counts() {
-        return new EnumMap<>(counts);
+        return windows.counts();
     }
 
     private static void await(CompletableFuture<Void> f) throws QueueException {

@@ -49,18 +49,18 @@ public final class EntryCodec {
     }
 
     /** An entry with the spool location of its message, as one MapDB record holds them. */
-    record Stored(QueueEntry entry, Spool.Location location) { }
+    record Stored(QueueEntry entry, SpoolLocation location) { }
 
     /** For tests and tools that have no spool location: the message is in its own file. */
     public static byte[] encode(QueueEntry e) {
-        return encode(e, Spool.Location.file(e.messageSize() - e.addedHeaders().getBytes(StandardCharsets.UTF_8).length));
+        return encode(e, SpoolLocation.file(e.messageSize() - e.addedHeaders().getBytes(StandardCharsets.UTF_8).length));
     }
 
     public static QueueEntry decode(byte[] record) throws DecodeException {
         return decodeStored(record).entry();
     }
 
-    static byte[] encode(QueueEntry e, Spool.Location loc) {
+    static byte[] encode(QueueEntry e, SpoolLocation loc) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256 + e.addedHeaders().length());
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(VERSION);
@@ -132,7 +132,7 @@ public final class EntryCodec {
             Instant next = Instant.ofEpochMilli(in.readLong());
             int attempts = in.readInt();
             String lastReply = str(in);
-            Spool.Location loc = new Spool.Location(in.readLong(), in.readLong(), in.readLong());
+            SpoolLocation loc = new SpoolLocation(in.readLong(), in.readLong(), in.readLong());
             if (in.available() > 0) {
                 throw new DecodeException(in.available() + " trailing bytes");
             }

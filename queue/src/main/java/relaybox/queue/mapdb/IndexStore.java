@@ -103,7 +103,7 @@ final class IndexStore {
      * Writes {@code next} (null: removes the entry) over {@code old} (null: none stored), moving
      * every index entry and count. {@code loc} is where the message bytes are.
      */
-    void apply(QueueId id, EntryCodec.Stored old, QueueEntry next, Spool.Location loc) {
+    void apply(QueueId id, EntryCodec.Stored old, QueueEntry next, SpoolLocation loc) {
         String key = id.value();
         if (old != null) {
             unindex(old.entry(), old.location(), next == null);
@@ -116,7 +116,7 @@ final class IndexStore {
         index(next, loc, old == null);
     }
 
-    private void index(QueueEntry e, Spool.Location loc, boolean newReference) {
+    private void index(QueueEntry e, SpoolLocation loc, boolean newReference) {
         if (waiting(e.state())) {
             due.add(dueKey(e));
         }
@@ -132,7 +132,7 @@ final class IndexStore {
     }
 
     /** Counts ({@code sign} 1) or drops (-1) the hold of a location on its segment. */
-    private void keep(Spool.Location loc, int sign) {
+    private void keep(SpoolLocation loc, int sign) {
         if (loc.keeps() >= 0) {
             refDelta.merge(loc.keeps(), (long) sign, Long::sum);
             liveDelta.merge(loc.keeps(), sign * liveBytes(loc), Long::sum);
@@ -146,7 +146,7 @@ final class IndexStore {
     }
 
     /** What a live entry at {@code loc} counts for in its segment's live bytes. */
-    static long liveBytes(Spool.Location loc) {
+    static long liveBytes(SpoolLocation loc) {
         return ENTRY_BYTES + (loc.inFile() ? 0 : loc.length());
     }
 
@@ -155,7 +155,7 @@ final class IndexStore {
      * references and live bytes, and remembers the old record ({@code fromStart} in the segment
      * {@code from} keeps) to be marked dead.
      */
-    void relocate(EntryCodec.Stored old, Spool.Location to, long fromStart) {
+    void relocate(EntryCodec.Stored old, SpoolLocation to, long fromStart) {
         records.put(old.entry().id().value(), EntryCodec.encode(old.entry(), to));
         keep(old.location(), -1);
         keep(to, 1);
@@ -170,7 +170,7 @@ final class IndexStore {
         return new long[] {Long.parseUnsignedLong(key.substring(0, 16), 16), Long.parseUnsignedLong(key.substring(16), 16)};
     }
 
-    private void unindex(QueueEntry e, Spool.Location loc, boolean dropReference) {
+    private void unindex(QueueEntry e, SpoolLocation loc, boolean dropReference) {
         if (waiting(e.state())) {
             due.remove(dueKey(e));
         }

@@ -38,11 +38,11 @@ final class MessageReader {
         this.spool = spool;
     }
 
-    InputStream open(QueueId id, Spool.Location loc) throws IOException {
+    InputStream open(QueueId id, SpoolLocation loc) throws IOException {
         return loc.inFile() ? openFile(id, loc) : openSmall(loc);
     }
 
-    private InputStream openSmall(Spool.Location loc) throws IOException {
+    private InputStream openSmall(SpoolLocation loc) throws IOException {
         FileChannel ch = spool.channel(loc.segment());
         if (ch == null) {
             throw new NoSuchFileException(spool.segment(loc.segment()).toString());
@@ -63,7 +63,7 @@ final class MessageReader {
         return new ByteArrayInputStream(payload, (int) (payload.length - loc.length()), (int) loc.length());
     }
 
-    private InputStream openFile(QueueId id, Spool.Location loc) throws IOException {
+    private InputStream openFile(QueueId id, SpoolLocation loc) throws IOException {
         if (loc.hasFileCrc()) {
             CRC32C crc = new CRC32C();
             long size = 0;
@@ -88,7 +88,7 @@ final class MessageReader {
      * looking back from them: the header's payload length and the entry length just before the
      * entry must both agree with where the bytes are. Returns -1 when no such header is there.
      */
-    static long recordStart(FileChannel ch, Spool.Location loc) throws IOException {
+    static long recordStart(FileChannel ch, SpoolLocation loc) throws IOException {
         long body = loc.offset();
         for (int window : new int[] {FIRST_WINDOW, 64 << 10, LAST_WINDOW}) {
             int w = (int) Math.min(window, body);

@@ -79,7 +79,7 @@ final class MessageWriter {
      * in memory ({@link #smallBytes}) for the caller to append with its entry record, and null is
      * returned.
      */
-    Spool.Location finish() throws IOException {
+    SpoolLocation finish() throws IOException {
         finished = true;
         if (file == null) {
             return null;
@@ -88,7 +88,7 @@ final class MessageWriter {
         file.force(false);
         file.close();
         spool.fileCreated();
-        return Spool.Location.file(written, (int) crc.getValue());
+        return SpoolLocation.file(written, (int) crc.getValue());
     }
 
     /** True once the message outgrew memory and is being written to its own file. */
@@ -105,7 +105,7 @@ final class MessageWriter {
     }
 
     /** Forgets an unfinished message; or gives back the location of one whose commit failed. */
-    void discard(Spool.Location loc) {
+    void discard(SpoolLocation loc) {
         finished = true;
         try {
             if (file != null) {

@@ -162,7 +162,7 @@ final class Recovery {
      * the upstream took it: a duplicate is better than a lost message), one whose bytes are
      * missing or short is QUARANTINED and reported.
      */
-    private QueueEntry checked(QueueEntry e, Spool.Location loc) throws IOException {
+    private QueueEntry checked(QueueEntry e, SpoolLocation loc) throws IOException {
         if (e.state() == EntryState.SENDING) {
             e = e.recovered(now);
         }
@@ -235,7 +235,7 @@ final class Recovery {
             if (records.containsKey(key) || quarantine.containsKey(key) && rescued == null) {
                 return;
             }
-            Spool.Location loc = stored.location();
+            SpoolLocation loc = stored.location();
             if (loc.inFile() && !java.nio.file.Files.exists(spool.file(stored.entry().id()))) {
                 // A large message's file goes only after the commit that removed its entry
                 // (delivered or deleted), or with an accept that failed and was never
@@ -257,7 +257,7 @@ final class Recovery {
          * copy (or, rebuilding, the later of two records) that a crash kept from being used: the
          * index decides, and the other record is marked dead.
          */
-        private void markIfCopy(String key, long start, Spool.Location loc) throws IOException {
+        private void markIfCopy(String key, long start, SpoolLocation loc) throws IOException {
             EntryCodec.Stored have = index.get(key);
             if (have != null && !have.location().equals(loc)) {
                 spool.markDeadAt(segment, start);

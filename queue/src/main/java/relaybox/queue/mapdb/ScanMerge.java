@@ -13,12 +13,12 @@ import java.util.function.Predicate;
 final class ScanMerge {
     private final Set<EntryState> states;
     private final Predicate<QueueEntry> visitor;
-    private final Iterator<Map.Entry<QueueId, MapDbQueue.Staged>> staged;
-    private Map.Entry<QueueId, MapDbQueue.Staged> next;
+    private final Iterator<Map.Entry<QueueId, IndexOp.Staged>> staged;
+    private Map.Entry<QueueId, IndexOp.Staged> next;
     boolean going = true;
 
     ScanMerge(Set<EntryState> states, Predicate<QueueEntry> visitor,
-              Iterator<Map.Entry<QueueId, MapDbQueue.Staged>> staged) {
+              Iterator<Map.Entry<QueueId, IndexOp.Staged>> staged) {
         this.states = states;
         this.visitor = visitor;
         this.staged = staged;

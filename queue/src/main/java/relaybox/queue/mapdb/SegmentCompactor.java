@@ -83,14 +83,14 @@ final class SegmentCompactor {
     /** What the compactor needs from the queue; implemented by {@link MapDbQueue}. */
     interface Host {
         /** Where the entry's message bytes are now; null when there is no such entry. */
-        Spool.Location location(QueueId id);
+        SpoolLocation location(QueueId id);
 
         /**
          * Under the queue's lock: appends a copy of the entry's ACCEPT record (the entry as it is
          * now; {@code body} null for a message in its own file) if it is still at {@code from};
          * null otherwise.
          */
-        Spool.Appended copy(QueueId id, Spool.Location from, byte[] body) throws IOException;
+        SpoolAppended copy(QueueId id, SpoolLocation from, byte[] body) throws IOException;
 
         /** Completes after a spool fsync that began after this call (the accepts' group sync). */
         CompletableFuture<Void> syncSpool();
@@ -100,7 +100,7 @@ final class SegmentCompactor {
          * copy; completes with true once committed, false when the copy was not used. Either way
          * the record that is no longer needed is marked dead and its reference released.
          */
-        CompletableFuture<Boolean> relocate(QueueId id, Spool.Location from, long fromStart, Spool.Appended to);
+        CompletableFuture<Boolean> relocate(QueueId id, SpoolLocation from, long fromStart, SpoolAppended to);
 
         /** Whether {@code bytes} more can be written while staying above the free space reserve. */
         boolean roomFor(long bytes);
@@ -113,7 +113,7 @@ final class SegmentCompactor {
     }
 
     /** One record copied and not yet switched over. */
-    private record Copy(QueueId id, Spool.Location from, long fromStart, Spool.Appended to) { }
+    private record Copy(QueueId id, SpoolLocation from, long fromStart, SpoolAppended to) { }
 
     /** One pass's figures, for logs and tests. */
     record Pass(int segments, int copied, long bytesCopied, int skipped) {
@@ -256,7 +256,7 @@ final class SegmentCompactor {
             } catch (EntryCodec.DecodeException e) {
                 continue;
             }
-            Spool.Location from = host.location(id);
+            SpoolLocation from = host.location(id);
             if (from == null || from.keeps() != n
                     || !from.inFile() && from.offset() != r.start() + SpoolRecord.HEADER + 4 + r.entry().length) {
                 // Removed, or a record the entry has moved away from.
@@ -273,7 +273,7 @@ final class SegmentCompactor {
                     continue;
                 }
             }
-            Spool.Appended to = host.copy(id, from, body);
+            SpoolAppended to = host.copy(id, from, body);
             if (to == null) {
                 skipped++;
                 continue;

@@ -51,88 +51,27 @@ final class Spool {
     /** Where unreferenced large-message files go when damage was seen at open: kept, never deleted. */
     static final String QUARANTINE_DIR = "quarantine";
 
-    /** Where an appended record landed, and where its message bytes are (null for journal records). */
-    record Appended(long segment, long recordStart, Location location) { }
-
     /** Encodes an entry for a given location of its bytes; the length must not depend on the location. */
     interface RecordEncoder {
-        byte[] encode(Location location);
-    }
-
-    /**
-     * Where one message's bytes are: a range of a segment, or a whole file when segment is
-     * negative. For a file, {@code offset} holds the file's CRC-32C with bit 32 set (0, in a
-     * record written before files had checksums, means "no checksum"), and a segment of
-     * {@code -2 - n} says its ACCEPT record is in segment n, which the entry then keeps alive as
-     * a small message keeps its own: an index rebuilt from the spool needs that record (-1:
-     * written before, not known).
-     */
-    record Location(long segment, long offset, long length) {
-        static Location file(long length) {
-            return new Location(-1, 0, length);
-        }
-
-        static Location file(long length, int crc) {
-            return new Location(-1, (1L << 32) | (crc & 0xffffffffL), length);
-        }
-
-        boolean inFile() {
-            return segment < 0;
-        }
-
-        /** The segment an entry keeps alive: its bytes' for a small message, its record's for a file (or -1). */
-        long keeps() {
-            return segment >= 0 ? segment : segment <= -2 ? -2 - segment : -1;
-        }
-
-        Location recordIn(long n) {
-            return new Location(-2 - n, offset, length);
-        }
-
-        /** Whether this file location carries its file's CRC-32C. */
-        boolean hasFileCrc() {
-            return inFile() && (offset >>> 32) == 1;
-        }
-
-        int fileCrc() {
-            return (int) offset;
-        }
+        byte[] encode(SpoolLocation location);
     }
 
     private final Path dir;
     /** Null where the JDK finds no mount entry for the directory (a plain chroot, some containers). */
     private final FileStore store;
-    /** Open segments; changed under this lock, read without it by {@link #markDead} and reads. */
-    private final Map<Long, FileChannel> segments = new java.util.concurrent.ConcurrentHashMap<>();
+    private final SegmentChannels channels = new SegmentChannels(this);
+    private final DeadMarks marks = new DeadMarks(this);
     private final SegmentReferences refs = new SegmentReferences();
     /** Per segment no longer appended to, since when (System.nanoTime; at open for recovered ones). */
     private final Map<Long, Long> closedAt = new java.util.HashMap<>();
-    /** Per segment, messages being opened from it: its channel stays open until the last is read. */
-    private final Map<Long, Integer> readers = new java.util.HashMap<>();
-    /** Channels of deleted segments that readers still hold. */
-    private final Map<Long, FileChannel> retired = new java.util.concurrent.ConcurrentHashMap<>();
-    /**
-     * Guards {@link #readers}, and a segment's channel moving out of {@link #segments}: not this
-     * spool's lock, which the preparer holds while it writes zeros, and a send need not wait for
-     * that. Taken after this spool's lock, never before it.
-     */
-    private final Object pinLock = new Object();
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
-    /** How far each segment was synced, for recovery to tell damage from a torn write. */
-    private final SyncedLengths synced;
-    /** Per segment appended to since its last sync, where its appends end. */
-    private final Map<Long, Long> appendEnds = new java.util.HashMap<>();
+    /** What is written and not yet synced; see {@link #sync}. */
+    private final UnsyncedWrites unsynced;
     private long current = -1;
     private long currentSize;
     /** Set at open: the next append starts a new segment, never one recovered from disk. */
     private boolean rollOver;
-    private final Set<Long> unsynced = new HashSet<>();
-    /** Segments with dead marks not yet synced; written without this lock (see {@link #markDead}). */
-    private final Set<Long> unsyncedMarks = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private boolean directoryDirty;
-    /** Held for a whole {@link #sync}, so a second caller returns only after the first's fsync. */
-    private final Object syncLock = new Object();
     /** See {@link #recordBuffer}; guarded by this. */
     private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
     private final SegmentPreparer preparer = new SegmentPreparer(this);
@@ -146,7 +85,7 @@ final class Spool {
         this.segmentSize = segmentSize;
         this.dir = PrivateFiles.directory(dir);
         this.store = fileStore(this.dir);
-        this.synced = new SyncedLengths(this.dir.resolveSibling(this.dir.getFileName() + ".synced"));
+        this.unsynced = new UnsyncedWrites(this, this.dir);
     }
 
     long usableSpace() throws IOException {
@@ -168,7 +107,7 @@ final class Spool {
     }
 
     /** Counts a committed (or recovered) entry's reference to its location. */
-    synchronized void reference(Location loc) {
+    synchronized void reference(SpoolLocation loc) {
         if (loc.keeps() >= 0) {
             refs.reference(loc.keeps());
         }
@@ -183,7 +122,7 @@ final class Spool {
      * Drops a reference after the commit that removed its entry; deletes the file, or the segment
      * once nothing refers to it and nothing is appended to it any more.
      */
-    void release(QueueId id, Location loc) throws IOException {
+    void release(QueueId id, SpoolLocation loc) throws IOException {
         if (loc.inFile()) {
             Files.deleteIfExists(file(id));
         }
@@ -194,7 +133,7 @@ final class Spool {
      * Drops the reference {@code loc} holds on its segment, never touching a message file: after
      * the entry moved to a copy of its record (compaction), or a copy that was not used.
      */
-    void releaseRecord(Location loc) throws IOException {
+    void releaseRecord(SpoolLocation loc) throws IOException {
         long n = loc.keeps();
         if (n < 0) {
             return;
@@ -215,57 +154,17 @@ final class Spool {
      * appended are synced, whichever caller took them.
      */
     void sync() throws IOException {
-        synchronized (syncLock) {
-            Set<Long> toSync;
-            boolean dirty;
-            Map<Long, Long> ends;
-            synchronized (this) {
-                toSync = new HashSet<>(unsynced);
-                unsynced.clear();
-                ends = new java.util.HashMap<>(appendEnds);
-                appendEnds.clear();
-                for (java.util.Iterator<Long> it = unsyncedMarks.iterator(); it.hasNext(); ) {
-                    toSync.add(it.next());
-                    it.remove();
-                }
-                dirty = directoryDirty;
-                directoryDirty = false;
-            }
-            try {
-                for (long s : toSync) {
-                    FileChannel ch = channel(s);
-                    if (ch != null) {
-                        ch.force(false);
-                    }
-                }
-                if (dirty) {
-                    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                        d.force(true);
-                    }
-                }
-            } catch (IOException e) {
-                synchronized (this) {
-                    unsynced.addAll(toSync);
-                    ends.forEach((n, end) -> appendEnds.merge(n, end, Math::max));
-                    directoryDirty |= dirty;
-                }
-                throw e;
-            }
-            // After the fsync, before the accepts it covers are acknowledged.
-            for (Map.Entry<Long, Long> e : ends.entrySet()) {
-                synced.write(e.getKey(), e.getValue());
-            }
-        }
+        unsynced.sync();
     }
 
     /** Whether anything written is waiting for {@link #sync}. */
     synchronized boolean syncPending() {
-        return !unsynced.isEmpty() || !unsyncedMarks.isEmpty() || directoryDirty;
+        return unsynced.pending();
     }
 
     /** Marks that a new file's directory entry must be synced before the next commit. */
     synchronized void fileCreated() {
-        directoryDirty = true;
+        unsynced.directoryChanged();
     }
 
     /**
@@ -274,7 +173,7 @@ final class Spool {
      *
      * @throws MessageReader.Damaged when the bytes do not match their checksum
      */
-    InputStream open(QueueId id, Location loc) throws IOException {
+    InputStream open(QueueId id, SpoolLocation loc) throws IOException {
         if (loc.inFile()) {
             return reader.open(id, loc);
         }
@@ -291,41 +190,22 @@ final class Spool {
         }
     }
 
+    /** A dead mark was written in segment {@code n}: synced with the next {@link #sync}. */
+    void marked(long n) {
+        unsynced.marked(n);
+    }
+
     /** Counts a reader of segment {@code n} until {@link #unpin}; false when the segment is gone. */
     boolean pin(long n) throws IOException {
-        if (channel(n) == null) {
-            return false;
-        }
-        synchronized (pinLock) {
-            if (!segments.containsKey(n) && !retired.containsKey(n)) {
-                // Deleted since it was opened above.
-                return false;
-            }
-            readers.merge(n, 1, Integer::sum);
-            return true;
-        }
+        return channels.pin(n);
     }
 
     void unpin(long n) {
-        FileChannel ch;
-        synchronized (pinLock) {
-            if (readers.merge(n, -1, Integer::sum) > 0) {
-                return;
-            }
-            readers.remove(n);
-            ch = retired.remove(n);
-        }
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // The file is already deleted; closing frees its blocks.
-            }
-        }
+        channels.unpin(n);
     }
 
     /** True when the bytes a location names are all there (checked at open). */
-    boolean intact(QueueId id, Location loc) throws IOException {
+    boolean intact(QueueId id, SpoolLocation loc) throws IOException {
         try {
             if (loc.inFile()) {
                 return Files.size(file(id)) == loc.length();
@@ -353,7 +233,7 @@ final class Spool {
         // just have been deleted as unreferenced. The first append starts segment highest + 1.
         current = highest;
         rollOver = true;
-        directoryDirty = true;
+        unsynced.directoryChanged();
     }
 
     /** Starts the thread that keeps the current segment zeroed ahead of its appends. */
@@ -377,7 +257,7 @@ final class Spool {
 
     /** The segment being appended to, or null before the first append (caller holds this lock). */
     FileChannel appendableChannel() {
-        return current < 0 || rollOver ? null : segments.get(current);
+        return current < 0 || rollOver ? null : channels.open(current);
     }
 
     long currentSegment() {
@@ -391,21 +271,8 @@ final class Spool {
     /** Stops the preparer (it may be inside an fsync, which it finishes) and closes every segment. */
     void close() {
         preparer.stop();
-        closeChannels();
-        synced.close();
-    }
-
-    private synchronized void closeChannels() {
-        segments.putAll(retired);
-        retired.clear();
-        for (FileChannel ch : segments.values()) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // Closing a read/append channel loses nothing: every byte that matters was synced.
-            }
-        }
-        segments.clear();
+        channels.closeAll();
+        unsynced.synced.close();
     }
 
     Path file(QueueId id) {
@@ -417,26 +284,11 @@ final class Spool {
     }
 
     FileChannel channel(long n) throws IOException {
-        // Without the lock when the segment is open: the preparer holds the lock while it writes
-        // zeros, and a send or a dead mark has no reason to wait for that.
-        FileChannel ch = segments.get(n);
-        return ch != null ? ch : openChannel(n);
+        return channels.channel(n);
     }
 
     long segmentSize() {
         return segmentSize;
-    }
-
-    private synchronized FileChannel openChannel(long n) throws IOException {
-        FileChannel ch = segments.get(n);
-        if (ch == null) {
-            ch = retired.get(n);
-        }
-        if (ch == null && Files.exists(segment(n))) {
-            ch = FileChannel.open(segment(n), StandardOpenOption.READ, StandardOpenOption.WRITE);
-            segments.put(n, ch);
-        }
-        return ch;
     }
 
     /** Drops what is known of a segment that is being deleted (caller holds this lock). */
@@ -445,23 +297,7 @@ final class Spool {
     }
 
     private void closeSegment(long n) {
-        FileChannel ch;
-        synchronized (pinLock) {
-            ch = segments.remove(n);
-            if (ch != null && readers.getOrDefault(n, 0) > 0) {
-                // A message is being read from it: the file goes now, its bytes stay readable
-                // through the open channel until the last reader is done (see unpin).
-                retired.put(n, ch);
-                return;
-            }
-        }
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // The file is deleted next; nothing in it is referenced.
-            }
-        }
+        channels.close(n);
     }
 
     /**
@@ -479,13 +315,13 @@ final class Spool {
      * after the next {@link #sync}; until the index has it ({@link #indexed}), recovery finds it
      * by scanning the segment.
      */
-    synchronized Appended appendRecord(RecordEncoder encoder, byte[] body, int bodyLength, Location fileLocation)
+    synchronized SpoolAppended appendRecord(RecordEncoder encoder, byte[] body, int bodyLength, SpoolLocation fileLocation)
             throws IOException {
-        int entryLength = encoder.encode(body == null ? fileLocation : new Location(0, 0, bodyLength)).length;
+        int entryLength = encoder.encode(body == null ? fileLocation : new SpoolLocation(0, 0, bodyLength)).length;
         int size = SpoolRecord.HEADER + 4 + entryLength + (body == null ? 0 : bodyLength);
         long start = startOfAppend(size);
-        Location loc = body == null ? fileLocation.recordIn(current)
-                : new Location(current, start + SpoolRecord.HEADER + 4 + entryLength, bodyLength);
+        SpoolLocation loc = body == null ? fileLocation.recordIn(current)
+                : new SpoolLocation(current, start + SpoolRecord.HEADER + 4 + entryLength, bodyLength);
         byte[] entry = encoder.encode(loc);
         if (entry.length != entryLength) {
             throw new IllegalStateException("entry record length depends on its location");
@@ -496,7 +332,7 @@ final class Spool {
         // Counted now, not at commit, so the segment cannot be deleted under an accept in
         // flight; a failed accept gives the reference back through release().
         refs.reference(current);
-        return new Appended(current, start, loc);
+        return new SpoolAppended(current, start, loc);
     }
 
     /**
@@ -505,36 +341,21 @@ final class Spool {
      * {@link #sync} makes it survive power loss). Like an ACCEPT it counts as unindexed until
      * {@link #indexed}.
      */
-    synchronized Appended appendJournal(SpoolRecord.Kind kind, byte[] inner) throws IOException {
+    synchronized SpoolAppended appendJournal(SpoolRecord.Kind kind, byte[] inner) throws IOException {
         int size = SpoolRecord.size(inner, 0);
         long start = startOfAppend(size);
         ByteBuffer record = recordBuffer(size);
         SpoolRecord.put(record, kind, inner, null, 0);
         write(record, start);
-        return new Appended(current, start, null);
+        return new SpoolAppended(current, start, null);
     }
 
     /**
-     * Marks the ACCEPT record of a small message dead by overwriting its magic (4 bytes, in
-     * place); synced with the next {@link #sync}. A message in its own file needs no mark: its
-     * file goes with the commit that removes it, and a record whose file is gone is not queued
-     * again. Returns false when the record was not found where the location says.
+     * Marks the ACCEPT record of a small message dead in place ({@link DeadMarks#markDead});
+     * false when the record was not found where the location says.
      */
-    boolean markDead(Location loc) throws IOException {
-        if (loc.inFile()) {
-            return true;
-        }
-        FileChannel ch = channel(loc.segment());
-        long start = ch == null ? -1 : MessageReader.recordStart(ch, loc);
-        if (start < 0) {
-            return false;
-        }
-        ByteBuffer magic = ByteBuffer.allocate(4).putInt(0, SpoolRecord.Kind.DEAD.magic);
-        while (magic.hasRemaining()) {
-            ch.write(magic, start + magic.position());
-        }
-        unsyncedMarks.add(loc.segment());
-        return true;
+    boolean markDead(SpoolLocation loc) throws IOException {
+        return marks.markDead(loc);
     }
 
     /** Where a record of {@code size} bytes goes: the end of the current segment, rolled over if full. */
@@ -547,15 +368,14 @@ final class Spool {
 
     private void write(ByteBuffer record, long start) throws IOException {
         record.flip();
-        FileChannel ch = segments.get(current);
+        FileChannel ch = channels.open(current);
         long pos = start;
         while (record.hasRemaining()) {
             pos += ch.write(record, pos);
         }
         currentSize = pos;
-        appendEnds.put(current, pos);
+        unsynced.appended(current, pos);
         refs.appended(current, start);
-        unsynced.add(current);
         preparer.appended(currentSize);
     }
 
@@ -606,7 +426,7 @@ final class Spool {
 
     /** Scans segment {@code n} from {@code from} (see {@link SegmentScanner}); returns where the scan ended. */
     long scan(long n, long from, SegmentScanner.Visitor v) throws IOException {
-        return SegmentScanner.scan(segment(n), from, synced.syncedAtOpen(n), v);
+        return SegmentScanner.scan(segment(n), from, unsynced.synced.syncedAtOpen(n), v);
     }
 
     /** One ACCEPT record, for tests: where it starts and ends, and its entry bytes. */
@@ -647,12 +467,12 @@ final class Spool {
         long old = current;
         current++;
         // A number that comes back (no segment left at an open) must not inherit its old length.
-        synced.write(current, 0);
+        unsynced.synced.write(current, 0);
         FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        segments.put(current, ch);
+        channels.created(current, ch);
         currentSize = 0;
         preparer.segmentStarted();
-        directoryDirty = true;
+        unsynced.directoryChanged();
         if (old >= 0) {
             closedAt.put(old, System.nanoTime());
         }
@@ -663,29 +483,9 @@ final class Spool {
         }
     }
 
-    /**
-     * Marks the ACCEPT record starting at {@code start} of segment {@code n} dead, if one is there
-     * (a compaction's old record or unused copy, whose start the compactor knows); synced with the
-     * next {@link #sync}. A large message's record is marked this way, as its location does not
-     * say where its record is.
-     */
+    /** Marks the ACCEPT record starting at {@code start} of segment {@code n} dead ({@link DeadMarks#markDeadAt}). */
     boolean markDeadAt(long n, long start) throws IOException {
-        FileChannel ch = channel(n);
-        if (ch == null || start < 0 || start + 4 > ch.size()) {
-            return false;
-        }
-        ByteBuffer magic = ByteBuffer.allocate(4);
-        SegmentScanner.readFully(ch, magic, start);
-        int m = magic.getInt(0);
-        if (m != SpoolRecord.Kind.ACCEPT.magic) {
-            return m == SpoolRecord.Kind.DEAD.magic;
-        }
-        magic.putInt(0, SpoolRecord.Kind.DEAD.magic).clear();
-        while (magic.hasRemaining()) {
-            ch.write(magic, start + magic.position());
-        }
-        unsyncedMarks.add(n);
-        return true;
+        return marks.markDeadAt(n, start);
     }
 
     /**

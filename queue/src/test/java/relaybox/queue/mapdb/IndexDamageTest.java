@@ -63,7 +63,7 @@ class IndexDamageTest {
         IndexStore store = new IndexStore(db, damage);
         IllegalStateException mine = new IllegalStateException("a visitor's own failure");
         QueueEntry e = put(new relaybox.queue.memory.InMemoryQueue(new MutableClock(), RetrySchedule.DEFAULT), "x", "a@x.example");
-        store.apply(e.id(), null, e, new Spool.Location(0, 0, 1));
+        store.apply(e.id(), null, e, new SpoolLocation(0, 0, 1));
         store.flush();
         IllegalStateException thrown = assertThrows(IllegalStateException.class,
                 () -> store.stateIds(EntryState.QUEUED, null, id -> { throw mine; }));

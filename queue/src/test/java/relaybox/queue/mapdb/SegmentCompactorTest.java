@@ -245,13 +245,13 @@ class SegmentCompactorTest {
             byte[] body = body(1).getBytes(StandardCharsets.UTF_8);
             QueueEntry e = QueueEntry.accepted(QueueId.next(now), relaybox.queue.Envelope.of("app@example.org",
                     List.of(RCPT)), "", body.length, now);
-            Spool.Appended a = spool.appendRecord(l -> EntryCodec.encode(e, l), body, body.length, null);
+            SpoolAppended a = spool.appendRecord(l -> EntryCodec.encode(e, l), body, body.length, null);
             // Fill the segment until a new one starts, and let those records go.
             Set<Long> starts = new HashSet<>(Set.of(a.recordStart()));
             byte[] filler = new byte[Spool.SMALL];
             while (true) {
                 QueueEntry f = QueueEntry.accepted(QueueId.next(now), e.envelope(), "", filler.length, now);
-                Spool.Appended b = spool.appendRecord(l -> EntryCodec.encode(f, l), filler, filler.length, null);
+                SpoolAppended b = spool.appendRecord(l -> EntryCodec.encode(f, l), filler, filler.length, null);
                 if (b.segment() != a.segment()) {
                     break;
                 }
@@ -504,7 +504,7 @@ class SegmentCompactorTest {
         QueueEntry tail = put(q, "Subject: tail\r\n\r\nqueued behind the others\r\n", RCPT);
         s.kept.put(tail.id(), "Received: test\r\nSubject: tail\r\n\r\nqueued behind the others\r\n");
         s.states.put(tail.id(), EntryState.QUEUED);
-        Spool.Location at = q.locationForTest(s.pinned);
+        SpoolLocation at = q.locationForTest(s.pinned);
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
                 segmentFile(dir(q), at.segment()), java.nio.file.StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x7f}), at.offset() + 10);

@@ -31,7 +31,7 @@ class SpoolPreparationTest {
     @TempDir
     Path root;
 
-    private static Spool.Appended append(Spool spool, byte[] body) throws Exception {
+    private static SpoolAppended append(Spool spool, byte[] body) throws Exception {
         return spool.appendRecord(loc -> entry(loc.offset()), body, body.length, null);
     }
 
@@ -55,7 +55,7 @@ class SpoolPreparationTest {
         Spool spool = new Spool(root.resolve("spool"));
         spool.startPreparing(n -> true);
         try {
-            Spool.Appended first = append(spool, body(0));
+            SpoolAppended first = append(spool, body(0));
             waitFor(() -> spool.preparedAhead() >= Spool.PREPARE_AHEAD, "the segment is zeroed ahead");
             Path seg = root.resolve("spool").resolve("seg-0000000000000000");
             long end = first.location().offset() + first.location().length();
@@ -65,7 +65,7 @@ class SpoolPreparationTest {
                 assertEquals(0, all[(int) i], "byte " + i + " past the last record");
             }
             // Records appended into the zeros are found by the scan, and the scan stops at the zeros.
-            List<Spool.Appended> more = new ArrayList<>();
+            List<SpoolAppended> more = new ArrayList<>();
             for (int i = 1; i <= 5; i++) {
                 more.add(append(spool, body(i)));
             }
@@ -89,7 +89,7 @@ class SpoolPreparationTest {
             return false;
         });
         try {
-            Spool.Appended a = append(spool, body(0));
+            SpoolAppended a = append(spool, body(0));
             assertTrue(asked.await(10, TimeUnit.SECONDS), "the preparer asked for room");
             // Waits for something not to happen (a segment prepared although room was refused):
             // no event marks its absence; the preparer acts within milliseconds of asking.

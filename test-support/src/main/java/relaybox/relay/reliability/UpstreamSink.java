@@ -203,6 +203,9 @@ public final class UpstreamSink implements AutoCloseable {
                             confirmed.add(before);
                         }
                     });
+                    // Judged now, when the relay has sent this copy, not after a stall: a copy held
+                    // 3 s here was sent before the restarted relay resent and confirmed it.
+                    boolean afterConfirmation = id != null && confirmed.contains(id);
                     Stall st = stall.getAndSet(null);
                     if (st != null) {
                         stalls.incrementAndGet();
@@ -213,7 +216,7 @@ public final class UpstreamSink implements AutoCloseable {
                     replies.append("250 2.0.0 Ok: queued\r\n");
                     messages.incrementAndGet();
                     if (id != null) {
-                        if (confirmed.contains(id)) {
+                        if (afterConfirmation) {
                             duplicatesAfterConfirmation.incrementAndGet();
                         }
                         seen.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();

@@ -1,0 +1,188 @@
+package relaybox.queue.mapdb;
+
+import relaybox.queue.EntryState;
+import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
+
+/**
+ * Owns what the queue's reads see of stored entries: the overlay of writes on their way to the
+ * {@link IndexCommitter} laid over the MapDB index ({@link IndexStore}), so a write is visible at
+ * once although it reaches MapDB up to 100 ms later. The overlay is bounded by the committer's
+ * backlog, not by the queue's depth.
+ */
+final class IndexView {
+
+    /** Due order: due time (ms), then id, as the due index sorts. */
+    static final Comparator<QueueEntry> DUE_ORDER = Comparator.<QueueEntry>comparingLong(
+            e -> e.nextAttemptAt().toEpochMilli()).thenComparing(QueueEntry::id);
+
+    final IndexStore index;
+    /**
+     * Writes on their way to the committer, by id: what reads see before the MapDB maps have it.
+     * The committer removes an id once it has applied that very write (a later write stays).
+     */
+    final Map<QueueId, IndexOp.Staged> overlay = new ConcurrentHashMap<>();
+    /**
+     * Held by the committer while it applies a batch to the maps and clears it from the
+     * overlay, and by {@link #due} while it reads the due index and the overlay together:
+     * between the two, a due key and the overlay would disagree for a moment.
+     */
+    final ReentrantReadWriteLock indexLock = new ReentrantReadWriteLock();
+
+    IndexView(IndexStore index) {
+        this.index = index;
+    }
+
+    /** The entry as stored, overlay first; null if none. */
+    QueueEntry stored(QueueId id) {
+        IndexOp.Staged s = overlay.get(id);
+        if (s != null) {
+            return s.entry();
+        }
+        EntryCodec.Stored st = index.get(id.value());
+        return st == null ? null : st.entry();
+    }
+
+    /** Where an entry's message bytes are: known to the overlay for a new entry, else in its record. */
+    SpoolLocation location(QueueId id) {
+        IndexOp.Staged s = overlay.get(id);
+        if (s != null && s.location() != null) {
+            return s.location();
+        }
+        EntryCodec.Stored st = index.get(id.value());
+        return st == null ? null : st.location();
+    }
+
+    /**
+     * Up to {@code max} waiting entries of one kind whose due key is after ({@code afterAt},
+     * {@code afterId}) (afterId null: from the start) in due order, index and overlay together.
+     */
+    List<QueueEntry> due(boolean fresh, long afterAt, QueueId afterId, int max) {
+        indexLock.readLock().lock();
+        try {
+            String afterKey = afterId == null ? null : IndexStore.dueKey(fresh, afterAt, afterId.value());
+            List<QueueEntry> out = new ArrayList<>();
+            index.dueIds(fresh, afterKey, id -> {
+                if (!overlay.containsKey(new QueueId(id))) {
+                    EntryCodec.Stored st = index.get(id);
+                    if (st != null) {
+                        out.add(st.entry());
+                    }
+                }
+                return out.size() < max;
+            });
+            for (IndexOp.Staged s : overlay.values()) {
+                QueueEntry e = s.entry();
+                if (e != null && (e.state() == EntryState.QUEUED || e.state() == EntryState.DEFERRED)
+                        && (e.attempts() == 0) == fresh && (afterId == null || after(e, afterAt, afterId))) {
+                    out.add(e);
+                }
+            }
+            out.sort(DUE_ORDER);
+            return out.size() > max ? new ArrayList<>(out.subList(0, max)) : out;
+        } finally {
+            indexLock.readLock().unlock();
+        }
+    }
+
+    private static boolean after(QueueEntry e, long at, QueueId id) {
+        int c = Long.compare(e.nextAttemptAt().toEpochMilli(), at);
+        return c != 0 ? c > 0 : e.id().compareTo(id) > 0;
+    }
+
+    /** Visits stored entries in id order after {@code after}, only those in {@code states} (empty: all). */
+    void scan(Set<EntryState> states, QueueId after, Predicate<QueueEntry> visitor) {
+        // Writes not yet applied, merged into the store's id order; they win over the record.
+        TreeMap<QueueId, IndexOp.Staged> staged = new TreeMap<>(overlay);
+        Iterator<Map.Entry<QueueId, IndexOp.Staged>> ov =
+                (after == null ? staged : staged.tailMap(after, false)).entrySet().iterator();
+        ScanMerge m = new ScanMerge(states, visitor, ov);
+        if (states.size() == 1) {
+            index.stateIds(states.iterator().next(), after == null ? null : after.value(), id -> {
+                QueueId q = new QueueId(id);
+                if (!m.before(q) || staged.containsKey(q)) {
+                    return m.going;
+                }
+                EntryCodec.Stored st = index.get(id);
+                return st == null || m.emit(st.entry());
+            });
+        } else {
+            var range = after == null ? index.records : index.records.tailMap(after.value(), false);
+            Iterator<Map.Entry<String, byte[]>> it = index.read(() -> range.entrySet().iterator());
+            while (index.read(it::hasNext)) {
+                Map.Entry<String, byte[]> r = index.read(it::next);
+                QueueId q = new QueueId(r.getKey());
+                if (!m.before(q)) {
+                    break;
+                }
+                if (staged.containsKey(q)) {
+                    continue;
+                }
+                try {
+                    if (!m.emit(EntryCodec.decodeStored(r.getValue()).entry())) {
+                        break;
+                    }
+                } catch (EntryCodec.DecodeException ex) {
+                    // Unreadable records are quarantined at open; a listing goes on past them.
+                }
+            }
+        }
+        m.rest();
+    }
+
+    /** The stored entry in {@code state} with the lowest id, if any. */
+    Optional<QueueEntry> first(EntryState state) {
+        QueueEntry[] found = {null};
+        index.stateIds(state, null, id -> {
+            IndexOp.Staged s = overlay.get(new QueueId(id));
+            QueueEntry e = s != null ? s.entry() : Optional.ofNullable(index.get(id))
+                    .map(EntryCodec.Stored::entry).orElse(null);
+            if (e != null && e.state() == state) {
+                found[0] = e;
+                return false;
+            }
+            return true;
+        });
+        for (IndexOp.Staged s : overlay.values()) {
+            QueueEntry e = s.entry();
+            if (e != null && e.state() == state && (found[0] == null || e.id().compareTo(found[0].id()) < 0)) {
+                found[0] = e;
+            }
+        }
+        return Optional.ofNullable(found[0]);
+    }
+
+    /** Waits while more than {@code max} writes are on their way and {@code going} holds. */
+    void awaitBelow(int max, BooleanSupplier going) {
+        while (overlay.size() > max && going.getAsBoolean()) {
+            synchronized (overlay) {
+                try {
+                    overlay.wait(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** The committer cleared writes: wakes {@link #awaitBelow}. */
+    void cleared() {
+        synchronized (overlay) {
+            overlay.notifyAll();
+        }
+    }
+}
