@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import relaybox.relay.forward.UpstreamTester;
 import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueId;
