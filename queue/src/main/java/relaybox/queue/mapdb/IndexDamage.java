@@ -84,12 +84,17 @@ final class IndexDamage {
         if (e instanceof DBException || e instanceof InternalError || e instanceof IOError) {
             return true;
         }
+        // MapDB's own frames may sit under those of the libraries it uses (Eclipse Collections'
+        // LongArrayList.get throws IndexOutOfBounds for a zeroed index page), so look at every
+        // frame above the first of ours: a MapDB frame among them means MapDB was reading.
         for (StackTraceElement f : e.getStackTrace()) {
             String c = f.getClassName();
-            if (c.startsWith("java.") || c.startsWith("kotlin.") || c.startsWith("jdk.")) {
-                continue;
+            if (c.startsWith("org.mapdb.")) {
+                return true;
             }
-            return c.startsWith("org.mapdb.");
+            if (c.startsWith("relaybox.")) {
+                return false;
+            }
         }
         return false;
     }

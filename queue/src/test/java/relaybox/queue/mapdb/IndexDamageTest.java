@@ -121,4 +121,23 @@ class IndexDamageTest {
             assertTrue(IndexDamage.marked(dir), "the marker stays for the next open");
         }
     }
+
+    /**
+     * Seed 25950363005671 trial 190: a zeroed index page made MapDB's page table (an Eclipse
+     * Collections LongArrayList) throw IndexOutOfBounds, whose top frame is not MapDB's; it went
+     * to the caller instead of meaning a rebuild.
+     */
+    @Test
+    void aFailureInALibraryMapDbCallsIsDamageButOneInOurCallbackIsNot() {
+        StackTraceElement lib = new StackTraceElement(
+                "org.eclipse.collections.impl.list.mutable.primitive.LongArrayList", "get", "L.java", 154);
+        StackTraceElement mapdb = new StackTraceElement("org.mapdb.StoreWAL", "get", "StoreWAL.kt", 500);
+        StackTraceElement ours = new StackTraceElement("relaybox.queue.mapdb.IndexStore", "read", "I.java", 222);
+        RuntimeException fromLibrary = new IndexOutOfBoundsException("Index: 48 Size: 0");
+        fromLibrary.setStackTrace(new StackTraceElement[] {lib, mapdb, ours});
+        assertTrue(IndexDamage.fromStore(fromLibrary));
+        RuntimeException fromCallback = new IllegalStateException("a bug of ours");
+        fromCallback.setStackTrace(new StackTraceElement[] {ours, mapdb, ours});
+        assertFalse(IndexDamage.fromStore(fromCallback));
+    }
 }

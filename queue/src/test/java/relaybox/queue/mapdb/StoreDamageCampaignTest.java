@@ -94,6 +94,7 @@ public class StoreDamageCampaignTest {
         campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: rebuilt, not thrown to the caller
         campaign(14733079936391L, 523, 1); // a value's pointer fails its parity in leaseDue: rebuilt at the next open
         campaign(17126639731307L, 92, 1); // an index record that no longer decodes: rebuilt, not left waiting unseen
+        campaign(25950363005671L, 190, 1); // MapDB failing inside a library it calls (IndexOutOfBounds): damage
         campaign(1L, 0, 20);
     }
 
