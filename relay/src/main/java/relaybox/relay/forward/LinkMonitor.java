@@ -323,9 +323,10 @@ final class LinkMonitor implements AutoCloseable {
         }
     }
 
+    /** With why the link is not up (the upstream's or the token endpoint's words), for /healthz. */
     private void link(Upstream u, LinkState state) {
         if (metrics != null) {
-            metrics.linkState(u.name(), state);
+            metrics.linkState(u.name(), state, state == LinkState.UP ? "" : u.downReason());
         }
     }
 
