@@ -16,7 +16,7 @@ import java.util.Queue;
 
 /**
  * Owns the line-level exchange on one upstream connection, shared by the session's opening
- * ({@link SessionOpening}) and its transactions ({@link SmtpSession}): the pipeline's decoded
+ * ({@link SessionOpening}) and its transactions ({@link MailTransaction}): the pipeline's decoded
  * replies in order, reading the next one with a deadline, and closing. It does not decide what a
  * reply means. Not thread safe: one owner thread.
  */

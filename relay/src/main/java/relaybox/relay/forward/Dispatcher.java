@@ -1,7 +1,5 @@
 package relaybox.relay.forward;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.ForwardConfig;
@@ -11,7 +9,6 @@ import relaybox.relay.log.MailEvents;
 import relaybox.relay.metrics.RelayMetrics;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,14 +18,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Owns when mail is sent: it leases due entries from the queue, has {@link Routing} pick an
  * upstream for each (sender-domain route, then failover order, skipping upstreams that are down
  * or paused) and hands them to that upstream's {@link UpstreamWorker}s. The state of the links
  * (down, probing, up, paused, slowed) is the {@link LinkMonitor}'s; workers reach the rest through
- * {@link WorkerServices}. It never speaks SMTP (sessions do), never decides what a reply means
+ * {@link WorkerServices} ({@link DispatchServices}). It never speaks SMTP (sessions do), never decides what a reply means
  * ({@link FailurePolicy} does) and leaves recording to {@link OutcomeRecorder}.
  *
  * <p>Concurrency: each upstream has {@code min(max_connections, forward_concurrency)} workers,
@@ -53,9 +49,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Thread safety: {@link #start} and {@link #close} may be called from any thread; close is
  * idempotent and returns once every worker has stopped.
  */
-public final class Dispatcher implements AutoCloseable, WorkerServices {
+public final class Dispatcher implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
     /**
      * Entries leased ahead per session, so that a worker that finishes a message finds the next
      * one waiting in its upstream's backlog. With one lease per finished message the dispatcher
@@ -66,23 +61,18 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
     private final Queue queue;
     private final ForwardConfig cfg;
     private final Clock clock;
-    /** Where outcomes, sessions and link probes are counted; null when nobody collects metrics. */
-    private final RelayMetrics metrics;
     private final List<Upstream> upstreams;
     private final Routing routing;
     private final LeaseBudget budget;
-    private final OutcomeRecorder recorder;
+    private final DispatchServices services;
     private final LinkMonitor links;
     private final List<Thread> threads = new ArrayList<>();
-    private final AtomicReference<Throwable> firstBug = new AtomicReference<>();
-    private volatile boolean running = true;
 
     private Dispatcher(Queue queue, ForwardConfig cfg, MailEvents log, Clock clock, RelayMetrics metrics,
                        MessageSigner signer, UpstreamSizes sizes, Path pauseFile) throws IOException {
         this.queue = queue;
         this.cfg = cfg;
         this.clock = clock;
-        this.metrics = metrics;
         this.budget = new LeaseBudget(cfg.concurrency() * AHEAD_PER_SESSION);
         List<Upstream> ups = new ArrayList<>();
         String host = cfg.heloName().isEmpty() ? SmtpConnector.localName() : cfg.heloName();
@@ -91,9 +81,12 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         }
         this.upstreams = List.copyOf(ups);
         this.routing = new Routing(upstreams);
-        this.recorder = new OutcomeRecorder(queue, log,
+        OutcomeRecorder recorder = new OutcomeRecorder(queue, log,
                 new DsnWriter(queue, log, cfg.dsn(), cfg.dsnPerMinute(), host, clock, signer), clock, metrics);
-        this.links = new LinkMonitor(queue, cfg, upstreams, log, clock, metrics, new PauseFile(pauseFile), this::bug);
+        this.services = new DispatchServices(queue, cfg, clock, metrics, budget, recorder);
+        this.links = new LinkMonitor(queue, cfg, upstreams, log, clock, metrics, new PauseFile(pauseFile),
+                services::bug);
+        services.links(links);
     }
 
     /**
@@ -144,7 +137,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         links.start();
         for (Upstream u : upstreams) {
             for (int i = 0; i < u.workers(cfg.concurrency()); i++) {
-                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(this, u, i)));
+                threads.add(thread("forward-" + u.name() + "-" + i, new UpstreamWorker(services, u, i)));
             }
         }
         threads.add(thread("forward-dispatch", this::dispatch));
@@ -159,7 +152,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
 
     /** The first unexpected exception a worker caught, or null: tests assert it stays null. */
     public Throwable firstBug() {
-        return firstBug.get();
+        return services.firstBug();
     }
 
     /** True when the named upstream's circuit is closed (it is taking mail). */
@@ -170,7 +163,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
     // ---- the dispatcher thread: lease and hand over ----
 
     private void dispatch() {
-        while (running) {
+        while (services.running()) {
             try {
                 if (!routing.anyUp()) {
                     // Everything is down or paused: leave mail queued, untouched, until one is back.
@@ -181,7 +174,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
                 if (n == 0) {
                     continue;
                 }
-                List<QueueEntry> got = running ? queue.leaseDue(clock.instant(), n) : List.of();
+                List<QueueEntry> got = services.running() ? queue.leaseDue(clock.instant(), n) : List.of();
                 budget.release(n - got.size());
                 if (got.isEmpty()) {
                     queue.awaitDue(Duration.ofMillis(500));
@@ -193,7 +186,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
-                bug("dispatch", e);
+                services.bug("dispatch", e);
             }
         }
     }
@@ -207,8 +200,8 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         if (!routing.anyUp()) {
             // Everything went down after the lease: give it back untouched; the dispatcher now
             // waits for a probe instead of leasing.
-            giveBack(e);
-            released();
+            services.giveBack(e);
+            services.released();
             return;
         }
         // Its routed upstreams are down or paused while others are up: this entry cannot move now.
@@ -222,68 +215,8 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
             outcomes.put(r, down);
         }
         Attempt a = new Attempt(outcomes, first.config.host() + ":" + first.config.port());
-        recorder.record(first.name(), e, a, "-");
-        released();
-    }
-
-    @Override
-    public ForwardConfig config() {
-        return cfg;
-    }
-
-    @Override
-    public Clock clock() {
-        return clock;
-    }
-
-    @Override
-    public boolean running() {
-        return running;
-    }
-
-    @Override
-    public void released() {
-        budget.release(1);
-    }
-
-    @Override
-    public void giveBack(QueueEntry e) {
-        try {
-            queue.returnLease(e.id());
-        } catch (IllegalStateException x) {
-            LOG.warn("{}: could not give the lease back: {}", e.id(), x.getMessage());
-        }
-    }
-
-    @Override
-    public InputStream openMessage(QueueEntry e) throws IOException {
-        return queue.openMessage(e.id());
-    }
-
-    @Override
-    public void record(Upstream u, QueueEntry e, Attempt a, String delays) {
-        recorder.record(u.name(), e, a, delays);
-    }
-
-    @Override
-    public UpstreamSession open(Upstream u) throws SessionOpenException {
-        return open(u, Login.DEFAULT);
-    }
-
-    @Override
-    public UpstreamSession open(Upstream u, Login login) throws SessionOpenException {
-        UpstreamSession s = u.open(login);
-        return metrics == null ? s : new MeteredSession(s, u.name(), metrics);
-    }
-
-    @Override
-    public void cannotOpen(Upstream u, SessionOpenException x) {
-        links.cannotOpen(u, x);
-    }
-
-    @Override
-    public void signal(Upstream u, FailurePolicy.Decision d) {
-        links.signal(u, d);
+        services.record(first, e, a, "-");
+        services.released();
     }
 
     /** The forwarder of the upstream named {@code name}, or null. */
@@ -322,22 +255,15 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
         return links.resume(name, by);
     }
 
-    @Override
-    public void bug(String where, Throwable t) {
-        firstBug.compareAndSet(null, t);
-        LOG.error("{}: unexpected failure in the dispatcher", where, t);
-    }
-
     /**
      * Stops leasing, waits up to {@code forward_command_timeout} for messages in flight, gives
      * back every entry not yet sent ({@link Queue#returnLease}) and QUITs every session.
      */
     @Override
     public void close() {
-        if (!running) {
+        if (!services.stop()) {
             return;
         }
-        running = false;
         links.close();
         long deadline = System.nanoTime() + cfg.commandTimeout().toNanos();
         for (Thread t : threads) {
@@ -354,7 +280,7 @@ public final class Dispatcher implements AutoCloseable, WorkerServices {
             }
         }
         for (Upstream u : upstreams) {
-            u.drainBacklog().forEach(this::giveBack);
+            u.drainBacklog().forEach(services::giveBack);
         }
     }
 }

@@ -22,7 +22,7 @@ import java.util.Map;
  * BODY, SMTPUTF8, the envelope_sender rewrite), RCPT and DATA, and the message: the upstream's
  * extra headers, then the queued bytes streamed in 64 KiB chunks, dot-stuffed, then the final
  * ".". It writes without flushing; when to flush and what the replies mean is
- * {@link SmtpSession}'s. Not thread safe: one per session.
+ * {@link MailTransaction}'s. Not thread safe: one per session.
  */
 final class MessageWriter {
 

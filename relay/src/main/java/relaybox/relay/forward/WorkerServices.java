@@ -11,7 +11,8 @@ import java.time.Clock;
  * What an {@link UpstreamWorker} may ask of the rest of the forwarder, and nothing more: the
  * settings and the clock, opening a session, reading a queued message, recording an attempt or
  * giving an entry back, and reporting what it met about the upstream (to the {@link LinkMonitor}).
- * The {@link Dispatcher} implements it; the worker sees none of its fields.
+ * {@link DispatchServices} implements it for the {@link Dispatcher}; the worker sees none of the
+ * dispatcher's fields.
  */
 interface WorkerServices {
 

@@ -13,8 +13,6 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import relaybox.queue.EntryState;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
@@ -25,20 +23,20 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * Owns every metric relaybox exports: the only class that names a metric. Stages call one method
- * per event, in the project's words; the registry (Micrometer with its Prometheus registry) and
- * the metric names stay in here. Does not serve HTTP ({@link MetricsServer}) and does not judge
- * health ({@link Health}).
+ * Owns every metric relaybox exports: the only door to them. Stages call one method per event,
+ * in the project's words; the registry (Micrometer with its Prometheus registry) and the metric
+ * names stay in this package. The counters and timers of events are named here; the upstream
+ * links' state and pauses ({@link LinkGauges}) and the gauges sampled per scrape
+ * ({@link QueueGauges}) are named by the helpers that keep them, because they hold state rather
+ * than count. Does not serve HTTP ({@link MetricsServer}) and does not judge health ({@link Health}).
  *
  * <h2>Who calls what</h2>
  * <ul>
@@ -65,8 +63,6 @@ import java.util.function.Supplier;
  */
 public final class RelayMetrics implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(RelayMetrics.class);
-
     /** Why the intake refused a message or a command: the {@code reason} label ({@code Refusal}'s labels). */
     public static final Set<String> REFUSAL_REASONS = Set.of(
             "relay_denied", "size", "storage_full", "storage_error", "bad_input", "auth", "signing", "other");
@@ -77,13 +73,6 @@ public final class RelayMetrics implements AutoCloseable {
     /** Why DKIM signing refused a message: the {@code reason} label of the failures. */
     public static final Set<String> DKIM_FAILURE_REASONS = Set.of("no_key", "bad_message", "error", "other");
 
-    /** Entry states shown as queue depth; DELIVERED entries are removed at once and never counted. */
-    static final List<EntryState> DEPTH_STATES = List.of(EntryState.QUEUED, EntryState.SENDING, EntryState.DEFERRED,
-            EntryState.HELD, EntryState.FAILED, EntryState.QUARANTINED);
-
-    /** States of mail still waiting for the upstream: what "age of the oldest queued message" means. */
-    static final Set<EntryState> WAITING = Set.of(EntryState.QUEUED, EntryState.SENDING, EntryState.DEFERRED);
-
     private final PrometheusMeterRegistry registry;
     private final Labels labels;
     private final JvmGcMetrics gc = new JvmGcMetrics();
@@ -93,16 +82,14 @@ public final class RelayMetrics implements AutoCloseable {
     private final Timer endToEnd;
     private final Map<String, AtomicInteger> open = new ConcurrentHashMap<>();
     private final Map<String, DistributionSummary> perConnection = new ConcurrentHashMap<>();
-    private final Map<String, LinkState> links = new ConcurrentHashMap<>();
-    private final Map<String, String> linkReasons = new java.util.concurrent.ConcurrentHashMap<>();
-    private volatile ScrapeSample.Sampler sampler = ScrapeSample.Sampler.NONE;
-    private volatile ScrapeSample sample = ScrapeSample.EMPTY;
-    private final Map<String, String> pauses = new ConcurrentHashMap<>();
-    private final Set<String> pauseGauges = ConcurrentHashMap.newKeySet();
+    private final LinkGauges links;
+    private final QueueGauges sampled;
 
     public RelayMetrics() {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         labels = new Labels(registry);
+        links = new LinkGauges(registry);
+        sampled = new QueueGauges(registry);
         accepted = Counter.builder("relaybox.messages.accepted")
                 .description("Messages accepted by the intake (durable, answered 250)").register(registry);
         bytesIn = Counter.builder("relaybox.intake").baseUnit("bytes")
@@ -216,15 +203,7 @@ public final class RelayMetrics implements AutoCloseable {
 
     /** The link to {@code upstream} changed state. Also call it once per upstream at start (UP). */
     public void linkState(String upstream, LinkState state) {
-        if (links.put(upstream, state) == null) {
-            for (LinkState s : LinkState.values()) {
-                Gauge.builder("relaybox.upstream.link.state", () -> links.get(upstream) == s ? 1 : 0)
-                        .description("1 for the upstream link's current state (up, down, probing, backoff, paused),"
-                                + " else 0")
-                        .tags("upstream", upstream, "state", s.word())
-                        .register(registry);
-            }
-        }
+        links.linkState(upstream, state);
     }
 
     /**
@@ -233,28 +212,17 @@ public final class RelayMetrics implements AutoCloseable {
      * while a pause is in force, else 0.
      */
     public void upstreamPaused(String upstream, String detail) {
-        if (pauseGauges.add(upstream)) {
-            Gauge.builder("relaybox.upstream.paused", () -> pauses.containsKey(upstream) ? 1 : 0)
-                    .description("1 while the upstream is paused (by an operator, a used-up quota or sender"
-                            + " throttling), else 0")
-                    .tags("upstream", upstream)
-                    .register(registry);
-        }
-        if (detail == null) {
-            pauses.remove(upstream);
-        } else {
-            pauses.put(upstream, detail);
-        }
+        links.upstreamPaused(upstream, detail);
     }
 
     /** What each paused upstream is paused by and until when, by name; for {@link HealthSource}. */
     public Map<String, String> pauseDetails() {
-        return new TreeMap<>(pauses);
+        return links.pauseDetails();
     }
 
     /** The last reported state of each upstream link, sorted by name; for {@link HealthSource}. */
     public Map<String, LinkState> linkStates() {
-        return new TreeMap<>(links);
+        return links.linkStates();
     }
 
     /**
@@ -264,17 +232,12 @@ public final class RelayMetrics implements AutoCloseable {
      * UP forgets it; PROBING keeps the last one (the link is not up yet).
      */
     public void linkState(String upstream, LinkState state, String reason) {
-        linkState(upstream, state);
-        if (state == LinkState.UP) {
-            linkReasons.remove(upstream);
-        } else if (reason != null && !reason.isEmpty()) {
-            linkReasons.put(upstream, reason);
-        }
+        links.linkState(upstream, state, reason);
     }
 
     /** Why each link that is not up is so, by upstream name; for {@link HealthSource}. */
     public Map<String, String> linkReasons() {
-        return new TreeMap<>(linkReasons);
+        return links.linkReasons();
     }
 
     // ---- sampled at scrape time ------------------------------------------------------------
@@ -286,13 +249,7 @@ public final class RelayMetrics implements AutoCloseable {
      */
     public void bindQueue(Supplier<Map<EntryState, Long>> counts, Supplier<Optional<Instant>> oldestWaiting,
                           Clock clock) {
-        sampler = sampler.withQueue(counts, oldestWaiting, clock);
-        for (EntryState s : DEPTH_STATES) {
-            Gauge.builder("relaybox.queue.entries", () -> sample.counts().getOrDefault(s, 0L))
-                    .description("Queue entries by state").tag("state", s.word()).register(registry);
-        }
-        Gauge.builder("relaybox.queue.oldest.age", () -> sample.oldestAgeSeconds()).baseUnit("seconds")
-                .description("Age of the oldest message waiting for the upstream (0 when none)").register(registry);
+        sampled.bindQueue(counts, oldestWaiting, clock);
     }
 
     /**
@@ -300,33 +257,22 @@ public final class RelayMetrics implements AutoCloseable {
      * entry from its state index, so a scrape costs the same at a million entries as at ten.
      */
     public void bindQueue(Queue queue, Clock clock) {
-        bindQueue(queue::counts, () -> queue.oldest(WAITING).map(QueueEntry::queuedAt), clock);
-    }
-
-    static Optional<Instant> oldestWaiting(List<QueueEntry> entries) {
-        return entries.stream().filter(e -> WAITING.contains(e.state())).map(QueueEntry::queuedAt)
-                .min(Instant::compareTo);
+        bindQueue(queue::counts, () -> queue.oldest(QueueGauges.WAITING).map(QueueEntry::queuedAt), clock);
     }
 
     /** Store size (every file under {@code queueDir}) and free space of its filesystem, per scrape. */
     public void bindStore(Path queueDir, long minFreeSpace) {
-        sampler = sampler.withStore(queueDir);
-        Gauge.builder("relaybox.store.size", () -> sample.storeBytes()).baseUnit("bytes")
-                .description("Bytes used by the queue store and spool").register(registry);
-        Gauge.builder("relaybox.store.free", () -> sample.freeBytes()).baseUnit("bytes")
-                .description("Usable bytes on the queue's filesystem").register(registry);
-        Gauge.builder("relaybox.store.min.free", () -> minFreeSpace).baseUnit("bytes")
-                .description("queue_min_free_space: below this, intake refuses with 452").register(registry);
+        sampled.bindStore(queueDir, minFreeSpace);
     }
 
     /** Samples the bound suppliers once, then writes the exposition in {@code contentType}. */
     public void scrape(OutputStream out, String contentType) throws IOException {
-        refresh();
+        sampled.refresh();
         registry.scrape(out, contentType);
     }
 
     public String scrape() {
-        refresh();
+        sampled.refresh();
         return registry.scrape();
     }
 
@@ -339,15 +285,6 @@ public final class RelayMetrics implements AutoCloseable {
     public void close() {
         gc.close();
         registry.close();
-    }
-
-    private void refresh() {
-        try {
-            sample = sampler.take();
-        } catch (RuntimeException e) {
-            // A failing supplier must not break the scrape of everything else; the old sample stays.
-            LOG.warn("metrics: sampling the queue failed: {}", e.toString());
-        }
     }
 
     private AtomicInteger openGauge(String upstream) {
