@@ -86,6 +86,37 @@ public class StoreDamageCampaignTest {
         campaign(seed, 0, trials);
     }
 
+    /**
+     * One (seed, trial) run again and again, each time from a freshly built store: the pristine
+     * index's layout depends on how the committer's batches fell, so a trial that damages
+     * queue.db is not the same trial twice. Runs only with {@code -Ddamage.repeat=N}
+     * ({@code -Ddamage.seed}, {@code -Ddamage.first}).
+     */
+    @Test
+    void repeatOneTrial() throws Exception {
+        int repeat = Integer.getInteger("damage.repeat", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(repeat > 0, "-Ddamage.repeat not set");
+        long seed = Long.getLong("damage.seed", 15494424777913L);
+        int first = Integer.getInteger("damage.first", 702);
+        int failed = 0;
+        for (int i = 0; i < repeat; i++) {
+            try {
+                campaign(seed, first, 1);
+            } catch (AssertionError e) {
+                failed++;
+                System.out.printf("StoreDamageCampaignTest repeat %d failed: %s%n", i, e.getMessage());
+                if (failed == 1) {
+                    e.printStackTrace(System.out);
+                }
+            }
+            delete(root);
+            Files.createDirectories(root);
+        }
+        System.out.printf("StoreDamageCampaignTest seed=%d trial=%d repeated %d times, %d failed%n",
+                seed, first, repeat, failed);
+        assertEquals(0, failed, "failed runs");
+    }
+
     @Test
     void regressionSeeds() throws Exception {
         // (seed, trial) pairs that once failed, and 20 trials of a fixed seed.
