@@ -403,10 +403,12 @@ public class StoreDamageCampaignTest {
                 assertEquals(1, n, m.tag + ": intact, not delivered (quarantined=" + quarantined.contains(m.tag) + ")");
                 count("intact, delivered once");
             } else if (!damaged) {
-                // Counted, not asserted: damage to queue.db that still decodes (a due key changed,
-                // say) can hide an intact entry from the index without a trace (see RELIABILITY).
-                count(n == 1 ? "intact, index damaged, delivered once" : quarantined.contains(m.tag) || inRange
-                        ? "intact, index damaged, quarantined" : "intact, index damaged, LOST WITH THE INDEX");
+                // Damage to queue.db that still decodes (a due key changed, a subtree lost) can hide
+                // an intact entry from the index without a trace; the open after an unclean stop
+                // (every trial's) cross-checks the spool and queues it again.
+                assertTrue(n == 1 || quarantined.contains(m.tag) || inRange,
+                        m.tag + ": intact, lost with the damaged index");
+                count(n == 1 ? "intact, index damaged, delivered once" : "intact, index damaged, quarantined");
             } else if (n == 1) {
                 count("damaged elsewhere than its bytes, delivered once (bytes checked)");
             } else {
