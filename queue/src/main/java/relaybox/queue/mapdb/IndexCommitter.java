@@ -65,17 +65,19 @@ final class IndexCommitter {
         }
     }
 
-    /** Commits what is waiting, then stops; returns once the committer has exited. */
-    void stop() {
+    /** Commits what is waiting, then stops; returns once the committer has exited, whether all was committed. */
+    boolean stop() {
         CompletableFuture<Void> stop = new CompletableFuture<>();
         submit(new IndexOp.Stop(stop));
         try {
             stop.get();
+            return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException e) {
             LOG.error("queue committer failed at close", e);
         }
+        return false;
     }
 
     /** Stops without writing what it has not written (tests: as kill -9 would). */

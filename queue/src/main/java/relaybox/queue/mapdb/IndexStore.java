@@ -7,6 +7,7 @@ import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueId;
 
+import java.io.IOException;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
@@ -82,7 +83,7 @@ final class IndexStore {
     }
 
     /** Empties the indexes before a walk over the entries rebuilds them. */
-    void clearIndexes() {
+    void clearIndexes() throws IOException {
         due.clear();
         states.clear();
         counters.clear();
@@ -93,6 +94,14 @@ final class IndexStore {
         counterDelta.clear();
         refDelta.clear();
         liveDelta.clear();
+        // MapDB's clear removes key by key, each found by a descent that compares keys: a key
+        // damaged out of order is not found there and stays, where a later walk along the leaves
+        // meets it (a due key naming no queue id). A tree that does not come out empty is damaged,
+        // and the open rebuilds the index from the spool.
+        if (due.iterator().hasNext() || states.iterator().hasNext() || files.iterator().hasNext()
+                || !counters.isEmpty() || !segmentRefs.isEmpty() || !segmentLive.isEmpty()) {
+            throw new IOException("queue index damaged: an index still holds keys after it was cleared");
+        }
     }
 
     void markCurrent() {

@@ -88,6 +88,7 @@ public final class MapDbQueue extends AbstractQueue {
     private volatile Runnable damageListener = () -> { };
     private volatile Consumer<Quarantined> quarantineListener = q -> { };
     private final CheckedReads reads;
+    private final Path dir;
 
     /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
     volatile java.util.concurrent.CountDownLatch indexGateForTest;
@@ -99,6 +100,7 @@ public final class MapDbQueue extends AbstractQueue {
     MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
                SegmentCompactor.Settings compaction, Path dir) {
         super(clock, schedule);
+        this.dir = dir;
         this.damage = new IndexDamage(dir);
         damage.onDamage(() -> {
             healthy = false;
@@ -419,12 +421,26 @@ public final class MapDbQueue extends AbstractQueue {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        committer.stop();
+        boolean committed = committer.stop();
         wakeAll();
         LOG.info("queue closed: {}", commitStats());
         if (!db.isClosed()) {
             db.close();
         }
+        try {
+            spool.sync();
+        } catch (IOException e) {
+            committed = false;
+        }
         spool.close();
+        if (committed && healthy) {
+            // Only now: everything is committed and synced, so the next open need not cross-check.
+            try {
+                CleanStop.stamp(dir);
+            } catch (IOException e) {
+                LOG.warn("cannot write {} ({}); the next open cross-checks the spool against the index",
+                        dir.resolve(CleanStop.STAMP), e.toString());
+            }
+        }
     }
 }

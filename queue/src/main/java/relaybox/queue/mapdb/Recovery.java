@@ -35,9 +35,11 @@ import java.util.Set;
  *     ACCEPT of an entry the index has elsewhere is a compaction's copy that a crash kept from
  *     being used: it is marked dead, so a rebuild finds one live record per entry. A damaged range is kept in the
  *     quarantine map under {@code seg-<n>@<offset>} and reported.</li>
- * <li>Rescue, only when the walk found index records damaged: every segment is scanned from its
- *     start and each live ACCEPT whose entry the index lost is queued again, with the state its
- *     later journal records give it. Dead records are delivered or deleted mail and stay out.</li>
+ * <li>Rescue, when the walk found index records damaged or the last stop was not clean (the
+ *     cross-check: damage MapDB cannot see may have lost an entry without a trace): every segment
+ *     is scanned from its start and each live ACCEPT whose entry the index lost is queued again,
+ *     with the state its later journal records give it. Dead records and entries with a REMOVE
+ *     are delivered or deleted mail and stay out.</li>
  * </ol>
  */
 final class Recovery {
@@ -69,8 +71,12 @@ final class Recovery {
         this.now = now;
     }
 
-    /** Runs the steps ({@code walk}: re-index every entry first); the index changes are flushed, not committed. */
-    void run(boolean walk) throws IOException {
+    /**
+     * Runs the steps ({@code walk}: re-index every entry first; {@code crossCheck}: rescue from
+     * every segment even when the walk found nothing damaged); the index changes are flushed, not
+     * committed.
+     */
+    void run(boolean walk, boolean crossCheck) throws IOException {
         markMoved();
         boolean indexDamaged = false;
         if (walk) {
@@ -86,17 +92,28 @@ final class Recovery {
             long from = watermarks.getOrDefault(seg, 0L);
             watermarks.put(seg, spool.scan(seg, from, new Replay(seg, null)));
         }
-        if (indexDamaged) {
-            damageSeen = true;
+        if (indexDamaged || crossCheck) {
+            damageSeen |= indexDamaged;
             Set<String> rescued = new HashSet<>();
+            Set<String> damagedRecords = new HashSet<>();
+            quarantined.forEach(q -> damagedRecords.add(q.id()));
             for (long seg : spool.segmentNumbers()) {
                 spool.scan(seg, 0, new Replay(seg, rescued));
             }
             for (String key : rescued) {
-                if (records.containsKey(key)) {
+                if (!records.containsKey(key)) {
+                    continue;
+                }
+                if (damagedRecords.contains(key) || quarantine.containsKey(key)) {
                     quarantined.removeIf(q -> q.id().equals(key));
                     quarantine.remove(key);
                     LOG.warn("{}: its index record was damaged; restored from its spool record", key);
+                } else {
+                    // The index had no trace of it, yet its record is live and past no outcome:
+                    // the index lost it without MapDB noticing (it keeps no checksum of its nodes).
+                    damageSeen = true;
+                    LOG.error("{}: acknowledged, but missing from the index although its watermark had"
+                            + " passed its spool record; queued again from the spool", key);
                 }
             }
         }

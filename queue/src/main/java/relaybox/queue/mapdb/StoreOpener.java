@@ -46,12 +46,21 @@ final class StoreOpener {
             throw new QueueException(QueueException.Kind.STORAGE_ERROR, "queue store " + dir.resolve("queue.db")
                     + " is locked by another process (is the relaybox daemon running?)");
         }
+        boolean crossCheck;
+        try {
+            // Before anything is written: from here on a crash must not look like a clean stop.
+            crossCheck = !CleanStop.take(dir);
+        } catch (IOException e) {
+            spool.close();
+            throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot remove "
+                    + dir.resolve(CleanStop.STAMP) + ": " + e, e);
+        }
         try {
             if (IndexDamage.marked(dir) && Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "the last run found it damaged ("
                         + IndexDamage.MARKER + ")");
             }
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false, compaction);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, false, crossCheck, compaction);
         } catch (QueueException e) {
             if (e.getCause() instanceof DBException.FileLocked || !Files.isRegularFile(dir.resolve("queue.db"))) {
                 throw e;
@@ -67,7 +76,7 @@ final class StoreOpener {
                 throw new QueueException(QueueException.Kind.STORAGE_ERROR, "cannot open the spool in " + dir
                         + ": " + io, io);
             }
-            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true, compaction);
+            q = openIndex(dir, spool, minFreeSpace, schedule, clock, true, false, compaction);
         }
         try {
             // Whatever the marker said is settled: this index was opened or rebuilt whole.
@@ -81,7 +90,8 @@ final class StoreOpener {
     }
 
     private static MapDbQueue openIndex(Path dir, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
-                                        boolean rebuilding, SegmentCompactor.Settings compaction)
+                                        boolean rebuilding, boolean crossCheck,
+                                        SegmentCompactor.Settings compaction)
             throws QueueException {
         DB db;
         try {
@@ -104,7 +114,7 @@ final class StoreOpener {
         }
         try {
             MapDbQueue q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, compaction, dir);
-            recover(q, rebuilding);
+            recover(q, rebuilding, crossCheck);
             return q;
         } catch (IOException | RuntimeException | Error e) {
             try {
@@ -138,16 +148,20 @@ final class StoreOpener {
      * version and every referenced spool segment and file present, nothing per entry is read:
      * the counts, the segment references and the large message files come from the index
      * itself, so a clean restart costs the same at any depth. Otherwise (an older store, spool
-     * files missing, a rebuilt index) one walk over every entry re-indexes it.
+     * files missing, a rebuilt index) one walk over every entry re-indexes it. After a stop that
+     * was not clean ({@code crossCheck}) the walk runs too, and every segment is scanned from
+     * its start: an index damaged in a way MapDB cannot see (it keeps no checksum of its nodes)
+     * may have lost an entry whose spool record is intact and live, and that entry is queued again.
      */
-    private static void recover(MapDbQueue q, boolean rebuilding) throws IOException {
+    private static void recover(MapDbQueue q, boolean rebuilding, boolean crossCheck) throws IOException {
         IndexStore index = q.view.index;
         Spool spool = q.spool;
-        boolean walk = rebuilding || !index.current() || !spoolWhole(index, spool);
+        long started = System.nanoTime();
+        boolean walk = rebuilding || crossCheck || !index.current() || !spoolWhole(index, spool);
         Recovery r = new Recovery(index, q.quarantine, q.watermarks, spool, q.clock().instant());
         // A rebuilt index knew nothing of what the old one referred to: nothing is deleted.
         r.damageSeen = rebuilding;
-        r.run(walk);
+        r.run(walk, crossCheck);
         q.quarantinedAtOpen.addAll(r.quarantined);
         index.markCurrent();
         q.db.commit();
@@ -172,8 +186,11 @@ final class StoreOpener {
         spool.sync();
         Map<EntryState, Long> counts = index.counts();
         q.opened(counts);
-        LOG.info("queue opened: {} entries, {} quarantined at open{}", counts.values().stream().mapToLong(x -> x).sum(),
-                q.quarantinedAtOpen.size(), walk ? " (index rebuilt by a walk over every entry)" : "");
+        LOG.info("queue opened: {} entries, {} quarantined at open{}{} in {} ms",
+                counts.values().stream().mapToLong(x -> x).sum(), q.quarantinedAtOpen.size(),
+                walk ? " (index rebuilt by a walk over every entry)" : "",
+                crossCheck ? " (not stopped cleanly: spool cross-checked against the index)" : "",
+                (System.nanoTime() - started) / 1_000_000);
     }
 
     /** Whether every segment and file the index refers to is there, as long as the index says. */

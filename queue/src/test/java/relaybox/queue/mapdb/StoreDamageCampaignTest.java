@@ -86,12 +86,47 @@ public class StoreDamageCampaignTest {
         campaign(seed, 0, trials);
     }
 
+    /**
+     * One (seed, trial) run again and again, each time from a freshly built store: the pristine
+     * index's layout depends on how the committer's batches fell, so a trial that damages
+     * queue.db is not the same trial twice. Runs only with {@code -Ddamage.repeat=N}
+     * ({@code -Ddamage.seed}, {@code -Ddamage.first}).
+     */
+    @Test
+    void repeatOneTrial() throws Exception {
+        int repeat = Integer.getInteger("damage.repeat", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(repeat > 0, "-Ddamage.repeat not set");
+        long seed = Long.getLong("damage.seed", 15494424777913L);
+        int first = Integer.getInteger("damage.first", 702);
+        int failed = 0;
+        for (int i = 0; i < repeat; i++) {
+            try {
+                campaign(seed, first, 1);
+            } catch (AssertionError e) {
+                failed++;
+                System.out.printf("StoreDamageCampaignTest repeat %d failed: %s%n", i, e.getMessage());
+                if (failed == 1) {
+                    e.printStackTrace(System.out);
+                }
+            }
+            delete(root);
+            Files.createDirectories(root);
+        }
+        System.out.printf("StoreDamageCampaignTest seed=%d trial=%d repeated %d times, %d failed%n",
+                seed, first, repeat, failed);
+        assertEquals(0, failed, "failed runs");
+    }
+
     @Test
     void regressionSeeds() throws Exception {
         // (seed, trial) pairs that once failed, and 20 trials of a fixed seed.
         campaign(2156921817241L, 109, 1); // a cut large file of an entry only the spool had: quarantined, not dropped
         campaign(2156921817241L, 778, 1); // index rebuilt: a segment with only dead records is kept, not deleted
-        campaign(15494424777913L, 702, 1); // a due index key damaged into no queue id: rebuilt, not thrown to the caller
+        // A due index key damaged into no queue id: rebuilt, not thrown to the caller. Not the same
+        // trial twice (queue.db's layout follows the committer's batches): it also hid entries
+        // from the index without a trace, until the open after an unclean stop cross-checked
+        // the spool (repeatOneTrial ran it 300 times: 32 failures before, 0 after).
+        campaign(15494424777913L, 702, 1);
         campaign(14733079936391L, 523, 1); // a value's pointer fails its parity in leaseDue: rebuilt at the next open
         campaign(17126639731307L, 92, 1); // an index record that no longer decodes: rebuilt, not left waiting unseen
         campaign(25950363005671L, 190, 1); // MapDB failing inside a library it calls (IndexOutOfBounds): damage
@@ -373,10 +408,12 @@ public class StoreDamageCampaignTest {
                 assertEquals(1, n, m.tag + ": intact, not delivered (quarantined=" + quarantined.contains(m.tag) + ")");
                 count("intact, delivered once");
             } else if (!damaged) {
-                // Counted, not asserted: damage to queue.db that still decodes (a due key changed,
-                // say) can hide an intact entry from the index without a trace (see RELIABILITY).
-                count(n == 1 ? "intact, index damaged, delivered once" : quarantined.contains(m.tag) || inRange
-                        ? "intact, index damaged, quarantined" : "intact, index damaged, LOST WITH THE INDEX");
+                // Damage to queue.db that still decodes (a due key changed, a subtree lost) can hide
+                // an intact entry from the index without a trace; the open after an unclean stop
+                // (every trial's) cross-checks the spool and queues it again.
+                assertTrue(n == 1 || quarantined.contains(m.tag) || inRange,
+                        m.tag + ": intact, lost with the damaged index");
+                count(n == 1 ? "intact, index damaged, delivered once" : "intact, index damaged, quarantined");
             } else if (n == 1) {
                 count("damaged elsewhere than its bytes, delivered once (bytes checked)");
             } else {
