@@ -24,7 +24,8 @@ import java.util.function.UnaryOperator;
  * {@link #scanStored}), so the heap holds only leased entries, the window, and whatever the
  * store has not written yet, never the whole queue.
  *
- * <p>The window of next-due entries and the per-state counts are {@link DueWindows}'.
+ * <p>The window of next-due entries and the per-state counts are {@link DueWindows}'; the bulk
+ * {@link #retryAll} walk is {@link RetryAll}'s.
  *
  * <h2>Thread safety</h2>
  * Transitions hold the object's monitor, and the subclass's {@link #write}/{@link #erase} are
@@ -122,8 +123,11 @@ public abstract class AbstractQueue implements Queue {
 
     // ---- transitions --------------------------------------------------------------------------
 
-    /** Moves counts and the windows from {@code old} (null: new) to {@code next} (null: removed). */
-    private void place(QueueEntry old, QueueEntry next) {
+    /**
+     * Moves counts and the windows from {@code old} (null: new) to {@code next} (null: removed).
+     * Caller holds the monitor; package-private only so that {@link RetryAll} can call it.
+     */
+    void place(QueueEntry old, QueueEntry next) {
         if (windows.place(old, next)) {
             notifyAll();
         }
@@ -263,45 +267,10 @@ public abstract class AbstractQueue implements Queue {
         return ActionResult.DONE;
     }
 
-    /**
-     * Walks the store's due order past {@code now}, a page at a time, so a million deferred
-     * entries cost a page of heap: each page's writes are queued before the next page is read,
-     * and between pages the walk waits while the store has many writes outstanding
-     * ({@link #awaitRoom}), so its backlog stays bounded.
-     */
+    /** See {@link RetryAll#run}: a page of the store at a time, at the store's pace. */
     @Override
     public int retryAll(Instant now) {
-        int moved = 0;
-        for (boolean kind : new boolean[]{false, true}) {
-            Due after = Due.after(now);
-            while (true) {
-                CompletableFuture<Void> last = null;
-                int got;
-                synchronized (this) {
-                    List<QueueEntry> page = storedDue(kind, after, WINDOW);
-                    got = page.size();
-                    for (QueueEntry e : page) {
-                        after = Due.of(e);
-                        if (leased.containsKey(e.id())) {
-                            continue;
-                        }
-                        QueueEntry n = e.retriedNow(now);
-                        last = write(n, false);
-                        place(e, n);
-                        moved++;
-                    }
-                }
-                if (last != null && last.isCompletedExceptionally()) {
-                    // The store reports its own failure; the entries keep their old schedule.
-                    break;
-                }
-                if (got < WINDOW) {
-                    break;
-                }
-                awaitRoom();
-            }
-        }
-        return moved;
+        return RetryAll.run(this, leased, now);
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +51,20 @@ final class Acceptor {
         queue.checkWritable();
         queue.checkSpace();
         return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())), syncer.receiving);
+    }
+
+    /** {@link #acceptAsync}, waiting for its commit: see {@link MapDbQueue#accept}. */
+    QueueEntry accept(Queue.Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
+        try {
+            return acceptAsync(incoming, envelope, addedHeaders).toCompletableFuture().get();
+        } catch (ExecutionException e) {
+            throw asQueueException(e.getCause());
+        } catch (InterruptedException e) {
+            // The message may still become durable and be sent; the client, told 451, may send it
+            // again: a duplicate, never a loss.
+            Thread.currentThread().interrupt();
+            throw storageError("interrupted while waiting for the queue commit", e);
+        }
     }
 
     CompletableFuture<QueueEntry> acceptAsync(Queue.Incoming incoming, Envelope envelope, String addedHeaders) {

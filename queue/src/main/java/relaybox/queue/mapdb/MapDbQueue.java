@@ -3,8 +3,6 @@ package relaybox.queue.mapdb;
 import org.mapdb.BTreeMap;
 import org.mapdb.DB;
 import org.mapdb.Serializer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import relaybox.queue.AbstractQueue;
 import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.EntryState;
@@ -25,12 +23,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 
-import static relaybox.queue.mapdb.StorageErrors.asQueueException;
-import static relaybox.queue.mapdb.StorageErrors.storageError;
 
 /**
  * The durable queue: owns the MapDB store ({@code queue.db}) and the spool directory, and is the
@@ -40,7 +35,8 @@ import static relaybox.queue.mapdb.StorageErrors.storageError;
  * accept waiting at the time shares ({@link SpoolSyncer}). MapDB is the index over those records,
  * written behind by the {@link IndexCommitter}; reads see it through the {@link IndexView};
  * outcomes are journalled in the spool first ({@link OutcomeJournal}); the open and its recovery
- * are the {@link StoreOpener}'s.
+ * are the {@link StoreOpener}'s. The writing parts are built, started and stopped by
+ * {@link QueueWorkers}.
  *
  * <h2>Failure behaviour</h2>
  * Below {@code minFreeSpace} free bytes nothing new is accepted (STORAGE_FULL), because MapDB
@@ -56,8 +52,6 @@ import static relaybox.queue.mapdb.StorageErrors.storageError;
  * Safe for any number of threads. Accepts block until their commit; other writes do not.
  */
 public final class MapDbQueue extends AbstractQueue {
-
-    private static final Logger LOG = LoggerFactory.getLogger(MapDbQueue.class);
 
     /** A quarantined record found at open, for the daemon's mail log. */
     public record Quarantined(String id, String reason) { }
@@ -77,18 +71,11 @@ public final class MapDbQueue extends AbstractQueue {
     final BTreeMap<Long, Long> watermarks;
     final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
     private final SpaceGuard space;
-    private final IndexCommitter committer;
-    private final SpoolSyncer syncer;
-    private final Acceptor acceptor;
-    private final OutcomeJournal journal;
-    private final SegmentCompactor compactor;
+    private final QueueWorkers workers;
     private final IndexDamage damage;
-    private volatile boolean healthy = true;
-    private volatile boolean closed;
-    private volatile Runnable damageListener = () -> { };
+    private final QueueHealth health = new QueueHealth();
     private volatile Consumer<Quarantined> quarantineListener = q -> { };
     private final CheckedReads reads;
-    private final Path dir;
 
     /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
     volatile java.util.concurrent.CountDownLatch indexGateForTest;
@@ -100,25 +87,16 @@ public final class MapDbQueue extends AbstractQueue {
     MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
                SegmentCompactor.Settings compaction, Path dir) {
         super(clock, schedule);
-        this.dir = dir;
         this.damage = new IndexDamage(dir);
-        damage.onDamage(() -> {
-            healthy = false;
-            damageListener.run();
-        });
+        damage.onDamage(health::indexDamaged);
         this.db = db;
         this.spool = spool;
         this.space = new SpaceGuard(spool, minFreeSpace);
         this.view = new IndexView(new IndexStore(db, damage));
         this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
-        this.committer = new IndexCommitter(this, db, view, spool, watermarks);
-        this.syncer = new SpoolSyncer(spool, this);
-        this.acceptor = new Acceptor(this, spool, syncer, space, clock);
-        this.journal = new OutcomeJournal(spool, view, committer);
+        this.workers = new QueueWorkers(this, db, view, spool, watermarks, space, clock, compaction, dir);
         this.reads = new CheckedReads(this, view, spool);
-        this.compactor = new SegmentCompactor(spool, new QueueCompaction(this, view, spool, syncer, committer, space),
-                compaction);
     }
 
     /**
@@ -162,10 +140,7 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** After recovery: the threads that write go. */
     void startThreads() {
-        committer.start();
-        syncer.start();
-        spool.startPreparing(space::roomForZeros);
-        compactor.start();
+        workers.start();
     }
 
     /** After recovery: the counts start from the index's. */
@@ -189,33 +164,24 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** MapDB commits made since open (to see group commit at work). */
     public long commitCount() {
-        return committer.batches.commits.get();
+        return workers.committer.batches.commits.get();
     }
 
     // ---- accept -------------------------------------------------------------------------------
 
     @Override
     public Incoming receive() throws QueueException {
-        return acceptor.receive();
+        return workers.acceptor.receive();
     }
 
     @Override
     public QueueEntry accept(Incoming incoming, Envelope envelope, String addedHeaders) throws QueueException {
-        try {
-            return acceptAsync(incoming, envelope, addedHeaders).toCompletableFuture().get();
-        } catch (ExecutionException e) {
-            throw asQueueException(e.getCause());
-        } catch (InterruptedException e) {
-            // The message may still become durable and be sent; the client, told 451, may send it
-            // again: a duplicate, never a loss.
-            Thread.currentThread().interrupt();
-            throw storageError("interrupted while waiting for the queue commit", e);
-        }
+        return workers.acceptor.accept(incoming, envelope, addedHeaders);
     }
 
     @Override
     public CompletableFuture<QueueEntry> acceptAsync(Incoming incoming, Envelope envelope, String addedHeaders) {
-        return acceptor.acceptAsync(incoming, envelope, addedHeaders);
+        return workers.acceptor.acceptAsync(incoming, envelope, addedHeaders);
     }
 
     /**
@@ -226,7 +192,7 @@ public final class MapDbQueue extends AbstractQueue {
         IndexOp.Staged st = new IndexOp.Staged(e, a.location());
         return admit(e, () -> {
             view.overlay.put(e.id(), st);
-            committer.submit(new IndexOp.Put(e, a.location(), a.segment(), a.recordStart(), new CompletableFuture<>(),
+            workers.committer.submit(new IndexOp.Put(e, a.location(), a.segment(), a.recordStart(), new CompletableFuture<>(),
                     false, st));
             return e;
         });
@@ -234,7 +200,7 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** Holds the acknowledgements of the accepts just synced while the committer is far behind. */
     void awaitCommitter() {
-        view.awaitBelow(MAX_STAGED, () -> healthy && !closed);
+        view.awaitBelow(MAX_STAGED, health::healthy);
     }
 
     /**
@@ -244,7 +210,7 @@ public final class MapDbQueue extends AbstractQueue {
      */
     @Override
     protected void awaitRoom() {
-        view.awaitBelow(MAX_STAGED / 2, () -> healthy && !closed);
+        view.awaitBelow(MAX_STAGED / 2, health::healthy);
     }
 
     // ---- sending: checked reads, quarantine ---------------------------------------------------
@@ -264,7 +230,7 @@ public final class MapDbQueue extends AbstractQueue {
      * and be started again.
      */
     public void onIndexDamaged(Runnable listener) {
-        damageListener = listener;
+        health.onIndexDamaged(listener);
     }
 
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
@@ -319,24 +285,19 @@ public final class MapDbQueue extends AbstractQueue {
     /** Journals the change (see {@link OutcomeJournal}), then hands it to the committer. */
     @Override
     protected CompletableFuture<Void> write(QueueEntry entry, boolean urgent) {
-        return journal.write(entry, urgent);
+        return workers.journal.write(entry, urgent);
     }
 
     @Override
     protected CompletableFuture<Void> erase(QueueEntry entry, boolean urgent) {
-        return journal.erase(entry, urgent);
+        return workers.journal.erase(entry, urgent);
     }
 
     // ---- health -------------------------------------------------------------------------------
 
     @Override
     protected void checkWritable() throws QueueException {
-        if (closed) {
-            throw storageError("queue is closed", null);
-        }
-        if (!healthy) {
-            throw storageError("queue store failed earlier; restart relaybox to recover it", null);
-        }
+        health.checkWritable();
     }
 
     void checkSpace() throws QueueException {
@@ -345,17 +306,17 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** Whether the store is trusted: no commit or fsync has failed (closing aside). */
     boolean storeHealthy() {
-        return healthy;
+        return health.storeHealthy();
     }
 
     /** A commit or fsync failed: nothing more is written until a restart recovers the store. */
     void storeFailed() {
-        healthy = false;
+        health.storeFailed();
     }
 
     @Override
     public boolean healthy() {
-        return healthy && !closed;
+        return health.healthy();
     }
 
     @Override
@@ -365,18 +326,18 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** "N spool fsyncs; index: N commits, M writes (K per commit), T ms per commit": how well group commit works. */
     public String commitStats() {
-        return syncer.syncs.get() + " spool fsyncs; " + committer.batches.stats();
+        return workers.commitStats();
     }
 
     // ---- tests only ---------------------------------------------------------------------------
 
     int receivingForTest() {
-        return syncer.receiving.get();
+        return workers.syncer.receiving.get();
     }
 
     /** One compaction pass now, on the caller's thread. */
     SegmentCompactor.Pass compactForTest() throws IOException {
-        return compactor.compactNow();
+        return workers.compactor.compactNow();
     }
 
     /** Where the entry's message bytes are now. */
@@ -395,52 +356,14 @@ public final class MapDbQueue extends AbstractQueue {
      * written stays unwritten; channels are closed without a final commit.
      */
     void crashForTest() throws InterruptedException {
-        closed = true;
-        compactor.requestStop();
-        acceptor.crash();
-        // What the committer never took dies with the process; the compactor, waiting for it,
-        // gives up without touching the spool.
-        committer.crash();
-        compactor.join();
-        syncer.stop();
-        db.getStore().close();
-        spool.close();
+        health.close();
+        workers.crash();
     }
 
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        compactor.stop();
-        acceptor.stop();
-        // The syncer first: accepts already waiting for their fsync are served, later ones fail.
-        try {
-            syncer.stop();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        boolean committed = committer.stop();
-        wakeAll();
-        LOG.info("queue closed: {}", commitStats());
-        if (!db.isClosed()) {
-            db.close();
-        }
-        try {
-            spool.sync();
-        } catch (IOException e) {
-            committed = false;
-        }
-        spool.close();
-        if (committed && healthy) {
-            // Only now: everything is committed and synced, so the next open need not cross-check.
-            try {
-                CleanStop.stamp(dir);
-            } catch (IOException e) {
-                LOG.warn("cannot write {} ({}); the next open cross-checks the spool against the index",
-                        dir.resolve(CleanStop.STAMP), e.toString());
-            }
+        if (health.close()) {
+            workers.close(this::wakeAll, health::storeHealthy);
         }
     }
 }

@@ -6,16 +6,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
-import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,6 +35,9 @@ import java.util.function.LongPredicate;
  * up later ({@link #indexed}). A segment is deleted only when it is not being appended to, no
  * entry refers to its bytes and every record in it has reached the index. The current segment
  * is zeroed ahead of its appends by a {@link SegmentPreparer}.
+ *
+ * <p>The append path lives in {@link SpoolAppender} and the decision when a segment may go in
+ * {@link SegmentLifetimes}; both work under this object's lock, which this class's methods take.
  */
 final class Spool {
 
@@ -47,7 +45,6 @@ final class Spool {
     static final int SMALL = 256 << 10;
     static final long SEGMENT_SIZE = 64L << 20;
     static final long PREPARE_AHEAD = SegmentPreparer.PREPARE_AHEAD;
-    private static final String SEGMENT_PREFIX = "seg-";
     /** Where unreferenced large-message files go when damage was seen at open: kept, never deleted. */
     static final String QUARANTINE_DIR = "quarantine";
 
@@ -57,25 +54,18 @@ final class Spool {
     }
 
     private final Path dir;
-    /** Null where the JDK finds no mount entry for the directory (a plain chroot, some containers). */
-    private final FileStore store;
+    private final SpoolFiles files;
     private final SegmentChannels channels = new SegmentChannels(this);
     private final DeadMarks marks = new DeadMarks(this);
     private final SegmentReferences refs = new SegmentReferences();
-    /** Per segment no longer appended to, since when (System.nanoTime; at open for recovered ones). */
-    private final Map<Long, Long> closedAt = new java.util.HashMap<>();
+    private final SegmentLifetimes lifetimes = new SegmentLifetimes(this, refs, channels);
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
     /** What is written and not yet synced; see {@link #sync}. */
     private final UnsyncedWrites unsynced;
-    private long current = -1;
-    private long currentSize;
-    /** Set at open: the next append starts a new segment, never one recovered from disk. */
-    private boolean rollOver;
-    /** See {@link #recordBuffer}; guarded by this. */
-    private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
     private final SegmentPreparer preparer = new SegmentPreparer(this);
     private final MessageReader reader = new MessageReader(this);
+    private final SpoolAppender appender;
 
     Spool(Path dir) throws IOException {
         this(dir, SEGMENT_SIZE);
@@ -84,21 +74,13 @@ final class Spool {
     Spool(Path dir, long segmentSize) throws IOException {
         this.segmentSize = segmentSize;
         this.dir = PrivateFiles.directory(dir);
-        this.store = fileStore(this.dir);
+        this.files = new SpoolFiles(this.dir);
         this.unsynced = new UnsyncedWrites(this, this.dir);
+        this.appender = new SpoolAppender(this, channels, unsynced, refs, preparer, lifetimes);
     }
 
     long usableSpace() throws IOException {
-        // File.getUsableSpace asks statvfs directly and needs no mount table; 0 means it failed.
-        return store != null ? store.getUsableSpace() : dir.toFile().getUsableSpace();
-    }
-
-    private static FileStore fileStore(Path dir) {
-        try {
-            return Files.getFileStore(dir);
-        } catch (IOException e) {
-            return null;
-        }
+        return files.usableSpace();
     }
 
     /** A writer for one new message; nothing is on disk until it spills or is appended. */
@@ -134,18 +116,7 @@ final class Spool {
      * the entry moved to a copy of its record (compaction), or a copy that was not used.
      */
     void releaseRecord(SpoolLocation loc) throws IOException {
-        long n = loc.keeps();
-        if (n < 0) {
-            return;
-        }
-        synchronized (this) {
-            if (refs.release(n) > 0 || !deletable(n)) {
-                return;
-            }
-            forget(n);
-            closeSegment(n);
-        }
-        Files.deleteIfExists(segment(n));
+        lifetimes.releaseRecord(loc);
     }
 
     /**
@@ -179,7 +150,7 @@ final class Spool {
         }
         // Pinned while it is read (a small message is read whole into memory here): a compaction
         // that moves the message meanwhile deletes the file, but its channel stays open for this
-        // read (see closeSegment).
+        // read (see SegmentLifetimes#closeSegment).
         if (!pin(loc.segment())) {
             throw new NoSuchFileException(segment(loc.segment()).toString());
         }
@@ -206,14 +177,7 @@ final class Spool {
 
     /** True when the bytes a location names are all there (checked at open). */
     boolean intact(QueueId id, SpoolLocation loc) throws IOException {
-        try {
-            if (loc.inFile()) {
-                return Files.size(file(id)) == loc.length();
-            }
-            return Files.size(segment(loc.segment())) >= loc.offset() + loc.length();
-        } catch (NoSuchFileException e) {
-            return false;
-        }
+        return files.intact(id, loc);
     }
 
     /**
@@ -223,16 +187,10 @@ final class Spool {
      * @param fileIds ids of entries whose bytes are in their own file
      */
     synchronized void removeOrphans(Collection<String> fileIds, boolean damageSeen) throws IOException {
-        long highest = OrphanCleanup.run(dir, SEGMENT_PREFIX, refs::kept, fileIds, damageSeen);
+        long highest = OrphanCleanup.run(dir, SpoolFiles.SEGMENT_PREFIX, refs::kept, fileIds, damageSeen);
         long now = System.nanoTime();
-        for (long n : segmentNumbers()) {
-            // Its age counts from the open: when it was last appended to is not known.
-            closedAt.put(n, now);
-        }
-        // A recovered segment is never appended to: its size on disk is not known here, and it may
-        // just have been deleted as unreferenced. The first append starts segment highest + 1.
-        current = highest;
-        rollOver = true;
+        lifetimes.recovered(segmentNumbers(), now);
+        appender.resumeAfter(highest);
         unsynced.directoryChanged();
     }
 
@@ -252,20 +210,20 @@ final class Spool {
 
     /** The current segment's zeroed bytes past its end, for tests. */
     synchronized long preparedAhead() {
-        return preparer.ahead(currentSize);
+        return preparer.ahead(appender.currentSize());
     }
 
     /** The segment being appended to, or null before the first append (caller holds this lock). */
     FileChannel appendableChannel() {
-        return current < 0 || rollOver ? null : channels.open(current);
+        return appender.appendableChannel();
     }
 
     long currentSegment() {
-        return current;
+        return appender.currentSegment();
     }
 
     long currentSize() {
-        return currentSize;
+        return appender.currentSize();
     }
 
     /** Stops the preparer (it may be inside an fsync, which it finishes) and closes every segment. */
@@ -276,11 +234,11 @@ final class Spool {
     }
 
     Path file(QueueId id) {
-        return dir.resolve(id.value());
+        return files.file(id);
     }
 
     Path segment(long n) {
-        return dir.resolve(String.format("%s%016x", SEGMENT_PREFIX, n));
+        return files.segment(n);
     }
 
     FileChannel channel(long n) throws IOException {
@@ -289,23 +247,6 @@ final class Spool {
 
     long segmentSize() {
         return segmentSize;
-    }
-
-    /** Drops what is known of a segment that is being deleted (caller holds this lock). */
-    private void forget(long n) {
-        closedAt.remove(n);
-    }
-
-    private void closeSegment(long n) {
-        channels.close(n);
-    }
-
-    /**
-     * A segment may go once it is not being appended to and every record in it has reached the
-     * index: before that, its records are the only durable copy of accepted mail and outcomes.
-     */
-    private boolean deletable(long n) {
-        return n != current && refs.allIndexed(n);
     }
 
     /**
@@ -317,22 +258,7 @@ final class Spool {
      */
     synchronized SpoolAppended appendRecord(RecordEncoder encoder, byte[] body, int bodyLength, SpoolLocation fileLocation)
             throws IOException {
-        int entryLength = encoder.encode(body == null ? fileLocation : new SpoolLocation(0, 0, bodyLength)).length;
-        int size = SpoolRecord.HEADER + 4 + entryLength + (body == null ? 0 : bodyLength);
-        long start = startOfAppend(size);
-        SpoolLocation loc = body == null ? fileLocation.recordIn(current)
-                : new SpoolLocation(current, start + SpoolRecord.HEADER + 4 + entryLength, bodyLength);
-        byte[] entry = encoder.encode(loc);
-        if (entry.length != entryLength) {
-            throw new IllegalStateException("entry record length depends on its location");
-        }
-        ByteBuffer record = recordBuffer(size);
-        SpoolRecord.put(record, SpoolRecord.Kind.ACCEPT, entry, body, bodyLength);
-        write(record, start);
-        // Counted now, not at commit, so the segment cannot be deleted under an accept in
-        // flight; a failed accept gives the reference back through release().
-        refs.reference(current);
-        return new SpoolAppended(current, start, loc);
+        return appender.appendRecord(encoder, body, bodyLength, fileLocation);
     }
 
     /**
@@ -342,12 +268,7 @@ final class Spool {
      * {@link #indexed}.
      */
     synchronized SpoolAppended appendJournal(SpoolRecord.Kind kind, byte[] inner) throws IOException {
-        int size = SpoolRecord.size(inner, 0);
-        long start = startOfAppend(size);
-        ByteBuffer record = recordBuffer(size);
-        SpoolRecord.put(record, kind, inner, null, 0);
-        write(record, start);
-        return new SpoolAppended(current, start, null);
+        return appender.appendJournal(kind, inner);
     }
 
     /**
@@ -358,70 +279,17 @@ final class Spool {
         return marks.markDead(loc);
     }
 
-    /** Where a record of {@code size} bytes goes: the end of the current segment, rolled over if full. */
-    private long startOfAppend(int size) throws IOException {
-        if (current < 0 || rollOver || currentSize + size > segmentSize) {
-            startSegment();
-        }
-        return currentSize;
-    }
-
-    private void write(ByteBuffer record, long start) throws IOException {
-        record.flip();
-        FileChannel ch = channels.open(current);
-        long pos = start;
-        while (record.hasRemaining()) {
-            pos += ch.write(record, pos);
-        }
-        currentSize = pos;
-        unsynced.appended(current, pos);
-        refs.appended(current, start);
-        preparer.appended(currentSize);
-    }
-
-    /**
-     * The buffer a record is assembled in, cleared, for {@code length} bytes. One buffer (appends
-     * hold the spool's lock) and direct, so a record is one pwrite from it: header and body as
-     * two writes from heap arrays cost a second system call and a copy into the JDK's temporary
-     * direct buffer each.
-     */
-    private ByteBuffer recordBuffer(int length) {
-        if (recordBuffer.capacity() < length) {
-            recordBuffer = ByteBuffer.allocateDirect(Math.max(length, 2 * recordBuffer.capacity()));
-        }
-        return recordBuffer.clear().limit(length);
-    }
-
     /**
      * Where the index of segment {@code n} can say it is complete once the records
      * {@code committing} are written: the first record still not indexed, else the end.
      */
     synchronized long watermark(long n, Set<Long> committing) {
-        long first = refs.firstUnindexed(n, committing);
-        if (first >= 0) {
-            return first;
-        }
-        if (n == current) {
-            return currentSize;
-        }
-        try {
-            return Files.size(segment(n));
-        } catch (IOException e) {
-            return refs.firstUnindexed(n);
-        }
+        return lifetimes.watermark(n, committing);
     }
 
     /** After the index commit that holds them: these records no longer need the segment scanned. */
     void indexed(long n, Set<Long> starts) throws IOException {
-        synchronized (this) {
-            refs.indexed(n, starts);
-            if (refs.referenced(n) || !deletable(n)) {
-                return;
-            }
-            forget(n);
-            closeSegment(n);
-        }
-        Files.deleteIfExists(segment(n));
+        lifetimes.indexed(n, starts);
     }
 
     /** Scans segment {@code n} from {@code from} (see {@link SegmentScanner}); returns where the scan ended. */
@@ -452,35 +320,7 @@ final class Spool {
 
     /** Numbers of the segment files present, lowest first. */
     List<Long> segmentNumbers() throws IOException {
-        List<Long> out = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, SEGMENT_PREFIX + "*")) {
-            for (Path p : ds) {
-                out.add(Long.parseUnsignedLong(p.getFileName().toString().substring(SEGMENT_PREFIX.length()), 16));
-            }
-        }
-        Collections.sort(out);
-        return out;
-    }
-
-    private void startSegment() throws IOException {
-        rollOver = false;
-        long old = current;
-        current++;
-        // A number that comes back (no segment left at an open) must not inherit its old length.
-        unsynced.synced.write(current, 0);
-        FileChannel ch = PrivateFiles.createNew(segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        channels.created(current, ch);
-        currentSize = 0;
-        preparer.segmentStarted();
-        unsynced.directoryChanged();
-        if (old >= 0) {
-            closedAt.put(old, System.nanoTime());
-        }
-        if (old >= 0 && !refs.referenced(old) && deletable(old)) {
-            forget(old);
-            closeSegment(old);
-            Files.deleteIfExists(segment(old));
-        }
+        return files.segmentNumbers();
     }
 
     /** Marks the ACCEPT record starting at {@code start} of segment {@code n} dead ({@link DeadMarks#markDeadAt}). */
@@ -493,36 +333,16 @@ final class Spool {
      * appended to, every record indexed, some entry still referring to them.
      */
     synchronized Map<Long, Long> closedSegments() {
-        Map<Long, Long> out = new java.util.HashMap<>();
-        closedAt.forEach((n, at) -> {
-            if (n != current && refs.allIndexed(n) && refs.referenced(n)) {
-                out.put(n, at);
-            }
-        });
-        return out;
+        return lifetimes.closedSegments();
     }
 
     /** The length of segment {@code n} on disk, or -1 when it is gone. */
     long segmentLength(long n) {
-        try {
-            return Files.size(segment(n));
-        } catch (IOException e) {
-            return -1;
-        }
+        return files.segmentLength(n);
     }
 
     /** Bytes of every segment and message file in the spool, as the file system counts their length. */
     long diskBytes() throws IOException {
-        long total = 0;
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            for (Path p : ds) {
-                try {
-                    total += Files.size(p);
-                } catch (NoSuchFileException gone) {
-                    // Deleted while listed.
-                }
-            }
-        }
-        return total;
+        return files.diskBytes();
     }
 }

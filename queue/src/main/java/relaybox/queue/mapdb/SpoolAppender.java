@@ -1,0 +1,142 @@
+package relaybox.queue.mapdb;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Owns where the next spool record goes: the segment being appended to, its length, rolling over
+ * to a new segment, and the buffer a record is assembled in. Split out of {@link Spool} so that
+ * the append path reads on its own; it keeps no lock of its own because every append already
+ * holds the spool's (callers do), which also guards the current segment that
+ * {@link SegmentLifetimes} reads.
+ */
+final class SpoolAppender {
+
+    private final Spool spool;
+    private final SegmentChannels channels;
+    private final UnsyncedWrites unsynced;
+    private final SegmentReferences refs;
+    private final SegmentPreparer preparer;
+    private final SegmentLifetimes lifetimes;
+    private long current = -1;
+    private long currentSize;
+    /** Set at open: the next append starts a new segment, never one recovered from disk. */
+    private boolean rollOver;
+    /** See {@link #recordBuffer}; guarded by the spool's lock. */
+    private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
+
+    SpoolAppender(Spool spool, SegmentChannels channels, UnsyncedWrites unsynced, SegmentReferences refs,
+            SegmentPreparer preparer, SegmentLifetimes lifetimes) {
+        this.spool = spool;
+        this.channels = channels;
+        this.unsynced = unsynced;
+        this.refs = refs;
+        this.preparer = preparer;
+        this.lifetimes = lifetimes;
+    }
+
+    /**
+     * At open: a recovered segment is never appended to, since its size on disk is not known here,
+     * and it may just have been deleted as unreferenced. The first append starts {@code highest + 1}.
+     */
+    void resumeAfter(long highest) {
+        current = highest;
+        rollOver = true;
+    }
+
+    /** The segment being appended to, or null before the first append. */
+    FileChannel appendableChannel() {
+        return current < 0 || rollOver ? null : channels.open(current);
+    }
+
+    long currentSegment() {
+        return current;
+    }
+
+    long currentSize() {
+        return currentSize;
+    }
+
+    /** See {@link Spool#appendRecord}. */
+    SpoolAppended appendRecord(Spool.RecordEncoder encoder, byte[] body, int bodyLength, SpoolLocation fileLocation)
+            throws IOException {
+        int entryLength = encoder.encode(body == null ? fileLocation : new SpoolLocation(0, 0, bodyLength)).length;
+        int size = SpoolRecord.HEADER + 4 + entryLength + (body == null ? 0 : bodyLength);
+        long start = startOfAppend(size);
+        SpoolLocation loc = body == null ? fileLocation.recordIn(current)
+                : new SpoolLocation(current, start + SpoolRecord.HEADER + 4 + entryLength, bodyLength);
+        byte[] entry = encoder.encode(loc);
+        if (entry.length != entryLength) {
+            throw new IllegalStateException("entry record length depends on its location");
+        }
+        ByteBuffer record = recordBuffer(size);
+        SpoolRecord.put(record, SpoolRecord.Kind.ACCEPT, entry, body, bodyLength);
+        write(record, start);
+        // Counted now, not at commit, so the segment cannot be deleted under an accept in
+        // flight; a failed accept gives the reference back through release().
+        refs.reference(current);
+        return new SpoolAppended(current, start, loc);
+    }
+
+    /** See {@link Spool#appendJournal}. */
+    SpoolAppended appendJournal(SpoolRecord.Kind kind, byte[] inner) throws IOException {
+        int size = SpoolRecord.size(inner, 0);
+        long start = startOfAppend(size);
+        ByteBuffer record = recordBuffer(size);
+        SpoolRecord.put(record, kind, inner, null, 0);
+        write(record, start);
+        return new SpoolAppended(current, start, null);
+    }
+
+    /** Where a record of {@code size} bytes goes: the end of the current segment, rolled over if full. */
+    private long startOfAppend(int size) throws IOException {
+        if (current < 0 || rollOver || currentSize + size > spool.segmentSize()) {
+            startSegment();
+        }
+        return currentSize;
+    }
+
+    private void write(ByteBuffer record, long start) throws IOException {
+        record.flip();
+        FileChannel ch = channels.open(current);
+        long pos = start;
+        while (record.hasRemaining()) {
+            pos += ch.write(record, pos);
+        }
+        currentSize = pos;
+        unsynced.appended(current, pos);
+        refs.appended(current, start);
+        preparer.appended(currentSize);
+    }
+
+    /**
+     * The buffer a record is assembled in, cleared, for {@code length} bytes. One buffer (appends
+     * hold the spool's lock) and direct, so a record is one pwrite from it: header and body as
+     * two writes from heap arrays cost a second system call and a copy into the JDK's temporary
+     * direct buffer each.
+     */
+    private ByteBuffer recordBuffer(int length) {
+        if (recordBuffer.capacity() < length) {
+            recordBuffer = ByteBuffer.allocateDirect(Math.max(length, 2 * recordBuffer.capacity()));
+        }
+        return recordBuffer.clear().limit(length);
+    }
+
+    private void startSegment() throws IOException {
+        rollOver = false;
+        long old = current;
+        current++;
+        // A number that comes back (no segment left at an open) must not inherit its old length.
+        unsynced.synced.write(current, 0);
+        FileChannel ch = PrivateFiles.createNew(spool.segment(current), StandardOpenOption.READ, StandardOpenOption.WRITE);
+        channels.created(current, ch);
+        currentSize = 0;
+        preparer.segmentStarted();
+        unsynced.directoryChanged();
+        if (old >= 0) {
+            lifetimes.closed(old);
+        }
+    }
+}
