@@ -153,17 +153,7 @@ class UpstreamPauseEndToEndTest {
         Path log = tmp.resolve("daemon.log");
         // The test class path's logback-test.xml keeps the daemon quiet; this test reads its mail log.
         Path logback = tmp.resolve("logback.xml");
-        Files.writeString(logback, """
-                <configuration>
-                  <statusListener class="ch.qos.logback.core.status.NopStatusListener"/>
-                  <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
-                    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level %logger{0}: %msg%n</pattern></encoder>
-                  </appender>
-                  <logger name="org.apache.james" level="WARN"/>
-                  <logger name="io.netty" level="WARN"/>
-                  <root level="INFO"><appender-ref ref="OUT"/></root>
-                </configuration>
-                """);
+        Files.writeString(logback, relaybox.relay.reliability.DaemonProcess.LOGBACK);
         daemon = new ProcessBuilder(java, "-Dlogback.configurationFile=" + logback, "-cp", cp, "relaybox.admin.Main",
                 "run", "--config", conf.toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
