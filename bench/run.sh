@@ -14,7 +14,9 @@
 # their median printed), SOURCE_OPTS (-d: one connection per smtp-source session), BENCH_DIR
 # (a fresh directory on the same disk), RB_JAVA_OPTS (the daemon's JVM options; default the
 # throughput setting shown in /etc/default/relaybox; the packaged default is "-Xms64m -Xmx256m",
-# G1, about 15% slower in the drain).
+# G1, about 15% slower in the drain), RB_JAR (the relaybox.jar to measure, its lib/ beside it;
+# default this tree's admin-cli/target/relaybox.jar: a before/after pair runs the same script
+# over an earlier build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -28,7 +30,8 @@ W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-bench.XXXXXX)}
 RB_PORT=2525 PF_PORT=2600 SINK_PORT=2699
 workloads=${*:-intake relay drain latency large}
 command -v smtp-source >/dev/null || { echo "needs smtp-source: apt-get install postfix" >&2; exit 1; }
-[ -f admin-cli/target/relaybox.jar ] || { echo "build first: mvn -q -B -DskipTests package" >&2; exit 1; }
+RB_JAR=${RB_JAR:-admin-cli/target/relaybox.jar}
+[ -f "$RB_JAR" ] || { echo "build first: mvn -q -B -DskipTests package" >&2; exit 1; }
 
 sink_pid= rb_pid=
 cleanup() {
@@ -83,7 +86,7 @@ messages_per_connection = 5000
 max_connections = 4
 CONF
   # shellcheck disable=SC2086
-  java $RB_JAVA_OPTS -jar admin-cli/target/relaybox.jar run --config "$W/relaybox.conf" \
+  java $RB_JAVA_OPTS -jar "$RB_JAR" run --config "$W/relaybox.conf" \
     > "$W/relaybox.log" 2>&1 &
   rb_pid=$!
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && return; sleep 0.1; done
@@ -94,7 +97,7 @@ CONF
 # options are the ones packaging/src/bin/relaybox gives every command but "run".
 CLI_JAVA_OPTS=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' packaging/src/bin/relaybox)
 # shellcheck disable=SC2086
-rb_flush() { java $CLI_JAVA_OPTS -jar admin-cli/target/relaybox.jar queue retry --all --socket "$W/control.sock" >/dev/null; }
+rb_flush() { java $CLI_JAVA_OPTS -jar "$RB_JAR" queue retry --all --socket "$W/control.sock" >/dev/null; }
 rb_rss() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
 rb_stop() { kill "$rb_pid" 2>/dev/null || true; wait "$rb_pid" 2>/dev/null || true; rb_pid=; }
 
@@ -185,15 +188,29 @@ relay() {
   pf_stop; sink_stop
 }
 
+# Host CPU over a measurement: busy jiffies (all but idle and iowait) and total jiffies, summed
+# over all cores, from /proc/stat; the share busy is of all cores together.
+host_jiffies() { awk '/^cpu / {busy=$2+$3+$4+$7+$8+$9; print busy, busy+$5+$6}' /proc/stat; }
+host_busy() { # "busy0 total0" "busy1 total1"
+  python3 -c "import sys; b0,t0=map(int,sys.argv[1].split()); b1,t1=map(int,sys.argv[2].split()); print(f'{100*(b1-b0)/max(1,t1-t0):.0f}%')" "$1" "$2"
+}
+# CPU seconds (user + system) of one process and its threads.
+proc_cpu() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 drain_one() { # name port flush-command label
-  local t0 t1 c0 before
+  local t0 t1 c0 before h0 h1 r0 r1 s0 s1
   before=$(sink_count)
   sink_down
   send "$2" "$N" 4096 "$SESSIONS"
   sleep 1
   c0=$(sink_connections)
+  h0=$(host_jiffies); s0=$(proc_cpu "$sink_pid")
+  if [ -n "$rb_pid" ]; then r0=$(proc_cpu "$rb_pid"); fi
   t0=$(now); sink_up; $3; sink_wait $((before + N)) 900; t1=$(now)
-  echo "$1 $4: drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, $3); sink holds $(( $(settle_count) - before )) of $N, over $(( $(sink_connections) - c0 )) connections"
+  h1=$(host_jiffies); s1=$(proc_cpu "$sink_pid")
+  local cpu=""
+  if [ -n "$rb_pid" ]; then r1=$(proc_cpu "$rb_pid"); cpu=", relaybox CPU $(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$r0" "$r1") s"; fi
+  echo "$1 $4: drained in $(elapsed "$t0" "$t1") s ($(rate "$N" "$(elapsed "$t0" "$t1")") msg/s, $3); sink holds $(( $(settle_count) - before )) of $N, over $(( $(sink_connections) - c0 )) connections; host busy $(host_busy "$h0" "$h1") of $(nproc) cores$cpu, sink CPU $(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$s0" "$s1") s"
 }
 
 # Two outages per system on the same process: the first after WARMUP relayed messages (the
@@ -250,5 +267,5 @@ large() {
 }
 
 mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
-echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W, daemon JVM: $RB_JAVA_OPTS"
+echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W, jar $RB_JAR, daemon JVM: $RB_JAVA_OPTS, load $(cut -d" " -f1-3 /proc/loadavg)"
 for w in $workloads; do "$w"; done
