@@ -90,6 +90,7 @@ class CrashLoopIT {
             long started = System.nanoTime();
             ledger.spawning();
             daemon.start(Duration.ofSeconds(60));
+            ledger.ready();
             long startupMillis = (System.nanoTime() - started) / 1_000_000;
 
             List<Thread> clients = new ArrayList<>();
@@ -125,6 +126,7 @@ class CrashLoopIT {
                     }
                     ledger.spawning();
                     daemon.start(Duration.ofSeconds(60));
+                    ledger.ready();
                     startupMillis = (startupMillis + (System.nanoTime() - t0) / 1_000_000) / 2;
                 }
                 switch (kind) {

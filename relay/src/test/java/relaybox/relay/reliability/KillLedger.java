@@ -52,8 +52,16 @@ final class KillLedger {
     private long upSince = -1;
     private long upNanos;
 
-    /** A daemon is being spawned now. */
+    /** A daemon is being spawned now: its time up counts from here if it is killed before it is ready. */
     void spawning() {
+        upSince = System.nanoTime();
+    }
+
+    /**
+     * The daemon is ready (its intake answers): its time up counts from here, since a start on a
+     * loaded machine takes seconds in which nothing is sent.
+     */
+    void ready() {
         upSince = System.nanoTime();
     }
 
@@ -71,7 +79,7 @@ final class KillLedger {
         return kills.stream().mapToLong(k -> k.goneNanos() - k.sentNanos()).average().orElse(0) / 1e6;
     }
 
-    /** Seconds the killed daemons ran, from spawn to SIGKILL. */
+    /** Seconds the killed daemons ran, from ready (or spawn, for those killed while starting) to SIGKILL. */
     double upSeconds() {
         return upNanos / 1e9;
     }
