@@ -48,7 +48,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Afterwards the daemon runs undisturbed until the queue is empty, and the test checks that every
  * id that got a 250 reached the sink, that nothing is left in {@code sending} (over the control
  * socket), that the daemon stops cleanly on SIGTERM and that the store then opens with nothing
- * quarantined. It prints the figures RELIABILITY.md reports.
+ * quarantined. It prints the figures RELIABILITY.md reports, with the duplicates charged to the
+ * kind of kill that cut each one off and the measured window a kill hits ({@link KillLedger}):
+ * an upstream-stall kill costs its stalled copy by construction, so one total per kill would say
+ * little about a kill at a random moment.
  *
  * <p>System properties: {@code crashloop.kills} (default 60), {@code crashloop.clients} (4),
  * {@code crashloop.seed} (random; printed so a failing run can be repeated).
@@ -79,12 +82,15 @@ class CrashLoopIT {
         Path config = dir.resolve("relaybox.conf");
         int port = DaemonProcess.freePort();
         Map<String, Integer> kindCounts = new java.util.TreeMap<>();
+        KillLedger ledger = new KillLedger();
         try (UpstreamSink sink = new UpstreamSink().start();
              DaemonProcess daemon = new DaemonProcess(config, dir.resolve("daemon.log"), port, JVM)) {
             Files.writeString(config, DaemonProcess.baseConfig(dir, queueDir, port, sink.port(),
                     "queue_min_free_space = \"1MiB\"\n"));
             long started = System.nanoTime();
+            ledger.spawning();
             daemon.start(Duration.ofSeconds(60));
+            ledger.ready();
             long startupMillis = (System.nanoTime() - started) / 1_000_000;
 
             List<Thread> clients = new ArrayList<>();
@@ -111,13 +117,16 @@ class CrashLoopIT {
                     if (kind.equals("recovery")) {
                         // Kill somewhere between JVM start and the end of the queue's recovery or the
                         // first drain of the backlog.
+                        ledger.spawning();
                         daemon.spawn();
                         Thread.sleep((long) (startupMillis * (0.3 + random.nextDouble())));
                         kindCounts.merge(kind, 1, Integer::sum);
-                        daemon.kill();
+                        kill(daemon, ledger, kind);
                         continue;
                     }
+                    ledger.spawning();
                     daemon.start(Duration.ofSeconds(60));
+                    ledger.ready();
                     startupMillis = (startupMillis + (System.nanoTime() - t0) / 1_000_000) / 2;
                 }
                 switch (kind) {
@@ -139,7 +148,7 @@ class CrashLoopIT {
                     default -> Thread.sleep(50 + random.nextInt(1500));
                 }
                 kindCounts.merge(kind, 1, Integer::sum);
-                daemon.kill();
+                kill(daemon, ledger, kind);
             }
 
             // The undisturbed run: clients stop, the daemon drains the queue.
@@ -168,6 +177,8 @@ class CrashLoopIT {
             Set<String> lost = new TreeSet<>(acknowledged);
             lost.removeAll(sink.seen.keySet());
             int delivered = (int) acknowledged.stream().filter(sink.seen::containsKey).count();
+            Map<String, KillLedger.KindFigures> byKind = ledger.byKind(sink.copies);
+            KillLedger.Window window = ledger.window(sink.copies, queueIds, whole);
 
             System.out.printf("CrashLoopIT seed=%d kills=%d %s clients=%d attempts=%d acknowledged=%d "
                             + "refused=%d delivered(acknowledged)=%d delivered(distinct, incl. unacknowledged)=%d "
@@ -180,6 +191,19 @@ class CrashLoopIT {
                     recordedThenResent,
                     sink.stalls.get(), lost.size(), count(daemon.wholeLog(),
                             "==== start"));
+            // Where the copies come from. A kill at a random moment costs, on average, the number
+            // of messages between their "." and their journalled outcome at that moment: the
+            // forwarding rate times that window (Little's law), printed beside the count.
+            System.out.printf(java.util.Locale.ROOT, "CrashLoopIT seed=%d duplicates by kill kind: %s; SIGKILL to reaped %.1f ms on average%n",
+                    seed, KillLedger.describe(byKind), ledger.meanTeardownMillis());
+            if (window != null) {
+                double rate = ledger.rate(sink.copies);
+                System.out.printf(java.util.Locale.ROOT, "CrashLoopIT seed=%d window from the sink's \".\" to the "
+                                + "daemon's delivered line (ms, %d messages): mean %.2f, p50 %d, p90 %d, p99 %d, max %d; "
+                                + "%.0f copies per second over %.0f s up: %.2f expected in that window at a random moment%n",
+                        seed, window.n(), window.mean(), window.p50(), window.p90(), window.p99(), window.max(),
+                        rate, ledger.upSeconds(), rate * window.mean() / 1000);
+            }
 
             if (!lost.isEmpty()) {
                 fail(lost.size() + " acknowledged messages never reached the upstream, e.g. "
@@ -224,6 +248,13 @@ class CrashLoopIT {
             c.values().removeIf(v -> v == 0);
             assertEquals(Map.of(), c);
         }
+    }
+
+    /** SIGKILL, timed for the ledger: when the signal went and when the process was gone. */
+    private static void kill(DaemonProcess daemon, KillLedger ledger, String kind) throws InterruptedException {
+        long sent = System.nanoTime();
+        daemon.kill();
+        ledger.killed(kind, sent, System.nanoTime());
     }
 
     /** A client: sends until told to stop, reconnecting whenever the daemon dies under it. */

@@ -14,8 +14,10 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,6 +42,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * moment between the upstream having the message and the relay recording it, where a kill makes
  * the only kind of duplicate the relay allows.
  *
+ * <p>{@link #copies} lists every copy of an X-Test-Id message with its connection and the moment
+ * its "." was read, so a crash test can tell which kill cut each duplicate off and how long the
+ * relay took from the "." to recording the outcome.
+ *
  * <p>It must not be the bottleneck of a benchmark: lines are cut from its own buffer (not
  * byte-wise reads from a locked stream), and pipelined replies go out in one write once the client
  * has nothing more buffered. It uses the JDK only, so bench/run.sh compiles this one file.
@@ -56,6 +62,17 @@ public final class UpstreamSink implements AutoCloseable {
     public final Set<String> confirmed = ConcurrentHashMap.newKeySet();
     /** Copies that arrived although an earlier copy had been confirmed. */
     public final AtomicInteger duplicatesAfterConfirmation = new AtomicInteger();
+    /**
+     * One copy of an X-Test-Id message: the connection it came on ({@code connection}, counted from
+     * 1, accepted at {@code connectedNanos}), when its "." was read ({@code dotNanos}, and as
+     * wall-clock {@code dotMillis} to compare with a log's timestamps) and whether it was the
+     * stalled one ({@link #stallNext}).
+     */
+    public record Copy(String id, long connection, long connectedNanos, long dotNanos, long dotMillis,
+                       boolean stalled) { }
+
+    /** Every copy of an X-Test-Id message; the benchmark's messages carry none, so this stays small. */
+    public final Queue<Copy> copies = new ConcurrentLinkedQueue<>();
     /** Connections accepted, and body bytes (line ends counted as CRLF) of the messages taken. */
     public final AtomicLong connections = new AtomicLong();
     public final AtomicLong bytes = new AtomicLong();
@@ -143,10 +160,11 @@ public final class UpstreamSink implements AutoCloseable {
         while (!s.isClosed()) {
             try {
                 Socket c = s.accept();
+                long connectedNanos = System.nanoTime();
                 c.setTcpNoDelay(true);
-                connections.incrementAndGet();
+                long serial = connections.incrementAndGet();
                 open.add(c);
-                Thread t = new Thread(() -> serve(c), "upstream-sink-conn");
+                Thread t = new Thread(() -> serve(c, serial, connectedNanos), "upstream-sink-conn");
                 t.setDaemon(true);
                 t.start();
             } catch (IOException e) {
@@ -155,7 +173,7 @@ public final class UpstreamSink implements AutoCloseable {
         }
     }
 
-    private void serve(Socket s) {
+    private void serve(Socket s, long serial, long connectedNanos) {
         try (s) {
             LineReader in = new LineReader(s.getInputStream());
             OutputStream out = s.getOutputStream();
@@ -203,10 +221,15 @@ public final class UpstreamSink implements AutoCloseable {
                             confirmed.add(before);
                         }
                     });
+                    long dotNanos = System.nanoTime();
+                    long dotMillis = System.currentTimeMillis();
                     // Judged now, when the relay has sent this copy, not after a stall: a copy held
                     // 3 s here was sent before the restarted relay resent and confirmed it.
                     boolean afterConfirmation = id != null && confirmed.contains(id);
                     Stall st = stall.getAndSet(null);
+                    if (id != null) {
+                        copies.add(new Copy(id, serial, connectedNanos, dotNanos, dotMillis, st != null));
+                    }
                     if (st != null) {
                         stalls.incrementAndGet();
                         st.reached.countDown();
