@@ -411,6 +411,8 @@ class SegmentCompactorTest {
         copyTree(dir, rebuilt);
         deleteIndex(rebuilt);
         try (MapDbQueue back = open(dir, clock, 25)) {
+            // No segment is compacted before the cross-check after the kill has run.
+            CrossChecks.await(back);
             scene.check(back, "open after the kill");
             Map<QueueId, Integer> live = liveAcceptRecords(dir);
             for (QueueId id : scene.kept.keySet()) {
