@@ -76,7 +76,7 @@ class CrossCheckTest {
         CountDownLatch gate = new CountDownLatch(1);
         CrossCheck.GATES_FOR_TEST.put(dir, gate);
         try (MapDbQueue back = open(dir, clock)) {
-            assertFalse(back.crossCheck.finished().isDone(), "the open waited for the cross-check");
+            assertFalse(back.crossCheck().isDone(), "the open waited for the cross-check");
             QueueEntry fresh = put(back, "accepted while the check waits", "a@x.example");
             assertTrue(back.get(lost).isEmpty(), "the lost entry was back before the check ran");
             gate.countDown();
@@ -135,7 +135,7 @@ class CrossCheckTest {
                 Thread.sleep(5);
             }
             assertTrue(q.get(lost).isPresent(), "the check did not queue the lost entry again");
-            assertFalse(q.crossCheck.finished().isDone());
+            assertFalse(q.crossCheck().isDone());
             q.crashForTest();
         } finally {
             CrossCheck.GATES_FOR_TEST.remove(dir);
