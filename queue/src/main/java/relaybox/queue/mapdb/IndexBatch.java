@@ -165,7 +165,7 @@ final class IndexBatch {
             }
             db.commit();
             markedMoves.clear();
-            queue.compactionHook.accept("committed");
+            queue.hooks.compaction.accept("committed");
             lastCommitNanos = System.nanoTime();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 spool.indexed(w.getKey(), w.getValue());

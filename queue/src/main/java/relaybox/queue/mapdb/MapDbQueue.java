@@ -70,21 +70,15 @@ public final class MapDbQueue extends AbstractQueue {
     final BTreeMap<Long, Long> watermarks;
     /** Quarantined by the open, and by its cross-check after an unclean stop. */
     final List<Quarantined> quarantinedAtOpen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    /** After an unclean stop: the cross-check running in the background; null when none is needed. */
-    CrossCheck crossCheck;
     private final SpaceGuard space;
-    private final QueueWorkers workers;
+    final QueueWorkers workers;
     private final IndexDamage damage;
     private final QueueHealth health = new QueueHealth();
     private volatile Consumer<Quarantined> quarantineListener = q -> { };
     private final CheckedReads reads;
 
-    /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
-    volatile java.util.concurrent.CountDownLatch indexGateForTest;
-    /** Tests only: called at each named moment of a compaction (see SegmentCompactor.Host#reached). */
-    volatile Consumer<String> compactionHook = p -> { };
-    /** Tests only: the free bytes the compactor sees, instead of the file system's. */
-    volatile Long compactionRoomForTest;
+    /** What tests reach in by; every default does nothing. */
+    final TestHooks hooks;
 
     MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
                SegmentCompactor.Settings compaction, Path dir) {
@@ -99,6 +93,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
         this.workers = new QueueWorkers(this, db, view, spool, watermarks, space, clock, compaction, dir);
         this.reads = new CheckedReads(this, view, spool);
+        this.hooks = new TestHooks(workers, view, spool);
     }
 
     /**
@@ -142,17 +137,9 @@ public final class MapDbQueue extends AbstractQueue {
         return StoreOpener.open(dir, minFreeSpace, schedule, clock, compaction, segmentSize);
     }
 
-    /** After recovery: the threads that write go, then the cross-check if one is needed. */
+    /** After recovery: the threads that write go, then the cross-check if the open left one. */
     void startThreads() {
         workers.start();
-        if (crossCheck != null) {
-            crossCheck.start();
-        }
-    }
-
-    /** After an unclean stop: the cross-check that runs once the threads have started. */
-    CrossCheck newCrossCheck(List<Long> segmentsAtOpen, Path dir) {
-        return new CrossCheck(this, workers.committer, segmentsAtOpen, dir);
     }
 
     /** After recovery: the counts start from the index's. */
@@ -170,7 +157,8 @@ public final class MapDbQueue extends AbstractQueue {
      * {@link #onIndexDamaged}). For health reports and benchmarks.
      */
     public CompletableFuture<Boolean> crossCheck() {
-        return crossCheck == null ? CompletableFuture.completedFuture(false) : crossCheck.finished().copy();
+        return workers.crossCheck == null ? CompletableFuture.completedFuture(false)
+                : workers.crossCheck.finished().copy();
     }
 
     /** Records quarantined while opening the store, for the daemon to log. */
@@ -378,46 +366,19 @@ public final class MapDbQueue extends AbstractQueue {
 
     // ---- tests only ---------------------------------------------------------------------------
 
-    int receivingForTest() {
-        return workers.syncer.receiving.get();
-    }
-
-    /** One compaction pass now, on the caller's thread. */
-    SegmentCompactor.Pass compactForTest() throws IOException {
-        return workers.compactor.compactNow();
-    }
-
-    /** Where the entry's message bytes are now. */
-    SpoolLocation locationForTest(QueueId id) {
-        return view.location(id);
-    }
-
-    /** The spool's bytes on disk, and the live bytes the index counts in segments. */
-    long[] spoolBytesForTest() throws IOException {
-        long live = view.index.segmentLive.values().stream().mapToLong(Long::longValue).sum();
-        return new long[] {spool.diskBytes(), live};
-    }
-
     /**
      * Dies like kill -9 would, as far as the files are concerned. Whatever the committer had not
      * written stays unwritten; channels are closed without a final commit.
      */
     void crashForTest() throws InterruptedException {
         health.close();
-        if (crossCheck != null) {
-            crossCheck.stop();
-        }
         workers.crash();
     }
 
     @Override
     public void close() {
         if (health.close()) {
-            if (crossCheck != null) {
-                crossCheck.stop();
-            }
-            // Stamped clean only if the cross-check (if any) ran to its end: else the next open checks again.
-            workers.close(this::wakeAll, () -> health.storeHealthy() && (crossCheck == null || crossCheck.done()));
+            workers.close(this::wakeAll, health::storeHealthy);
         }
     }
 }

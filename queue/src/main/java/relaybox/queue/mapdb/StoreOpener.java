@@ -194,8 +194,9 @@ final class StoreOpener {
         Map<EntryState, Long> counts = index.counts();
         q.opened(counts);
         if (background) {
-            q.crossCheck = q.newCrossCheck(segmentsAtOpen, dir);
-            q.crossCheck.damageSeen = r.damageSeen;
+            CrossCheck check = new CrossCheck(q, q.workers.committer, segmentsAtOpen, dir);
+            check.damageSeen = r.damageSeen;
+            q.workers.crossCheck = check;
         }
         LOG.info("queue opened: {} entries, {} quarantined at open{}{} in {} ms",
                 counts.values().stream().mapToLong(x -> x).sum(), q.quarantinedAtOpen.size(),

@@ -128,7 +128,7 @@ class CrossCheckTest {
         try {
             MapDbQueue q = open(dir, clock);
             fresh = put(q, "accepted during the check", "a@x.example");
-            q.indexGateForTest = new CountDownLatch(1);
+            q.hooks.indexGate = new CountDownLatch(1);
             gate.countDown();
             long deadline = System.nanoTime() + 60_000_000_000L;
             while (q.get(lost).isEmpty() && System.nanoTime() < deadline) {

@@ -10,15 +10,12 @@ final class CrossChecks {
     }
 
     /**
-     * Returns once the queue's cross-check (if any) has ended, whether it ran to its end; throws
+     * Returns once the queue's cross-check (if any) has ended, whether one ran to its end; throws
      * {@link IndexDamage.Damaged} when it found the index damaged, as a read meeting the damage would.
      */
     static boolean await(MapDbQueue q) throws Exception {
-        if (q.crossCheck == null) {
-            return true;
-        }
         try {
-            return q.crossCheck.finished().get(5, TimeUnit.MINUTES);
+            return q.crossCheck().get(5, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IndexDamage.Damaged d) {
                 throw d;

@@ -170,7 +170,7 @@ public class StoreDamageCampaignTest {
         q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock);
         batch(q, all, 12, random);
         outcomes(q, all, clock, 4, 2);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         batch(q, all, 6, random);
         outcomes(q, all, clock, 3, 1);
         q.crashForTest();
