@@ -114,11 +114,11 @@ final class CrossCheck {
             rescue(scan());
             long scanned = System.nanoTime();
             lastPause = scanned;
-            while (!stopping && (Boolean) step(audit::step)) {
+            while (!stopping && (Boolean) step(audit::step, audit::wrote)) {
                 pause();
             }
             checkStopping();
-            IndexAudit.Correction c = (IndexAudit.Correction) step(audit::finish);
+            IndexAudit.Correction c = (IndexAudit.Correction) step(audit::finish, () -> true);
             c.references().forEach((seg, d) -> LOG.warn("spool segment {}: its reference count was off by {};"
                     + " recounted from the entries", seg, -d));
             spool.adjustReferences(c.references());
@@ -201,7 +201,7 @@ final class CrossCheck {
                     }
                 });
                 return null;
-            });
+            }, () -> true);
         }
     }
 
@@ -223,7 +223,7 @@ final class CrossCheck {
                 }
             });
             return null;
-        });
+        }, () -> true);
         for (long[] r : damaged) {
             String key = Recovery.rangeKey(r[0], r[1]);
             if (added.contains(key)) {
@@ -235,9 +235,10 @@ final class CrossCheck {
     }
 
     /** Runs one step on the committer's thread and waits for the commit that holds it. */
-    private Object step(Supplier<Object> work) throws IOException, InterruptedException {
+    private Object step(Supplier<Object> work, java.util.function.BooleanSupplier wrote)
+            throws IOException, InterruptedException {
         CompletableFuture<Object> done = new CompletableFuture<>();
-        committer.submit(new IndexOp.Step(work, done));
+        committer.submit(new IndexOp.Step(work, wrote, done));
         try {
             return done.get();
         } catch (ExecutionException e) {

@@ -58,6 +58,8 @@ final class IndexAudit {
     long entries;
     long putBack;
     long strays;
+    /** Whether the last step changed the index (its commit is skipped otherwise). */
+    private boolean wrote;
 
     IndexAudit(IndexStore index) {
         this.index = index;
@@ -65,6 +67,7 @@ final class IndexAudit {
 
     /** One bounded step of the walk or a sweep; false once everything has been passed. */
     boolean step() {
+        wrote = false;
         boolean more = switch (pass) {
             case ENTRIES -> walk();
             case DUE -> sweep(index.due, "due", this::dueStands);
@@ -158,9 +161,18 @@ final class IndexAudit {
         }
     }
 
+    /** Whether the last step changed the index. */
+    boolean wrote() {
+        return wrote;
+    }
+
     /** Adds {@code key} if a lookup does not find it (a plain add would rewrite every key it finds). */
-    private static boolean putBack(NavigableSet<String> set, String key) {
-        return !set.contains(key) && set.add(key);
+    private boolean putBack(NavigableSet<String> set, String key) {
+        if (set.contains(key)) {
+            return false;
+        }
+        wrote = true;
+        return set.add(key);
     }
 
     /**
@@ -184,6 +196,7 @@ final class IndexAudit {
             n++;
         }
         for (String k : stray) {
+            wrote = true;
             set.remove(k);
             if (++strays <= LOGGED) {
                 LOG.warn("{} index key {} stood for no entry (damage MapDB did not see); taken out", what, k);
@@ -221,6 +234,7 @@ final class IndexAudit {
      * and live bytes become the tally; returns what changed, and stops listening to changes.
      */
     Correction finish() {
+        wrote = true;
         index.flush();
         Map<EntryState, Long> countDiff = new EnumMap<>(EntryState.class);
         for (EntryState s : EntryState.values()) {

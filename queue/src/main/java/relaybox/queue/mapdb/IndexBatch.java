@@ -135,8 +135,15 @@ final class IndexBatch {
             // outside the lock: a step reads thousands of entries, and a lease refill need not wait
             // for that (the keys a step puts back or takes out are each one write, and the overlay
             // still wins over them).
+            boolean stepsWrote = false;
             for (IndexOp.Step st : steps) {
                 stepResults.add(step(st));
+                stepsWrote |= st.wrote().getAsBoolean();
+            }
+            if (done.isEmpty() && relocations.isEmpty() && !stepsWrote) {
+                // Only steps, and they changed nothing: no commit to make.
+                completeSteps(steps, stepResults);
+                return;
             }
             index.flush();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
@@ -186,19 +193,23 @@ final class IndexBatch {
             return;
         }
         done.forEach(f -> f.complete(null));
-        for (int i = 0; i < steps.size(); i++) {
-            if (stepResults.get(i) instanceof Throwable t) {
-                steps.get(i).done().completeExceptionally(t);
-            } else {
-                steps.get(i).done().complete(stepResults.get(i));
-            }
-        }
+        completeSteps(steps, stepResults);
         finishRelocations(relocations, relocated);
         for (Release r : released) {
             try {
                 spool.release(r.id(), r.location());
             } catch (IOException ex) {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", r.id(), ex.toString());
+            }
+        }
+    }
+
+    private static void completeSteps(List<IndexOp.Step> steps, List<Object> results) {
+        for (int i = 0; i < steps.size(); i++) {
+            if (results.get(i) instanceof Throwable t) {
+                steps.get(i).done().completeExceptionally(t);
+            } else {
+                steps.get(i).done().complete(results.get(i));
             }
         }
     }

@@ -48,11 +48,14 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
     record Stop(CompletableFuture<Void> done) implements IndexOp { }
 
     /**
-     * One bounded step of the cross-check's audit of the index ({@link IndexAudit}), run on the
+     * One bounded step of the cross-check ({@link CrossCheck}, {@link IndexAudit}), run on the
      * committer's thread between its writes, so the index keeps one writer; {@code done} completes
-     * with the step's result once the commit that holds its repairs is made.
+     * with the step's result once the commit that holds its repairs is made. {@code wrote}, asked
+     * after the work: whether it changed the index. A batch of steps that changed nothing is not
+     * committed (on mmap each commit costs an msync of the whole file: up to a second at depth).
      */
-    record Step(java.util.function.Supplier<Object> work, CompletableFuture<Object> done) implements IndexOp { }
+    record Step(java.util.function.Supplier<Object> work, java.util.function.BooleanSupplier wrote,
+                CompletableFuture<Object> done) implements IndexOp { }
 
     /** Someone waits for it: the committer commits without gathering more. */
     static boolean urgent(IndexOp op) {
