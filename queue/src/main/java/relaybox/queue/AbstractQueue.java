@@ -114,6 +114,20 @@ public abstract class AbstractQueue implements Queue {
         windows.initCounts(stored);
     }
 
+    /**
+     * The store recounted its entries (a cross-check after an unclean stop) and found its counts
+     * off by {@code diff} per state: the counts move by as much. With {@code reread}, it also put
+     * back due keys it had lost: the windows are read from the store again, so that no waiting
+     * entry stays unseen behind a window that believed itself complete.
+     */
+    protected final synchronized void corrected(Map<EntryState, Long> diff, boolean reread) {
+        windows.correct(diff);
+        if (reread) {
+            windows.reread();
+            notifyAll();
+        }
+    }
+
     /** A newly accepted entry: counted, offered to the window, stored by {@code store} under the monitor. */
     protected final synchronized <T> T admit(QueueEntry e, Supplier<T> store) {
         T t = store.get();

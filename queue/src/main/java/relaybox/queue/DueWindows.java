@@ -67,6 +67,20 @@ final class DueWindows {
         }
     }
 
+    /** Moves the counts by a recount's differences. */
+    void correct(Map<EntryState, Long> diff) {
+        diff.forEach((s, d) -> counts.merge(s, d, Long::sum));
+    }
+
+    /** Forgets both windows: the next poll refills them from the store's due order. */
+    void reread() {
+        for (Window w : List.of(fresh, retry)) {
+            w.due.clear();
+            w.bound = null;
+            w.complete = false;
+        }
+    }
+
     Map<EntryState, Long> counts() {
         return new EnumMap<>(counts);
     }

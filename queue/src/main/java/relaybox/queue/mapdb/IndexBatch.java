@@ -64,6 +64,8 @@ final class IndexBatch {
         Map<Long, Set<Long>> newRecords = new HashMap<>();
         List<IndexOp.Relocate> relocations = new ArrayList<>();
         List<Boolean> relocated = new ArrayList<>();
+        List<IndexOp.Step> steps = new ArrayList<>();
+        List<Object> stepResults = new ArrayList<>();
         try {
             if (!queue.storeHealthy()) {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
@@ -97,9 +99,11 @@ final class IndexBatch {
                 } else if (op instanceof IndexOp.Relocate m) {
                     newRecords.computeIfAbsent(m.to().segment(), k -> new HashSet<>()).add(m.to().recordStart());
                     relocations.add(m);
+                } else if (op instanceof IndexOp.Step st) {
+                    steps.add(st);
                 }
             }
-            if (done.isEmpty() && relocations.isEmpty()) {
+            if (done.isEmpty() && relocations.isEmpty() && steps.isEmpty()) {
                 return;
             }
             int writes = 0;
@@ -126,6 +130,20 @@ final class IndexBatch {
                 }
             } finally {
                 view.indexLock.writeLock().unlock();
+            }
+            // After the batch's own writes, so a step sees the index as this commit leaves it, and
+            // outside the lock: a step reads thousands of entries, and a lease refill need not wait
+            // for that (the keys a step puts back or takes out are each one write, and the overlay
+            // still wins over them).
+            boolean stepsWrote = false;
+            for (IndexOp.Step st : steps) {
+                stepResults.add(step(st));
+                stepsWrote |= st.wrote().getAsBoolean();
+            }
+            if (done.isEmpty() && relocations.isEmpty() && !stepsWrote) {
+                // Only steps, and they changed nothing: no commit to make.
+                completeSteps(steps, stepResults);
+                return;
             }
             index.flush();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
@@ -154,7 +172,7 @@ final class IndexBatch {
             }
             db.commit();
             markedMoves.clear();
-            queue.compactionHook.accept("committed");
+            queue.hooks.compaction.accept("committed");
             lastCommitNanos = System.nanoTime();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 spool.indexed(w.getKey(), w.getValue());
@@ -175,6 +193,7 @@ final class IndexBatch {
             return;
         }
         done.forEach(f -> f.complete(null));
+        completeSteps(steps, stepResults);
         finishRelocations(relocations, relocated);
         for (Release r : released) {
             try {
@@ -182,6 +201,30 @@ final class IndexBatch {
             } catch (IOException ex) {
                 LOG.warn("{} spool file not deleted ({}); it is removed at the next open", r.id(), ex.toString());
             }
+        }
+    }
+
+    private static void completeSteps(List<IndexOp.Step> steps, List<Object> results) {
+        for (int i = 0; i < steps.size(); i++) {
+            if (results.get(i) instanceof Throwable t) {
+                steps.get(i).done().completeExceptionally(t);
+            } else {
+                steps.get(i).done().complete(results.get(i));
+            }
+        }
+    }
+
+    /**
+     * Runs one audit step; what it throws is its result, so a damaged index fails the step (and
+     * the check), not the writes that share the commit: its repairs so far are each whole.
+     */
+    private Object step(IndexOp.Step st) {
+        try {
+            return st.work().get();
+        } catch (IndexDamage.Damaged d) {
+            return d;
+        } catch (RuntimeException | InternalError | java.io.IOError e) {
+            return IndexDamage.fromStore(e) ? index.damaged(e) : e;
         }
     }
 

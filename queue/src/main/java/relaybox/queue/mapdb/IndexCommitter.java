@@ -98,7 +98,7 @@ final class IndexCommitter {
             batch.clear();
             try {
                 batch.add(ops.take());
-                CountDownLatch gate = queue.indexGateForTest;
+                CountDownLatch gate = queue.hooks.indexGate;
                 if (gate != null) {
                     gate.await();
                 }

@@ -11,7 +11,7 @@ import java.util.concurrent.CompletableFuture;
  * (a new or changed entry, a removal, a compaction's move) or the stop at close, with the future
  * its writer may wait on.
  */
-sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, IndexOp.Stop {
+sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, IndexOp.Step, IndexOp.Stop {
 
     /**
      * An entry written but not yet in the MapDB maps: the entry (null: removed) and, for one
@@ -47,9 +47,19 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
 
     record Stop(CompletableFuture<Void> done) implements IndexOp { }
 
+    /**
+     * One bounded step of the cross-check ({@link CrossCheck}, {@link IndexAudit}), run on the
+     * committer's thread between its writes, so the index keeps one writer; {@code done} completes
+     * with the step's result once the commit that holds its repairs is made. {@code wrote}, asked
+     * after the work: whether it changed the index. A batch of steps that changed nothing is not
+     * committed (on mmap each commit costs an msync of the whole file: up to a second at depth).
+     */
+    record Step(java.util.function.Supplier<Object> work, java.util.function.BooleanSupplier wrote,
+                CompletableFuture<Object> done) implements IndexOp { }
+
     /** Someone waits for it: the committer commits without gathering more. */
     static boolean urgent(IndexOp op) {
-        return op instanceof Stop || (op instanceof Put p && p.urgent()) || (op instanceof Remove r && r.urgent());
+        return op instanceof Stop || op instanceof Step || (op instanceof Put p && p.urgent()) || (op instanceof Remove r && r.urgent());
     }
 
     static Staged staged(IndexOp op) {
@@ -68,6 +78,8 @@ sealed interface IndexOp permits IndexOp.Put, IndexOp.Remove, IndexOp.Relocate, 
             r.done().completeExceptionally(e);
         } else if (op instanceof Relocate m) {
             m.done().completeExceptionally(e);
+        } else if (op instanceof Step st) {
+            st.done().completeExceptionally(e);
         } else if (op instanceof Stop s) {
             s.done().complete(null);
         }

@@ -41,9 +41,9 @@ final class IndexStore {
     private static final String VERSION_KEY = "#index_version";
 
     final BTreeMap<String, byte[]> records;
-    private final NavigableSet<String> due;
-    private final NavigableSet<String> states;
-    private final BTreeMap<String, Long> counters;
+    final NavigableSet<String> due;
+    final NavigableSet<String> states;
+    final BTreeMap<String, Long> counters;
     /** Live entries whose bytes are in each spool segment. */
     final BTreeMap<Long, Long> segmentRefs;
     /** Per segment, the end of the furthest message bytes a live entry has there (checked at open). */
@@ -62,6 +62,12 @@ final class IndexStore {
     private final Map<String, Long> counterDelta = new HashMap<>();
     private final Map<Long, Long> refDelta = new HashMap<>();
     private final Map<Long, Long> liveDelta = new HashMap<>();
+    /**
+     * While a cross-check audits the index after an unclean stop: told of every change to an
+     * entry, so its tally stays exact for the entries it has passed. Set before the committer
+     * starts, cleared by the committer's thread (the only one that changes entries).
+     */
+    IndexAudit audit;
 
     @SuppressWarnings("unchecked")
     IndexStore(DB db, IndexDamage damage) {
@@ -114,6 +120,9 @@ final class IndexStore {
      */
     void apply(QueueId id, EntryCodec.Stored old, QueueEntry next, SpoolLocation loc) {
         String key = id.value();
+        if (audit != null) {
+            audit.changed(key, old, next, loc);
+        }
         if (old != null) {
             unindex(old.entry(), old.location(), next == null);
         }
@@ -165,6 +174,9 @@ final class IndexStore {
      * {@code from} keeps) to be marked dead.
      */
     void relocate(EntryCodec.Stored old, SpoolLocation to, long fromStart) {
+        if (audit != null) {
+            audit.moved(old, to);
+        }
         records.put(old.entry().id().value(), EntryCodec.encode(old.entry(), to));
         keep(old.location(), -1);
         keep(to, 1);
@@ -237,6 +249,11 @@ final class IndexStore {
             }
             throw damage.report(e);
         }
+    }
+
+    /** Reports the index damaged (see {@link IndexDamage#report}); for what an audit finds. */
+    IndexDamage.Damaged damaged(Throwable why) {
+        return damage.report(why);
     }
 
     Map<EntryState, Long> counts() {
@@ -312,15 +329,15 @@ final class IndexStore {
         return (fresh ? "F" : "R") + "0".repeat(Math.max(0, 12 - hex.length())) + hex + id;
     }
 
-    private static String stateKey(EntryState s, String id) {
+    static String stateKey(EntryState s, String id) {
         return letter(s) + id;
     }
 
-    private static char letter(EntryState s) {
+    static char letter(EntryState s) {
         return (char) ('a' + s.ordinal());
     }
 
-    private static boolean waiting(EntryState s) {
+    static boolean waiting(EntryState s) {
         return s == EntryState.QUEUED || s == EntryState.DEFERRED;
     }
 }

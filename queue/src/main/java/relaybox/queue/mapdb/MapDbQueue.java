@@ -17,7 +17,6 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -69,20 +68,17 @@ public final class MapDbQueue extends AbstractQueue {
     final Spool spool;
     /** Per spool segment: every record before this offset has reached the index (entries). */
     final BTreeMap<Long, Long> watermarks;
-    final List<Quarantined> quarantinedAtOpen = new ArrayList<>();
+    /** Quarantined by the open, and by its cross-check after an unclean stop. */
+    final List<Quarantined> quarantinedAtOpen = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final SpaceGuard space;
-    private final QueueWorkers workers;
+    final QueueWorkers workers;
     private final IndexDamage damage;
     private final QueueHealth health = new QueueHealth();
     private volatile Consumer<Quarantined> quarantineListener = q -> { };
     private final CheckedReads reads;
 
-    /** Tests only: while set, the committer writes nothing, as if the process were about to die. */
-    volatile java.util.concurrent.CountDownLatch indexGateForTest;
-    /** Tests only: called at each named moment of a compaction (see SegmentCompactor.Host#reached). */
-    volatile Consumer<String> compactionHook = p -> { };
-    /** Tests only: the free bytes the compactor sees, instead of the file system's. */
-    volatile Long compactionRoomForTest;
+    /** What tests reach in by; every default does nothing. */
+    final TestHooks hooks;
 
     MapDbQueue(DB db, Spool spool, long minFreeSpace, RetrySchedule schedule, Clock clock,
                SegmentCompactor.Settings compaction, Path dir) {
@@ -97,6 +93,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
         this.workers = new QueueWorkers(this, db, view, spool, watermarks, space, clock, compaction, dir);
         this.reads = new CheckedReads(this, view, spool);
+        this.hooks = new TestHooks(workers, view, spool);
     }
 
     /**
@@ -104,7 +101,9 @@ public final class MapDbQueue extends AbstractQueue {
      * spool's records the index had not reached (accepts and the outcome journal) are replayed,
      * entries left in SENDING are QUEUED again, undecodable records, damaged spool ranges and
      * entries without their message are quarantined, and bytes no record refers to (never
-     * acknowledged) are deleted, unless damage was seen.
+     * acknowledged) are deleted, unless damage was seen. After a stop that was not clean the
+     * spool is cross-checked against the index in the background once this returns
+     * ({@link CrossCheck}, {@link #crossCheck()}): nothing in the spool is deleted until it has run.
      *
      * <p>If the index itself cannot be opened or recovered (MapDB damaged by a crash or a bad
      * disk), it is moved aside as {@code queue.db.damaged-<time>} and rebuilt from the spool's
@@ -138,7 +137,7 @@ public final class MapDbQueue extends AbstractQueue {
         return StoreOpener.open(dir, minFreeSpace, schedule, clock, compaction, segmentSize);
     }
 
-    /** After recovery: the threads that write go. */
+    /** After recovery: the threads that write go, then the cross-check if the open left one. */
     void startThreads() {
         workers.start();
     }
@@ -150,6 +149,16 @@ public final class MapDbQueue extends AbstractQueue {
 
     Clock clock() {
         return clock;
+    }
+
+    /**
+     * Completes when the cross-check after an unclean stop has run (at once when none was
+     * needed: false), with true; exceptionally when it found the index damaged (see
+     * {@link #onIndexDamaged}). For health reports and benchmarks.
+     */
+    public CompletableFuture<Boolean> crossCheck() {
+        return workers.crossCheck == null ? CompletableFuture.completedFuture(false)
+                : workers.crossCheck.finished().copy();
     }
 
     /** Records quarantined while opening the store, for the daemon to log. */
@@ -189,13 +198,33 @@ public final class MapDbQueue extends AbstractQueue {
      * be leased, so its removal can never reach the committer ahead of it.
      */
     QueueEntry admitted(QueueEntry e, SpoolAppended a) {
-        IndexOp.Staged st = new IndexOp.Staged(e, a.location());
-        return admit(e, () -> {
-            view.overlay.put(e.id(), st);
-            workers.committer.submit(new IndexOp.Put(e, a.location(), a.segment(), a.recordStart(), new CompletableFuture<>(),
-                    false, st));
-            return e;
-        });
+        return admit(e, () -> stage(e, a.location(), a.segment(), a.recordStart()));
+    }
+
+    /**
+     * An entry the index lost, found by the cross-check: queued again as if just accepted, if
+     * {@code lost} still holds under the lock every removal journals under.
+     */
+    synchronized boolean rescue(QueueEntry e, SpoolLocation loc, java.util.function.BooleanSupplier lost) {
+        if (!lost.getAsBoolean()) {
+            return false;
+        }
+        // Counted as an accept counts its record: the segment stays until the entry is removed.
+        spool.reference(loc);
+        admit(e, () -> stage(e, loc, -1, -1));
+        return true;
+    }
+
+    private QueueEntry stage(QueueEntry e, SpoolLocation loc, long segment, long recordStart) {
+        IndexOp.Staged st = new IndexOp.Staged(e, loc);
+        view.overlay.put(e.id(), st);
+        workers.committer.submit(new IndexOp.Put(e, loc, segment, recordStart, new CompletableFuture<>(), false, st));
+        return e;
+    }
+
+    /** The cross-check recounted the entries: see {@link AbstractQueue#corrected}. */
+    void recounted(Map<EntryState, Long> diff, boolean reread) {
+        corrected(diff, reread);
     }
 
     /** Holds the acknowledgements of the accepts just synced while the committer is far behind. */
@@ -236,6 +265,12 @@ public final class MapDbQueue extends AbstractQueue {
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
     public void onQuarantine(Consumer<Quarantined> listener) {
         quarantineListener = listener;
+    }
+
+    /** A damaged spool range the cross-check found after the open: kept with the open's, and reported. */
+    void quarantinedLater(Quarantined q) {
+        quarantinedAtOpen.add(q);
+        quarantineListener.accept(q);
     }
 
     /** Quarantines an entry not being sent whose message failed its checksum, and reports it. */
@@ -330,26 +365,6 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     // ---- tests only ---------------------------------------------------------------------------
-
-    int receivingForTest() {
-        return workers.syncer.receiving.get();
-    }
-
-    /** One compaction pass now, on the caller's thread. */
-    SegmentCompactor.Pass compactForTest() throws IOException {
-        return workers.compactor.compactNow();
-    }
-
-    /** Where the entry's message bytes are now. */
-    SpoolLocation locationForTest(QueueId id) {
-        return view.location(id);
-    }
-
-    /** The spool's bytes on disk, and the live bytes the index counts in segments. */
-    long[] spoolBytesForTest() throws IOException {
-        long live = view.index.segmentLive.values().stream().mapToLong(Long::longValue).sum();
-        return new long[] {spool.diskBytes(), live};
-    }
 
     /**
      * Dies like kill -9 would, as far as the files are concerned. Whatever the committer had not

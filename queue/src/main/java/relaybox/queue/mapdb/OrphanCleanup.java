@@ -30,9 +30,11 @@ final class OrphanCleanup {
      *
      * @param kept    whether something still keeps segment n
      * @param fileIds ids of entries whose bytes are in their own file
+     * @param keepAll nothing is deleted or moved: the index may have lost an entry that refers to
+     *                them, and the cross-check that would find it runs after the open
      */
-    static long run(Path dir, String segmentPrefix, LongPredicate kept, Collection<String> fileIds, boolean damageSeen)
-            throws IOException {
+    static long run(Path dir, String segmentPrefix, LongPredicate kept, Collection<String> fileIds, boolean damageSeen,
+                    boolean keepAll) throws IOException {
         long highest = -1;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
@@ -40,10 +42,10 @@ final class OrphanCleanup {
                 if (name.startsWith(segmentPrefix)) {
                     long n = Long.parseUnsignedLong(name.substring(segmentPrefix.length()), 16);
                     highest = Math.max(highest, n);
-                    if (!damageSeen && !kept.test(n)) {
+                    if (!keepAll && !damageSeen && !kept.test(n)) {
                         Files.delete(p);
                     }
-                } else if (Files.isRegularFile(p) && !fileIds.contains(name)) {
+                } else if (!keepAll && Files.isRegularFile(p) && !fileIds.contains(name)) {
                     if (damageSeen) {
                         Path aside = PrivateFiles.directory(dir.resolveSibling(Spool.QUARANTINE_DIR)).resolve(name);
                         Files.move(p, aside, StandardCopyOption.REPLACE_EXISTING);

@@ -74,7 +74,7 @@ final class QueueCompaction implements SegmentCompactor.Host {
 
     @Override
     public boolean roomFor(long bytes) {
-        return space.roomForCopy(bytes, queue.compactionRoomForTest);
+        return space.roomForCopy(bytes, queue.hooks.compactionRoom);
     }
 
     @Override
@@ -84,6 +84,6 @@ final class QueueCompaction implements SegmentCompactor.Host {
 
     @Override
     public void reached(String point) {
-        queue.compactionHook.accept(point);
+        queue.hooks.compaction.accept(point);
     }
 }

@@ -27,6 +27,8 @@ final class QueueWorkers {
     final Acceptor acceptor;
     final OutcomeJournal journal;
     final SegmentCompactor compactor;
+    /** After an unclean stop: the cross-check the open left to run in the background; null when none. */
+    CrossCheck crossCheck;
     private final DB db;
     private final Spool spool;
     private final SpaceGuard space;
@@ -52,6 +54,9 @@ final class QueueWorkers {
         syncer.start();
         spool.startPreparing(space::roomForZeros);
         compactor.start();
+        if (crossCheck != null) {
+            crossCheck.start();
+        }
     }
 
     /** "N spool fsyncs; index: N commits, M writes (K per commit), T ms per commit": how well group commit works. */
@@ -64,6 +69,7 @@ final class QueueWorkers {
      * written stays unwritten; channels are closed without a final commit.
      */
     void crash() throws InterruptedException {
+        stopCrossCheck();
         compactor.requestStop();
         acceptor.crash();
         // What the committer never took dies with the process; the compactor, waiting for it,
@@ -75,11 +81,19 @@ final class QueueWorkers {
         spool.close();
     }
 
+    /** A check stopped before its end leaves the stop unclean (see {@link #close}): the next open checks again. */
+    private void stopCrossCheck() {
+        if (crossCheck != null) {
+            crossCheck.stop();
+        }
+    }
+
     /**
      * A clean close: every part stops, the index is committed and closed, the spool synced; the
      * clean-stop stamp is written only when all of that worked and the store is {@code healthy}.
      */
     void close(Runnable wakeAll, BooleanSupplier healthy) {
+        stopCrossCheck();
         compactor.stop();
         acceptor.stop();
         // The syncer first: accepts already waiting for their fsync are served, later ones fail.
@@ -100,8 +114,9 @@ final class QueueWorkers {
             committed = false;
         }
         spool.close();
-        if (committed && healthy.getAsBoolean()) {
-            // Only now: everything is committed and synced, so the next open need not cross-check.
+        if (committed && healthy.getAsBoolean() && (crossCheck == null || crossCheck.done())) {
+            // Only now: everything is committed and synced, and a cross-check the open left ran to
+            // its end, so the next open need not cross-check.
             try {
                 CleanStop.stamp(dir);
             } catch (IOException e) {

@@ -123,6 +123,21 @@ final class Recovery {
         ownFiles.addAll(index.files);
     }
 
+    /** The quarantine map's key of a damaged spool range. */
+    static String rangeKey(long segment, long start) {
+        return String.format("seg-%016x@%d", segment, start);
+    }
+
+    /** A damaged range's bytes, up to {@link #MAX_QUARANTINED_BYTES}, for the quarantine map. */
+    static byte[] rangeBytes(Spool spool, long segment, long start, long end) throws IOException {
+        try (FileChannel ch = FileChannel.open(spool.segment(segment), StandardOpenOption.READ)) {
+            // A cut segment ends before the range it was synced to: what is left is kept.
+            byte[] raw = new byte[(int) Math.max(0, Math.min(Math.min(end, ch.size()) - start, MAX_QUARANTINED_BYTES))];
+            SegmentScanner.readFully(ch, ByteBuffer.wrap(raw), start);
+            return raw;
+        }
+    }
+
     /**
      * Marks dead the records compaction moved entries away from, as the commit that moved them
      * promised; the marks are synced before the commit that forgets them. A segment that is gone
@@ -284,18 +299,12 @@ final class Recovery {
 
         @Override
         public void damaged(long start, long end) throws IOException {
-            byte[] raw;
-            try (FileChannel ch = FileChannel.open(spool.segment(segment), StandardOpenOption.READ)) {
-                // A cut segment ends before the range it was synced to: what is left is kept.
-                raw = new byte[(int) Math.max(0, Math.min(Math.min(end, ch.size()) - start, MAX_QUARANTINED_BYTES))];
-                SegmentScanner.readFully(ch, ByteBuffer.wrap(raw), start);
-            }
-            keep(start, raw, "spool record damaged: " + (end - start) + " bytes skipped");
+            keep(start, rangeBytes(spool, segment, start, end), "spool record damaged: " + (end - start) + " bytes skipped");
         }
 
         private void keep(long start, byte[] raw, String reason) {
             damageSeen = true;
-            String key = String.format("seg-%016x@%d", segment, start);
+            String key = rangeKey(segment, start);
             if (quarantine.containsKey(key)) {
                 return;
             }

@@ -20,6 +20,11 @@ final class SegmentLifetimes {
     private final SegmentChannels channels;
     /** Per segment no longer appended to, since when (System.nanoTime; at open for recovered ones). */
     private final Map<Long, Long> closedAt = new HashMap<>();
+    /**
+     * While the cross-check after an unclean stop runs: no segment is deleted and none offered
+     * for compaction, since the reference counts that would let it go are still in doubt.
+     */
+    private boolean held;
 
     SegmentLifetimes(Spool spool, SegmentReferences refs, SegmentChannels channels) {
         this.spool = spool;
@@ -34,7 +39,7 @@ final class SegmentLifetimes {
             return;
         }
         synchronized (spool) {
-            if (refs.release(n) > 0 || !deletable(n)) {
+            if (refs.release(n) > 0 || held || !deletable(n)) {
                 return;
             }
             forget(n);
@@ -53,7 +58,7 @@ final class SegmentLifetimes {
     /** Segment {@code old} is no longer appended to (caller holds the spool's lock); deleted if nothing needs it. */
     void closed(long old) throws IOException {
         closedAt.put(old, System.nanoTime());
-        if (!refs.referenced(old) && deletable(old)) {
+        if (!held && !refs.referenced(old) && deletable(old)) {
             forget(old);
             closeSegment(old);
             Files.deleteIfExists(spool.segment(old));
@@ -80,7 +85,7 @@ final class SegmentLifetimes {
     void indexed(long n, Set<Long> starts) throws IOException {
         synchronized (spool) {
             refs.indexed(n, starts);
-            if (refs.referenced(n) || !deletable(n)) {
+            if (refs.referenced(n) || held || !deletable(n)) {
                 return;
             }
             forget(n);
@@ -92,6 +97,9 @@ final class SegmentLifetimes {
     /** See {@link Spool#closedSegments}; caller holds the spool's lock. */
     Map<Long, Long> closedSegments() {
         Map<Long, Long> out = new HashMap<>();
+        if (held) {
+            return out;
+        }
         long current = spool.currentSegment();
         closedAt.forEach((n, at) -> {
             if (n != current && refs.allIndexed(n) && refs.referenced(n)) {
@@ -99,6 +107,30 @@ final class SegmentLifetimes {
             }
         });
         return out;
+    }
+
+    /** From now until {@link #release}, no segment goes (caller holds the spool's lock). */
+    void hold() {
+        held = true;
+    }
+
+    /**
+     * Ends the hold; with {@code sweep}, every segment that could have gone meanwhile goes now.
+     * Returns those, for the caller to delete outside the spool's lock.
+     */
+    java.util.List<Long> release(boolean sweep) {
+        java.util.List<Long> gone = new java.util.ArrayList<>();
+        synchronized (spool) {
+            held = false;
+            for (long n : sweep ? java.util.List.copyOf(closedAt.keySet()) : java.util.List.<Long>of()) {
+                if (!refs.referenced(n) && deletable(n)) {
+                    forget(n);
+                    closeSegment(n);
+                    gone.add(n);
+                }
+            }
+        }
+        return gone;
     }
 
     /** Drops what is known of a segment that is being deleted (caller holds the spool's lock). */

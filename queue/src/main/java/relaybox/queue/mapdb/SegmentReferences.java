@@ -28,6 +28,14 @@ final class SegmentReferences {
         }
     }
 
+    /** Moves the count by {@code delta}, either way: a recount found it wrong. */
+    void adjust(long segment, long delta) {
+        int left = references.merge(segment, (int) delta, Integer::sum);
+        if (left <= 0) {
+            references.remove(segment);
+        }
+    }
+
     /** Drops one reference; returns how many are left. */
     int release(long segment) {
         int left = references.merge(segment, -1, Integer::sum);

@@ -100,6 +100,26 @@ final class Spool {
         refs.reference(segment, count);
     }
 
+    /** Moves the references counted to segments by a recount's differences (the cross-check's). */
+    synchronized void adjustReferences(Map<Long, Long> diff) {
+        diff.forEach(refs::adjust);
+    }
+
+    /** Until {@link #endHold}: no segment is deleted or compacted (see {@link SegmentLifetimes#hold}). */
+    synchronized void holdSegments() {
+        lifetimes.hold();
+    }
+
+    /**
+     * Ends the hold; with {@code sweep}, segments nothing needs any more are deleted now (without,
+     * after damage, they stay until an open's orphan cleanup).
+     */
+    void endHold(boolean sweep) throws IOException {
+        for (long n : lifetimes.release(sweep)) {
+            Files.deleteIfExists(segment(n));
+        }
+    }
+
     /**
      * Drops a reference after the commit that removed its entry; deletes the file, or the segment
      * once nothing refers to it and nothing is appended to it any more.
@@ -182,12 +202,14 @@ final class Spool {
 
     /**
      * At open, after every entry has been referenced: deletes segments and files nothing refers
-     * to (see {@link OrphanCleanup}) and starts a new segment.
+     * to (see {@link OrphanCleanup}) and starts a new segment. With {@code keepAll} (the index
+     * is still to be cross-checked) nothing is deleted or moved.
      *
      * @param fileIds ids of entries whose bytes are in their own file
      */
-    synchronized void removeOrphans(Collection<String> fileIds, boolean damageSeen) throws IOException {
-        long highest = OrphanCleanup.run(dir, SpoolFiles.SEGMENT_PREFIX, refs::kept, fileIds, damageSeen);
+    synchronized void removeOrphans(Collection<String> fileIds, boolean damageSeen, boolean keepAll)
+            throws IOException {
+        long highest = OrphanCleanup.run(dir, SpoolFiles.SEGMENT_PREFIX, refs::kept, fileIds, damageSeen, keepAll);
         long now = System.nanoTime();
         lifetimes.recovered(segmentNumbers(), now);
         appender.resumeAfter(highest);

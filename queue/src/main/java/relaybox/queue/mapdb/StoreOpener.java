@@ -114,7 +114,7 @@ final class StoreOpener {
         }
         try {
             MapDbQueue q = new MapDbQueue(db, spool, minFreeSpace, schedule, clock, compaction, dir);
-            recover(q, rebuilding, crossCheck);
+            recover(q, dir, rebuilding, crossCheck);
             return q;
         } catch (IOException | RuntimeException | Error e) {
             try {
@@ -149,19 +149,25 @@ final class StoreOpener {
      * the counts, the segment references and the large message files come from the index
      * itself, so a clean restart costs the same at any depth. Otherwise (an older store, spool
      * files missing, a rebuilt index) one walk over every entry re-indexes it. After a stop that
-     * was not clean ({@code crossCheck}) the walk runs too, and every segment is scanned from
-     * its start: an index damaged in a way MapDB cannot see (it keeps no checksum of its nodes)
-     * may have lost an entry whose spool record is intact and live, and that entry is queued again.
+     * was not clean ({@code crossCheck}) an index damaged in a way MapDB cannot see (it keeps no
+     * checksum of its nodes) may have lost an entry whose spool record is intact and live: every
+     * segment is scanned from its start and such an entry is queued again. When the open walks
+     * anyway, it does so at once; otherwise the {@link CrossCheck} does it in the background once
+     * the queue is open, and until it has, nothing in the spool is deleted.
      */
-    private static void recover(MapDbQueue q, boolean rebuilding, boolean crossCheck) throws IOException {
+    private static void recover(MapDbQueue q, Path dir, boolean rebuilding, boolean crossCheck) throws IOException {
         IndexStore index = q.view.index;
         Spool spool = q.spool;
         long started = System.nanoTime();
-        boolean walk = rebuilding || crossCheck || !index.current() || !spoolWhole(index, spool);
+        boolean walk = rebuilding || !index.current() || !spoolWhole(index, spool);
+        // The cross-check costs time in proportion to the depth: it runs after the open, in the
+        // background (CrossCheck), unless the open walks every entry anyway and can rescue as it goes.
+        boolean background = crossCheck && !walk;
+        List<Long> segmentsAtOpen = spool.segmentNumbers();
         Recovery r = new Recovery(index, q.quarantine, q.watermarks, spool, q.clock().instant());
         // A rebuilt index knew nothing of what the old one referred to: nothing is deleted.
         r.damageSeen = rebuilding;
-        r.run(walk, crossCheck);
+        r.run(walk, crossCheck && walk);
         q.quarantinedAtOpen.addAll(r.quarantined);
         index.markCurrent();
         q.db.commit();
@@ -172,7 +178,8 @@ final class StoreOpener {
         // The segments' references are the index's persisted counts, replay included: a clean
         // open reads no entry to know which segments are still needed.
         index.segmentRefs.forEach(spool::reference);
-        spool.removeOrphans(r.ownFiles, r.damageSeen);
+        // Until the cross-check has run, an entry the index lost may still refer to any of them.
+        spool.removeOrphans(r.ownFiles, r.damageSeen, background);
         // A segment's number comes back when an open finds no segment file at all (numbering
         // starts at 0 again) or the highest one was deleted: the old watermark of that number
         // would make the next recovery skip the new segment's first records, acknowledged mail.
@@ -186,10 +193,16 @@ final class StoreOpener {
         spool.sync();
         Map<EntryState, Long> counts = index.counts();
         q.opened(counts);
+        if (background) {
+            CrossCheck check = new CrossCheck(q, q.workers.committer, segmentsAtOpen, dir);
+            check.damageSeen = r.damageSeen;
+            q.workers.crossCheck = check;
+        }
         LOG.info("queue opened: {} entries, {} quarantined at open{}{} in {} ms",
                 counts.values().stream().mapToLong(x -> x).sum(), q.quarantinedAtOpen.size(),
                 walk ? " (index rebuilt by a walk over every entry)" : "",
-                crossCheck ? " (not stopped cleanly: spool cross-checked against the index)" : "",
+                !crossCheck ? "" : background ? " (not stopped cleanly: the spool is cross-checked against the index"
+                        + " in the background)" : " (not stopped cleanly: spool cross-checked against the index)",
                 (System.nanoTime() - started) / 1_000_000);
     }
 

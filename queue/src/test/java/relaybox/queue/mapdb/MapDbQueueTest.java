@@ -174,24 +174,24 @@ class MapDbQueueTest implements QueueContract {
             Queue.Incoming discarded = q.receive();
             Queue.Incoming open = q.receive();
             Queue.Incoming neverStarted = q.receive();
-            assertEquals(0, q.receivingForTest(), "no body byte yet");
+            assertEquals(0, q.hooks.receiving(), "no body byte yet");
             for (Queue.Incoming in : List.of(accepted, discarded, open)) {
                 in.body().write('x');
                 in.body().write("yz".getBytes(StandardCharsets.UTF_8));
             }
-            assertEquals(3, q.receivingForTest());
+            assertEquals(3, q.hooks.receiving());
             neverStarted.discard();
-            assertEquals(3, q.receivingForTest(), "a message discarded before its body never counted");
+            assertEquals(3, q.hooks.receiving(), "a message discarded before its body never counted");
             q.accept(accepted, Envelope.of("app@example.org", List.of("a@x.example")), "");
             accepted.discard();
             discarded.discard();
             discarded.discard();
-            assertEquals(1, q.receivingForTest());
+            assertEquals(1, q.hooks.receiving());
             assertThrows(IllegalStateException.class,
                     () -> q.accept(discarded, Envelope.of("app@example.org", List.of("a@x.example")), ""));
-            assertEquals(1, q.receivingForTest());
+            assertEquals(1, q.hooks.receiving());
             open.discard();
-            assertEquals(0, q.receivingForTest());
+            assertEquals(0, q.hooks.receiving());
         }
     }
 
@@ -302,7 +302,7 @@ class MapDbQueueTest implements QueueContract {
             assertTrue(q.list().isEmpty(), "drained; this open removes the unused segment and appends nothing");
         }
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
         QueueEntry acked = put(q, "acknowledged, not indexed", "a@x.example");
         q.crashForTest();
         try (MapDbQueue back = open(dir, clock)) {
@@ -317,7 +317,7 @@ class MapDbQueueTest implements QueueContract {
         List<QueueEntry> acked = new ArrayList<>();
         MapDbQueue q = open(dir, clock);
         acked.add(put(q, "indexed", "a@x.example"));
-        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
         acked.add(put(q, "small, not indexed", "a@x.example"));
         acked.add(put(q, "L".repeat(Spool.SMALL + 5), "b@x.example"));
         acked.add(put(q, "small again", "a@x.example", "c@x.example"));
@@ -348,7 +348,7 @@ class MapDbQueueTest implements QueueContract {
         List<String> bodies = List.of("a".repeat(100 << 10), "b".repeat(Spool.SMALL - 64), "small after large",
                 "c".repeat(70 << 10));
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
         for (String body : bodies) {
             acked.add(put(q, body, "a@x.example"));
         }
@@ -368,7 +368,7 @@ class MapDbQueueTest implements QueueContract {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("torn");
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new java.util.concurrent.CountDownLatch(1);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
         QueueEntry first = put(q, "first", "a@x.example");
         put(q, "second, torn by the crash", "a@x.example");
         q.crashForTest();

@@ -55,7 +55,7 @@ class OutcomeJournalTest {
         q = open(dir, clock);
         q.leaseDue(clock.instant(), 100);
         // From here on the committer writes nothing, as if the kill came before the next commit.
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         for (int i = 0; i < 5; i++) {
             deliver(q, acked.get(i), clock);
         }
@@ -91,7 +91,7 @@ class OutcomeJournalTest {
         q.close();
         q = open(dir, clock);
         q.leaseDue(clock.instant(), 100);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         for (int i = 0; i < 3; i++) {
             deliver(q, acked.get(i), clock);
         }
@@ -191,7 +191,7 @@ class OutcomeJournalTest {
         // still holds the old segment 0's watermark.
         open(dir, clock).close();
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         QueueEntry kept = put(q, "acknowledged, not indexed", "a@x.example");
         q.crashForTest();
         try (MapDbQueue back = open(dir, clock)) {

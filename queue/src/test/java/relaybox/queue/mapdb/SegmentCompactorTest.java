@@ -116,9 +116,9 @@ class SegmentCompactorTest {
         List<long[]> out = new ArrayList<>();
         for (int r = 0; r < rounds; r++) {
             oneSegmentOfTraffic(q, clock, t);
-            reclaimed[0] += q.compactForTest().segments();
+            reclaimed[0] += q.hooks.compactNow().segments();
             flush(q);
-            out.add(q.spoolBytesForTest());
+            out.add(q.hooks.spoolBytes());
         }
         return out;
     }
@@ -189,9 +189,9 @@ class SegmentCompactorTest {
         for (int i = 0; i < SEGMENT / BODY + 5; i++) {
             all.add(put(q, body(i), RCPT));
         }
-        long first = q.locationForTest(all.get(0).id()).segment();
+        long first = q.hooks.location(all.get(0).id()).segment();
         for (QueueEntry e : q.leaseDue(clock.instant(), all.size())) {
-            boolean inFirst = q.locationForTest(e.id()).segment() == first;
+            boolean inFirst = q.hooks.location(e.id()).segment() == first;
             if (inFirst && kept.size() < keep) {
                 kept.add(q.recordOutcome(e.id(), Map.of(RCPT, new DeliveryOutcome.Deferred("451 later")),
                         clock.instant()).orElseThrow());
@@ -214,18 +214,18 @@ class SegmentCompactorTest {
         Path dir = root.resolve("read");
         try (MapDbQueue q = open(dir, clock, 25)) {
             QueueEntry kept = mostlyDeadSegment(q, clock, 1).get(0);
-            long seg = q.locationForTest(kept.id()).segment();
+            long seg = q.hooks.location(kept.id()).segment();
             String want = read(q, kept.id());
             byte[] got;
             try (InputStream in = q.openMessage(kept.id())) {
                 byte[] head = in.readNBytes(100);
-                SegmentCompactor.Pass p = q.compactForTest();
+                SegmentCompactor.Pass p = q.hooks.compactNow();
                 assertEquals(1, p.copied(), "copied");
                 assertFalse(Files.exists(segmentFile(dir, seg)), "the old segment is deleted");
                 got = concat(head, in.readAllBytes());
             }
             assertEquals(want, new String(got, StandardCharsets.UTF_8), "read across the compaction");
-            assertNotEquals(seg, q.locationForTest(kept.id()).segment());
+            assertNotEquals(seg, q.hooks.location(kept.id()).segment());
             assertEquals(want, read(q, kept.id()), "read from the copy");
         }
         try (MapDbQueue q = open(dir, clock, 25)) {
@@ -318,11 +318,11 @@ class SegmentCompactorTest {
         Path dir = root.resolve("sending");
         try (MapDbQueue q = open(dir, clock, 25)) {
             QueueEntry kept = mostlyDeadSegment(q, clock, 1).get(0);
-            long seg = q.locationForTest(kept.id()).segment();
+            long seg = q.hooks.location(kept.id()).segment();
             clock.advance(Duration.ofDays(1));
             assertEquals(List.of(kept.id()), q.leaseDue(clock.instant(), 10).stream().map(QueueEntry::id).toList());
-            assertEquals(1, q.compactForTest().copied());
-            assertNotEquals(seg, q.locationForTest(kept.id()).segment());
+            assertEquals(1, q.hooks.compactNow().copied());
+            assertNotEquals(seg, q.hooks.location(kept.id()).segment());
             q.recordOutcome(kept.id(), Map.of(RCPT, new DeliveryOutcome.Failed("550 no")), clock.instant());
             flush(q);
             assertFalse(Files.exists(segmentFile(dir, seg)));
@@ -342,13 +342,13 @@ class SegmentCompactorTest {
         Path dir = root.resolve("reserve");
         try (MapDbQueue q = open(dir, clock, 25)) {
             QueueEntry kept = mostlyDeadSegment(q, clock, 3).get(0);
-            long seg = q.locationForTest(kept.id()).segment();
+            long seg = q.hooks.location(kept.id()).segment();
             // Room for less than the three live messages: nothing is copied, nothing deleted.
-            q.compactionRoomForTest = 2L * BODY;
-            assertEquals(0, q.compactForTest().segments());
+            q.hooks.compactionRoom = 2L * BODY;
+            assertEquals(0, q.hooks.compactNow().segments());
             assertTrue(Files.exists(segmentFile(dir, seg)));
-            q.compactionRoomForTest = 100L * BODY;
-            assertEquals(3, q.compactForTest().copied());
+            q.hooks.compactionRoom = 100L * BODY;
+            assertEquals(3, q.hooks.compactNow().copied());
             assertFalse(Files.exists(segmentFile(dir, seg)));
         }
     }
@@ -391,17 +391,17 @@ class SegmentCompactorTest {
         sceneDir = dir;
         Scene scene = scene(q, clock, new java.util.Random(seed));
         int[] seen = {0};
-        q.compactionHook = p -> {
+        q.hooks.compaction = p -> {
             if (point.equals("relocating") && p.equals("synced")) {
                 // The committer stops before the switch: the kill comes between it being queued and committed.
-                q.indexGateForTest = new CountDownLatch(1);
+                q.hooks.indexGate = new CountDownLatch(1);
             }
             if (p.equals(point) && ++seen[0] == nth) {
                 throw new Killed(p);
             }
         };
         try {
-            q.compactForTest();
+            q.hooks.compactNow();
         } catch (Killed | java.io.IOException expected) {
             // The kill, seen by the compactor itself or through the commit it waited for.
         }
@@ -411,15 +411,17 @@ class SegmentCompactorTest {
         copyTree(dir, rebuilt);
         deleteIndex(rebuilt);
         try (MapDbQueue back = open(dir, clock, 25)) {
+            // No segment is compacted before the cross-check after the kill has run.
+            CrossChecks.await(back);
             scene.check(back, "open after the kill");
             Map<QueueId, Integer> live = liveAcceptRecords(dir);
             for (QueueId id : scene.kept.keySet()) {
                 assertEquals(1, live.getOrDefault(id, 0), "live ACCEPT records of " + id + " after the open");
             }
-            back.compactForTest();
+            back.hooks.compactNow();
             flush(back);
             for (QueueId id : scene.kept.keySet()) {
-                assertNotEquals(scene.segment, back.locationForTest(id).keeps(), id + " moved by the second pass");
+                assertNotEquals(scene.segment, back.hooks.location(id).keeps(), id + " moved by the second pass");
             }
             scene.check(back, "after a second pass");
         }
@@ -475,11 +477,11 @@ class SegmentCompactorTest {
             all.add(e);
             bodies.put(e.id(), b);
         }
-        s.segment = q.locationForTest(all.get(0).id()).segment();
+        s.segment = q.hooks.location(all.get(0).id()).segment();
         Set<QueueId> keep = new HashSet<>(Set.of(large.id()));
         while (keep.size() < 5) {
             QueueEntry e = all.get(random.nextInt(all.size()));
-            if (q.locationForTest(e.id()).segment() == s.segment) {
+            if (q.hooks.location(e.id()).segment() == s.segment) {
                 keep.add(e.id());
             }
         }
@@ -504,7 +506,7 @@ class SegmentCompactorTest {
         QueueEntry tail = put(q, "Subject: tail\r\n\r\nqueued behind the others\r\n", RCPT);
         s.kept.put(tail.id(), "Received: test\r\nSubject: tail\r\n\r\nqueued behind the others\r\n");
         s.states.put(tail.id(), EntryState.QUEUED);
-        SpoolLocation at = q.locationForTest(s.pinned);
+        SpoolLocation at = q.hooks.location(s.pinned);
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
                 segmentFile(dir(q), at.segment()), java.nio.file.StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x7f}), at.offset() + 10);
@@ -545,7 +547,7 @@ class SegmentCompactorTest {
                 assertTrue(System.nanoTime() < deadline, "segment " + seg + " not reclaimed in 30 s");
                 Thread.sleep(10); // Waiting for another thread's timer; bounded by the deadline.
             }
-            assertNotEquals(seg, q.locationForTest(kept.id()).segment());
+            assertNotEquals(seg, q.hooks.location(kept.id()).segment());
             assertEquals(want, read(q, kept.id()));
         }
     }

@@ -56,7 +56,7 @@ class SpoolDamageTest {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("resync");
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         List<QueueEntry> acked = new ArrayList<>();
         for (int i = 0; i < 103; i++) {
             acked.add(put(q, (i % 25 == 3 ? "L".repeat(Spool.SMALL + 1) : "message ") + i, "a@x.example"));
@@ -137,7 +137,7 @@ class SpoolDamageTest {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("torn");
         MapDbQueue q = open(dir, clock);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         QueueEntry first = put(q, "first", "a@x.example");
         put(q, "x".repeat(20_000), "a@x.example");
         q.crashForTest();
@@ -170,7 +170,7 @@ class SpoolDamageTest {
             MutableClock clock = new MutableClock();
             Path dir = root.resolve(cut ? "cut" : "zeroed");
             MapDbQueue q = open(dir, clock);
-            q.indexGateForTest = new CountDownLatch(1);
+            q.hooks.indexGate = new CountDownLatch(1);
             QueueEntry first = put(q, "first", "a@x.example");
             QueueEntry second = put(q, "x".repeat(20_000), "a@x.example");
             q.crashForTest();

@@ -170,7 +170,7 @@ public class StoreDamageCampaignTest {
         q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock);
         batch(q, all, 12, random);
         outcomes(q, all, clock, 4, 2);
-        q.indexGateForTest = new CountDownLatch(1);
+        q.hooks.indexGate = new CountDownLatch(1);
         batch(q, all, 6, random);
         outcomes(q, all, clock, 3, 1);
         q.crashForTest();
@@ -365,6 +365,8 @@ public class StoreDamageCampaignTest {
         Set<String> quarantined = new HashSet<>();
         List<String> ranges = new ArrayList<>();
         try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            // Every trial opens after a kill: what the cross-check mends, it mends in the background.
+            CrossChecks.await(q);
             q.quarantinedAtOpen().forEach(x -> (x.id().startsWith("seg-") ? ranges : quarantined).add(x.id()));
             assertTrue(segments(dir).containsAll(segmentsBefore), "a segment was deleted");
             for (Message m : messages.values()) {
@@ -382,12 +384,14 @@ public class StoreDamageCampaignTest {
             assertTrue(IndexDamage.marked(dir), "no rebuild marker after " + d);
             count("index damaged, found while running, rebuilt at the next open");
             try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+                CrossChecks.await(q);
                 q.quarantinedAtOpen().forEach(x -> (x.id().startsWith("seg-") ? ranges : quarantined).add(x.id()));
                 drain(q, clock, sent, quarantined);
             }
         }
         assertTrue(!IndexDamage.marked(dir) || indexHit, "rebuild marker left without index damage");
         try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            CrossChecks.await(q);
             Map<String, Integer> again = new HashMap<>();
             drain(q, clock, again, quarantined);
             assertEquals(Map.of(), again, "queued again after a clean reopen");
