@@ -16,9 +16,14 @@
 #
 # Needs root (Postfix), Debian's postfix package, python3 and a built tree:
 #   mvn -q -B -DskipTests package && sudo bench/sendmail.sh
-# Environment: CALLS (50), BENCH_DIR (scratch directory), BASELINE_JAR (a relaybox.jar of an
-# earlier build: adds its rows, daemon up and down, with the wrapper options it shipped with,
+# Environment: CALLS (50), BENCH_DIR (scratch directory), BASELINE_TREE (an earlier build as
+# packaged: a directory holding its relaybox.jar, lib/ and packaging/src/bin/; adds its rows,
+# daemon up and down, through its own wrapper, options and class-data archive, and the empty
+# JVM with its CLI options), BASELINE_JAR (a relaybox.jar of an earlier build, run bare with
 # BASELINE_OPTS, default "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss512k -Xshare:auto").
+# PRIORITY=1 runs every call (and relaybox's daemon) under chrt -f 10: on a host shared with
+# other work, wall time then is the call's own, not its wait for a core; without it, compare
+# the CPU column.
 # Postfix is started as a null client on PF_PORT (2691; its sendmail needs no port) and
 # stopped at the end, its queue emptied; relaybox's daemon listens on RB_PORT (2692).
 set -euo pipefail
@@ -39,19 +44,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# relaybox as the package installs it, under $W/inst.
-if [ -z "${RELAYBOX:-}" ]; then
-  inst=$W/inst
+# relaybox as the package installs it, under $1: the jars of $2 (relaybox.jar, lib/), the
+# wrappers of $3, and the class-data archive its make-cli-archive writes.
+install_as_packaged() {
+  local inst=$1 jars=$2 bin=$3
   rm -rf "$inst"; mkdir -p "$inst/share" "$inst/cache"
-  cp -r admin-cli/target/relaybox.jar admin-cli/target/lib "$inst/share/"
+  cp -r "$jars/relaybox.jar" "$jars/lib" "$inst/share/"
   for f in relaybox make-cli-archive; do
     sed -e "s|/usr/share/relaybox|$inst/share|g; s|/var/cache/relaybox|$inst/cache|g" \
         -e "s|/usr/bin/relaybox|$inst/relaybox|g; s|/etc/default/relaybox /etc/sysconfig/relaybox|$inst/default|" \
-        "packaging/src/bin/$f" > "$inst/$f"
+        "$bin/$f" > "$inst/$f"
     chmod 755 "$inst/$f"
   done
   "$inst/make-cli-archive"
-  RELAYBOX=$inst/relaybox
+}
+if [ -z "${RELAYBOX:-}" ]; then
+  install_as_packaged "$W/inst" admin-cli/target packaging/src/bin
+  RELAYBOX=$W/inst/relaybox
+fi
+if [ -n "${BASELINE_TREE:-}" ]; then
+  install_as_packaged "$W/base" "$BASELINE_TREE" "$BASELINE_TREE/packaging/src/bin"
 fi
 
 # The daemon, from the build, with its own queue; its upstream is a closed port, so what it
@@ -70,7 +82,9 @@ host = "127.0.0.1"
 port = $DEAD_PORT
 tls = "none"
 CONF
-java -Xmx256m -jar admin-cli/target/relaybox.jar run --config "$W/relaybox.conf" > "$W/relaybox.log" 2>&1 &
+prio=
+[ "${PRIORITY:-0}" = 1 ] && prio="chrt -f 10"
+$prio java -Xmx256m -jar admin-cli/target/relaybox.jar run --config "$W/relaybox.conf" > "$W/relaybox.log" 2>&1 &
 rb_pid=$!
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && break; sleep 0.1; done
 (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null || { echo "relaybox did not start:" >&2; tail "$W/relaybox.log" >&2; exit 1; }
@@ -91,6 +105,14 @@ variants=(
   "empty JVM|java -cp $W/empty E"
   "empty JVM, CLI options|java $cli_opts -cp $W/empty E"
 )
+if [ -n "${BASELINE_TREE:-}" ]; then
+  base_opts=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' "$BASELINE_TREE/packaging/src/bin/relaybox")
+  variants+=(
+    "before, daemon up|$W/base/relaybox sendmail -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
+    "before, daemon down|$W/base/relaybox sendmail -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
+    "empty JVM, before's CLI options|java $base_opts -cp $W/empty E"
+  )
+fi
 if [ -n "${BASELINE_JAR:-}" ]; then
   variants+=(
     "baseline jar, daemon up|java $BASELINE_OPTS -jar $BASELINE_JAR sendmail -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
@@ -98,7 +120,10 @@ if [ -n "${BASELINE_JAR:-}" ]; then
   )
 fi
 
-echo "== sendmail: $CALLS calls each, round-robin; $(java -version 2>&1 | head -1); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$prio" ]; then
+  for i in "${!variants[@]}"; do variants[$i]="${variants[$i]%%|*}|$prio ${variants[$i]#*|}"; done
+fi
+echo "== sendmail: $CALLS calls each, round-robin${prio:+, under $prio}; $(java -version 2>&1 | head -1); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 cat > "$W/timing.py" <<'PY'
 import resource, statistics, subprocess, sys, time
 calls = int(sys.argv[1])

@@ -17,11 +17,12 @@ import java.util.Map;
 
 /**
  * The trial run the class-data archive of the short-lived commands is made from (packaging's
- * make-cli-archive, run at package install under {@code -XX:ArchiveClassesAtExit}): submits one
- * message the way PHP and cron do, once to a stand-in intake on loopback (the daemon up) and once
- * to a closed port (the daemon down, into a temporary drop directory), so that the archive holds
- * every class of both sendmail paths. Touches nothing of the installed system; prints nothing
- * but a failure.
+ * make-cli-archive, run at package install under {@code -XX:DumpLoadedClassList}): submits one
+ * message the way PHP and cron do ({@code -t -i}) and one the way Symfony Mailer and other
+ * libraries do ({@code -bs}, SMTP on stdin), each once to a stand-in intake on loopback (the
+ * daemon up) and once to a closed port (the daemon down, into a temporary drop directory), so
+ * that the archive holds every class of those sendmail paths. Touches nothing of the installed
+ * system; prints nothing but a failure.
  */
 public final class CliArchiveTraining {
 
@@ -34,16 +35,18 @@ public final class CliArchiveTraining {
         Path drop = Files.createTempDirectory("relaybox-cds");
         int failures = 0;
         try (ServerSocket intake = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            Thread server = new FakeIntake(intake);
+            Thread server = new FakeIntake(intake, 2);
             server.setDaemon(true);
             server.start();
-            failures += sendmail(intake.getLocalPort(), drop, env);
+            failures += sendmail(intake.getLocalPort(), drop, env, false);
+            failures += sendmail(intake.getLocalPort(), drop, env, true);
             server.join(10_000);
             int closed;
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                 closed = s.getLocalPort();
             }
-            failures += sendmail(closed, drop, env);
+            failures += sendmail(closed, drop, env, false);
+            failures += sendmail(closed, drop, env, true);
         } finally {
             try (var files = Files.newDirectoryStream(drop)) {
                 for (Path f : files) {
@@ -55,13 +58,16 @@ public final class CliArchiveTraining {
         System.exit(failures == 0 ? 0 : 1);
     }
 
-    private static int sendmail(int port, Path drop, Map<String, String> env) {
+    private static int sendmail(int port, Path drop, Map<String, String> env, boolean smtpOnStdin) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PrintStream err = new PrintStream(out, true, StandardCharsets.UTF_8);
-        byte[] message = "To: root@localhost\nSubject: class-data archive\n\ntraining run\n"
-                .getBytes(StandardCharsets.US_ASCII);
-        int code = Sendmail.run(new String[] {"-t", "-i", "--smtp", "127.0.0.1:" + port, "--drop-dir", drop.toString()},
-                new ByteArrayInputStream(message), err, err, env, Cli.DEFAULT_CONFIG);
+        String mode = smtpOnStdin ? "-bs" : "-t";
+        String input = smtpOnStdin
+                ? "EHLO training\r\nMAIL FROM:<root@localhost>\r\nRCPT TO:<root@localhost>\r\nDATA\r\n"
+                        + "Subject: class-data archive\r\n\r\ntraining run\r\n.\r\nQUIT\r\n"
+                : "To: root@localhost\nSubject: class-data archive\n\ntraining run\n";
+        int code = Sendmail.run(new String[] {mode, "-i", "--smtp", "127.0.0.1:" + port, "--drop-dir", drop.toString()},
+                new ByteArrayInputStream(input.getBytes(StandardCharsets.US_ASCII)), err, err, env, Cli.DEFAULT_CONFIG);
         if (code != Sendmail.EX_OK) {
             System.err.println("relaybox: the class-data archive's trial run failed (" + code + "): " + out);
             return 1;
@@ -69,17 +75,25 @@ public final class CliArchiveTraining {
         return 0;
     }
 
-    /** Just enough of an SMTP intake for one message. */
+    /** Just enough of an SMTP intake for a few sessions of one message each. */
     private static final class FakeIntake extends Thread {
         private final ServerSocket listener;
+        private final int sessions;
 
-        FakeIntake(ServerSocket listener) {
+        FakeIntake(ServerSocket listener, int sessions) {
             super("cds-intake");
             this.listener = listener;
+            this.sessions = sessions;
         }
 
         @Override
         public void run() {
+            for (int i = 0; i < sessions; i++) {
+                session();
+            }
+        }
+
+        private void session() {
             try (Socket s = listener.accept();
                  BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(),
                          StandardCharsets.ISO_8859_1))) {

@@ -52,7 +52,14 @@ final class SmtpOnStdio {
                 return SmtpOffline.run(dropDir, new BufferedInputStream(stdin, 65536), stdout);
             }
             SmtpOnStdio relay = new SmtpOnStdio(s, stdout);
-            Thread replies = new Thread(relay::readReplies, "sendmail-bs");
+            // A Runnable class, not relay::readReplies: linking a method reference spins a class
+            // at every start unless the class-data archive happens to hold it.
+            Thread replies = new Thread(new Runnable() {
+                @Override
+                public void run() {
+                    relay.readReplies();
+                }
+            }, "sendmail-bs");
             replies.setDaemon(true);
             replies.start();
             relay.relayCommands(new BufferedInputStream(stdin, 65536));

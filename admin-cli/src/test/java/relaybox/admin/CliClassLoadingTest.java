@@ -50,6 +50,10 @@ class CliClassLoadingTest {
      */
     private static final List<String> SENDMAIL_COSTLY = List.of("java.util.regex.", "java.lang.ProcessHandleImpl");
 
+    /** An SMTP session on stdin, as Symfony Mailer's default {@code sendmail -bs} speaks it. */
+    private static final String SMTP_ON_STDIN = "EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n"
+            + "RCPT TO:<b@example.org>\r\nDATA\r\nSubject: t\r\n\r\nhello\r\n.\r\nQUIT\r\n";
+
     @TempDir
     Path tmp;
     InMemoryQueue queue;
@@ -118,6 +122,28 @@ class CliClassLoadingTest {
             assertEquals(1, intake.received.size(), up.out);
             up.assertOnly(SENDMAIL);
             up.assertNone(SENDMAIL_COSTLY);
+            up.assertNoLambdaOfOurs();
+        }
+        down.assertNoLambdaOfOurs();
+    }
+
+    @Test
+    void sendmailBsLoadsNothingButItsOwnClassesAndLinksNoLambdaOfItsOwn() throws Exception {
+        Run down = run(SMTP_ON_STDIN, "sendmail", "-bs", "--config", config.toString());
+        assertEquals(0, down.code, down.out);
+        assertTrue(down.out.contains("250 2.0.0 Ok: kept as m."), down.out);
+        down.assertOnly(SENDMAIL);
+        down.assertNone(SENDMAIL_COSTLY);
+        down.assertNoLambdaOfOurs();
+        try (FakeEsp intake = new FakeEsp().start()) {
+            Run up = run(SMTP_ON_STDIN, "sendmail", "-bs", "--smtp", intake.address());
+            assertEquals(0, up.code, up.out);
+            assertEquals(1, intake.received.size(), up.out);
+            up.assertOnly(SENDMAIL);
+            up.assertNone(SENDMAIL_COSTLY);
+            // Linking a lambda or method reference spins a class at every start (the JDK's own
+            // sockets already pay for the machinery): the reply reader is a plain Runnable.
+            up.assertNoLambdaOfOurs();
         }
     }
 
@@ -156,6 +182,12 @@ class CliClassLoadingTest {
                     .filter(c -> allowed.stream().noneMatch(c::startsWith))
                     .toList();
             assertEquals(List.of(), foreign, what + " loaded classes outside " + allowed);
+        }
+
+        /** No lambda or method reference of relaybox's was linked. */
+        void assertNoLambdaOfOurs() {
+            List<String> found = loaded.stream().filter(c -> c.startsWith("relaybox.") && c.contains("$$Lambda")).toList();
+            assertEquals(List.of(), found, what + " linked lambdas of its own");
         }
 
         /** No class loaded is from one of {@code costly}. */
