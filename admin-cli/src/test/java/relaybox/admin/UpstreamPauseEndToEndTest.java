@@ -179,9 +179,10 @@ class UpstreamPauseEndToEndTest {
         return AdminHarness.client(tmp.resolve("control.sock"), "", args);
     }
 
+    /** The daemon's log across its restarts. */
     private String log() {
         try {
-            return Files.readString(tmp.resolve("daemon.log"));
+            return daemon == null ? "" : daemon.wholeLog();
         } catch (java.io.IOException e) {
             return e.toString();
         }
