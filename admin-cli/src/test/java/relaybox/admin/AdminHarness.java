@@ -1,5 +1,6 @@
 package relaybox.admin;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import relaybox.queue.Envelope;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
@@ -7,10 +8,12 @@ import relaybox.queue.QueueException;
 import relaybox.queue.RetrySchedule;
 import relaybox.queue.mapdb.MapDbQueue;
 import relaybox.relay.config.ControlConfig;
+import relaybox.relay.control.ControlJson;
 import relaybox.relay.control.ControlServer;
 import relaybox.relay.control.ControlService;
 import relaybox.relay.control.StatusSource;
 import relaybox.relay.forward.UpstreamTester;
+import relaybox.relay.intake.TestRig;
 import relaybox.relay.log.MailLog;
 
 import java.io.ByteArrayInputStream;
@@ -24,21 +27,20 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A real control server over a real MapDB queue in a temp directory, and a way to run the
  * {@code relaybox} command line against it in process. The status source and upstream tester are
- * fakes the test steers (what the daemon will provide once the lead wires it).
+ * fakes the test steers (what the daemon will provide once the lead wires it). The mail log's
+ * lines and the closing come from {@link TestRig}.
  */
-final class AdminHarness implements AutoCloseable {
+final class AdminHarness extends TestRig {
 
     final Path dir;
     final Path socket;
     final MapDbQueue queue;
     final ControlService service;
     final ControlServer server;
-    final List<String> mailLog = new CopyOnWriteArrayList<>();
     volatile List<StatusSource.Link> links = List.of(new StatusSource.Link("smtp.esp.example:587", "up", "",
             Instant.parse("2026-11-22T10:00:00Z")));
     volatile StatusSource.Throughput throughput = new StatusSource.Throughput(1, 2, 3, 4);
@@ -78,7 +80,7 @@ final class AdminHarness implements AutoCloseable {
         };
         this.service = new ControlService(queue, status, () -> probes,
                 () -> "queue_dir = \"" + dir + "\"\nforward_password_file = \"(masked)\"\n",
-                new MailLog(mailLog::add), Clock.systemUTC());
+                new MailLog(lines::add), Clock.systemUTC());
         this.server = new ControlServer(new ControlConfig(socket, ""), service);
         server.start();
     }
@@ -112,6 +114,26 @@ final class AdminHarness implements AutoCloseable {
         return exec(dir.resolve("no-such.conf"), Map.of(), stdin, args);
     }
 
+    /**
+     * The command line in process as an operator's shell runs it against a daemon: the control
+     * socket from the environment, no configuration file ({@code none.conf} beside the socket).
+     */
+    static Result client(Path socket, String stdin, String... args) {
+        return exec(socket.resolveSibling("none.conf"), Map.of(ClientOptions.SOCKET_ENV, socket.toString()), stdin,
+                args);
+    }
+
+    /** The address the daemon behind {@code socket} listens on as {@code name} (intake, metrics). */
+    static String listener(Path socket, String name) throws IOException {
+        Result status = client(socket, "", "status", "--json");
+        for (JsonNode l : ControlJson.MAPPER.readTree(status.out()).get("listeners")) {
+            if (l.get("name").asText().equals(name)) {
+                return l.get("address").asText();
+            }
+        }
+        throw new AssertionError("no " + name + " listener: " + status);
+    }
+
     static Result exec(Path defaultConfig, Map<String, String> env, String stdin, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -123,7 +145,7 @@ final class AdminHarness implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    protected void closeParts() {
         server.close();
         service.close();
         queue.close();

@@ -1,7 +1,7 @@
 package relaybox.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -28,16 +28,12 @@ class DaemonCommandsTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
+    @AutoClose
     AdminHarness h;
 
     @BeforeEach
     void start() throws Exception {
         h = new AdminHarness(tmp);
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
     }
 
     @Test

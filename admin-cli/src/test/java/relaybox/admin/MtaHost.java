@@ -5,9 +5,6 @@ import relaybox.relay.reliability.DaemonProcess;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A host with relaybox as its MTA, for tests with real clients: the real daemon in a child JVM
- * ({@code relaybox run --config}), local_domain host.example, root aliased to admin@corp.example,
+ * ({@code relaybox run --config}, run by {@link DaemonProcess}), local_domain host.example, root aliased to admin@corp.example,
  * an outbox upstream (each delivered message one .eml file, to be byte-checked), a drop directory
  * of mode 1733, and a {@code sendmail} program (a shell wrapper, as /usr/sbin/sendmail is) that
  * real clients are pointed at. Everything lives in a world-readable directory, so that a
@@ -38,8 +35,7 @@ final class MtaHost implements AutoCloseable {
     final Path sendmail;
     final Path log;
     final int port;
-    private Process daemon;
-    private long logStart;
+    private final DaemonProcess daemon;
 
     MtaHost(Path dir) throws IOException {
         this.dir = dir;
@@ -54,10 +50,7 @@ final class MtaHost implements AutoCloseable {
         // may add a file, nobody else may list, and the sticky bit stops removal and renaming.
         Files.setPosixFilePermissions(drop, PosixFilePermissions.fromString("rwx-wx-wx"));
         chmodSticky(drop);
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            port = s.getLocalPort();
-        }
+        port = DaemonProcess.freePort();
         Files.writeString(conf, """
                 intake_listen = ["127.0.0.1:%2$d"]
                 intake_hostname = "relay.test"
@@ -100,6 +93,7 @@ final class MtaHost implements AutoCloseable {
         Files.writeString(sendmail, "#!/bin/sh\nexec " + java + " -cp " + cp + " relaybox.admin.Main sendmail"
                 + " --config " + conf + " \"$@\"\n");
         Files.setPosixFilePermissions(sendmail, PosixFilePermissions.fromString("rwxr-xr-x"));
+        this.daemon = new DaemonProcess(DaemonProcess.RELAYBOX_CLI, conf, log, port, List.of("-Xmx256m"));
     }
 
     private static void chmodSticky(Path p) throws IOException {
@@ -123,37 +117,22 @@ final class MtaHost implements AutoCloseable {
 
     /** Starts the daemon and waits until its intake answers. */
     void start() throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        logStart = Files.exists(log) ? Files.size(log) : 0;
-        // The test class path's logback-test.xml says WARN; the daemon logs as shipped (INFO, mail log).
-        Path logback = dir.resolve("daemon-logback.xml");
-        Files.writeString(logback, DaemonProcess.LOGBACK);
-        daemon = new ProcessBuilder(java, "-Xmx256m", "-Dlogback.configurationFile=" + logback, "-cp", cp,
-                "relaybox.admin.Main", "run", "--config", conf.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        await("the daemon to start", Duration.ofSeconds(90), () -> currentLog().contains("relaybox started")
-                || !daemon.isAlive());
-        if (!daemon.isAlive()) {
-            fail("daemon exited: " + currentLog());
-        }
+        daemon.start(Duration.ofSeconds(90));
     }
 
-    /** SIGTERM, and waits for the exit. */
+    /** SIGTERM, and waits for the exit (SIGKILL after a minute). */
     void stop() throws InterruptedException {
-        if (daemon != null && daemon.isAlive()) {
-            daemon.destroy();
-            if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
-                daemon.destroyForcibly().waitFor();
-            }
+        try {
+            daemon.stop(Duration.ofSeconds(60));
+        } catch (IllegalStateException slow) {
+            daemon.kill();
         }
     }
 
+    /** The daemon's log since its last start. */
     String currentLog() {
         try {
-            byte[] all = Files.exists(log) ? Files.readAllBytes(log) : new byte[0];
-            int from = (int) Math.min(logStart, all.length);
-            return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+            return daemon.currentLog();
         } catch (IOException e) {
             return "";
         }

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import relaybox.relay.control.ControlJson;
 import relaybox.relay.forward.FakeEsp;
 import relaybox.relay.intake.Awaits;
+import relaybox.relay.reliability.DaemonProcess;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,12 +16,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -40,26 +38,21 @@ class OperatorDrillEndToEndTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
-    Process daemon;
+    DaemonProcess daemon;
     FakeEsp esp;
 
     @AfterEach
     void stop() throws Exception {
-        if (daemon != null && daemon.isAlive()) {
-            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        if (daemon != null) {
+            daemon.close();
         }
         if (esp != null) {
             esp.close();
         }
     }
 
-    private static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        Awaits.until(what, limit, condition);
-    }
-
     private AdminHarness.Result relaybox(String stdin, String... args) {
-        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(ClientOptions.SOCKET_ENV,
-                tmp.resolve("control.sock").toString()), stdin, args);
+        return AdminHarness.client(tmp.resolve("control.sock"), stdin, args);
     }
 
     private JsonNode stats() throws Exception {
@@ -104,18 +97,11 @@ class OperatorDrillEndToEndTest {
                 port = %2$d
                 tls = "none"
                 """.formatted(tmp, espPort));
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        daemon = new ProcessBuilder(java, "-cp", cp, "relaybox.admin.Main", "run", "--config", conf.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.log").toFile()).start();
-        await("the daemon", Duration.ofSeconds(60), () -> !daemon.isAlive() || relaybox("", "status").code() != 3);
-        assertTrue(daemon.isAlive(), "daemon exited: " + Files.readString(tmp.resolve("daemon.log")));
-        String intake = null;
-        for (JsonNode l : ControlJson.MAPPER.readTree(relaybox("", "status", "--json").out()).get("listeners")) {
-            if (l.get("name").asText().equals("intake")) {
-                intake = l.get("address").asText();
-            }
-        }
+        daemon = new DaemonProcess(DaemonProcess.RELAYBOX_CLI, conf, tmp.resolve("daemon.log"), 0, List.of());
+        daemon.spawn();
+        Awaits.until("the daemon", Duration.ofSeconds(60), () -> !daemon.alive() || relaybox("", "status").code() != 3);
+        assertTrue(daemon.alive(), "daemon exited: " + daemon.currentLog());
+        String intake = AdminHarness.listener(tmp.resolve("control.sock"), "intake");
 
         // 1,000 messages arrive through sendmail while the upstream is down.
         ExecutorService pool = Executors.newFixedThreadPool(8);
@@ -180,7 +166,7 @@ class OperatorDrillEndToEndTest {
         r = relaybox("", "queue", "retry", "--all");
         // 1 is possible too: the forwarder may have taken everything before the operator typed.
         assertTrue(r.code() == 0 || r.code() == 1, r.toString());
-        await("the drain", Duration.ofSeconds(180), () -> statsValue("depth") == 0);
+        Awaits.until("the drain", Duration.ofSeconds(180), () -> statsValue("depth") == 0);
         AdminHarness.Result frames = watching.get();
         watcher.shutdown();
         List<Long> left = new ArrayList<>();
@@ -204,11 +190,10 @@ class OperatorDrillEndToEndTest {
         assertEquals(HELD, r.out().lines().count(), r.toString());
         r = relaybox("", "queue", "release", "--all");
         assertEquals(0, r.code(), r.toString());
-        await("the held ones", Duration.ofSeconds(60), () -> esp.received.size() == MESSAGES - 1);
-        await("an empty queue", Duration.ofSeconds(30), () -> statsValue("total") == 0);
+        Awaits.until("the held ones", Duration.ofSeconds(60), () -> esp.received.size() == MESSAGES - 1);
+        Awaits.until("an empty queue", Duration.ofSeconds(30), () -> statsValue("total") == 0);
         assertEquals(0, relaybox("", "status").code(), "healthy again");
 
-        daemon.destroy();
-        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS));
+        daemon.stop(Duration.ofSeconds(60)); // SIGTERM; throws when the daemon does not stop
     }
 }

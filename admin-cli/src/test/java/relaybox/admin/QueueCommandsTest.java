@@ -1,7 +1,7 @@
 package relaybox.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -26,16 +26,12 @@ class QueueCommandsTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
+    @AutoClose
     AdminHarness h;
 
     @BeforeEach
     void start() throws Exception {
         h = new AdminHarness(tmp);
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
     }
 
     private static List<JsonNode> jsonLines(String out) throws Exception {
@@ -135,7 +131,7 @@ class QueueCommandsTest {
         assertEquals(1, r.code(), "one id unknown: " + r);
         assertTrue(r.out().contains(a.id() + " held") && r.out().contains("0000000000ZZ not found"), r.toString());
         assertEquals(EntryState.HELD, h.queue.get(a.id()).orElseThrow().state());
-        assertTrue(h.mailLog.contains(a.id() + " queue held"), h.mailLog.toString());
+        assertTrue(h.lines.contains(a.id() + " queue held"), h.lines.toString());
         // Repeated actions are idempotent: exit 0 and a clear word, not an error.
         r = h.run("queue", "hold", a.id().value());
         assertEquals(0, r.code(), r.toString());
@@ -167,7 +163,7 @@ class QueueCommandsTest {
         r = h.run("queue", "delete", b.id().value());
         assertEquals(0, r.code(), r.toString());
         assertTrue(h.queue.get(b.id()).isEmpty());
-        assertTrue(h.mailLog.contains(b.id() + " queue deleted"), h.mailLog.toString());
+        assertTrue(h.lines.contains(b.id() + " queue deleted"), h.lines.toString());
         r = h.run("queue", "delete", "--all");
         assertEquals(0, r.code(), r.toString());
         assertTrue(h.queue.list().isEmpty());
@@ -224,7 +220,7 @@ class QueueCommandsTest {
         assertTrue(r.out().contains("purged 1 failed entry"), r.toString());
         assertTrue(h.queue.get(failed.id()).isEmpty());
         assertTrue(h.queue.get(kept.id()).isPresent(), "only failed entries are purged");
-        assertTrue(h.mailLog.stream().anyMatch(l -> l.startsWith(failed.id() + " queue purged reason=")), h.mailLog.toString());
+        assertTrue(h.lines.stream().anyMatch(l -> l.startsWith(failed.id() + " queue purged reason=")), h.lines.toString());
         assertEquals(2, h.run("queue", "purge").code(), "purge needs --failed");
         assertEquals(2, h.run("queue", "purge", "--failed", "--older-than", "soon").code());
     }

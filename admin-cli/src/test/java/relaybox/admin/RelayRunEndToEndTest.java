@@ -1,21 +1,17 @@
 package relaybox.admin;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
-import relaybox.relay.control.ControlJson;
 import relaybox.relay.intake.Awaits;
+import relaybox.relay.reliability.DaemonProcess;
 
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -30,22 +26,17 @@ class RelayRunEndToEndTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
-    Process daemon;
+    DaemonProcess daemon;
 
     @AfterEach
     void stop() throws Exception {
-        if (daemon != null && daemon.isAlive()) {
-            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        if (daemon != null) {
+            daemon.close();
         }
     }
 
-    private static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        Awaits.until(what, limit, condition);
-    }
-
     private AdminHarness.Result relaybox(String stdin, String... args) {
-        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(ClientOptions.SOCKET_ENV,
-                tmp.resolve("control.sock").toString()), stdin, args);
+        return AdminHarness.client(tmp.resolve("control.sock"), stdin, args);
     }
 
     @Test
@@ -66,30 +57,23 @@ class RelayRunEndToEndTest {
         AdminHarness.Result r = relaybox("", "config", "check", conf.toString());
         assertEquals(0, r.code(), r.toString());
 
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        daemon = new ProcessBuilder(java, "-cp", cp, "relaybox.admin.Main", "run", "--config", conf.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.log").toFile()).start();
-        await("the daemon's control socket", Duration.ofSeconds(60),
-                () -> !daemon.isAlive() || relaybox("", "status").code() == 0);
-        assertTrue(daemon.isAlive(), "daemon exited: " + Files.readString(tmp.resolve("daemon.log")));
+        daemon = new DaemonProcess(DaemonProcess.RELAYBOX_CLI, conf, tmp.resolve("daemon.log"), 0, List.of());
+        daemon.spawn();
+        Awaits.until("the daemon's control socket", Duration.ofSeconds(60),
+                () -> !daemon.alive() || relaybox("", "status").code() == 0);
+        assertTrue(daemon.alive(), "daemon exited: " + daemon.currentLog());
 
         r = relaybox("", "status", "--json");
         assertEquals(0, r.code(), r.toString());
-        String intake = null;
-        for (JsonNode l : ControlJson.MAPPER.readTree(r.out()).get("listeners")) {
-            if (l.get("name").asText().equals("intake")) {
-                intake = l.get("address").asText();
-            }
-        }
-        assertTrue(intake != null && !intake.endsWith(":0"), r.toString());
+        String intake = AdminHarness.listener(tmp.resolve("control.sock"), "intake");
+        assertTrue(!intake.endsWith(":0"), r.toString());
 
         // PHP's mail(): sendmail -t -i with LF-only text and a Bcc.
         r = relaybox("To: Alice <alice@x.example>\nBcc: hidden@y.example\nSubject: end to end\n\nhello\n.\nbye\n",
                 "sendmail", "--smtp", intake, "-t", "-i", "-f", "www@corp.example");
         assertEquals(0, r.code(), r.toString());
         Path outbox = tmp.resolve("outbox");
-        await("delivery to the outbox", Duration.ofSeconds(30), () -> count(outbox) >= 1);
+        Awaits.until("delivery to the outbox", Duration.ofSeconds(30), () -> count(outbox) >= 1);
         String delivered = Files.readString(files(outbox).get(0));
         assertTrue(delivered.contains("Subject: end to end") && delivered.contains("\r\nhello\r\n.\r\nbye\r\n"),
                 delivered);
@@ -109,8 +93,7 @@ class RelayRunEndToEndTest {
         assertTrue(r.code() == 0 || r.code() == 1, r.toString());
         assertTrue(r.out().contains("upstream outbox"), "the daemon's probe answered: " + r);
 
-        daemon.destroy(); // SIGTERM
-        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "daemon did not stop on SIGTERM");
+        daemon.stop(Duration.ofSeconds(60)); // SIGTERM; throws when the daemon does not stop
         r = relaybox("", "status");
         assertEquals(3, r.code(), r.toString());
         r = relaybox("Subject: x\n\nbody\n", "sendmail", "--smtp", intake, "a@x.example");

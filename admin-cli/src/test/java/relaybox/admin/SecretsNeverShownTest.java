@@ -29,7 +29,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,13 +55,13 @@ class SecretsNeverShownTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
-    Process daemon;
+    DaemonProcess daemon;
     final List<String> said = new ArrayList<>();
 
     @AfterEach
     void stop() throws Exception {
-        if (daemon != null && daemon.isAlive()) {
-            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        if (daemon != null) {
+            daemon.close();
         }
     }
 
@@ -91,19 +90,8 @@ class SecretsNeverShownTest {
             int intake = DaemonProcess.freePort();
             int metrics = DaemonProcess.freePort();
             Path conf = tmp.resolve("relaybox.conf");
-            Files.writeString(conf, """
-                    intake_listen = ["127.0.0.1:%d"]
-                    queue_dir = "%s"
-                    control_socket = "%s"
-                    control_group = ""
+            Files.writeString(conf, DaemonProcess.baseKeys(tmp, tmp.resolve("queue"), intake) + """
                     metrics_listen = "127.0.0.1:%d"
-                    queue_retry_min = "1s"
-                    queue_retry_max = "2s"
-                    forward_probe_interval = "500ms"
-                    forward_connect_timeout = "5s"
-                    forward_command_timeout = "10s"
-                    forward_data_timeout = "10s"
-                    forward_dsn = false
 
                     [[upstream]]
                     name = "plain"
@@ -133,8 +121,7 @@ class SecretsNeverShownTest {
                     oauth_client_id = "%s"
                     oauth_token_endpoint = "%s"
                     oauth_device_endpoint = "%s"
-                    """.formatted(intake, tmp.resolve("queue"), tmp.resolve("control.sock"), metrics,
-                    plain.port(), plainSecret, login.port(), loginSecret, ms365.port(), msSecret,
+                    """.formatted(metrics, plain.port(), plainSecret, login.port(), loginSecret, ms365.port(), msSecret,
                     FakeTokenEndpoint.CLIENT_ID, idp.url(), idp.deviceUrl()));
             startDaemon(conf, intake);
 
@@ -258,8 +245,7 @@ class SecretsNeverShownTest {
     }
 
     private AdminHarness.Result cli(String... args) {
-        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(ClientOptions.SOCKET_ENV,
-                tmp.resolve("control.sock").toString()), "", args);
+        return AdminHarness.client(tmp.resolve("control.sock"), "", args);
     }
 
     private static String get(int port, String path) throws Exception {
@@ -289,16 +275,14 @@ class SecretsNeverShownTest {
                   <root level="INFO"><appender-ref ref="OUT"/></root>
                 </configuration>
                 """);
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        daemon = new ProcessBuilder(java, "-Dlogback.configurationFile=" + logback, "-cp", cp, "relaybox.admin.Main",
-                "run", "--config", conf.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.log").toFile()).start();
+        daemon = new DaemonProcess(DaemonProcess.RELAYBOX_CLI, conf, tmp.resolve("daemon.log"), intake,
+                List.of("-Dlogback.configurationFile=" + logback));
+        daemon.spawn();
         await("the intake accepts", () -> {
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), intake)) {
                 return true;
             } catch (java.io.IOException e) {
-                assertTrue(daemon.isAlive(), "daemon exited: " + Files.readString(tmp.resolve("daemon.log")));
+                assertTrue(daemon.alive(), "daemon exited: " + Files.readString(tmp.resolve("daemon.log")));
                 return false;
             }
         });

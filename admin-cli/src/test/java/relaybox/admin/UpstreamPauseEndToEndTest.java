@@ -1,12 +1,11 @@
 package relaybox.admin;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
-import relaybox.relay.control.ControlJson;
 import relaybox.relay.forward.FakeEsp;
+import relaybox.relay.reliability.DaemonProcess;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -16,8 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,15 +39,15 @@ class UpstreamPauseEndToEndTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
-    Process daemon;
+    DaemonProcess daemon;
     FakeEsp google;
     FakeEsp backup;
     int sent;
 
     @AfterEach
     void stop() throws Exception {
-        if (daemon != null && daemon.isAlive()) {
-            daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        if (daemon != null) {
+            daemon.close();
         }
         for (FakeEsp e : new FakeEsp[] {google, backup}) {
             if (e != null) {
@@ -120,7 +119,7 @@ class UpstreamPauseEndToEndTest {
                 r.toString());
         send(1);
         await("failover while paused", () -> backup.received.size() == 3);
-        daemon.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        daemon.kill();
         start(conf);
         r = relaybox("status");
         assertTrue(r.out().contains("upstream google: paused") && r.out().contains("operator, until resumed"),
@@ -147,27 +146,18 @@ class UpstreamPauseEndToEndTest {
         assertTrue(r.err().contains("for: expected a duration"), r.toString());
     }
 
+    /** Starts the daemon, or starts it again after a kill; it logs as shipped, since this test reads its mail log. */
     private void start(Path conf) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Path log = tmp.resolve("daemon.log");
-        // The test class path's logback-test.xml keeps the daemon quiet; this test reads its mail log.
-        Path logback = tmp.resolve("logback.xml");
-        Files.writeString(logback, relaybox.relay.reliability.DaemonProcess.LOGBACK);
-        daemon = new ProcessBuilder(java, "-Dlogback.configurationFile=" + logback, "-cp", cp, "relaybox.admin.Main",
-                "run", "--config", conf.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        await("the daemon", () -> !daemon.isAlive() || relaybox("status").code() != 3);
-        assertTrue(daemon.isAlive(), "daemon exited: " + log());
+        if (daemon == null) {
+            daemon = new DaemonProcess(DaemonProcess.RELAYBOX_CLI, conf, tmp.resolve("daemon.log"), 0, List.of());
+        }
+        daemon.spawn();
+        await("the daemon", () -> !daemon.alive() || relaybox("status").code() != 3);
+        assertTrue(daemon.alive(), "daemon exited: " + log());
     }
 
     private String listener(String name) throws Exception {
-        for (JsonNode l : ControlJson.MAPPER.readTree(relaybox("status", "--json").out()).get("listeners")) {
-            if (l.get("name").asText().equals(name)) {
-                return l.get("address").asText();
-            }
-        }
-        throw new AssertionError("no " + name + " listener");
+        return AdminHarness.listener(tmp.resolve("control.sock"), name);
     }
 
     private void send(int n) throws Exception {
@@ -186,13 +176,13 @@ class UpstreamPauseEndToEndTest {
     }
 
     private AdminHarness.Result relaybox(String... args) {
-        return AdminHarness.exec(tmp.resolve("none.conf"), Map.of(ClientOptions.SOCKET_ENV,
-                tmp.resolve("control.sock").toString()), "", args);
+        return AdminHarness.client(tmp.resolve("control.sock"), "", args);
     }
 
+    /** The daemon's log across its restarts. */
     private String log() {
         try {
-            return Files.readString(tmp.resolve("daemon.log"));
+            return daemon == null ? "" : daemon.wholeLog();
         } catch (java.io.IOException e) {
             return e.toString();
         }

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,14 +21,7 @@ class DaemonPresetTest {
         Path f = Files.writeString(dir.resolve("relaybox.conf"), "queue_dir = \"" + dir.resolve("q") + "\"\n"
                 + "[[upstream]]\nname = \"ms\"\npreset = \"office365\"\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream old = System.err;
-        System.setErr(new PrintStream(err, true));
-        int rc;
-        try {
-            rc = RelayDaemon.run(new String[] {"run", "--config", f.toString()});
-        } finally {
-            System.setErr(old);
-        }
+        int rc = DaemonTest.runCapturingStderr(err, "run", "--config", f.toString());
         assertEquals(RelayDaemon.EX_CONFIG, rc, err.toString());
         assertTrue(err.toString().contains("upstream[0].preset: unknown preset; expected one of ses, sendgrid,"
                 + " mailgun, postmark, microsoft365, gmail, google-relay (got \"office365\")"), err.toString());

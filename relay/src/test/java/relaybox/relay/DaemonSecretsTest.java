@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -25,14 +24,7 @@ class DaemonSecretsTest {
         Path f = Files.writeString(dir.resolve("relaybox.conf"), "queue_dir = \"" + dir.resolve("q") + "\"\n"
                 + "[[upstream]]\nname = \"esp\"\nhost = \"smtp.esp.example\"\nauth_file = \"" + auth + "\"\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream old = System.err;
-        System.setErr(new PrintStream(err, true));
-        int rc;
-        try {
-            rc = RelayDaemon.run(new String[] {"run", "--config", f.toString()});
-        } finally {
-            System.setErr(old);
-        }
+        int rc = DaemonTest.runCapturingStderr(err, "run", "--config", f.toString());
         assertEquals(RelayDaemon.EX_CONFIG, rc, err.toString());
         assertTrue(err.toString().contains("upstream[0].auth_file: " + auth + ": other users can access"), err.toString());
         assertTrue(Files.notExists(dir.resolve("q")), "nothing started");
@@ -46,14 +38,7 @@ class DaemonSecretsTest {
                 + "[[upstream]]\nname = \"ms365\"\nhost = \"smtp.office365.com\"\nauth_file = \"" + auth + "\"\n"
                 + "oauth_provider = \"microsoft\"\noauth_client_id = \"abc\"\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream old = System.err;
-        System.setErr(new PrintStream(err, true));
-        int rc;
-        try {
-            rc = RelayDaemon.run(new String[] {"run", "--config", f.toString()});
-        } finally {
-            System.setErr(old);
-        }
+        int rc = DaemonTest.runCapturingStderr(err, "run", "--config", f.toString());
         assertEquals(RelayDaemon.EX_CONFIG, rc, err.toString());
         assertTrue(err.toString().contains("upstream[0].auth_file: cannot be used: expected a refresh_token= line"),
                 err.toString());

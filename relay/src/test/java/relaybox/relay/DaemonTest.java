@@ -17,7 +17,8 @@ class DaemonTest {
     @TempDir
     Path dir;
 
-    private int runCapturingStderr(ByteArrayOutputStream err, String... args) {
+    /** Runs the daemon's command line in this JVM with its stderr caught in {@code err}; its exit code. */
+    static int runCapturingStderr(ByteArrayOutputStream err, String... args) {
         PrintStream old = System.err;
         System.setErr(new PrintStream(err, true));
         try {

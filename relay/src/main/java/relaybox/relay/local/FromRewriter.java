@@ -26,88 +26,66 @@ public final class FromRewriter {
     private final byte[] newFrom;
     private final String identity;
     private final HeaderQualifier.Sink sink;
-    private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+    private final HeaderLines lines;
     /** The From field being held (name, value and continuation lines), or null. */
     private ByteArrayOutputStream from;
     private boolean fromDone;
     /** The original From value (after "From:"), set once the field was rewritten. */
     private byte[] original;
     private boolean replyToSeen;
-    private boolean inBody;
 
     /** @param identity the from_rewrite value: an address, or "Name <address>" */
     public FromRewriter(String identity, HeaderQualifier.Sink sink) {
         this.newFrom = ("From: " + identity + "\r\n").getBytes(StandardCharsets.UTF_8);
         this.identity = address(identity);
         this.sink = sink;
+        this.lines = new HeaderLines(MAX_FIELD, sink, this::line, this::giveUp);
     }
 
     public void write(byte[] b, int off, int len) {
-        int end = off + len;
-        int i = off;
-        while (i < end) {
-            if (inBody) {
-                sink.write(b, i, end - i);
-                return;
-            }
-            int lf = indexOf(b, i, end);
-            int stop = lf < 0 ? end : lf + 1;
-            line.write(b, i, stop - i);
-            i = stop;
-            if (lf >= 0) {
-                line();
-            } else if (line.size() > MAX_FIELD) {
-                giveUp();
-            }
-        }
+        lines.write(b, off, len);
     }
 
     /** The end of the message: passes on what is still held. */
     public void finish() {
-        if (!inBody && line.size() > 0) {
-            line();
-        }
-        if (!inBody) {
+        if (lines.finish()) {
             endFrom();
             addReplyTo();
-            inBody = true;
         }
     }
 
-    private void line() {
-        byte[] l = line.toByteArray();
-        line.reset();
-        boolean continuation = l[0] == ' ' || l[0] == '\t';
+    private boolean line(byte[] l, int len) {
+        boolean continuation = HeaderLines.continuation(l);
         if (continuation && from != null) {
-            from.writeBytes(l);
+            from.write(l, 0, len);
             if (from.size() > MAX_FIELD) {
                 // Too long to be worth rewriting: passed on as it came.
                 sink.write(from.toByteArray(), 0, from.size());
                 from = null;
             }
-            return;
+            return false;
         }
         if (!continuation) {
             endFrom();
         }
-        int colon = continuation ? -1 : fieldName(l);
+        int colon = continuation ? -1 : HeaderLines.fieldName(l, len);
         if (!continuation && colon < 0) {
             // The empty line (or a line that is no field): the header section ends here.
             addReplyTo();
-            sink.write(l, 0, l.length);
-            inBody = true;
-            return;
+            sink.write(l, 0, len);
+            return true;
         }
-        if (colon > 0 && !fromDone && is(l, colon, "from")) {
+        if (colon > 0 && !fromDone && HeaderLines.is(l, colon, "from")) {
             fromDone = true;
-            from = new ByteArrayOutputStream(Math.max(256, l.length));
-            from.writeBytes(l);
-            return;
+            from = new ByteArrayOutputStream(Math.max(256, len));
+            from.write(l, 0, len);
+            return false;
         }
-        if (colon > 0 && is(l, colon, "reply-to")) {
+        if (colon > 0 && HeaderLines.is(l, colon, "reply-to")) {
             replyToSeen = true;
         }
-        sink.write(l, 0, l.length);
+        sink.write(l, 0, len);
+        return false;
     }
 
     /** The held From field is complete: rewritten, unless it already names the identity. */
@@ -139,25 +117,22 @@ public final class FromRewriter {
     }
 
     /** A header line longer than {@link #MAX_FIELD}: no more rewriting, everything passes. */
-    private void giveUp() {
-        byte[] l = line.toByteArray();
-        line.reset();
-        boolean continuation = l[0] == ' ' || l[0] == '\t';
+    private void giveUp(byte[] l, int len) {
+        boolean continuation = HeaderLines.continuation(l);
         if (from != null && continuation) {
-            from.writeBytes(l);
+            from.write(l, 0, len);
             sink.write(from.toByteArray(), 0, from.size());
             from = null;
         } else {
             endFrom();
-            int colon = fieldName(l);
-            if (colon > 0 && is(l, colon, "reply-to")) {
+            int colon = HeaderLines.fieldName(l, len);
+            if (colon > 0 && HeaderLines.is(l, colon, "reply-to")) {
                 replyToSeen = true;
             }
             addReplyTo();
-            sink.write(l, 0, l.length);
+            sink.write(l, 0, len);
         }
         addReplyTo();
-        inBody = true;
     }
 
     /** The address of a From value or identity: inside its last angle brackets, else the whole. */
@@ -166,40 +141,5 @@ public final class FromRewriter {
         int gt = value.lastIndexOf('>');
         String a = lt >= 0 && gt > lt ? value.substring(lt + 1, gt) : value;
         return a.strip().toLowerCase(Locale.ROOT);
-    }
-
-    /** The colon's index when the line starts a header field (RFC 5322 field name), else -1. */
-    private static int fieldName(byte[] l) {
-        for (int i = 0; i < l.length; i++) {
-            byte c = l[i];
-            if (c == ':') {
-                return i == 0 ? -1 : i;
-            }
-            if (c < 33 || c > 126) {
-                return -1;
-            }
-        }
-        return -1;
-    }
-
-    private static boolean is(byte[] l, int colon, String name) {
-        if (colon != name.length()) {
-            return false;
-        }
-        for (int i = 0; i < colon; i++) {
-            if (Character.toLowerCase((char) l[i]) != name.charAt(i)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static int indexOf(byte[] b, int from, int end) {
-        for (int i = from; i < end; i++) {
-            if (b[i] == '\n') {
-                return i;
-            }
-        }
-        return -1;
     }
 }

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.EntryState;
@@ -27,17 +27,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** A message whose bytes rotted on disk is quarantined by the forwarder's read, never sent or retried. */
 class DamagedMessageForwardTest {
 
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
+    private final FakeEsp esp = h.own(new FakeEsp());
 
     @TempDir
     Path tmp;
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        esp.close();
-    }
 
     @Test
     void aMessageThatFailsItsChecksumIsQuarantinedNotSentAndNotRetried() throws Exception {

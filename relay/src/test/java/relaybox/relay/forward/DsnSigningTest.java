@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,12 +43,8 @@ class DsnSigningTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path dir;
 
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-    }
 
     private static DkimKey rsaKey(String domain, String selector) throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
@@ -24,14 +24,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForwardMetricsTest {
 
     private static final Duration WAIT = Duration.ofSeconds(15);
+    @AutoClose
     private final Harness h = new Harness();
-    private final RelayMetrics metrics = new RelayMetrics();
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        metrics.close();
-    }
+    private final RelayMetrics metrics = h.own(new RelayMetrics());
 
     @Test
     void deliveredDeferredFailedAndSessionsAreCounted() throws Exception {

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.Envelope;
@@ -25,17 +25,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForwardSessionLifeTest {
 
     private static final Duration WAIT = Duration.ofSeconds(10);
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
+    private final FakeEsp esp = h.own(new FakeEsp());
 
     @TempDir
     Path tmp;
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        esp.close();
-    }
 
     private static ForwardConfig withIdle(ForwardConfig c, Duration idle, Duration noop) {
         return new ForwardConfig(c.concurrency(), idle, noop, c.connectTimeout(), c.greetingTimeout(),

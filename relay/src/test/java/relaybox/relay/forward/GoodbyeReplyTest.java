@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,18 +31,13 @@ class GoodbyeReplyTest {
     @TempDir
     Path tmp;
 
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
+    private final FakeEsp esp = h.own(new FakeEsp());
 
     @BeforeAll
     static void certs() {
         localhost = TestCerts.selfSigned("localhost");
-    }
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        esp.close();
     }
 
     /** Timeouts far longer than the test waits: only an immediate end can pass. */

@@ -8,7 +8,7 @@ import relaybox.queue.RetrySchedule;
 import relaybox.queue.memory.InMemoryQueue;
 import relaybox.relay.config.ForwardConfig;
 import relaybox.relay.config.UpstreamConfig;
-import relaybox.relay.intake.Awaits;
+import relaybox.relay.intake.TestRig;
 import relaybox.relay.log.MailLog;
 
 import java.io.IOException;
@@ -16,25 +16,21 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 /**
  * Wires an in-memory queue, a collecting MailLog and a dispatcher with test timeouts: every
  * protocol timeout is 2s so a hang fails fast, retries come after 100-200ms, probes every 100ms.
+ * The mail-log lines, the waits and the closing come from {@link TestRig}.
  */
-final class Harness implements AutoCloseable {
+final class Harness extends TestRig {
 
     static final RetrySchedule FAST_RETRY =
             new RetrySchedule(Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofDays(5), 0);
 
     final InMemoryQueue queue = new InMemoryQueue(Clock.systemUTC(), FAST_RETRY);
-    final List<String> lines = new CopyOnWriteArrayList<>();
     final MailLog log = new MailLog(lines::add);
     Dispatcher dispatcher;
 
@@ -99,26 +95,8 @@ final class Harness implements AutoCloseable {
         return "From: app@corp.example\r\nTo: a@x.example\r\nSubject: test " + i + "\r\n\r\nbody " + i + "\r\n";
     }
 
-    List<String> linesWith(String part) {
-        return lines.stream().filter(l -> l.contains(part)).collect(Collectors.toList());
-    }
-
-    /** Waits for {@code cond}; fails with {@code what} and the mail log when the deadline passes. */
-    void await(String what, Duration max, BooleanSupplier cond) {
-        try {
-            Awaits.until(what, max, cond::getAsBoolean, () -> "mail log:\n" + tail());
-        } catch (InterruptedException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private String tail() {
-        List<String> l = new ArrayList<>(lines);
-        return String.join("\n", l.subList(Math.max(0, l.size() - 30), l.size()));
-    }
-
     @Override
-    public void close() {
+    protected void closeParts() {
         if (dispatcher != null) {
             dispatcher.close();
             assertNull(dispatcher.firstBug(), "unexpected exception in the dispatcher");

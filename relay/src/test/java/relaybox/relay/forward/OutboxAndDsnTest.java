@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.EntryState;
@@ -27,12 +27,8 @@ class OutboxAndDsnTest {
     @TempDir
     Path tmp;
 
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-    }
 
     @Test
     void outboxWritesOneEmlPerMessage() throws Exception {

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,14 +25,9 @@ class ProbeBackoffTest {
 
     @TempDir
     Path tmp;
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        esp.close();
-    }
+    private final FakeEsp esp = h.own(new FakeEsp());
 
     @Test
     void aRefusedLoginBacksOffAndAChangedAuthFileProbesAtOnce() throws Exception {

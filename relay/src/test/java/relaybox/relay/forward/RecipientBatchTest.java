@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
@@ -23,14 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class RecipientBatchTest {
 
     private static final Duration WAIT = Duration.ofSeconds(10);
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void tearDown() {
-        h.close();
-        esp.close();
-    }
+    private final FakeEsp esp = h.own(new FakeEsp());
 
     private static List<String> recipients(int n) {
         List<String> out = new ArrayList<>();

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.EntryState;
@@ -32,12 +32,8 @@ class SenderLoginsXOAuth2Test {
     @TempDir
     Path dir;
 
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void close() {
-        h.close();
-    }
 
     private Path secrets(String name, String mailbox, String refresh) throws Exception {
         Path f = dir.resolve(name + ".secret");

@@ -1,6 +1,6 @@
 package relaybox.relay.forward;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import relaybox.queue.QueueEntry;
 import relaybox.relay.config.SenderLogin;
@@ -18,12 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
  */
 class UpstreamHandOffTest {
 
+    @AutoClose
     private final Harness h = new Harness();
-
-    @AfterEach
-    void close() {
-        h.close();
-    }
 
     @Test
     void aBusyLoginPassesTheHeadAtMostAFewTimes() throws Exception {

@@ -5,6 +5,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,8 +39,9 @@ class UpstreamPauseTest {
 
     @TempDir
     Path tmp;
-    private final FakeEsp esp = new FakeEsp();
+    @AutoClose
     private final Harness h = new Harness();
+    private final FakeEsp esp = h.own(new FakeEsp());
     private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
 
     @BeforeEach
@@ -50,8 +52,6 @@ class UpstreamPauseTest {
 
     @AfterEach
     void tearDown() {
-        h.close();
-        esp.close();
         ((Logger) LoggerFactory.getLogger(LinkMonitor.class)).detachAppender(logged);
     }
 

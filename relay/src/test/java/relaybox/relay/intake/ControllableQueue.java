@@ -19,6 +19,8 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /**
  * An in-memory queue the test can make fail or wait: "full" makes receive and accept throw
  * STORAGE_FULL, {@code beforeAccept} runs inside accept (to block it; acceptAsync runs accept on
@@ -31,6 +33,11 @@ final class ControllableQueue implements Queue {
     volatile boolean full;
     volatile Consumer<Incoming> beforeAccept = i -> { };
     final AtomicInteger outstanding = new AtomicInteger();
+
+    /** Fails when a reservation was neither accepted nor discarded; a test runs it once the intake is closed. */
+    void assertNothingOutstanding() {
+        assertEquals(0, outstanding.get(), "spool reservations neither accepted nor discarded");
+    }
 
     @Override
     public Incoming receive() throws QueueException {

@@ -1,6 +1,6 @@
 package relaybox.relay.intake;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -22,16 +22,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class DialogTest {
 
+    @AutoClose
     private IntakeHarness h;
 
     @BeforeEach
     void start() throws Exception {
         h = new IntakeHarness(new ControllableQueue(), "intake_max_message_size = \"1KiB\"\nintake_max_recipients = 3\n");
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
     }
 
     static Stream<Path> dialogs() throws IOException, URISyntaxException {

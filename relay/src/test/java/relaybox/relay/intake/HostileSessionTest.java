@@ -1,12 +1,13 @@
 package relaybox.relay.intake;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import relaybox.queue.MutableClock;
 import relaybox.relay.forward.TestCerts;
 
 import javax.net.ssl.SSLContext;
@@ -22,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -47,6 +49,7 @@ class HostileSessionTest {
     @TempDir
     static Path tls;
 
+    @AutoClose
     IntakeHarness h; // package-private: HostileSessionNormalizeTest turns on normalize mode
     private ControllableQueue queue;
     private final List<String> log = new ArrayList<>();
@@ -68,12 +71,7 @@ class HostileSessionTest {
     @BeforeEach
     void start() throws Exception {
         queue = new ControllableQueue();
-        h = new IntakeHarness(queue, "intake_max_message_size = \"64KiB\"\nintake_max_recipients = 100\n");
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
+        h = new IntakeHarness(queue, IntakeHarness.DIALOG_LIMITS);
     }
 
     static Stream<Arguments> sessions() {
@@ -259,40 +257,21 @@ class HostileSessionTest {
 
     @Test
     void lockoutDoublesAndEnds() {
-        MutableTestClock clock = new MutableTestClock();
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
         AuthThrottle t = new AuthThrottle(2, clock);
         t.failed("192.0.2.1");
         assertTrue(!t.locked("192.0.2.1"));
         t.failed("192.0.2.1");
         assertTrue(t.locked("192.0.2.1"));
-        clock.now = clock.now.plusSeconds(3);
+        clock.advance(Duration.ofSeconds(3));
         assertTrue(!t.locked("192.0.2.1"), "2 s lock-out over");
         t.failed("192.0.2.1");
-        clock.now = clock.now.plusSeconds(3);
+        clock.advance(Duration.ofSeconds(3));
         assertTrue(t.locked("192.0.2.1"), "second lock-out is 4 s");
         assertTrue(!t.locked("192.0.2.2"), "other addresses are not affected");
         t.succeeded("192.0.2.1");
         assertTrue(!t.locked("192.0.2.1"));
         assertEquals(AuthThrottle.MAX_LOCKOUT, AuthThrottle.lockout(50));
-    }
-
-    private static final class MutableTestClock extends java.time.Clock {
-        Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 
     private static String plain(String user, String password) {

@@ -1,6 +1,6 @@
 package relaybox.relay.intake;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import relaybox.queue.QueueEntry;
@@ -24,19 +24,15 @@ class IntakeDialogTest {
     static final int MAX = 64 * 1024;
     private static final String QUEUED = "250 2.0.0 Ok: queued as ";
 
+    @AutoClose
     private IntakeHarness h;
     private ControllableQueue queue;
 
     @BeforeEach
     void start() throws Exception {
         queue = new ControllableQueue();
-        h = new IntakeHarness(queue, "intake_max_message_size = \"64KiB\"\nintake_max_recipients = 100\n");
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
-        assertEquals(0, queue.outstanding.get(), "spool reservations neither accepted nor discarded");
+        h = new IntakeHarness(queue, IntakeHarness.DIALOG_LIMITS);
+        h.own(queue::assertNothingOutstanding);
     }
 
     private QueueEntry entry(String reply) {
@@ -82,8 +78,8 @@ class IntakeDialogTest {
             assertTrue(added.startsWith("Received: from app.local ([127.0.0.1])\r\n\tby relay.test (relaybox) with ESMTP id "
                     + id + "\r\n\tfor <you@example.net>; "), added);
             assertTrue(added.contains("\r\nDate: ") && added.endsWith("\r\nMessage-ID: <" + id + "@relay.test>\r\n"), added);
-            assertTrue(h.mailLog.get(0).startsWith(id + " intake queued from=<app@example.com> nrcpt=1 size="),
-                    h.mailLog.toString());
+            assertTrue(h.lines.get(0).startsWith(id + " intake queued from=<app@example.com> nrcpt=1 size="),
+                    h.lines.toString());
             assertTrue(c.cmd("QUIT").startsWith("221 2.0.0"));
         }
     }
@@ -279,8 +275,8 @@ class IntakeDialogTest {
             assertTrue(c.closedByServer(), "connection must be closed after a bare newline");
         }
         assertTrue(queue.list().isEmpty(), "nothing may be queued: " + queue.list());
-        assertTrue(h.mailLog.stream().anyMatch(l -> l.contains("intake rejected") && l.contains("550 5.6.0")),
-                h.mailLog.toString());
+        assertTrue(h.lines.stream().anyMatch(l -> l.contains("intake rejected") && l.contains("550 5.6.0")),
+                h.lines.toString());
     }
 
     @Test
@@ -355,6 +351,7 @@ class IntakeDialogTest {
         h.close();
         queue = new ControllableQueue();
         h = new IntakeHarness(queue, "intake_networks = [\"10.0.0.0/8\"]\n");
+        h.own(queue::assertNothingOutstanding);
         try (RawSmtp c = h.connect()) {
             c.cmd("EHLO a");
             assertEquals("250 2.1.0 Ok", c.cmd("MAIL FROM:<a@b.example>"));
@@ -364,7 +361,7 @@ class IntakeDialogTest {
             assertTrue(c.cmd("DATA").startsWith("554 5.5.1"));
         }
         assertEquals("- intake rejected from=<a@b.example> to=<c@d.example> client=127.0.0.1 "
-                + "reply=\"554 5.7.1 <c@d.example>: Relay access denied\"", h.mailLog.get(0));
+                + "reply=\"554 5.7.1 <c@d.example>: Relay access denied\"", h.lines.get(0));
     }
 
     @Test

@@ -10,15 +10,18 @@ import relaybox.relay.log.MailLog;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
-/** An intake on 127.0.0.1:0 in front of a given queue, with the mail log collected for assertions. */
-final class IntakeHarness implements AutoCloseable {
+/**
+ * An intake on 127.0.0.1:0 in front of a given queue, with the mail log collected for assertions
+ * ({@link TestRig#lines}); closing it stops the intake and closes the queue.
+ */
+final class IntakeHarness extends TestRig {
+
+    /** The limits the dialog tests share: messages of at most 64 KiB, 100 recipients. */
+    static final String DIALOG_LIMITS = "intake_max_message_size = \"64KiB\"\nintake_max_recipients = 100\n";
 
     final Queue queue;
     final IntakeServer server;
-    final List<String> mailLog = new CopyOnWriteArrayList<>();
 
     IntakeHarness(Queue queue, String extraToml) throws Exception {
         this(queue, extraToml, MessageSigner.NONE);
@@ -46,7 +49,7 @@ final class IntakeHarness implements AutoCloseable {
         ConfigReader r = ConfigReader.parse("test", toml);
         IntakeConfig cfg = IntakeConfig.from(r);
         r.finish();
-        server = new IntakeServer(cfg, queue, signer, new MailLog(mailLog::add));
+        server = new IntakeServer(cfg, queue, signer, new MailLog(lines::add));
         server.start();
     }
 
@@ -78,7 +81,7 @@ final class IntakeHarness implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    protected void closeParts() {
         server.stop();
         queue.close();
     }

@@ -69,7 +69,7 @@ class IntakeSigningAndLimitsTest {
             assertEquals(body, new String(signer.seen.toByteArray(), StandardCharsets.US_ASCII));
             assertTrue(e.addedHeaders().startsWith("DKIM-Signature: v=1;"), e.addedHeaders());
             assertTrue(e.addedHeaders().endsWith(signer.addedSeen.get()), e.addedHeaders());
-            assertTrue(h.mailLog.get(0).endsWith(" dkim=example.com/s1"), h.mailLog.get(0));
+            assertTrue(h.lines.get(0).endsWith(" dkim=example.com/s1"), h.lines.get(0));
         }
     }
 

@@ -1,6 +1,6 @@
 package relaybox.relay.intake;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,20 +29,16 @@ class LocalSubmissionTest {
 
     private static final String QUEUED = "250 2.0.0 Ok: queued as ";
     private ControllableQueue queue;
+    @AutoClose
     private IntakeHarness h;
 
     @BeforeEach
     void start() throws Exception {
         queue = new ControllableQueue();
         h = new IntakeHarness(queue, "intake_max_message_size = \"64KiB\"\n");
+        h.own(queue::assertNothingOutstanding);
         h.server.localMail(new LocalNames("host.example", Map.of(
                 "root", List.of("ops@corp.example"), "postmaster", List.of("root"))), BareNewline.NORMALIZE);
-    }
-
-    @AfterEach
-    void stop() {
-        h.close();
-        assertEquals(0, queue.outstanding.get(), "spool reservations neither accepted nor discarded");
     }
 
     private QueueEntry entry(String reply) {

@@ -68,8 +68,8 @@ class NetnsRelayPolicyTest {
             p.waitFor(40, TimeUnit.SECONDS);
             assertTrue(out.contains("<** 554 5.7.1 <c@d.example>: Relay access denied"), out);
             assertTrue(queue.list().isEmpty());
-            assertTrue(h.mailLog.stream().anyMatch(l -> l.startsWith("- intake rejected from=<a@b.example> "
-                    + "to=<c@d.example> client=10.213." + n + ".2 ")), h.mailLog.toString());
+            assertTrue(h.lines.stream().anyMatch(l -> l.startsWith("- intake rejected from=<a@b.example> "
+                    + "to=<c@d.example> client=10.213." + n + ".2 ")), h.lines.toString());
         }
     }
 }

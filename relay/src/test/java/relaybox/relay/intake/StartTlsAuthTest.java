@@ -76,8 +76,8 @@ class StartTlsAuthTest {
             var e = h.queue.list().get(0);
             assertEquals("app", e.envelope().authUser());
             assertTrue(e.addedHeaders().contains(" with ESMTPSA id "), e.addedHeaders());
-            assertTrue(h.mailLog.stream().anyMatch(l -> l.contains(" intake queued ") && l.contains(" tls=TLSv1.")),
-                    h.mailLog.toString());
+            assertTrue(h.lines.stream().anyMatch(l -> l.contains(" intake queued ") && l.contains(" tls=TLSv1.")),
+                    h.lines.toString());
             tls.close();
         }
     }

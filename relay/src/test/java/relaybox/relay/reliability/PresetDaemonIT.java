@@ -15,7 +15,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Presets through the real daemon in a child JVM, against the fake ESP answering as the provider
@@ -134,12 +133,6 @@ class PresetDaemonIT {
 
     private static void await(String what, java.util.concurrent.Callable<Boolean> cond, DaemonProcess d)
             throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (!cond.call()) {
-            if (System.nanoTime() > end) {
-                fail("timed out waiting for: " + what + "\n" + d.currentLog());
-            }
-            Thread.sleep(20);
-        }
+        d.await(what, WAIT, cond);
     }
 }

@@ -31,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Who mail goes out as, through the real daemon in a child JVM against the in-process fake ESP:
@@ -126,8 +125,8 @@ class SenderIdentityDaemonIT {
 
                 // No login names nope@strict.example and strict has no auth_file: it waits, as a
                 // configuration error logged once, and is never sent under strict-ok's login.
-                await("deferred twice", () -> count(d.currentLog(), "no [[upstream.login]] of upstream strict") >= 3, d);
-                assertEquals(1, count(d.currentLog(), "ERROR UpstreamWorker"), d.currentLog());
+                await("deferred twice", () -> d.logCount("no [[upstream.login]] of upstream strict") >= 3, d);
+                assertEquals(1, d.logCount("ERROR UpstreamWorker"), d.currentLog());
                 assertEquals(1, strict.received.size());
                 assertFalse(d.currentLog().contains(" forward failed "), "never a bounce:\n" + d.currentLog());
             }
@@ -261,23 +260,9 @@ class SenderIdentityDaemonIT {
                 + "Subject: " + id + "\r\nX-Test-Id: " + id + "\r\n\r\nhello from " + id + "\r\n";
     }
 
-    private static int count(String text, String part) {
-        int n = 0;
-        for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
-            n++;
-        }
-        return n;
-    }
-
     private static void await(String what, java.util.concurrent.Callable<Boolean> cond, DaemonProcess d)
             throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (!cond.call()) {
-            if (System.nanoTime() > end) {
-                fail("timed out waiting for: " + what + "\n" + d.currentLog());
-            }
-            Thread.sleep(20);
-        }
+        d.await(what, WAIT, cond);
     }
 
     /** A plain SMTP client that returns whole (multi-line) replies. */

@@ -8,7 +8,6 @@ import relaybox.relay.control.api.ControlRequest;
 import relaybox.relay.control.api.Op;
 import relaybox.relay.forward.FakeEsp;
 import relaybox.relay.forward.FakeTokenEndpoint;
-import relaybox.relay.intake.Awaits;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,7 +99,7 @@ class XOAuth2DaemonIT {
                 call(control, "config-show", shown);
                 assertFalse(received(esp, "c0"), "no delivery without a token");
                 assertFalse(d.currentLog().contains(" forward failed "), "never a bounce:\n" + d.currentLog());
-                assertEquals(1, count(d.currentLog(), "ERROR FailurePolicy: upstream sink: configuration or account"
+                assertEquals(1, d.logCount("ERROR FailurePolicy: upstream sink: configuration or account"
                         + " problem, mail is deferred until it is fixed: AUTH: token endpoint"),
                         "the token failure logged once:\n" + d.currentLog());
 
@@ -203,22 +202,8 @@ class XOAuth2DaemonIT {
         return text;
     }
 
-    private static int count(String text, String part) {
-        int n = 0;
-        for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
-            n++;
-        }
-        return n;
-    }
-
     private static void await(String what, java.util.concurrent.Callable<Boolean> cond, DaemonProcess d)
             throws Exception {
-        Awaits.until(what, WAIT, cond, () -> {
-            try {
-                return d.currentLog();
-            } catch (java.io.IOException e) {
-                return "(log unreadable: " + e + ")";
-            }
-        });
+        d.await(what, WAIT, cond);
     }
 }

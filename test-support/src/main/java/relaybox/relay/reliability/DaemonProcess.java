@@ -1,5 +1,7 @@
 package relaybox.relay.reliability;
 
+import relaybox.relay.intake.Awaits;
+
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -11,22 +13,31 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The real daemon ({@code relaybox.relay.RelayDaemon run --config FILE}) as a child JVM, for tests
- * that kill it, fill its disk or flood it. It owns the child process and its log file; the test
- * owns the configuration text (see {@link #baseConfig}) and the directories.
+ * The real daemon as a child JVM ({@code MAIN run --config FILE}), for every test that runs it:
+ * kills, full disks and floods, and the command line's {@code relaybox run} as an operator starts
+ * it. It owns the child process and its log file; the test owns the configuration text (see
+ * {@link #baseConfig}) and the directories. What it launches is the main class it is given:
+ * {@link #RELAY_DAEMON} (the relay module's own entry) or {@link #RELAYBOX_CLI} (admin-cli's).
  *
  * <p>The child runs from the test JVM's own class path, which holds the relay, queue and every
  * dependency. The daemon's config cannot say "port 0", so {@link #freePort()} binds port 0 once
- * and hands the number on; the intake keeps that port across restarts.
+ * and hands the number on; the intake keeps that port across restarts. (A test that lets the
+ * intake take any port passes 0 and does not ask {@link #intakeAnswers()}.)
  *
  * <p>{@link #kill()} is SIGKILL ({@code destroyForcibly}), {@link #stop()} is SIGTERM
  * ({@code destroy}), which runs the daemon's shutdown hook and closes the store cleanly. Every
  * start appends to the same log file, so a failure can show the whole history.
  */
 public final class DaemonProcess implements AutoCloseable {
+
+    /** The relay module's entry point. */
+    public static final String RELAY_DAEMON = "relaybox.relay.RelayDaemon";
+    /** The {@code relaybox} command line, whose {@code run} starts the same daemon. */
+    public static final String RELAYBOX_CLI = "relaybox.admin.Main";
 
     /** The daemon's logging as shipped (INFO, the mail log), for a child JVM whose class path says WARN. */
     public static final String LOGBACK = """
@@ -41,6 +52,7 @@ public final class DaemonProcess implements AutoCloseable {
             </configuration>
             """;
 
+    private final String mainClass;
     private final Path config;
     private final Path log;
     private final int intakePort;
@@ -50,6 +62,16 @@ public final class DaemonProcess implements AutoCloseable {
     private int starts;
 
     public DaemonProcess(Path config, Path log, int intakePort, List<String> jvmOptions) {
+        this(RELAY_DAEMON, config, log, intakePort, jvmOptions);
+    }
+
+    /**
+     * @param mainClass  {@link #RELAY_DAEMON} or {@link #RELAYBOX_CLI}; either is run as {@code run --config FILE}
+     * @param jvmOptions options for the child JVM; a {@code -Dlogback.configurationFile} among them
+     *                   replaces {@link #LOGBACK}
+     */
+    public DaemonProcess(String mainClass, Path config, Path log, int intakePort, List<String> jvmOptions) {
+        this.mainClass = mainClass;
         this.config = config;
         this.log = log;
         this.intakePort = intakePort;
@@ -66,12 +88,11 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     /**
-     * A config for a test daemon: intake on {@code intakePort}, queue and control socket in
-     * {@code dir}, one plain-text SMTP upstream on {@code upstreamPort}, short retry and probe
-     * timings so that a test drains in seconds. Append more keys before the [[upstream]] table
-     * with {@code extraKeys}.
+     * The top-level keys of a test daemon's config: intake on {@code intakePort}, queue and control
+     * socket in {@code dir}, short retry and probe timings so that a test drains in seconds. The
+     * test appends its own keys and [[upstream]] tables.
      */
-    public static String baseConfig(Path dir, Path queueDir, int intakePort, int upstreamPort, String extraKeys) {
+    public static String baseKeys(Path dir, Path queueDir, int intakePort) {
         return """
                 intake_listen = ["127.0.0.1:%d"]
                 queue_dir = "%s"
@@ -84,13 +105,22 @@ public final class DaemonProcess implements AutoCloseable {
                 forward_command_timeout = "10s"
                 forward_data_timeout = "10s"
                 forward_dsn = false
-                %s
+                """.formatted(intakePort, queueDir, controlSocket(dir));
+    }
+
+    /**
+     * A config for a test daemon: {@link #baseKeys}, then {@code extraKeys}, then one plain-text
+     * SMTP upstream on {@code upstreamPort}.
+     */
+    public static String baseConfig(Path dir, Path queueDir, int intakePort, int upstreamPort, String extraKeys) {
+        return baseKeys(dir, queueDir, intakePort) + extraKeys + """
+
                 [[upstream]]
                 name = "sink"
                 host = "127.0.0.1"
                 port = %d
                 tls = "none"
-                """.formatted(intakePort, queueDir, dir.resolve("control.sock"), extraKeys, upstreamPort);
+                """.formatted(upstreamPort);
     }
 
     public static Path controlSocket(Path dir) {
@@ -105,15 +135,17 @@ public final class DaemonProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
-        // The test class path carries logback-test.xml (WARN only); the daemon logs as shipped.
-        Path logback = log.resolveSibling("daemon-logback.xml");
-        if (!Files.exists(logback)) {
-            Files.writeString(logback, LOGBACK);
+        if (jvmOptions.stream().noneMatch(o -> o.startsWith("-Dlogback.configurationFile="))) {
+            // The test class path carries logback-test.xml (WARN only); the daemon logs as shipped.
+            Path logback = log.resolveSibling("daemon-logback.xml");
+            if (!Files.exists(logback)) {
+                Files.writeString(logback, LOGBACK);
+            }
+            cmd.add("-Dlogback.configurationFile=" + logback);
         }
-        cmd.add("-Dlogback.configurationFile=" + logback);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("relaybox.relay.RelayDaemon");
+        cmd.add(classPath());
+        cmd.add(mainClass);
         cmd.add("run");
         cmd.add("--config");
         cmd.add(config.toString());
@@ -149,6 +181,28 @@ public final class DaemonProcess implements AutoCloseable {
             Thread.sleep(10);
         }
         throw new IllegalStateException("daemon not ready after " + timeout + ":\n" + tail(currentLog(), 4000));
+    }
+
+    /**
+     * The test JVM's class path: surefire's own list where it gives one (its java.class.path may
+     * be a manifest-only jar), else java.class.path.
+     */
+    public static String classPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+
+    /**
+     * Waits up to {@code limit} for {@code condition}; on timeout fails naming {@code what}, with
+     * this run's log.
+     */
+    public void await(String what, Duration limit, Callable<Boolean> condition) throws InterruptedException {
+        Awaits.until(what, limit, condition, () -> {
+            try {
+                return currentLog();
+            } catch (IOException e) {
+                return "(log unreadable: " + e + ")";
+            }
+        });
     }
 
     /** SIGKILL, and waits until the process is gone. */
@@ -189,6 +243,16 @@ public final class DaemonProcess implements AutoCloseable {
         byte[] all = Files.exists(log) ? Files.readAllBytes(log) : new byte[0];
         int from = (int) Math.min(logStart, all.length);
         return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+    }
+
+    /** How many times {@code part} stands in the log of the current (or last) run. */
+    public int logCount(String part) throws IOException {
+        String text = currentLog();
+        int n = 0;
+        for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+            n++;
+        }
+        return n;
     }
 
     /** The log of every run so far. */

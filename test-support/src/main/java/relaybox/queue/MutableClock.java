@@ -6,7 +6,10 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock tests move by hand, so nothing in a queue test sleeps. */
+/**
+ * A clock tests move by hand, so that no test sleeps through a retry, a probe interval or a
+ * lockout: the one settable clock of every module's tests.
+ */
 public final class MutableClock extends Clock {
     private volatile Instant now;
 
@@ -20,6 +23,10 @@ public final class MutableClock extends Clock {
 
     public void advance(Duration d) {
         now = now.plus(d);
+    }
+
+    public void set(Instant t) {
+        now = t;
     }
 
     @Override
