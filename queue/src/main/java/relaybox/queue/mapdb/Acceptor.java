@@ -49,7 +49,7 @@ final class Acceptor {
 
     Queue.Incoming receive() throws QueueException {
         queue.checkWritable();
-        queue.checkSpace();
+        queue.space.check();
         return new SpoolIncoming(spool.writer(QueueId.next(clock.instant())), syncer.receiving);
     }
 
@@ -99,7 +99,7 @@ final class Acceptor {
             long bodySize = file == null ? in.writer.smallSize() : file.length();
             // Checked after the bytes are written, so a message that ate the reserve is refused too.
             freeSpace.wrote(bodySize);
-            queue.checkSpace();
+            queue.space.check();
             long size = bodySize + addedHeaders.getBytes(StandardCharsets.UTF_8).length;
             QueueEntry e = QueueEntry.accepted(in.id(), envelope, addedHeaders, size, clock.instant());
             SpoolAppended a;

@@ -196,7 +196,7 @@ final class CrossCheck {
             // An index record quarantined at an earlier open is whole again now.
             step(() -> {
                 back.forEach(id -> {
-                    if (queue.quarantine.remove(id) != null) {
+                    if (queue.quarantines.raw.remove(id) != null) {
                         LOG.warn("{}: its index record was damaged; restored from its spool record", id);
                     }
                 });
@@ -217,8 +217,8 @@ final class CrossCheck {
         List<String> added = new ArrayList<>();
         step(() -> {
             raw.forEach((key, bytes) -> {
-                if (!queue.quarantine.containsKey(key)) {
-                    queue.quarantine.put(key, bytes);
+                if (!queue.quarantines.raw.containsKey(key)) {
+                    queue.quarantines.raw.put(key, bytes);
                     added.add(key);
                 }
             });
@@ -228,7 +228,7 @@ final class CrossCheck {
             String key = Recovery.rangeKey(r[0], r[1]);
             if (added.contains(key)) {
                 ranges++;
-                queue.quarantinedLater(new MapDbQueue.Quarantined(key, "spool record damaged: " + (r[2] - r[1])
+                queue.quarantines.foundLater(new MapDbQueue.Quarantined(key, "spool record damaged: " + (r[2] - r[1])
                         + " bytes skipped"));
             }
         }

@@ -67,7 +67,7 @@ final class IndexBatch {
         List<IndexOp.Step> steps = new ArrayList<>();
         List<Object> stepResults = new ArrayList<>();
         try {
-            if (!queue.storeHealthy()) {
+            if (!queue.health.storeHealthy()) {
                 throw new IOException("queue store failed earlier; restart relaybox to recover it");
             }
             // Only each entry's last write in the batch reaches MapDB: a message accepted and
@@ -197,7 +197,7 @@ final class IndexBatch {
             // MapDB cannot be trusted after a failed commit (it damaged itself on ENOSPC in
             // every spike run), so stop writing: callers get errors, nothing acknowledged is
             // touched on disk, and the next open recovers from the last good commit.
-            queue.storeFailed();
+            queue.health.storeFailed();
             LOG.error("queue commit failed; relaybox stops accepting mail until restarted", e);
             QueueException qe = storageError("queue commit failed: " + e, e);
             for (IndexOp op : batch) {

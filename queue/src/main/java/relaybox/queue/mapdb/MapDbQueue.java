@@ -64,17 +64,14 @@ public final class MapDbQueue extends AbstractQueue {
 
     final DB db;
     final IndexView view;
-    final BTreeMap<String, byte[]> quarantine;
+    final Quarantines quarantines;
     final Spool spool;
     /** Per spool segment: every record before this offset has reached the index (entries). */
     final BTreeMap<Long, Long> watermarks;
-    /** Quarantined by the open, and by its cross-check after an unclean stop. */
-    final List<Quarantined> quarantinedAtOpen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final SpaceGuard space;
+    final SpaceGuard space;
     final QueueWorkers workers;
     private final IndexDamage damage;
-    private final QueueHealth health = new QueueHealth();
-    private volatile Consumer<Quarantined> quarantineListener = q -> { };
+    final QueueHealth health = new QueueHealth();
     private final CheckedReads reads;
 
     /** What tests reach in by; every default does nothing. */
@@ -89,7 +86,7 @@ public final class MapDbQueue extends AbstractQueue {
         this.spool = spool;
         this.space = new SpaceGuard(spool, minFreeSpace);
         this.view = new IndexView(new IndexStore(db, damage));
-        this.quarantine = db.treeMap("quarantine", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.quarantines = new Quarantines(db);
         this.watermarks = db.treeMap("watermarks", Serializer.LONG, Serializer.LONG).createOrOpen();
         this.workers = new QueueWorkers(this, db, view, spool, watermarks, space, clock, compaction, dir);
         this.reads = new CheckedReads(this, view, spool);
@@ -97,20 +94,9 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /**
-     * Opens (or creates) the queue in {@code dir} and recovers it (see {@link Recovery}): the
-     * spool's records the index had not reached (accepts and the outcome journal) are replayed,
-     * entries left in SENDING are QUEUED again, undecodable records, damaged spool ranges and
-     * entries without their message are quarantined, and bytes no record refers to (never
-     * acknowledged) are deleted, unless damage was seen. After a stop that was not clean the
-     * spool is cross-checked against the index in the background once this returns
-     * ({@link CrossCheck}, {@link #crossCheck()}): nothing in the spool is deleted until it has run.
-     *
-     * <p>If the index itself cannot be opened or recovered (MapDB damaged by a crash or a bad
-     * disk), it is moved aside as {@code queue.db.damaged-<time>} and rebuilt from the spool's
-     * records: every acknowledged message still there is queued again, with the state its
-     * journal records give it; a delivered message's record is dead and stays out. Records
-     * written before the journal existed have no dead marks: those are sent again. Duplicates,
-     * never loss.
+     * Opens (or creates) the queue in {@code dir} and recovers it: see {@link StoreOpener} for
+     * the replay, the quarantine, the rebuild of a damaged index from the spool (duplicates,
+     * never loss) and the background cross-check after an unclean stop ({@link #crossCheck()}).
      *
      * @throws QueueException when the store is locked by another process, or the queue directory
      *                        cannot be used at all
@@ -163,12 +149,12 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** Records quarantined while opening the store, for the daemon to log. */
     public List<Quarantined> quarantinedAtOpen() {
-        return List.copyOf(quarantinedAtOpen);
+        return List.copyOf(quarantines.atOpen);
     }
 
     /** Raw records that did not decode, by key. */
     public Map<String, byte[]> quarantinedRecords() {
-        return Map.copyOf(quarantine);
+        return Map.copyOf(quarantines.raw);
     }
 
     /** MapDB commits made since open (to see group commit at work). */
@@ -264,19 +250,13 @@ public final class MapDbQueue extends AbstractQueue {
 
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */
     public void onQuarantine(Consumer<Quarantined> listener) {
-        quarantineListener = listener;
-    }
-
-    /** A damaged spool range the cross-check found after the open: kept with the open's, and reported. */
-    void quarantinedLater(Quarantined q) {
-        quarantinedAtOpen.add(q);
-        quarantineListener.accept(q);
+        quarantines.listen(listener);
     }
 
     /** Quarantines an entry not being sent whose message failed its checksum, and reports it. */
     void quarantineNow(QueueId id, String why) {
         quarantineEntry(id, why);
-        quarantineListener.accept(new Quarantined(id.value(), why));
+        quarantines.report(new Quarantined(id.value(), why));
     }
 
     /**
@@ -291,7 +271,7 @@ public final class MapDbQueue extends AbstractQueue {
             return super.recordOutcome(id, outcomes, now);
         }
         Optional<QueueEntry> q = quarantineEntry(id, why);
-        q.ifPresent(e -> quarantineListener.accept(new Quarantined(id.value(), why)));
+        q.ifPresent(e -> quarantines.report(new Quarantined(id.value(), why)));
         return q;
     }
 
@@ -333,20 +313,6 @@ public final class MapDbQueue extends AbstractQueue {
     @Override
     protected void checkWritable() throws QueueException {
         health.checkWritable();
-    }
-
-    void checkSpace() throws QueueException {
-        space.check();
-    }
-
-    /** Whether the store is trusted: no commit or fsync has failed (closing aside). */
-    boolean storeHealthy() {
-        return health.storeHealthy();
-    }
-
-    /** A commit or fsync failed: nothing more is written until a restart recovers the store. */
-    void storeFailed() {
-        health.storeFailed();
     }
 
     @Override

@@ -246,7 +246,7 @@ final class SegmentCompactor {
         int copied = 0;
         long bytes = 0;
         int skipped = 0;
-        for (Spool.Scanned r : acceptRecords(n)) {
+        for (AcceptRecords.Scanned r : acceptRecords(n)) {
             if (stopping) {
                 break;
             }
@@ -297,13 +297,13 @@ final class SegmentCompactor {
      * The ACCEPT records of segment {@code n}, dead-marked ones included: the index decides what
      * is live.
      */
-    private List<Spool.Scanned> acceptRecords(long n) throws IOException {
-        List<Spool.Scanned> out = new ArrayList<>();
+    private List<AcceptRecords.Scanned> acceptRecords(long n) throws IOException {
+        List<AcceptRecords.Scanned> out = new ArrayList<>();
         spool.scan(n, 0, new SegmentScanner.Visitor() {
             @Override
             public void record(SpoolRecord.Kind kind, long start, long end, byte[] payload) {
                 if (kind == SpoolRecord.Kind.ACCEPT || kind == SpoolRecord.Kind.DEAD) {
-                    out.add(new Spool.Scanned(start, end, SpoolRecord.inner(payload)));
+                    out.add(new AcceptRecords.Scanned(start, end, SpoolRecord.inner(payload)));
                 }
             }
 

@@ -9,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -317,27 +316,6 @@ final class Spool {
     /** Scans segment {@code n} from {@code from} (see {@link SegmentScanner}); returns where the scan ended. */
     long scan(long n, long from, SegmentScanner.Visitor v) throws IOException {
         return SegmentScanner.scan(segment(n), from, unsynced.synced.syncedAtOpen(n), v);
-    }
-
-    /** One ACCEPT record, for tests: where it starts and ends, and its entry bytes. */
-    record Scanned(long start, long end, byte[] entry) { }
-
-    /** The ACCEPT records of segment {@code n} from {@code from} on, for tests. */
-    List<Scanned> scan(long n, long from) throws IOException {
-        List<Scanned> out = new ArrayList<>();
-        scan(n, from, new SegmentScanner.Visitor() {
-            @Override
-            public void record(SpoolRecord.Kind kind, long start, long end, byte[] payload) {
-                if (kind == SpoolRecord.Kind.ACCEPT) {
-                    out.add(new Scanned(start, end, SpoolRecord.inner(payload)));
-                }
-            }
-
-            @Override
-            public void damaged(long start, long end) {
-            }
-        });
-        return out;
     }
 
     /** Numbers of the segment files present, lowest first. */

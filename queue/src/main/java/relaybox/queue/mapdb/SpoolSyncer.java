@@ -96,7 +96,7 @@ final class SpoolSyncer {
                 queue.awaitCommitter();
                 batch.forEach(f -> f.complete(null));
             } catch (IOException | RuntimeException e) {
-                queue.storeFailed();
+                queue.health.storeFailed();
                 LOG.error("spool fsync failed; relaybox stops accepting mail until restarted", e);
                 QueueException qe = storageError("spool fsync failed: " + e, e);
                 batch.forEach(f -> f.completeExceptionally(qe));

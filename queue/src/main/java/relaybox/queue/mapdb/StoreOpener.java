@@ -19,9 +19,20 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Owns opening the queue's store: the MapDB index (moved aside and rebuilt from the spool when
- * it cannot be opened or recovered), the spool, and bringing the two into step
- * ({@link Recovery}) before the queue takes any write. See {@link MapDbQueue#open}.
+ * Owns opening the queue's store: the MapDB index, the spool, and bringing the two into step
+ * ({@link Recovery}) before the queue takes any write. The spool's records the index had not
+ * reached (accepts and the outcome journal) are replayed, entries left in SENDING are QUEUED
+ * again, undecodable records, damaged spool ranges and entries without their message are
+ * quarantined, and bytes no record refers to (never acknowledged) are deleted, unless damage was
+ * seen. After a stop that was not clean the spool is cross-checked against the index in the
+ * background once the open returns ({@link CrossCheck}): nothing in the spool is deleted until
+ * it has run.
+ *
+ * <p>If the index itself cannot be opened or recovered (MapDB damaged by a crash or a bad disk),
+ * it is moved aside as {@code queue.db.damaged-<time>} and rebuilt from the spool's records:
+ * every acknowledged message still there is queued again, with the state its journal records
+ * give it; a delivered message's record is dead and stays out. Records written before the
+ * journal existed have no dead marks: those are sent again. Duplicates, never loss.
  */
 final class StoreOpener {
 
@@ -164,11 +175,11 @@ final class StoreOpener {
         // background (CrossCheck), unless the open walks every entry anyway and can rescue as it goes.
         boolean background = crossCheck && !walk;
         List<Long> segmentsAtOpen = spool.segmentNumbers();
-        Recovery r = new Recovery(index, q.quarantine, q.watermarks, spool, q.clock().instant());
+        Recovery r = new Recovery(index, q.quarantines.raw, q.watermarks, spool, q.clock().instant());
         // A rebuilt index knew nothing of what the old one referred to: nothing is deleted.
         r.damageSeen = rebuilding;
         r.run(walk, crossCheck && walk);
-        q.quarantinedAtOpen.addAll(r.quarantined);
+        q.quarantines.atOpen.addAll(r.quarantined);
         index.markCurrent();
         q.db.commit();
         if (r.replayed > 0) {
@@ -199,7 +210,7 @@ final class StoreOpener {
             q.workers.crossCheck = check;
         }
         LOG.info("queue opened: {} entries, {} quarantined at open{}{} in {} ms",
-                counts.values().stream().mapToLong(x -> x).sum(), q.quarantinedAtOpen.size(),
+                counts.values().stream().mapToLong(x -> x).sum(), q.quarantines.atOpen.size(),
                 walk ? " (index rebuilt by a walk over every entry)" : "",
                 !crossCheck ? "" : background ? " (not stopped cleanly: the spool is cross-checked against the index"
                         + " in the background)" : " (not stopped cleanly: spool cross-checked against the index)",

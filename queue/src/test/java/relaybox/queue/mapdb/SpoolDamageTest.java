@@ -62,9 +62,9 @@ class SpoolDamageTest {
             acked.add(put(q, (i % 25 == 3 ? "L".repeat(Spool.SMALL + 1) : "message ") + i, "a@x.example"));
         }
         q.crashForTest();
-        List<Spool.Scanned> records = new Spool(dir.resolve("spool")).scan(0, 0);
+        List<AcceptRecords.Scanned> records = AcceptRecords.of(new Spool(dir.resolve("spool")), 0, 0);
         assertEquals(103, records.size());
-        Spool.Scanned tenth = records.get(10);
+        AcceptRecords.Scanned tenth = records.get(10);
         flip(onlySegment(dir), tenth.start() + 40);
         try (MapDbQueue back = open(dir, clock)) {
             List<QueueEntry> expected = new ArrayList<>(acked);
@@ -96,7 +96,7 @@ class SpoolDamageTest {
             bad = put(q, "a message that will rot", "a@x.example");
             good = put(q, "a message that stays", "a@x.example");
         }
-        Spool.Scanned first = new Spool(dir.resolve("spool")).scan(0, 0).get(0);
+        AcceptRecords.Scanned first = AcceptRecords.of(new Spool(dir.resolve("spool")), 0, 0).get(0);
         flip(onlySegment(dir), first.end() - 3);
         try (MapDbQueue q = open(dir, clock)) {
             List<String> reported = new ArrayList<>();
@@ -142,9 +142,9 @@ class SpoolDamageTest {
         put(q, "x".repeat(20_000), "a@x.example");
         q.crashForTest();
         Spool spool = new Spool(dir.resolve("spool"));
-        List<Spool.Scanned> records = spool.scan(0, 0);
+        List<AcceptRecords.Scanned> records = AcceptRecords.of(spool, 0, 0);
         spool.close();
-        Spool.Scanned last = records.get(1);
+        AcceptRecords.Scanned last = records.get(1);
         // The kernel copies a write page by page; a kill between pages leaves the last ones zero.
         // A torn write never reached its fsync: the segment was synced up to the first record.
         SyncedLengths synced = new SyncedLengths(dir.resolve("spool.synced"));
@@ -175,7 +175,7 @@ class SpoolDamageTest {
             QueueEntry second = put(q, "x".repeat(20_000), "a@x.example");
             q.crashForTest();
             Spool spool = new Spool(dir.resolve("spool"));
-            Spool.Scanned last = spool.scan(0, 0).get(1);
+            AcceptRecords.Scanned last = AcceptRecords.of(spool, 0, 0).get(1);
             spool.close();
             try (FileChannel ch = FileChannel.open(onlySegment(dir), StandardOpenOption.WRITE)) {
                 long from = (last.end() - 1) / 4096 * 4096;

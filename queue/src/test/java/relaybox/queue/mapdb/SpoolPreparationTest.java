@@ -70,7 +70,7 @@ class SpoolPreparationTest {
                 more.add(append(spool, body(i)));
             }
             spool.sync();
-            List<Spool.Scanned> scanned = spool.scan(0, 0);
+            List<AcceptRecords.Scanned> scanned = AcceptRecords.of(spool, 0, 0);
             assertEquals(6, scanned.size());
             assertEquals(more.get(4).recordStart(), scanned.get(5).start());
             assertArrayEquals(entry(more.get(4).location().offset()), scanned.get(5).entry());
@@ -132,9 +132,9 @@ class SpoolPreparationTest {
             assertTrue(segments.size() >= 2, "the appends rolled over into a second segment: " + segments);
             int records = 0;
             for (long n : segments) {
-                List<Spool.Scanned> scanned = spool.scan(n, 0);
+                List<AcceptRecords.Scanned> scanned = AcceptRecords.of(spool, n, 0);
                 records += scanned.size();
-                for (Spool.Scanned s : scanned) {
+                for (AcceptRecords.Scanned s : scanned) {
                     assertEquals(entry(0).length, s.entry().length);
                 }
             }
