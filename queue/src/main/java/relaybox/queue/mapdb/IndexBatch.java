@@ -107,11 +107,6 @@ final class IndexBatch {
                 return;
             }
             int writes = 0;
-            // Applied writes leave the overlay only after db.commit(): MapDB holds its locks
-            // through the commit's fsync, and an outcome's journal write that looked up a location
-            // the overlay no longer had waited for the whole commit (17-97 ms), widening the
-            // window in which a kill costs a duplicate (RELIABILITY.md, crash loop).
-            List<Map.Entry<QueueId, IndexOp.Staged>> applied = new ArrayList<>();
             // The whole batch under one hold of the lock: taken per entry, a lease refill reading
             // the due index between them slowed the committer down during a drain until its
             // backlog (and the overlay) outgrew a 64 MiB heap (QueueDepthTest). The maps answer
@@ -127,16 +122,9 @@ final class IndexBatch {
                         index.relocate(old, m.to().location(), m.fromStart());
                     }
                     relocated.add(ok);
-                    if (m.staged() != null) {
-                        applied.add(Map.entry(m.id(), m.staged()));
-                    }
                 }
                 for (Map.Entry<QueueId, IndexOp> w : last.entrySet()) {
                     writes += apply(w.getKey(), w.getValue(), createdHere, released);
-                    IndexOp.Staged staged = IndexOp.staged(w.getValue());
-                    if (staged != null) {
-                        applied.add(Map.entry(w.getKey(), staged));
-                    }
                 }
             } finally {
                 view.indexLock.writeLock().unlock();
@@ -174,10 +162,14 @@ final class IndexBatch {
                 spool.sync();
             }
             db.commit();
-            for (Map.Entry<QueueId, IndexOp.Staged> a : applied) {
-                view.overlay.remove(a.getKey(), a.getValue());
+            // Applied writes leave the overlay only now, after db.commit(): MapDB holds its locks
+            // through the commit's fsync, and an outcome's journal write that looked up a location
+            // the overlay no longer had waited for the whole commit (17-97 ms), widening the
+            // window in which a kill costs a duplicate (RELIABILITY.md, crash loop). Each op's
+            // own staged value goes if it is still the latest (a later write keeps its own).
+            for (IndexOp.Relocate m : relocations) {
+                view.overlay.remove(m.id(), m.staged());
             }
-            // Every other op's own staged value goes too, if it is still the latest: a stale write's.
             for (IndexOp op : batch) {
                 if (op instanceof IndexOp.Put || op instanceof IndexOp.Remove) {
                     view.overlay.remove(IndexOp.id(op), IndexOp.staged(op));
