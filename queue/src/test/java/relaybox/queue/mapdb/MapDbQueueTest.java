@@ -538,6 +538,61 @@ class MapDbQueueTest implements QueueContract {
         }
     }
 
+    /**
+     * The CI failure of 2026-12-06 (OperatorDrillTest leased 297 of 1,000): a lease refill read
+     * the due index and then the overlay while the committer cleared committed writes from the
+     * overlay, missed the entries cleared in between, and took its window for complete. Leasing
+     * runs here against accepts and commits from eight threads, six rounds (the code before failed in rounds 1 or 3 of three runs); every accepted
+     * entry must be leased exactly once.
+     */
+    @Test
+    void leasesSeeEveryEntryWhileTheCommitterClearsTheOverlay() throws Exception {
+        MutableClock clock = new MutableClock();
+        for (int round = 0; round < 6; round++) {
+            try (MapDbQueue q = open(root.resolve("lease" + round), clock)) {
+                int threads = 8;
+                int each = 150;
+                ExecutorService pool = Executors.newFixedThreadPool(threads);
+                List<Future<?>> fs = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    fs.add(pool.submit(() -> {
+                        for (int i = 0; i < each; i++) {
+                            put(q, "m", "a@x.example");
+                        }
+                        return null;
+                    }));
+                }
+                java.util.Set<QueueId> leased = new java.util.HashSet<>();
+                if (round % 2 == 0) {
+                    // Leasing while accepts go on: the overlay stays small.
+                    boolean accepting = true;
+                    while (accepting || leaseAndDefer(q, clock, leased) > 0) {
+                        accepting = !fs.stream().allMatch(Future::isDone);
+                        leaseAndDefer(q, clock, leased);
+                    }
+                }
+                for (Future<?> f : fs) {
+                    f.get();
+                }
+                pool.shutdown();
+                // The drill's shape: everything accepted, the committer still clearing, then leases.
+                while (leaseAndDefer(q, clock, leased) > 0) {
+                    // until nothing is due
+                }
+                assertEquals(threads * each, leased.size(), "round " + round + ": every accepted entry leased once");
+            }
+        }
+    }
+
+    private static int leaseAndDefer(MapDbQueue q, MutableClock clock, java.util.Set<QueueId> leased) {
+        List<QueueEntry> batch = q.leaseDue(clock.instant(), 200);
+        for (QueueEntry e : batch) {
+            assertTrue(leased.add(e.id()), e.id() + " leased twice");
+            q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Deferred("451 later")), clock.instant());
+        }
+        return batch.size();
+    }
+
     @Test
     void largeMessageStreamsThroughIntact() throws Exception {
         MutableClock clock = new MutableClock();
