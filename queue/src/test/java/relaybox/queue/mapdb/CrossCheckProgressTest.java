@@ -3,8 +3,12 @@ package relaybox.queue.mapdb;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
+import org.mapdb.DB;
+import org.mapdb.DBMaker;
+import org.mapdb.Serializer;
 import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.CrossCheckProgress.Phase;
+import relaybox.queue.EntryState;
 import relaybox.queue.MutableClock;
 import relaybox.queue.RetrySchedule;
 
@@ -13,7 +17,9 @@ import java.time.Duration;
 import java.time.Instant;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -62,6 +68,31 @@ class CrossCheckProgressTest {
             assertEquals(opened.plusSeconds(7), p.finishedAt());
             assertEquals(Duration.ofSeconds(7), p.elapsed(clock.instant().plusSeconds(60)));
             assertEquals("", p.failure());
+        }
+    }
+
+    /** A check that meets a damaged index stops there: FAILED, with why, and when. */
+    @Test
+    void aCheckThatFindsTheIndexDamagedIsFailedAndSaysWhy() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("damaged");
+        UncleanStops.lostAfterAKill(dir, clock);
+        // A state key that names no queue id: only the audit's sweep of the state keys meets it.
+        DB db = DBMaker.fileDB(dir.resolve("queue.db").toFile()).transactionEnable().fileMmapEnableIfSupported().make();
+        try {
+            db.treeSet("states", Serializer.STRING).createOrOpen().add(IndexStore.letter(EntryState.FAILED) + "!bad");
+            db.commit();
+        } finally {
+            db.close();
+        }
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            assertThrows(IndexDamage.Damaged.class, () -> CrossChecks.await(q));
+            CrossCheckProgress p = q.crossCheckProgress();
+            assertEquals(Phase.FAILED, p.phase(), p.toString());
+            assertFalse(p.running());
+            assertTrue(p.failure().contains("the index is damaged"), p.failure());
+            assertEquals(1, p.entriesRescued(), "what it did before it failed is still told: " + p);
+            assertEquals(clock.instant(), p.finishedAt());
         }
     }
 
