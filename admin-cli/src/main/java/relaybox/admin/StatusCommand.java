@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import relaybox.queue.CrossCheckProgress.Phase;
 import relaybox.relay.control.api.ControlRequest;
 import relaybox.relay.control.api.Op;
 import relaybox.relay.control.api.ControlWire;
@@ -46,7 +45,7 @@ final class StatusCommand implements Callable<Integer> {
             problems.add("the queue store's last commit failed");
         }
         JsonNode check = s.path("cross_check");
-        if (Phase.FAILED.word().equals(check.path("phase").asText())) {
+        if ("failed".equals(check.path("phase").asText())) {
             problems.add("the queue's cross-check failed (" + check.path("failure").asText() + ")");
         }
         for (JsonNode l : s.path("links")) {
@@ -85,10 +84,14 @@ final class StatusCommand implements Callable<Integer> {
         return problems.isEmpty() ? Cli.OK : Cli.NOT_FOUND;
     }
 
-    /** One line for the cross-check after an unclean stop; none when there was none (an older daemon sends none). */
+    /**
+     * One line for the cross-check after an unclean stop; none when there was none (an older
+     * daemon sends none). The phase words are the wire's (CrossCheckProgress.Phase in the daemon):
+     * a client command loads no queue class.
+     */
     private static void crossCheck(StringBuilder b, JsonNode c) {
-        String phase = c.path("phase").asText(Phase.NONE.word());
-        if (phase.equals(Phase.NONE.word())) {
+        String phase = c.path("phase").asText("none");
+        if (phase.equals("none")) {
             return;
         }
         String read = c.path("segments_scanned").asLong() + " of " + c.path("segments").asLong() + " spool segments read";
@@ -98,10 +101,10 @@ final class StatusCommand implements Callable<Integer> {
                         : ", " + c.path("ranges_quarantined").asLong() + " damaged spool ranges quarantined");
         String took = Format.age(c.path("seconds").asLong());
         b.append("queue cross-check after an unclean stop: ");
-        if (phase.equals(Phase.DONE.word())) {
+        if (phase.equals("done")) {
             b.append("done in ").append(took).append(" (").append(Format.time(c.path("finished_at").asText()))
                     .append("): ").append(read).append(", ").append(found);
-        } else if (phase.equals(Phase.FAILED.word())) {
+        } else if (phase.equals("failed")) {
             b.append("FAILED after ").append(took).append(": ").append(c.path("failure").asText()).append("; ")
                     .append(read).append(", ").append(found);
         } else {
