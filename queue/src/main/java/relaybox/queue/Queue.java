@@ -185,6 +185,14 @@ public interface Queue extends AutoCloseable {
     /** True when the store accepted its last commit; false after a storage failure. */
     boolean healthy();
 
+    /**
+     * How far the background cross-check after an unclean stop has got ({@link CrossCheckProgress}):
+     * cheap, never blocks, for status, metrics and health. NONE for a store that needs none.
+     */
+    default CrossCheckProgress crossCheckProgress() {
+        return CrossCheckProgress.NONE;
+    }
+
     /** Stops accepting, writes what is pending and closes the store. Idempotent. */
     @Override
     void close();

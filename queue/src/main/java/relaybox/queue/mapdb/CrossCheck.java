@@ -2,6 +2,7 @@ package relaybox.queue.mapdb;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
 
@@ -34,6 +35,8 @@ import java.util.function.Supplier;
  * Until it ends no spool segment is deleted or compacted (a reference count in doubt must not let
  * bytes go) and a close writes no clean-stop stamp, so a stop before the end means the next open
  * checks again. Each change it makes is whole on its own: a crash in the middle loses nothing.
+ * How far it has got is kept as a {@link CrossCheckProgress}, replaced at each segment, rescue
+ * and audit step, for status, metrics and health; its end is one log line with the same figures.
  */
 final class CrossCheck {
 
@@ -49,6 +52,9 @@ final class CrossCheck {
     /** Tests only: the check of the queue in this directory waits for the latch before it starts. */
     static final Map<java.nio.file.Path, java.util.concurrent.CountDownLatch> GATES_FOR_TEST =
             new java.util.concurrent.ConcurrentHashMap<>();
+    /** Tests only: the same, before the audit phase (the rescue phase is over, its figures are in). */
+    static final Map<java.nio.file.Path, java.util.concurrent.CountDownLatch> AUDIT_GATES_FOR_TEST =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private final java.nio.file.Path dir;
     private final Thread thread = new Thread(this::run, "queue-cross-check");
@@ -60,6 +66,8 @@ final class CrossCheck {
     private int ranges;
     /** When the last pause ended: the time since is what the step took. */
     private long lastPause;
+    /** Written by the check's thread only, read by status, metrics and health. */
+    private volatile CrossCheckProgress progress;
 
     CrossCheck(MapDbQueue queue, IndexCommitter committer, List<Long> segments, java.nio.file.Path dir) {
         this.queue = queue;
@@ -73,6 +81,13 @@ final class CrossCheck {
         // Before the committer starts: every change from the first commit on is tallied.
         view.index.audit = audit;
         spool.holdSegments();
+        // From the open on: the segments are held from now, so the check counts as running.
+        progress = CrossCheckProgress.started(this.segments.size(), queue.clock().instant());
+    }
+
+    /** How far the check has got; any thread. */
+    CrossCheckProgress progress() {
+        return progress;
     }
 
     void start() {
@@ -107,14 +122,14 @@ final class CrossCheck {
         LOG.info("queue cross-check started: the last stop was not clean, so the {} spool segments found at the open"
                 + " are checked against the index in the background while the queue runs", segments.size());
         try {
-            java.util.concurrent.CountDownLatch gate = GATES_FOR_TEST.get(dir);
-            if (gate != null) {
-                gate.await();
-            }
+            awaitGate(GATES_FOR_TEST);
             rescue(scan());
+            progress = progress.auditing();
+            awaitGate(AUDIT_GATES_FOR_TEST);
             long scanned = System.nanoTime();
             lastPause = scanned;
             while (!stopping && (Boolean) step(audit::step, audit::wrote)) {
+                progress = progress.audited(audit.entries, audit.putBack + audit.strays);
                 pause();
             }
             checkStopping();
@@ -123,27 +138,31 @@ final class CrossCheck {
                     + " recounted from the entries", seg, -d));
             spool.adjustReferences(c.references());
             queue.recounted(c.counts(), audit.putBack + audit.strays > 0);
-            boolean mended = rescued + ranges + audit.putBack + audit.strays > 0 || !c.references().isEmpty()
-                    || !c.counts().isEmpty();
+            long repaired = audit.putBack + audit.strays + c.references().size() + c.counts().size();
+            boolean mended = rescued + ranges + repaired > 0;
             // The references are exact again, so segments go as their entries do from now on; but
             // after damage, as at an open after damage, none that nothing refers to goes now: what
             // a damaged record referred to is not known.
-            if (damageSeen || mended) {
-                LOG.warn("queue cross-check: damage was seen, so spool segments nothing refers to now are kept until"
-                        + " the next start");
-            }
             spool.endHold(!damageSeen && !mended);
-            LOG.info("queue cross-check done in {} ms: {} spool records read in {} segments ({} ms), {} entries"
-                    + " checked ({} ms, half of it paused), {} queued again from the spool, {} damaged spool ranges"
-                    + " quarantined, {} index keys put back, {} stray index keys taken out, counts corrected by {}",
-                    (System.nanoTime() - t0) / 1_000_000, lostEntries.records, segments.size(), (scanned - t0) / 1_000_000,
-                    audit.entries, (System.nanoTime() - scanned) / 1_000_000, rescued, ranges, audit.putBack,
-                    audit.strays, c.counts());
+            progress = progress.audited(audit.entries, repaired).done(repaired, queue.clock().instant());
+            // One line for the end, with every figure: status and metrics show the same numbers.
+            LOG.atLevel(damageSeen || mended ? org.slf4j.event.Level.WARN : org.slf4j.event.Level.INFO).log(
+                    "queue cross-check done in {} ms: {} entries queued again from the spool, {} index repairs ({} keys"
+                    + " put back, {} stray keys taken out, counts corrected by {}, {} segment reference counts"
+                    + " recounted), {} damaged spool ranges quarantined; {} spool records read in {} segments ({} ms),"
+                    + " {} entries checked ({} ms, half of it paused){}",
+                    (System.nanoTime() - t0) / 1_000_000, rescued, repaired, audit.putBack, audit.strays, c.counts(),
+                    c.references().size(), ranges, lostEntries.records, segments.size(), (scanned - t0) / 1_000_000,
+                    audit.entries, (System.nanoTime() - scanned) / 1_000_000, damageSeen || mended
+                            ? "; damage was seen, so spool segments nothing refers to now are kept until the next start"
+                            : "");
             finished.complete(true);
         } catch (IndexDamage.Damaged d) {
             // Reported already (marker, health): the next start rebuilds the index from the spool.
-            LOG.error("queue cross-check stopped after {} ms: the index is damaged ({})",
-                    (System.nanoTime() - t0) / 1_000_000, d.getMessage());
+            progress = progress.failed("the index is damaged (" + d.getMessage() + "); the next start rebuilds it"
+                    + " from the spool", queue.clock().instant());
+            LOG.error("queue cross-check stopped after {} ms: the index is damaged ({}); {} entries queued again"
+                    + " from the spool before", (System.nanoTime() - t0) / 1_000_000, d.getMessage(), rescued);
             finished.completeExceptionally(d);
         } catch (InterruptedException | java.io.InterruptedIOException | java.nio.channels.ClosedByInterruptException e) {
             LOG.info("queue cross-check stopped after {} ms by the close; the next start checks again",
@@ -155,8 +174,11 @@ final class CrossCheck {
                         (System.nanoTime() - t0) / 1_000_000, e.toString());
                 finished.complete(false);
             } else {
-                LOG.error("queue cross-check failed after {} ms; no spool segment is deleted until the next start,"
-                        + " which checks again", (System.nanoTime() - t0) / 1_000_000, e);
+                progress = progress.failed(e.toString() + "; no spool segment is deleted until the next start, which"
+                        + " checks again", queue.clock().instant());
+                LOG.error("queue cross-check failed after {} ms ({} entries queued again from the spool before); no"
+                        + " spool segment is deleted until the next start, which checks again",
+                        (System.nanoTime() - t0) / 1_000_000, rescued, e);
                 finished.completeExceptionally(e);
             }
         }
@@ -164,11 +186,14 @@ final class CrossCheck {
 
     /** Reads every segment present at the open; returns the live ACCEPTs whose entries the index lacks. */
     private java.util.Collection<LostEntries.Candidate> scan() throws IOException, InterruptedException {
+        int n = 0;
         for (long seg : segments) {
             checkStopping();
             lostEntries.scan(seg, () -> stopping);
+            progress = progress.scanned(++n);
         }
         quarantine(lostEntries.damaged);
+        progress = progress.rescued(rescued, ranges);
         return lostEntries.lost.values();
     }
 
@@ -187,6 +212,7 @@ final class CrossCheck {
             }
             if (queue.rescue(e, loc, () -> lostEntries.stillLost(c))) {
                 rescued++;
+                progress = progress.rescued(rescued, ranges);
                 back.add(e.id().value());
                 LOG.error("{}: acknowledged, but missing from the index although its watermark had passed its spool"
                         + " record; queued again from the spool", e.id());
@@ -257,6 +283,14 @@ final class CrossCheck {
         long took = System.nanoTime() - lastPause;
         TimeUnit.NANOSECONDS.sleep(Math.max(TimeUnit.MILLISECONDS.toNanos(1), Math.min(took, TimeUnit.MILLISECONDS.toNanos(200))));
         lastPause = System.nanoTime();
+    }
+
+    private void awaitGate(Map<java.nio.file.Path, java.util.concurrent.CountDownLatch> gates)
+            throws InterruptedException {
+        java.util.concurrent.CountDownLatch gate = gates.get(dir);
+        if (gate != null) {
+            gate.await();
+        }
     }
 
     private void checkStopping() throws InterruptedException {

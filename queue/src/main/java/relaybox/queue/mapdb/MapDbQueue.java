@@ -4,6 +4,7 @@ import org.mapdb.BTreeMap;
 import org.mapdb.DB;
 import org.mapdb.Serializer;
 import relaybox.queue.AbstractQueue;
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.EntryState;
 import relaybox.queue.Envelope;
@@ -145,6 +146,12 @@ public final class MapDbQueue extends AbstractQueue {
     public CompletableFuture<Boolean> crossCheck() {
         return workers.crossCheck == null ? CompletableFuture.completedFuture(false)
                 : workers.crossCheck.finished().copy();
+    }
+
+    @Override
+    public CrossCheckProgress crossCheckProgress() {
+        CrossCheck c = workers.crossCheck;
+        return c == null ? CrossCheckProgress.NONE : c.progress();
     }
 
     /** Records quarantined while opening the store, for the daemon to log. */

@@ -3,10 +3,6 @@ package relaybox.queue.mapdb;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
-import org.mapdb.DB;
-import org.mapdb.DBMaker;
-import org.mapdb.Serializer;
-import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.MutableClock;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueId;
@@ -17,8 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.NavigableSet;
 import java.util.concurrent.CountDownLatch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -151,12 +145,8 @@ class CrossCheckTest {
         }
     }
 
-    /** Five messages, two delivered, a kill, and one of the three waiting lost from the index; the three's ids. */
     private static List<QueueId> lostAfterAKill(Path dir, MutableClock clock) throws Exception {
-        List<QueueId> waiting = fiveIndexedOfWhichTwoDelivered(dir, clock);
-        open(dir, clock).crashForTest();
-        forget(dir, waiting.get(1));
-        return waiting;
+        return UncleanStops.lostAfterAKill(dir, clock);
     }
 
     @Test
@@ -171,36 +161,11 @@ class CrossCheckTest {
         assertTrue(Files.exists(dir.resolve(CleanStop.STAMP)));
     }
 
-    /** Five messages accepted and indexed, two delivered, closed cleanly; the other three's ids, sorted. */
     private static List<QueueId> fiveIndexedOfWhichTwoDelivered(Path dir, MutableClock clock) throws Exception {
-        List<QueueId> waiting = new ArrayList<>();
-        try (MapDbQueue q = open(dir, clock)) {
-            for (int i = 0; i < 5; i++) {
-                waiting.add(put(q, "message " + i, "a@x.example").id());
-            }
-            for (QueueEntry e : q.leaseDue(clock.instant(), 2)) {
-                q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
-                waiting.remove(e.id());
-            }
-        }
-        waiting.sort(java.util.Comparator.comparing(QueueId::value));
-        return waiting;
+        return UncleanStops.fiveIndexedOfWhichTwoDelivered(dir, clock);
     }
 
-    /** Damage MapDB cannot see: the entry, its due key and its state key are simply gone. */
-    @SuppressWarnings("unchecked")
     private static void forget(Path dir, QueueId id) {
-        DB db = DBMaker.fileDB(dir.resolve("queue.db").toFile()).transactionEnable().fileMmapEnableIfSupported().make();
-        try {
-            db.treeMap("entries", Serializer.STRING, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createOrOpen()
-                    .remove(id.value());
-            for (String name : List.of("due", "states")) {
-                NavigableSet<String> set = (NavigableSet<String>) db.treeSet(name, Serializer.STRING).createOrOpen();
-                set.removeIf(k -> k.endsWith(id.value()));
-            }
-            db.commit();
-        } finally {
-            db.close();
-        }
+        UncleanStops.forget(dir, id);
     }
 }

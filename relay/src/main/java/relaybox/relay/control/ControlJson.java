@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RecipientState;
@@ -70,6 +71,34 @@ public final class ControlJson {
                     : link.nextAttempt().toString();
             String why = link.detail().isEmpty() ? reply : link.detail();
             return new EntryView(id, state, queuedAt, age, size, attempts, when, from, to, why, recipients);
+        }
+    }
+
+    /**
+     * The queue's cross-check after an unclean stop, as {@code relaybox status} shows it: while it
+     * runs mail flows, but no spool segment is reclaimed.
+     *
+     * @param phase              none, rescue, audit, done or failed
+     * @param segmentsScanned    spool segments read by the rescue phase, of {@code segments}
+     * @param entriesAudited     index entries the audit has walked
+     * @param entriesRescued     entries the index had lost, queued again from the spool
+     * @param repairs            index keys put back or taken out, counts recounted
+     * @param rangesQuarantined  damaged spool ranges quarantined
+     * @param startedAt          ISO-8601, or null when none ran
+     * @param finishedAt         ISO-8601, or null while it runs
+     * @param seconds            how long it has run, or ran
+     * @param failure            why it failed; "" otherwise
+     */
+    public record CrossCheckView(String phase, int segmentsScanned, int segments, long entriesAudited,
+                                 long entriesRescued, long repairs, long rangesQuarantined, String startedAt,
+                                 String finishedAt, long seconds, String failure) {
+
+        public static CrossCheckView of(CrossCheckProgress p, Instant now) {
+            return new CrossCheckView(p.phase().word(), p.segmentsScanned(), p.segments(), p.entriesAudited(),
+                    p.entriesRescued(), p.repairs(), p.rangesQuarantined(),
+                    p.startedAt() == null ? null : p.startedAt().toString(),
+                    p.finishedAt() == null ? null : p.finishedAt().toString(), p.elapsed(now).getSeconds(),
+                    p.failure());
         }
     }
 

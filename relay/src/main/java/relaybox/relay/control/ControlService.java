@@ -47,7 +47,7 @@ import java.util.function.Supplier;
  * requeue       ids | failed       (failed recipients get a new life)
  * purge         failed [older_than]  deletes failed entries (all, or those queued before older_than)
  * stats         counts, age histogram (qshape buckets), oldest, throughput, links
- * status        listeners, depth, queue health, links
+ * status        listeners, depth, queue health, cross-check after an unclean stop, links
  * upstream-test probes each upstream without sending mail
  * config-show   the effective configuration, secrets masked, as the daemon rendered it
  * upstream-pause  upstream, for ("2h"; absent: until resumed) → links after the change
@@ -165,6 +165,8 @@ public final class ControlService implements AutoCloseable {
         out.put("uptime", Duration.between(status.startedAt(), now).getSeconds());
         out.set("listeners", ControlJson.MAPPER.valueToTree(status.listeners()));
         out.put("queue_healthy", queue.healthy());
+        out.set("cross_check", ControlJson.MAPPER.valueToTree(
+                ControlJson.CrossCheckView.of(queue.crossCheckProgress(), now)));
         Map<EntryState, Long> c = queue.counts();
         out.put("depth", QueueStats.depth(c));
         ObjectNode counts = out.putObject("counts");

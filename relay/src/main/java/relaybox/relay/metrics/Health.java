@@ -1,5 +1,7 @@
 package relaybox.relay.metrics;
 
+import relaybox.queue.CrossCheckProgress;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -12,8 +14,11 @@ import java.util.TreeMap;
  *   <li><b>healthy</b>: the intake accepts and the store can commit (last commit succeeded and
  *       free space is above {@code queue_min_free_space});</li>
  *   <li><b>degraded</b>: as healthy, but an upstream link is down, being probed or paused (the
- *       reason says by what and until when), so mail is being buffered rather than forwarded. Still HTTP 200: an orchestrator must not restart a
- *       relay for an outage of its upstream, because buffering is exactly its job;</li>
+ *       reason says by what and until when), so mail is being buffered rather than forwarded; or
+ *       the queue's cross-check after an unclean stop failed, so no spool segment is reclaimed
+ *       until the next start. Still HTTP 200: an orchestrator must not restart a
+ *       relay for an outage of its upstream, because buffering is exactly its job. A cross-check
+ *       that is still running is healthy: mail flows meanwhile;</li>
  *   <li><b>unhealthy</b>: the store cannot commit, free space is below the reserve, or the intake
  *       is not accepting. HTTP 503: new mail is being refused with 4xx.</li>
  * </ul>
@@ -56,6 +61,10 @@ public record Health(Status status, List<String> reasons) {
             bad.add("free space unknown");
         } else if (free < source.minFreeSpace()) {
             bad.add("free space " + free + " below queue_min_free_space " + source.minFreeSpace());
+        }
+        CrossCheckProgress check = source.crossCheck();
+        if (check.phase() == CrossCheckProgress.Phase.FAILED) {
+            degraded.add("queue cross-check failed: " + bounded(check.failure()));
         }
         // Sorted so the reasons are stable between requests and in tests.
         Map<String, String> why = source.linkReasons();

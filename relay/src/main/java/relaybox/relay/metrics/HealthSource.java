@@ -1,5 +1,6 @@
 package relaybox.relay.metrics;
 
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.Queue;
 
 import java.io.IOException;
@@ -42,6 +43,11 @@ public interface HealthSource {
         return Map.of();
     }
 
+    /** The queue's cross-check after an unclean stop ({@link Queue#crossCheckProgress()}). */
+    default CrossCheckProgress crossCheck() {
+        return CrossCheckProgress.NONE;
+    }
+
     /**
      * The usual source: {@code queue.healthy()}, the usable space of {@code queueDir}'s
      * filesystem, and link states as reported to {@link RelayMetrics#linkState}.
@@ -80,6 +86,11 @@ public interface HealthSource {
             @Override
             public boolean storeHealthy() {
                 return queue.healthy();
+            }
+
+            @Override
+            public CrossCheckProgress crossCheck() {
+                return queue.crossCheckProgress();
             }
 
             @Override

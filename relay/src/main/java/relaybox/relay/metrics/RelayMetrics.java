@@ -254,10 +254,12 @@ public final class RelayMetrics implements AutoCloseable {
 
     /**
      * The same from a {@link Queue} directly: the counts the queue keeps, and the oldest waiting
-     * entry from its state index, so a scrape costs the same at a million entries as at ten.
+     * entry from its state index, so a scrape costs the same at a million entries as at ten; and
+     * the progress of its cross-check after an unclean stop ({@link Queue#crossCheckProgress()}).
      */
     public void bindQueue(Queue queue, Clock clock) {
         bindQueue(queue::counts, () -> queue.oldest(QueueGauges.WAITING).map(QueueEntry::queuedAt), clock);
+        sampled.bindCrossCheck(queue::crossCheckProgress);
     }
 
     /** Store size (every file under {@code queueDir}) and free space of its filesystem, per scrape. */

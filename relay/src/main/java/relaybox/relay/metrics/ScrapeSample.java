@@ -1,5 +1,6 @@
 package relaybox.relay.metrics;
 
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.EntryState;
 
 import java.nio.file.Path;
@@ -13,23 +14,31 @@ import java.util.function.Supplier;
 
 /**
  * One reading of everything {@link RelayMetrics} samples per scrape (queue depth by state, age of
- * the oldest waiting message, store size and free space), and the {@link Sampler} that takes it.
- * Both immutable, so binding and scraping need no lock.
+ * the oldest waiting message, the queue's cross-check after an unclean stop, store size and free
+ * space), and the {@link Sampler} that takes it. Both immutable, so binding and scraping need no lock.
+ *
+ * @param crossCheckSeconds how long the cross-check has run, or ran; 0 when none
  */
-record ScrapeSample(Map<EntryState, Long> counts, double oldestAgeSeconds, double storeBytes, double freeBytes) {
-    static final ScrapeSample EMPTY = new ScrapeSample(Map.of(), 0, Double.NaN, Double.NaN);
+record ScrapeSample(Map<EntryState, Long> counts, double oldestAgeSeconds, CrossCheckProgress crossCheck,
+                    double crossCheckSeconds, double storeBytes, double freeBytes) {
+    static final ScrapeSample EMPTY = new ScrapeSample(Map.of(), 0, CrossCheckProgress.NONE, 0, Double.NaN,
+            Double.NaN);
 
     /** What to sample; immutable so binding and scraping need no lock. */
     record Sampler(Supplier<Map<EntryState, Long>> counts, Supplier<Optional<Instant>> oldest, Clock clock,
-                   Path queueDir) {
-        static final Sampler NONE = new Sampler(null, null, null, null);
+                   Supplier<CrossCheckProgress> crossCheck, Path queueDir) {
+        static final Sampler NONE = new Sampler(null, null, null, null, null);
 
         Sampler withQueue(Supplier<Map<EntryState, Long>> c, Supplier<Optional<Instant>> o, Clock k) {
-            return new Sampler(c, o, k, queueDir);
+            return new Sampler(c, o, k, crossCheck, queueDir);
+        }
+
+        Sampler withCrossCheck(Supplier<CrossCheckProgress> p) {
+            return new Sampler(counts, oldest, clock, p, queueDir);
         }
 
         Sampler withStore(Path dir) {
-            return new Sampler(counts, oldest, clock, dir);
+            return new Sampler(counts, oldest, clock, crossCheck, dir);
         }
 
         ScrapeSample take() {
@@ -39,6 +48,8 @@ record ScrapeSample(Map<EntryState, Long> counts, double oldestAgeSeconds, doubl
                 age = oldest.get().map(t -> Math.max(0, Duration.between(t, clock.instant()).toMillis() / 1000.0))
                         .orElse(0.0);
             }
+            CrossCheckProgress check = crossCheck == null ? CrossCheckProgress.NONE : crossCheck.get();
+            double checkSeconds = clock == null ? 0 : check.elapsed(clock.instant()).toMillis() / 1000.0;
             double size = Double.NaN;
             double free = Double.NaN;
             if (queueDir != null) {
@@ -46,7 +57,7 @@ record ScrapeSample(Map<EntryState, Long> counts, double oldestAgeSeconds, doubl
                 size = s.sizeBytes();
                 free = s.freeBytes();
             }
-            return new ScrapeSample(c, age, size, free);
+            return new ScrapeSample(c, age, check, checkSeconds, size, free);
         }
     }
 }

@@ -1,5 +1,7 @@
 package relaybox.relay.metrics;
 
+import relaybox.queue.CrossCheckProgress;
+
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -11,6 +13,12 @@ final class FakeHealth implements HealthSource {
     volatile long minFree = 256L << 20;
     final Map<String, LinkState> links = new ConcurrentHashMap<>(Map.of("esp1", LinkState.UP));
     final Map<String, String> pauses = new ConcurrentHashMap<>();
+    volatile CrossCheckProgress crossCheck = CrossCheckProgress.NONE;
+
+    @Override
+    public CrossCheckProgress crossCheck() {
+        return crossCheck;
+    }
 
     @Override
     public boolean intakeAccepting() {

@@ -4,9 +4,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import relaybox.queue.CrossCheckProgress;
+
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
@@ -40,6 +43,24 @@ class HealthTest {
         assertEquals(200, r.statusCode());
         assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""));
         assertEquals("{\"status\":\"healthy\",\"reasons\":[]}\n", r.body());
+    }
+
+    /**
+     * A cross-check after an unclean stop that runs is healthy (mail flows meanwhile); one that
+     * failed is degraded, and says why: no spool segment is reclaimed until the next start.
+     */
+    @Test
+    void aRunningCrossCheckIsHealthyAndAFailedOneDegraded() throws Exception {
+        Instant t = Instant.parse("2026-12-06T04:00:00Z");
+        source.crossCheck = CrossCheckProgress.started(24, t).scanned(3);
+        assertEquals("{\"status\":\"healthy\",\"reasons\":[]}\n", healthz().body());
+        source.crossCheck = source.crossCheck.failed("java.io.IOException: Input/output error; no spool segment is"
+                + " deleted until the next start, which checks again", t.plusSeconds(90));
+        HttpResponse<String> r = healthz();
+        assertEquals(200, r.statusCode());
+        assertEquals("{\"status\":\"degraded\",\"reasons\":[\"queue cross-check failed: java.io.IOException:"
+                + " Input/output error; no spool segment is deleted until the next start, which checks again\"]}\n",
+                r.body());
     }
 
     @Test

@@ -3,12 +3,15 @@ package relaybox.relay.metrics;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.DeliveryOutcome;
 import relaybox.queue.Envelope;
 import relaybox.queue.MutableClock;
 import relaybox.queue.Queue;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.RetrySchedule;
+import relaybox.queue.mapdb.MapDbQueue;
+import relaybox.queue.mapdb.UncleanStops;
 import relaybox.queue.memory.InMemoryQueue;
 
 import java.nio.charset.StandardCharsets;
@@ -82,6 +85,55 @@ class QueueGaugesTest {
         assertEquals(1234.0, s.get("relaybox_store_size_bytes"));
         assertTrue(s.get("relaybox_store_free_bytes") > 0);
         assertEquals((double) (256L << 20), s.get("relaybox_store_min_free_bytes"));
+    }
+
+    /**
+     * A real store opened after a kill with an entry lost from its index: the cross-check's phase
+     * and figures are scraped while it is held before its audit, and once it is done.
+     */
+    @Test
+    void theCrossCheckAfterAnUncleanStopIsScraped(@TempDir Path dir) throws Exception {
+        UncleanStops.lostAfterAKill(dir, clock);
+        try (UncleanStops.Gates gates = UncleanStops.hold(dir);
+             MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            metrics.bindQueue(q, clock);
+            Map<String, Double> s = Scrape.samples(metrics.scrape());
+            assertEquals(1.0, s.get("relaybox_queue_crosscheck_phase{phase=\"rescue\"}"));
+            assertEquals(0.0, s.get("relaybox_queue_crosscheck_phase{phase=\"none\"}"));
+            assertEquals(0.0, s.get("relaybox_queue_crosscheck_segments_scanned"));
+            assertTrue(s.get("relaybox_queue_crosscheck_segments") >= 1, s.toString());
+            clock.advance(Duration.ofSeconds(30));
+            assertEquals(30.0, Scrape.samples(metrics.scrape()).get("relaybox_queue_crosscheck_duration_seconds"));
+
+            gates.releaseStart();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (q.crossCheckProgress().phase() != CrossCheckProgress.Phase.AUDIT && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            s = Scrape.samples(metrics.scrape());
+            assertEquals(1.0, s.get("relaybox_queue_crosscheck_phase{phase=\"audit\"}"));
+            assertEquals(s.get("relaybox_queue_crosscheck_segments"), s.get("relaybox_queue_crosscheck_segments_scanned"));
+            assertEquals(1.0, s.get("relaybox_queue_crosscheck_entries_rescued"));
+
+            gates.releaseAudit();
+            q.crossCheck().get(1, java.util.concurrent.TimeUnit.MINUTES);
+            clock.advance(Duration.ofSeconds(60));
+            s = Scrape.samples(metrics.scrape());
+            assertEquals(1.0, s.get("relaybox_queue_crosscheck_phase{phase=\"done\"}"));
+            assertEquals(0.0, s.get("relaybox_queue_crosscheck_phase{phase=\"audit\"}"));
+            assertEquals(3.0, s.get("relaybox_queue_crosscheck_entries_audited"));
+            assertEquals(1.0, s.get("relaybox_queue_crosscheck_entries_rescued"));
+            assertEquals(2.0, s.get("relaybox_queue_crosscheck_repairs"));
+            assertEquals(30.0, s.get("relaybox_queue_crosscheck_duration_seconds"), "the time it ran, not since");
+        }
+    }
+
+    @Test
+    void aStoreWithoutACheckScrapesPhaseNone() {
+        metrics.bindQueue(queue, clock);
+        Map<String, Double> s = Scrape.samples(metrics.scrape());
+        assertEquals(1.0, s.get("relaybox_queue_crosscheck_phase{phase=\"none\"}"));
+        assertEquals(0.0, s.get("relaybox_queue_crosscheck_duration_seconds"));
     }
 
     @Test
