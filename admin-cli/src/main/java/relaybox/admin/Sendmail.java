@@ -76,17 +76,6 @@ public final class Sendmail {
             default:
                 break;
         }
-        // The JDK's socket code is made ready beside ours (see PreparedSocket).
-        PreparedSocket socket = PreparedSocket.start();
-        try {
-            return submit(o, stdin, stdout, stderr, env, defaultConfig, socket);
-        } finally {
-            socket.discard();
-        }
-    }
-
-    private static int submit(SendmailOptions o, InputStream stdin, PrintStream stdout, PrintStream stderr,
-                              Map<String, String> env, Path defaultConfig, PreparedSocket socket) {
         String target;
         Path dropDir;
         try {
@@ -99,12 +88,11 @@ public final class Sendmail {
         String host = SendmailConfig.host(target);
         int port = SendmailConfig.port(target);
         if (o.mode.equals("s")) {
-            return SmtpOnStdio.run(socket.take(), host, port, stdin, stdout, stderr, dropDir);
+            return SmtpOnStdio.run(host, port, stdin, stdout, stderr, dropDir);
         }
         try {
             OutgoingMessage m = OutgoingMessage.read(o, new BufferedInputStream(stdin, 65536));
-            String reply = Submitter.submit(m, socket.take(), host, port, o.eightBit, o.verbose ? stderr : null,
-                    dropDir);
+            String reply = Submitter.submit(m, host, port, o.eightBit, o.verbose ? stderr : null, dropDir);
             if (o.verbose) {
                 stderr.println("relaybox sendmail: " + reply);
             }

@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -41,10 +42,9 @@ final class SmtpOnStdio {
         this.stdout = stdout;
     }
 
-    /** Relays over {@code socket}, which is unconnected (see {@link PreparedSocket}). */
-    static int run(Socket socket, String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr,
+    static int run(String host, int port, InputStream stdin, PrintStream stdout, PrintStream stderr,
                    java.nio.file.Path dropDir) {
-        try (Socket s = socket) {
+        try (Socket s = new Socket(Proxy.NO_PROXY)) { // the daemon is local: no proxy selector to set up
             try {
                 s.connect(new InetSocketAddress(host, port), SmtpSubmission.CONNECT_TIMEOUT_MS);
             } catch (IOException e) {

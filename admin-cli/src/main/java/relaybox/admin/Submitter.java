@@ -2,7 +2,6 @@ package relaybox.admin;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,12 +20,12 @@ final class Submitter {
     private Submitter() {
     }
 
-    /** Returns the daemon's 250 reply or, for a dropped message, where it went; {@code socket} is unconnected. */
-    static String submit(OutgoingMessage m, Socket socket, String host, int port, boolean eightBit, PrintStream trace,
-                         Path dropDir) throws SmtpSubmission.Failure, IOException {
+    /** Returns the daemon's 250 reply or, for a dropped message, where it went. */
+    static String submit(OutgoingMessage m, String host, int port, boolean eightBit, PrintStream trace, Path dropDir)
+            throws SmtpSubmission.Failure, IOException {
         SmtpSubmission smtp;
         try {
-            smtp = SmtpSubmission.open(socket, host, port, "localhost", trace);
+            smtp = SmtpSubmission.open(host, port, "localhost", trace);
         } catch (SmtpSubmission.Failure f) {
             if (f.unreachable) {
                 return drop(dropDir, f, m, eightBit);
