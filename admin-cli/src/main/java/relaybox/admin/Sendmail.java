@@ -22,8 +22,7 @@ import java.util.Map;
  * -F, -B 8BITMIME, -v, --smtp, --drop-dir ...), {@link SendmailConfig} finds the intake and the
  * drop directory, {@link OutgoingMessage} reads the message and its envelope (what is done to
  * the message is described there), {@link Submitter} hands it to the daemon over
- * {@link SmtpSubmission} (on a socket {@link PreparedSocket} makes meanwhile) or to the drop
- * directory through {@link DropWriter}; -bs is
+ * {@link SmtpSubmission} or to the drop directory through {@link DropWriter}; -bs is
  * {@link SmtpOnStdio} (or {@link SmtpOffline} while the daemon is down), -bp {@link MailQueue}.
  *
  * <h2>Exit codes (sysexits)</h2>
