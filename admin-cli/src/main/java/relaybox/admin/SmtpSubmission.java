@@ -121,7 +121,7 @@ final class SmtpSubmission implements AutoCloseable {
     void begin(String sender, String params, Iterable<String> recipients) throws Failure {
         pipelining = supports("PIPELINING");
         if (!pipelining) {
-            mail(sender, params, command("MAIL FROM:<" + sender + ">" + params));
+            mail(command("MAIL FROM:<" + sender + ">" + params));
             try {
                 for (String r : recipients) {
                     rcpt(r, command("RCPT TO:<" + r + ">"));
@@ -141,7 +141,7 @@ final class SmtpSubmission implements AutoCloseable {
         send("DATA");
         flush();
         // A refused MAIL: its RCPTs and DATA were refused as out of sequence; the caller closes.
-        mail(sender, params, reply());
+        mail(reply());
         Failure refused = null;
         for (String r : recipients) {
             String reply = reply();
@@ -169,7 +169,7 @@ final class SmtpSubmission implements AutoCloseable {
         throw refused;
     }
 
-    private static void mail(String sender, String params, String reply) throws Failure {
+    private static void mail(String reply) throws Failure {
         if (reply.startsWith("421")) {
             // The daemon is stopping: nothing of this message was taken.
             throw new Failure(Sendmail.EX_TEMPFAIL, "MAIL FROM: the daemon is stopping: " + reply, true);
