@@ -121,7 +121,9 @@ final class SmtpSubmission implements AutoCloseable {
     void begin(String sender, String params, Iterable<String> recipients) throws Failure {
         pipelining = supports("PIPELINING");
         if (!pipelining) {
-            mail(command("MAIL FROM:<" + sender + ">" + params));
+            send("MAIL FROM:<" + sender + ">" + params);
+            flush();
+            mail(replyBeforeTransaction());
             try {
                 for (String r : recipients) {
                     rcpt(r, command("RCPT TO:<" + r + ">"));
@@ -141,7 +143,7 @@ final class SmtpSubmission implements AutoCloseable {
         send("DATA");
         flush();
         // A refused MAIL: its RCPTs and DATA were refused as out of sequence; the caller closes.
-        mail(reply());
+        mail(replyBeforeTransaction());
         Failure refused = null;
         for (String r : recipients) {
             String reply = reply();
@@ -167,6 +169,19 @@ final class SmtpSubmission implements AutoCloseable {
             quit();
         }
         throw refused;
+    }
+
+    /**
+     * MAIL's reply. A daemon that closes the connection instead of answering (it is stopping,
+     * and may close before it has read the RCPTs pipelined behind MAIL, which can reset the
+     * connection and its 421 with it) has not started the transaction: as unreachable as a 421.
+     */
+    private String replyBeforeTransaction() throws Failure {
+        try {
+            return reply();
+        } catch (Failure f) {
+            throw new Failure(f.exit, "MAIL FROM: " + f.getMessage(), true);
+        }
     }
 
     private static void mail(String reply) throws Failure {

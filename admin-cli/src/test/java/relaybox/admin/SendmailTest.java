@@ -217,6 +217,15 @@ class SendmailTest {
             assertEquals(1, files.filter(f -> f.getFileName().toString().startsWith("m.")).count());
         }
         assertTrue(intake.received.isEmpty());
+        // Gone without a word at MAIL (with pipelining, the reset of the unread RCPTs can take
+        // the 421 with it): nothing was taken either.
+        intake.rule("MAIL", "close", 1);
+        r = sendmail("Subject: y\n\nbody\n", "--drop-dir", drop.toString(), "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        try (var files = Files.list(drop)) {
+            assertEquals(2, files.filter(f -> f.getFileName().toString().startsWith("m.")).count());
+        }
+        assertTrue(intake.received.isEmpty());
     }
 
     @Test
