@@ -9,10 +9,12 @@
 #
 # Each is called CALLS times (default 50), round-robin, so that the neighbours' load falls on
 # all alike; printed: median and p90 wall time per call, and the median CPU time (user + sys).
-# relaybox runs as packaged: the wrapper packaging/src/bin/relaybox and its class-data archive
-# (written by packaging/src/bin/make-cli-archive) over a copy of admin-cli/target, paths moved
-# into a scratch directory. With RELAYBOX=/usr/bin/relaybox the installed package is measured
-# instead (its archive, its /etc/default/relaybox), against a daemon started from the build.
+# relaybox runs as packaged: called as /usr/sbin/sendmail is (packaging/src/bin/sendmail, then
+# the wrapper packaging/src/bin/relaybox) with its class-data archive (written by
+# packaging/src/bin/make-cli-archive) over a copy of admin-cli/target, paths moved into a
+# scratch directory. With RELAYBOX=/usr/bin/relaybox the installed package is measured instead
+# (its archive, its /etc/default/relaybox; called as "$RELAYBOX sendmail", or as RB_SENDMAIL if
+# set, e.g. /usr/sbin/sendmail), against a daemon started from the build.
 #
 # Needs root (Postfix), Debian's postfix package, python3 and a built tree:
 #   mvn -q -B -DskipTests package && sudo bench/sendmail.sh
@@ -50,7 +52,7 @@ install_as_packaged() {
   local inst=$1 jars=$2 bin=$3
   rm -rf "$inst"; mkdir -p "$inst/share" "$inst/cache"
   cp -r "$jars/relaybox.jar" "$jars/lib" "$inst/share/"
-  for f in relaybox make-cli-archive; do
+  for f in relaybox sendmail make-cli-archive; do
     sed -e "s|/usr/share/relaybox|$inst/share|g; s|/var/cache/relaybox|$inst/cache|g" \
         -e "s|/usr/bin/relaybox|$inst/relaybox|g; s|/etc/default/relaybox /etc/sysconfig/relaybox|$inst/default|" \
         "$bin/$f" > "$inst/$f"
@@ -61,7 +63,9 @@ install_as_packaged() {
 if [ -z "${RELAYBOX:-}" ]; then
   install_as_packaged "$W/inst" admin-cli/target packaging/src/bin
   RELAYBOX=$W/inst/relaybox
+  RB_SENDMAIL=$W/inst/sendmail
 fi
+RB_SENDMAIL=${RB_SENDMAIL:-$RELAYBOX sendmail}
 if [ -n "${BASELINE_TREE:-}" ]; then
   install_as_packaged "$W/base" "$BASELINE_TREE" "$BASELINE_TREE/packaging/src/bin"
 fi
@@ -99,8 +103,8 @@ javac -d "$W/empty" "$W/empty/E.java"
 cli_opts=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' packaging/src/bin/relaybox)
 
 variants=(
-  "relaybox sendmail, daemon up|$RELAYBOX sendmail -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
-  "relaybox sendmail, daemon down|$RELAYBOX sendmail -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
+  "relaybox sendmail, daemon up|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
+  "relaybox sendmail, daemon down|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
   "postfix sendmail (postdrop)|/usr/sbin/sendmail -t -i"
   "empty JVM|java -cp $W/empty E"
   "empty JVM, CLI options|java $cli_opts -cp $W/empty E"
@@ -108,8 +112,8 @@ variants=(
 if [ -n "${BASELINE_TREE:-}" ]; then
   base_opts=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' "$BASELINE_TREE/packaging/src/bin/relaybox")
   variants+=(
-    "before, daemon up|$W/base/relaybox sendmail -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
-    "before, daemon down|$W/base/relaybox sendmail -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
+    "before, daemon up|$W/base/sendmail -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
+    "before, daemon down|$W/base/sendmail -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
     "empty JVM, before's CLI options|java $base_opts -cp $W/empty E"
   )
 fi

@@ -41,25 +41,15 @@ final class Submitter {
                 params.append(" SMTPUTF8");
             }
             try {
-                smtp.mail(m.sender, params.toString());
+                smtp.begin(m.sender, params.toString(), m.recipients);
             } catch (SmtpSubmission.Failure f) {
                 if (f.unreachable) {
-                    // 421: the daemon is stopping. Nothing of the message was sent yet.
+                    // 421 to MAIL: the daemon is stopping. Nothing of the message was sent yet.
                     smtp.close();
                     return drop(dropDir, f, m, eightBit);
                 }
                 throw f;
             }
-            try {
-                for (String r : m.recipients) {
-                    smtp.rcpt(r);
-                }
-            } catch (SmtpSubmission.Failure f) {
-                smtp.reset();
-                smtp.quit();
-                throw f;
-            }
-            smtp.data();
             m.writeTo(new OutgoingMessage.Lines() {
                 @Override
                 public void line(String text) throws SmtpSubmission.Failure {

@@ -134,12 +134,98 @@ class SendmailTest {
         assertEquals(67, r.code(), r.toString());
         assertTrue(r.err().contains("bad@x.example") && r.err().contains("550 5.1.1"), r.toString());
         assertTrue(intake.received.isEmpty(), "all or nothing: no copy for the good recipient");
+        r = sendmail("Subject: x\n\nbody\n", "bad@x.example");
+        assertEquals(67, r.code(), "the only recipient refused, DATA refused with it: " + r);
+        assertTrue(intake.received.isEmpty(), r.toString());
         intake.clearRules();
         intake.replyAlways("DATA_END", "550 5.6.0 Message refused");
         assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
         intake.clearRules();
         intake.replyAlways("MAIL", "553 5.1.7 Bad sender address syntax");
         assertEquals(65, sendmail("Subject: x\n\nbody\n", "a@x.example").code());
+    }
+
+    @Test
+    void withoutPipeliningEveryCommandWaitsForItsReplyAndRefusalsMapAlike() {
+        intake.pipelining = false;
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "a@x.example", "b@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals(List.of("a@x.example", "b@x.example"), intake.received.get(0).to());
+        intake.replyAlways("RCPT TO:<bad@", "550 5.1.1 No such user");
+        r = sendmail("Subject: x\n\nbody\n", "good@x.example", "bad@x.example");
+        assertEquals(67, r.code(), r.toString());
+        assertEquals(1, intake.received.size(), "all or nothing: no copy for the good recipient");
+        assertEquals(1, intake.count("RSET"), "the transaction is reset");
+    }
+
+    /**
+     * With PIPELINING offered, MAIL, both RCPTs and DATA come before any reply, and QUIT comes
+     * behind the final dot before its 250: a stand-in that answers only then would wait for
+     * ever (here: 10 s) for a client that waits for each reply.
+     */
+    @Test
+    void withPipeliningCommandsGoInGroupsAndEveryReplyIsStillRead() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread server = new Thread(() -> {
+                try (java.net.Socket s = listener.accept()) {
+                    s.setSoTimeout(10_000);
+                    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                            s.getInputStream(), java.nio.charset.StandardCharsets.ISO_8859_1));
+                    java.io.OutputStream out = s.getOutputStream();
+                    out.write("220 stand-in ESMTP\r\n".getBytes());
+                    seen.add(in.readLine());
+                    out.write("250-stand-in\r\n250 PIPELINING\r\n".getBytes());
+                    for (int i = 0; i < 4; i++) {
+                        seen.add(in.readLine()); // MAIL, RCPT, RCPT, DATA: no reply in between
+                    }
+                    out.write("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n".getBytes());
+                    String line;
+                    while (!(line = in.readLine()).equals(".")) {
+                        seen.add("data: " + line);
+                    }
+                    seen.add(in.readLine()); // QUIT, before the 250 to the dot
+                    out.write("250 2.0.0 Ok: queued as STANDIN\r\n221 2.0.0 Bye\r\n".getBytes());
+                    seen.add(String.valueOf(in.readLine())); // the client closes: null
+                } catch (java.io.IOException e) {
+                    seen.add("server: " + e);
+                }
+            });
+            server.start();
+            AdminHarness.Result r = AdminHarness.exec(tmp.resolve("none.conf"), Map.of(), "Subject: x\n\nbody\n",
+                    "sendmail", "-v", "--smtp", "127.0.0.1:" + listener.getLocalPort(), "a@x.example", "b@x.example");
+            server.join(20_000);
+            assertEquals(0, r.code(), r.toString() + seen);
+            assertEquals("EHLO localhost", seen.get(0), seen.toString());
+            assertTrue(seen.get(1).startsWith("MAIL FROM:<"), seen.toString());
+            assertEquals(List.of("RCPT TO:<a@x.example>", "RCPT TO:<b@x.example>", "DATA"), seen.subList(2, 5));
+            assertTrue(seen.contains("data: body"), seen.toString());
+            assertEquals(List.of("QUIT", "null"), seen.subList(seen.size() - 2, seen.size()), seen.toString());
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(r.err().contains("queued as STANDIN"), r.toString());
+        }
+    }
+
+    @Test
+    void aDaemonStoppingAtMailMeansTheDropDirectoryAsBeforeAnyTransaction() throws Exception {
+        Path drop = Files.createDirectories(tmp.resolve("drop"));
+        intake.rule("MAIL", "replyclose 421 4.3.2 Service shutting down", 1);
+        AdminHarness.Result r = sendmail("Subject: x\n\nbody\n", "--drop-dir", drop.toString(), "-v", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("daemon is stopping") && r.err().contains("written to " + drop), r.toString());
+        try (var files = Files.list(drop)) {
+            assertEquals(1, files.filter(f -> f.getFileName().toString().startsWith("m.")).count());
+        }
+        assertTrue(intake.received.isEmpty());
+        // Gone without a word at MAIL (with pipelining, the reset of the unread RCPTs can take
+        // the 421 with it): nothing was taken either.
+        intake.rule("MAIL", "close", 1);
+        r = sendmail("Subject: y\n\nbody\n", "--drop-dir", drop.toString(), "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        try (var files = Files.list(drop)) {
+            assertEquals(2, files.filter(f -> f.getFileName().toString().startsWith("m.")).count());
+        }
+        assertTrue(intake.received.isEmpty());
     }
 
     @Test
