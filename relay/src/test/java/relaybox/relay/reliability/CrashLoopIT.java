@@ -215,7 +215,8 @@ class CrashLoopIT {
             // twice. The 7-10 a run seen before were the sink's misjudgement: it judged a stalled
             // copy after its 3 s stall, by when the restarted relay had resent and confirmed it.
             assertEquals(0, sink.duplicatesAfterConfirmation.get(),
-                    "copies sent again after the relay had gone on past an earlier copy's 250");
+                    "copies sent again after the relay had gone on past an earlier copy's 250: "
+                            + sink.idsAfterConfirmation + "\n" + linesAbout(sink, daemon.wholeLog()));
             assertEquals(0, recordedThenResent, "copies sent again after the relay had logged the delivery");
             // The rest were in flight at a kill (the upstream had the message, the relay had not
             // read its reply): at most one per session, forward_concurrency (4) sessions.
@@ -302,6 +303,30 @@ class CrashLoopIT {
         } catch (ControlClient.Unreachable | ControlClient.PermissionDenied e) {
             return null;
         }
+    }
+
+    /**
+     * The sink's copies of the test ids copied after confirmation, and the daemon's log lines
+     * (across its starts) about their queue ids: what a failing run needs to be explained.
+     */
+    private String linesAbout(UpstreamSink sink, String log) {
+        StringBuilder out = new StringBuilder();
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (String testId : sink.idsAfterConfirmation) {
+            String q = queueIds.get(testId);
+            out.append("== ").append(testId).append(" (queue id ").append(q).append("): ");
+            sink.copies.stream().filter(c -> c.id().equals(testId)).forEach(c -> out.append(c).append(' '));
+            out.append('\n');
+            if (q != null) {
+                ids.add(q);
+            }
+        }
+        for (String line : log.split("\n")) {
+            if (line.startsWith("====") || ids.stream().anyMatch(line::contains)) {
+                out.append(line).append('\n');
+            }
+        }
+        return out.toString();
     }
 
     private static int quarantinedLines(String log) {

@@ -62,6 +62,8 @@ public final class UpstreamSink implements AutoCloseable {
     public final Set<String> confirmed = ConcurrentHashMap.newKeySet();
     /** Copies that arrived although an earlier copy had been confirmed. */
     public final AtomicInteger duplicatesAfterConfirmation = new AtomicInteger();
+    /** The ids of those copies, so a failing crash test can show their way through the daemon's log. */
+    public final Set<String> idsAfterConfirmation = ConcurrentHashMap.newKeySet();
     /**
      * One copy of an X-Test-Id message: the connection it came on ({@code connection}, counted from
      * 1, accepted at {@code connectedNanos}), when its "." was read ({@code dotNanos}, and as
@@ -241,6 +243,7 @@ public final class UpstreamSink implements AutoCloseable {
                     if (id != null) {
                         if (afterConfirmation) {
                             duplicatesAfterConfirmation.incrementAndGet();
+                            idsAfterConfirmation.add(id);
                         }
                         seen.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
                         unconfirmed = id;
