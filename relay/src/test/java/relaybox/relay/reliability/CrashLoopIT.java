@@ -216,8 +216,12 @@ class CrashLoopIT {
             // copy after its 3 s stall, by when the restarted relay had resent and confirmed it.
             assertEquals(0, sink.duplicatesAfterConfirmation.get(),
                     "copies sent again after the relay had gone on past an earlier copy's 250: "
-                            + sink.idsAfterConfirmation + "\n" + linesAbout(sink, daemon.wholeLog()));
-            assertEquals(0, recordedThenResent, "copies sent again after the relay had logged the delivery");
+                            + sink.idsAfterConfirmation + "\n"
+                            + linesAbout(List.copyOf(sink.idsAfterConfirmation), sink, daemon.wholeLog()));
+            assertEquals(0, recordedThenResent, "copies sent again after the relay had logged the delivery:\n"
+                    + linesAbout(sink.seen.entrySet().stream().filter(x -> x.getValue().get() > 1
+                            && count(whole, queueIds.getOrDefault(x.getKey(), "-") + " forward delivered") > 1)
+                            .map(Map.Entry::getKey).toList(), sink, whole));
             // The rest were in flight at a kill (the upstream had the message, the relay had not
             // read its reply): at most one per session, forward_concurrency (4) sessions.
             int inFlight = sink.duplicates() - sink.duplicatesAfterConfirmation.get();
@@ -306,13 +310,13 @@ class CrashLoopIT {
     }
 
     /**
-     * The sink's copies of the test ids copied after confirmation, and the daemon's log lines
-     * (across its starts) about their queue ids: what a failing run needs to be explained.
+     * The sink's copies of {@code testIds}, and the daemon's log lines (across its starts) about
+     * their queue ids: what a failing run needs to be explained.
      */
-    private String linesAbout(UpstreamSink sink, String log) {
+    private String linesAbout(List<String> testIds, UpstreamSink sink, String log) {
         StringBuilder out = new StringBuilder();
         java.util.Set<String> ids = new java.util.HashSet<>();
-        for (String testId : sink.idsAfterConfirmation) {
+        for (String testId : testIds) {
             String q = queueIds.get(testId);
             out.append("== ").append(testId).append(" (queue id ").append(q).append("): ");
             sink.copies.stream().filter(c -> c.id().equals(testId)).forEach(c -> out.append(c).append(' '));
