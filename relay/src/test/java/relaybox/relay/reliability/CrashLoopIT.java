@@ -63,7 +63,8 @@ class CrashLoopIT {
     private static final List<String> JVM = List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Xss512k");
 
-    @TempDir
+    /** Kept when the test fails: the queue, the spool and the daemon's whole log are the evidence. */
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
     Path dir;
 
     private final Set<String> acknowledged = ConcurrentHashMap.newKeySet();
@@ -206,7 +207,8 @@ class CrashLoopIT {
             }
 
             if (!lost.isEmpty()) {
-                fail(lost.size() + " acknowledged messages never reached the upstream, e.g. "
+                fail(lost.size() + " acknowledged messages never reached the upstream (queue, spool and log kept in "
+                        + dir + "), e.g. "
                         + lost.stream().limit(10).toList() + "\nstats: " + stats + "\n"
                         + DaemonProcess.tail(daemon.currentLog(), 6000));
             }
