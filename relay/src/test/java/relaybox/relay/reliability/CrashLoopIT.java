@@ -72,6 +72,8 @@ class CrashLoopIT {
     private final Map<String, String> queueIds = new ConcurrentHashMap<>();
     private final AtomicInteger attempts = new AtomicInteger();
     private final AtomicInteger refusals = new AtomicInteger();
+    /** Each distinct refusal reply (its first 80 characters) and how often it came: why, at a glance. */
+    private final Map<String, AtomicInteger> refusalReplies = new ConcurrentHashMap<>();
     private final AtomicReference<CountDownLatch> nextAck = new AtomicReference<>();
     private final AtomicBoolean sending = new AtomicBoolean(true);
 
@@ -192,6 +194,9 @@ class CrashLoopIT {
                     recordedThenResent,
                     sink.stalls.get(), lost.size(), count(daemon.wholeLog(),
                             "==== start"));
+            if (!refusalReplies.isEmpty()) {
+                System.out.printf("CrashLoopIT seed=%d refusal replies: %s%n", seed, refusalReplies);
+            }
             // Where the copies come from. A kill at a random moment costs, on average, the number
             // of messages between their "." and their journalled outcome at that moment: the
             // forwarding rate times that window (Little's law), printed beside the count.
@@ -209,7 +214,9 @@ class CrashLoopIT {
             if (!lost.isEmpty()) {
                 fail(lost.size() + " acknowledged messages never reached the upstream (queue, spool and log kept in "
                         + dir + "), e.g. "
-                        + lost.stream().limit(10).toList() + "\nstats: " + stats + "\n"
+                        + lost.stream().limit(10).toList() + "; refusals " + refusalReplies + "\n"
+                        + linesAbout(List.copyOf(lost).subList(0, Math.min(lost.size(), 20)), sink, daemon.wholeLog())
+                        + "\nstats: " + stats + "\n"
                         + DaemonProcess.tail(daemon.currentLog(), 6000));
             }
             // A copy sent after the relay had gone on past an earlier copy's 250 (it records the
@@ -229,7 +236,7 @@ class CrashLoopIT {
             int inFlight = sink.duplicates() - sink.duplicatesAfterConfirmation.get();
             assertTrue(inFlight <= KILLS * 4, inFlight + " copies in flight at " + KILLS + " kills");
             // With a healthy disk every transaction that completed got a 250: anything else is a bug.
-            assertEquals(0, refusals.get(), "transactions refused; daemon log:\n"
+            assertEquals(0, refusals.get(), "transactions refused " + refusalReplies + "; daemon log:\n"
                     + DaemonProcess.tail(daemon.wholeLog(), 6000));
             assertTrue(acknowledged.size() >= KILLS, "too few messages acknowledged to mean anything: "
                     + acknowledged.size());
@@ -290,6 +297,8 @@ class CrashLoopIT {
                         }
                     } else {
                         refusals.incrementAndGet();
+                        String key = reply.length() > 80 ? reply.substring(0, 80) : reply;
+                        refusalReplies.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
                     }
                 }
                 s.command("QUIT");
