@@ -11,6 +11,7 @@ import relaybox.relay.log.MailEvents;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -18,6 +19,9 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
@@ -25,11 +29,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Owns the drop directory ({@code drop_dir}): the mail {@code sendmail} wrote there because the
- * daemon could not be reached. At start and then every {@code drop_poll_interval} it takes each
- * finished file ({@code m.*}; a writer renames its {@code t.*} file to that only after fsync, so a
+ * Owns the drop directory ({@code drop_dir}): the mail {@code sendmail} writes there (its default
+ * way in, and its fallback when it was told to use SMTP and the daemon could not be reached). At
+ * start, whenever a file appears (a watch on the directory) and every {@code drop_poll_interval}
+ * it takes each finished file ({@code m.*}; a writer renames its {@code t.*} file to that only after fsync, so a
  * half-written file is never seen), validates it as the intake validates an SMTP client's message
  * ({@link DropFile}: syntax of sender and recipients, their number, the size limit, CRLF lines),
  * qualifies and aliases local names, and hands it to {@link DropQueuing}, which qualifies
@@ -67,6 +73,8 @@ public final class DropPickup implements AutoCloseable {
     private final DropQueuing queuing;
     private Thread thread;
     private volatile boolean stopping;
+    /** The pickup thread's watch, closed by {@link #close} to wake it. Guarded by this. */
+    private WatchService watcher;
     /** What the upstreams take and the From rewrite per sender; call before {@link #start()}. */
     public DropPickup upstreams(UpstreamFacts facts) {
         queuing.upstreams = facts;
@@ -106,27 +114,84 @@ public final class DropPickup implements AutoCloseable {
             }
             Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx------"));
         }
-        scan();
-        thread = new Thread(this::loop, "drop-pickup");
+        // Watched before the first scan: a file written between the two is seen by one or the other.
+        WatchService w = watch();
+        try {
+            scan();
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(w);
+            throw e;
+        }
+        thread = new Thread(() -> loop(w), "drop-pickup");
         thread.setDaemon(true);
         thread.start();
     }
 
-    private void loop() {
-        while (!stopping) {
-            try {
-                synchronized (this) {
+    private void loop(WatchService watch) {
+        try {
+            while (!stopping) {
+                try {
+                    await(watch);
                     if (!stopping) {
-                        wait(poll.toMillis());
+                        scan();
                     }
+                } catch (InterruptedException | ClosedWatchServiceException e) {
+                    return;
+                } catch (RuntimeException | IOException e) {
+                    LOG.error("drop_dir {}: {}", dir, e.toString(), e);
                 }
+            }
+        } finally {
+            closeQuietly(watch);
+        }
+    }
+
+    /**
+     * Watches the directory (inotify), so that a file sendmail writes while the daemon runs is
+     * queued at once: it is sendmail's first way in, not only its fallback. Without a watch
+     * (none left, or a file system without notification) the poll alone finds files.
+     */
+    private WatchService watch() {
+        try {
+            WatchService w = dir.getFileSystem().newWatchService();
+            dir.register(w, StandardWatchEventKinds.ENTRY_CREATE);
+            synchronized (this) {
+                watcher = w;
+                if (stopping) {
+                    closeQuietly(w);
+                }
+            }
+            return w;
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.warn("drop_dir {}: cannot watch it ({}); looking every {} instead", dir, e.toString(), poll);
+            return null;
+        }
+    }
+
+    /** Until a file is created in the directory (a writer's rename included), or drop_poll_interval passes. */
+    private void await(WatchService watch) throws InterruptedException {
+        if (watch == null) {
+            synchronized (this) {
                 if (!stopping) {
-                    scan();
+                    wait(poll.toMillis());
                 }
-            } catch (InterruptedException e) {
-                return;
-            } catch (RuntimeException | IOException e) {
-                LOG.error("drop_dir {}: {}", dir, e.toString(), e);
+            }
+            return;
+        }
+        WatchKey key = watch.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
+        if (key != null) {
+            // One scan takes every file there: the events themselves say nothing more.
+            key.pollEvents();
+            key.reset();
+        }
+    }
+
+    private static void closeQuietly(WatchService w) {
+        if (w != null) {
+            try {
+                w.close();
+            } catch (IOException e) {
+                // Closing only frees the inotify descriptor.
             }
         }
     }
@@ -227,6 +292,7 @@ public final class DropPickup implements AutoCloseable {
         synchronized (this) {
             stopping = true;
             notifyAll();
+            closeQuietly(watcher);
         }
         if (thread != null) {
             try {
