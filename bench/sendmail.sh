@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # sendmail wall time per call, side by side in one run (issue 19: scripts send in a loop):
 #
-#   relaybox, daemon up      /usr/sbin/sendmail -t -i -> SMTP to the running daemon's intake
-#   relaybox, daemon down    the same with nothing listening: the message goes to the drop directory
+#   relaybox, daemon up      /usr/sbin/sendmail -t -i, as installed: into the drop directory, which
+#                            the running daemon watches and queues from
+#   --smtp, daemon up        sendmail -t -i --smtp: SMTP to the running daemon's intake first
+#   --smtp, daemon down      the same with nothing listening: the message goes to the drop directory
 #   postfix                  Postfix's /usr/sbin/sendmail -t -i (postdrop into maildrop/, no port)
 #   empty JVM                java -cp DIR E (an empty main): the floor for anything on this JVM
 #   empty JVM, CLI options   the same with the options the relaybox wrapper gives sendmail
@@ -103,8 +105,9 @@ javac -d "$W/empty" "$W/empty/E.java"
 cli_opts=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' packaging/src/bin/relaybox)
 
 variants=(
-  "relaybox sendmail, daemon up|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
-  "relaybox sendmail, daemon down|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
+  "relaybox sendmail, daemon up|$RB_SENDMAIL -t -i --drop-dir $W/drop-up"
+  "relaybox sendmail --smtp, daemon up|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$RB_PORT --drop-dir $W/drop-up"
+  "relaybox sendmail --smtp, daemon down|$RB_SENDMAIL -t -i --smtp 127.0.0.1:$DEAD_PORT --drop-dir $W/drop-down"
   "postfix sendmail (postdrop)|/usr/sbin/sendmail -t -i"
   "empty JVM|java -cp $W/empty E"
   "empty JVM, CLI options|java $cli_opts -cp $W/empty E"
@@ -160,5 +163,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 sleep 1
 down=$(find "$W/drop-down" -maxdepth 1 -name 'm.*' | wc -l)
 queued=$(grep -c ' intake queued ' "$W/relaybox.log" 2>/dev/null || true)
+picked=$(grep -c ' pickup queued ' "$W/relaybox.log" 2>/dev/null || true)
+left=$(find "$W/drop-up" -maxdepth 1 -name 'm.*' | wc -l)
 pf=$(mailq 2>/dev/null | grep -c '^[0-9A-F]' || true)
-echo "check: drop directory holds $down messages, relaybox's log says queued $queued times, postfix's queue holds $pf"
+echo "check: the down drop directory holds $down messages; relaybox's log says queued $queued times over SMTP and $picked from the drop directory ($left still there); postfix's queue holds $pf"

@@ -18,7 +18,8 @@ import java.util.Map;
 
 /**
  * {@code mailq} ({@code sendmail -bp}): the daemon's queue list, then the messages sendmail
- * dropped while the daemon was down and the daemon has not taken in yet. Only root and the
+ * wrote into the drop directory that the daemon has not taken in yet (it is down, or has not
+ * got to them). Only root and the
  * relaybox group may list the drop directory (mode 3733); anyone else is told so.
  */
 final class MailQueue {
@@ -41,8 +42,8 @@ final class MailQueue {
             list(dir.resolve(".taken"), lines);
         } catch (AccessDeniedException e) {
             if (rc != 0) {
-                stdout.println("-- drop directory " + dir + ": mail sendmail wrote there while the daemon was down is"
-                        + " not shown (only root and group relaybox may list it)");
+                stdout.println("-- drop directory " + dir + ": mail sendmail wrote there and the daemon has not queued yet"
+                        + " is not shown (only root and group relaybox may list it)");
             }
             return rc;
         } catch (IOException e) {
@@ -51,7 +52,7 @@ final class MailQueue {
         }
         if (!lines.isEmpty()) {
             stdout.println("-- " + lines.size() + " message" + (lines.size() == 1 ? "" : "s")
-                    + " dropped by sendmail while the daemon was down, not yet queued (" + dir + "):");
+                    + " written by sendmail to the drop directory, not yet queued by the daemon (" + dir + "):");
             lines.forEach(stdout::println);
             return rc == 3 ? 0 : rc;
         }

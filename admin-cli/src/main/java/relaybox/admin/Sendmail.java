@@ -9,11 +9,12 @@ import java.util.Map;
 
 /**
  * {@code relaybox sendmail} (installed as /usr/sbin/sendmail): reads one message on stdin and
- * submits it over SMTP to the local daemon's intake, which queues it durably before answering.
- * When the daemon cannot be reached (not running, restarting, 421), the message is written
- * durably into the drop directory ({@link DropWriter}) instead and the daemon queues it when it
- * runs: exit 0, as Postfix's postdrop, dma and nullmailer do, because PHP's mail() and cron do
- * not retry. When the daemon refuses, or the drop directory cannot take the message either, it
+ * writes it durably into the drop directory ({@link DropWriter}), which the daemon watches and
+ * queues from, running or not yet: exit 0, as Postfix's postdrop, dma and nullmailer do, because
+ * PHP's mail() and cron do not retry. Without a usable drop directory, or when the caller names
+ * the intake ({@code --smtp}, {@code $RELAYBOX_SMTP}), it submits over SMTP to the daemon's
+ * intake, which queues it durably before answering (and the drop directory is the fallback when
+ * the daemon cannot be reached). When the daemon refuses, or neither way takes the message, it
  * says on stderr that the message was NOT queued and exits with a sysexits code.
  *
  * <h2>Who does what</h2>
@@ -91,7 +92,10 @@ public final class Sendmail {
         }
         try {
             OutgoingMessage m = OutgoingMessage.read(o, new BufferedInputStream(stdin, 65536));
-            String reply = Submitter.submit(m, host, port, o.eightBit, o.verbose ? stderr : null, dropDir);
+            PrintStream trace = o.verbose ? stderr : null;
+            String reply = SendmailConfig.smtpGiven(o, env)
+                    ? Submitter.submit(m, host, port, o.eightBit, trace, dropDir)
+                    : Submitter.dropFirst(m, host, port, o.eightBit, trace, dropDir);
             if (o.verbose) {
                 stderr.println("relaybox sendmail: " + reply);
             }

@@ -24,6 +24,16 @@ final class SendmailConfig {
     private SendmailConfig() {
     }
 
+    /**
+     * Whether the caller named the intake (--smtp, $RELAYBOX_SMTP): then sendmail submits over
+     * SMTP first, so that the daemon's refusals reach it as exit codes; otherwise the drop
+     * directory comes first (see {@link Submitter}).
+     */
+    static boolean smtpGiven(SendmailOptions o, Map<String, String> env) {
+        String e = env.get(SMTP_ENV);
+        return o.smtp != null || (e != null && !e.isBlank());
+    }
+
     /** --smtp, else $RELAYBOX_SMTP, else the config's first intake_listen, else 127.0.0.1:25. */
     static String target(SendmailOptions o, Map<String, String> env, Path defaultConfig) throws IOException {
         if (o.smtp != null) {

@@ -42,14 +42,17 @@ final class SendmailOptions {
               -bs           speak SMTP on stdin/stdout (relayed to the daemon)
               -bp           list the queue (relaybox queue list)
               -v            print the SMTP dialogue on stderr (and where a dropped message went)
-              --smtp H:P    intake address (default: $RELAYBOX_SMTP, else the first intake_listen in
-                            --config FILE, default /etc/relaybox/relaybox.conf, else 127.0.0.1:25)
-              --drop-dir D  where the message is written when the daemon is down (default:
-                            $RELAYBOX_DROP_DIR, else drop_dir in the config file, else
-                            /var/spool/relaybox/maildrop); the daemon queues it when it runs
+              --smtp H:P    submit over SMTP to this intake first, so that the daemon's refusals
+                            come back as exit codes (also $RELAYBOX_SMTP); without it, the drop
+                            directory comes first and SMTP (to the first intake_listen in --config
+                            FILE, default /etc/relaybox/relaybox.conf, else 127.0.0.1:25) only
+                            when the drop directory is missing or cannot take the message
+              --drop-dir D  the drop directory (default: $RELAYBOX_DROP_DIR, else drop_dir in the
+                            config file, else /var/spool/relaybox/maildrop); the daemon watches it
+                            and queues what is written there, at once or when it next runs
             Other classic options (-odb, -oem, -N, -R, -V, -U, -q) are accepted and ignored.
 
-            Exit codes (sysexits): 0 queued (or, with the daemon down, written to the drop directory),
+            Exit codes (sysexits): 0 written to the drop directory, or queued by the daemon over SMTP,
             64 usage, 65 sender or message refused, 67 recipient refused, 69 service refused, 74 input
             error, 75 temporary refusal or no room in the drop directory (the message was NOT
             queued: try again), 78 configuration unreadable.""";

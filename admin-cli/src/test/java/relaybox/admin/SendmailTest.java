@@ -116,6 +116,71 @@ class SendmailTest {
         assertTrue(r.err().contains("message NOT queued") && r.err().contains("not reachable"), r.toString());
     }
 
+    /** sendmail as installed: no --smtp, no $RELAYBOX_SMTP, only the config file. */
+    private AdminHarness.Result byConfig(Path dropDir, String intakeAddress, String stdin, String... args)
+            throws Exception {
+        Path conf = tmp.resolve("relaybox.conf");
+        Files.writeString(conf, "intake_listen = [\"" + intakeAddress + "\"]\ndrop_dir = \"" + dropDir + "\"\n");
+        String[] all = new String[args.length + 1];
+        all[0] = "sendmail";
+        System.arraycopy(args, 0, all, 1, args.length);
+        return AdminHarness.exec(conf, Map.of(), stdin, all);
+    }
+
+    private static List<Path> dropped(Path dir) throws Exception {
+        try (var s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("m.")).toList();
+        }
+    }
+
+    @Test
+    void byDefaultTheMessageGoesIntoTheDropDirectoryEvenWithTheDaemonUp() throws Exception {
+        Path drop = Files.createDirectory(tmp.resolve("maildrop"));
+        AdminHarness.Result r = byConfig(drop, intake.address(), "Subject: x\n\nbody\n", "-v", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("written to " + drop + "/m.") && r.err().contains("the daemon queues it"),
+                r.toString());
+        assertTrue(intake.received.isEmpty(), "nothing over SMTP: " + intake.received);
+        List<Path> files = dropped(drop);
+        assertEquals(1, files.size(), files.toString());
+        String file = Files.readString(files.get(0));
+        assertTrue(file.startsWith(DropWriter.MAGIC + "\nsender ") && file.contains("\nrcpt a@x.example\n")
+                && file.endsWith("\r\nbody\r\n"), file);
+        // Named explicitly, the intake comes first, as before: the daemon's refusals become exit codes.
+        r = byConfig(drop, "127.0.0.1:1", "Subject: x\n\nbody\n", "--smtp", intake.address(), "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertEquals(1, intake.received.size());
+        assertEquals(1, dropped(drop).size());
+    }
+
+    @Test
+    void withoutItsDropDirectoryTheDefaultGoesOverSmtp() throws Exception {
+        Path missing = tmp.resolve("no-such-maildrop");
+        AdminHarness.Result r = byConfig(missing, intake.address(), "Subject: x\n\nbody\n", "-v", "a@x.example");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains(missing + " does not exist; trying the daemon's intake"), r.toString());
+        assertEquals(1, intake.received.size());
+        assertTrue(intake.received.get(0).wireText().endsWith("\r\nbody\r\n"));
+        // A daemon that refuses is final, as with --smtp.
+        intake.replyAlways("RCPT TO:<bad@", "550 5.1.1 No such user");
+        r = byConfig(missing, intake.address(), "Subject: x\n\nbody\n", "bad@x.example");
+        assertEquals(67, r.code(), r.toString());
+    }
+
+    @Test
+    void neitherWayIsTempfailSayingBothReasons() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            port = s.getLocalPort();
+        }
+        Path missing = tmp.resolve("no-such-maildrop");
+        AdminHarness.Result r = byConfig(missing, "127.0.0.1:" + port, "Subject: x\n\nbody\n", "a@x.example");
+        assertEquals(75, r.code(), r.toString());
+        assertTrue(r.err().contains("message NOT queued: the drop directory " + missing + " does not exist, and ")
+                && r.err().contains("not reachable"), r.toString());
+    }
+
     @Test
     void temporaryRefusalIsTempfail() {
         intake.replyAlways("DATA_END", "451 4.3.0 Queue storage failed, try again later");

@@ -21,7 +21,7 @@ public interface MailEvents {
                         List<SignedBy> dkim) {
     }
 
-    /** A message from the drop directory (sendmail while the daemon was down) is queued. */
+    /** A message from the drop directory (written there by sendmail) is queued. */
     default void pickedUp(QueueId id, String from, int nrcpt, long size, int uid, String file, List<SignedBy> dkim) {
     }
 
