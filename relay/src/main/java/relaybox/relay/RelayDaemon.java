@@ -179,10 +179,11 @@ public final class RelayDaemon {
         if (queue instanceof MapDbQueue q) {
             q.quarantinedAtOpen().forEach(x -> mailLog.quarantined(x.id(), x.reason()));
             q.onQuarantine(x -> mailLog.quarantined(x.id(), x.reason()));
-            // Crash-only: the index is rebuilt from the spool at the next start, which systemd
-            // makes at once (the unit restarts on any failure but a configuration error).
-            q.onIndexDamaged(() -> {
-                LOG.error("stopping: the queue index is damaged; the next start rebuilds it from the spool");
+            // Crash-only: the next start recovers the queue from the spool (a damaged index is
+            // rebuilt), which systemd makes at once (the unit restarts on any failure but a
+            // configuration error). Until then the queue refuses every write.
+            q.onUntrusted(why -> {
+                LOG.error("stopping: {}", why);
                 exitCode = EX_TEMPFAIL;
                 stopRequested.countDown();
             });

@@ -66,10 +66,15 @@ final class IndexBatch {
         List<Boolean> relocated = new ArrayList<>();
         List<IndexOp.Step> steps = new ArrayList<>();
         List<Object> stepResults = new ArrayList<>();
-        try {
-            if (!queue.health.storeHealthy()) {
-                throw new IOException("queue store failed earlier; restart relaybox to recover it");
+        if (!queue.health.storeHealthy()) {
+            // Told and logged once, when it failed; the owner is stopping.
+            QueueException qe = storageError("queue store failed earlier; the next start recovers it", null);
+            for (IndexOp op : batch) {
+                IndexOp.fail(op, qe);
             }
+            return;
+        }
+        try {
             // Only each entry's last write in the batch reaches MapDB: a message accepted and
             // delivered within one batch costs no index write at all, only the watermark that
             // moves past its spool record.
@@ -190,7 +195,7 @@ final class IndexBatch {
             // every spike run), so stop writing: callers get errors, nothing acknowledged is
             // touched on disk, and the next open recovers from the last good commit.
             queue.health.storeFailed();
-            LOG.error("queue commit failed; relaybox stops accepting mail until restarted", e);
+            LOG.error("queue commit failed; the queue takes no more writes, and the next start recovers it", e);
             QueueException qe = storageError("queue commit failed: " + e, e);
             for (IndexOp op : batch) {
                 IndexOp.fail(op, qe);

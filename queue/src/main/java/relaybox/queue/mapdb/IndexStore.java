@@ -12,6 +12,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.NavigableSet;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Predicate;
 
 /**
@@ -59,6 +60,12 @@ final class IndexStore {
      */
     final NavigableSet<String> moved;
     private final IndexDamage damage;
+    /**
+     * Held for writing by the committer while it applies a batch to the maps, for reading by a
+     * walk of the due index ({@link IndexView#due}) and by a read that must not race a batch
+     * ({@link #get}).
+     */
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final Map<String, Long> counterDelta = new HashMap<>();
     private final Map<Long, Long> refDelta = new HashMap<>();
     private final Map<Long, Long> liveDelta = new HashMap<>();
@@ -267,6 +274,24 @@ final class IndexStore {
     }
 
     EntryCodec.Stored get(String id) {
+        EntryCodec.Stored st = decoded(id);
+        if (st == null || st.entry().id().value().equals(id)) {
+            return st;
+        }
+        // Another key's value. A read racing the committer may see one (MapDB frees a removed
+        // value's record, and a put may take it, between a reader's look at the node and at the
+        // value): read again while the committer cannot apply a batch. Still another key's is
+        // damage.
+        lock.readLock().lock();
+        try {
+            st = decoded(id);
+        } finally {
+            lock.readLock().unlock();
+        }
+        return st == null ? null : checkedKey(id, st);
+    }
+
+    private EntryCodec.Stored decoded(String id) {
         byte[] raw = read(() -> records.get(id));
         if (raw == null) {
             return null;
@@ -278,6 +303,21 @@ final class IndexStore {
             throw damage.report(new IllegalStateException("index record of " + id + " does not decode: "
                     + e.getMessage(), e));
         }
+    }
+
+    /**
+     * {@code st}, read under {@code key}, if it is that key's entry. After a kill -9 MapDB has
+     * handed back another key's value for good (CrashLoopIT: "index entry 2P3ZX7E3E9FX holds
+     * another entry", found by the cross-check after a restart): acted on, it would send one
+     * message in place of another and record the outcome against the wrong entry. Such an index
+     * is damaged.
+     */
+    private EntryCodec.Stored checkedKey(String key, EntryCodec.Stored st) {
+        if (!st.entry().id().value().equals(key)) {
+            throw damage.report(new IllegalStateException("index entry " + key + " holds another entry ("
+                    + st.entry().id() + ")"));
+        }
+        return st;
     }
 
     /**

@@ -37,13 +37,15 @@ final class IndexView {
      */
     final Map<QueueId, IndexOp.Staged> overlay = new ConcurrentHashMap<>();
     /**
-     * Held by the committer while it applies a batch to the maps, and by {@link #due} while it
-     * walks the due index: the walk sees a batch's due keys all before or all after it.
+     * The index's lock ({@link IndexStore#lock}): held by the committer while it applies a batch
+     * to the maps, and by {@link #due} while it walks the due index, so that the walk sees a
+     * batch's due keys all before or all after it.
      */
-    final ReentrantReadWriteLock indexLock = new ReentrantReadWriteLock();
+    final ReentrantReadWriteLock indexLock;
 
     IndexView(IndexStore index) {
         this.index = index;
+        this.indexLock = index.lock;
     }
 
     /** The entry as stored, overlay first; null if none. */
@@ -138,7 +140,15 @@ final class IndexView {
                     continue;
                 }
                 try {
-                    if (!m.emit(EntryCodec.decodeStored(r.getValue()).entry())) {
+                    EntryCodec.Stored st = EntryCodec.decodeStored(r.getValue());
+                    if (!st.entry().id().value().equals(r.getKey())) {
+                        // Another key's value: read it again, as get() does (a race, or damage).
+                        st = index.get(r.getKey());
+                        if (st == null) {
+                            continue;
+                        }
+                    }
+                    if (!m.emit(st.entry())) {
                         break;
                     }
                 } catch (EntryCodec.DecodeException ex) {

@@ -141,7 +141,7 @@ public final class MapDbQueue extends AbstractQueue {
     /**
      * Completes when the cross-check after an unclean stop has run (at once when none was
      * needed: false), with true; exceptionally when it found the index damaged (see
-     * {@link #onIndexDamaged}). For health reports and benchmarks.
+     * {@link #onUntrusted}). For health reports and benchmarks.
      */
     public CompletableFuture<Boolean> crossCheck() {
         return workers.crossCheck == null ? CompletableFuture.completedFuture(false)
@@ -247,12 +247,13 @@ public final class MapDbQueue extends AbstractQueue {
     }
 
     /**
-     * Called once if the index turns out damaged while the queue runs: the queue is unhealthy
-     * from then on, and the next open rebuilds the index from the spool, so the owner should stop
-     * and be started again.
+     * Called once, with why, if the store turns untrusted while the queue runs (the index turns
+     * out damaged, or a commit or fsync fails), at once if it already has: the queue refuses
+     * every write from then on, and the next open recovers from the spool, so the owner should
+     * stop and be started again.
      */
-    public void onIndexDamaged(Runnable listener) {
-        health.onIndexDamaged(listener);
+    public void onUntrusted(Consumer<String> listener) {
+        health.onUntrusted(listener);
     }
 
     /** Called for every entry quarantined while the queue runs (a message that failed its checksum). */

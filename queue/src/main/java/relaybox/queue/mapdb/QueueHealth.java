@@ -2,28 +2,54 @@ package relaybox.queue.mapdb;
 
 import relaybox.queue.QueueException;
 
+import java.util.function.Consumer;
+
 import static relaybox.queue.mapdb.StorageErrors.storageError;
 
 /**
  * Owns whether a {@link MapDbQueue} may still write: not closed by its owner, and no commit,
  * fsync or index damage has made the store untrusted. Split out of {@link MapDbQueue} so that
  * the one rule (once untrusted, nothing is written until a restart recovers the store) lives in
- * one place. Volatile flags, no lock: every thread reads them on each write.
+ * one place. Volatile flags, no lock, on the write path: every thread reads them on each write.
  */
 final class QueueHealth {
 
     private volatile boolean healthy = true;
     private volatile boolean closed;
-    private volatile Runnable damageListener = () -> { };
+    /** Told once when the store turns untrusted; guarded by this. */
+    private Consumer<String> owner;
+    /** Why the store is untrusted, once it is; guarded by this. */
+    private String untrusted;
+    private boolean told;
 
     /** The index turned out damaged while the queue runs: untrusted, and the owner is told. */
     void indexDamaged() {
         healthy = false;
-        damageListener.run();
+        tell("the queue index is damaged; the next start rebuilds it from the spool");
     }
 
-    void onIndexDamaged(Runnable listener) {
-        damageListener = listener;
+    /**
+     * Registers the owner, told once when the store turns untrusted; at once if it already has:
+     * the cross-check finds damage in the background from the open on, and the owner registers
+     * after the open (a damage found in between was told to nobody, and the daemon refused all
+     * mail until it was killed: CrashLoopIT, 154 refusals).
+     */
+    synchronized void onUntrusted(Consumer<String> listener) {
+        owner = listener;
+        if (untrusted != null && !told) {
+            told = true;
+            listener.accept(untrusted);
+        }
+    }
+
+    private synchronized void tell(String why) {
+        if (untrusted == null) {
+            untrusted = why;
+        }
+        if (owner != null && !told) {
+            told = true;
+            owner.accept(untrusted);
+        }
     }
 
     /** Marks the queue closed; false when it already was. */
@@ -40,7 +66,7 @@ final class QueueHealth {
             throw storageError("queue is closed", null);
         }
         if (!healthy) {
-            throw storageError("queue store failed earlier; restart relaybox to recover it", null);
+            throw storageError("queue store failed earlier; the next start recovers it", null);
         }
     }
 
@@ -49,9 +75,13 @@ final class QueueHealth {
         return healthy;
     }
 
-    /** A commit or fsync failed: nothing more is written until a restart recovers the store. */
+    /**
+     * A commit or fsync failed: nothing more is written until a restart recovers the store, so
+     * the owner is told, to stop and be started again (crash-only, as for a damaged index).
+     */
     void storeFailed() {
         healthy = false;
+        tell("a queue commit or spool fsync failed; the next start recovers the queue from the spool");
     }
 
     /** Trusted and not closed. */

@@ -97,7 +97,7 @@ final class SpoolSyncer {
                 batch.forEach(f -> f.complete(null));
             } catch (IOException | RuntimeException e) {
                 queue.health.storeFailed();
-                LOG.error("spool fsync failed; relaybox stops accepting mail until restarted", e);
+                LOG.error("spool fsync failed; the queue takes no more writes, and the next start recovers it", e);
                 QueueException qe = storageError("spool fsync failed: " + e, e);
                 batch.forEach(f -> f.completeExceptionally(qe));
             }

@@ -140,4 +140,67 @@ class IndexDamageTest {
         fromCallback.setStackTrace(new StackTraceElement[] {ours, mapdb, ours});
         assertFalse(IndexDamage.fromStore(fromCallback));
     }
+
+    /**
+     * CrashLoopIT, seed 52898694574700: after a kill -9 the cross-check found "index entry
+     * 2P3ZX7E3E9FX holds another entry" (MapDB handed back another key's value). Every read
+     * must treat that as damage, never hand out the other entry (the forwarder would send one
+     * message in place of another and record the outcome against the wrong entry), and the
+     * owner, registered after the damage was found (the cross-check starts at the open), must
+     * still be told; it was not, and the daemon refused all mail until it was killed.
+     */
+    @Test
+    void aKeyHoldingAnotherEntryIsDamageAndAnOwnerRegisteredLaterIsStillTold() throws Exception {
+        MutableClock clock = new MutableClock();
+        QueueEntry a;
+        QueueEntry b;
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            a = put(q, "message a", "a@x.example");
+            b = put(q, "message b", "b@x.example");
+            long until = System.nanoTime() + 10_000_000_000L;
+            while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
+                Thread.sleep(5);
+            }
+            assertTrue(q.view.overlay.isEmpty(), "both entries in the index");
+            IndexStore index = q.view.index;
+            index.lock.writeLock().lock();
+            try {
+                index.records.put(a.id().value(), index.records.get(b.id().value()));
+            } finally {
+                index.lock.writeLock().unlock();
+            }
+
+            IndexDamage.Damaged d = assertThrows(IndexDamage.Damaged.class, () -> q.get(a.id()),
+                    "a's key must not yield b's entry");
+            assertTrue(d.getMessage().contains("index entry " + a.id() + " holds another entry (" + b.id() + ")"),
+                    d.getMessage());
+            assertTrue(IndexDamage.marked(dir), "marked for a rebuild");
+            assertFalse(q.healthy());
+            assertThrows(IndexDamage.Damaged.class, () -> q.list(), "a listing does not hand it out either");
+
+            List<String> told = new ArrayList<>();
+            q.onUntrusted(told::add);
+            assertEquals(List.of("the queue index is damaged; the next start rebuilds it from the spool"), told);
+        }
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            assertEquals(List.of("a@x.example"), q.get(a.id()).orElseThrow().envelope().recipients(), "rebuilt from the spool");
+            assertEquals(List.of("b@x.example"), q.get(b.id()).orElseThrow().envelope().recipients());
+            assertTrue(q.healthy());
+        }
+    }
+
+    @Test
+    void aFailedCommitTellsTheOwnerToRestartOnce() throws Exception {
+        MutableClock clock = new MutableClock();
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            List<String> told = new ArrayList<>();
+            q.onUntrusted(told::add);
+            q.health.storeFailed();
+            q.health.storeFailed();
+            q.health.indexDamaged();
+            assertEquals(List.of("a queue commit or spool fsync failed; the next start recovers the queue from the spool"),
+                    told, "told once, with the first reason");
+            assertThrows(relaybox.queue.QueueException.class, () -> put(q, "refused", "a@x.example"));
+        }
+    }
 }
