@@ -272,7 +272,13 @@ class CrashLoopIT {
             assertTrue(code == 0 || code == 143, "exit code after SIGTERM: " + code);
             String last = daemon.currentLog();
             assertTrue(last.contains("stopping (SIGTERM)"), last);
-            assertTrue(!last.contains(" ERROR "), "errors in the undisturbed run:\n" + last);
+            // The open after the last kill may find the index MapDB left damaged and rebuild it
+            // from the spool (MapDB 3.1's write-ahead log does not survive every SIGKILL: a
+            // stand-alone spike damaged it in 3 of 40 kills on mmap and 3 of 58 on FileChannel);
+            // that is recovery, not an error of the undisturbed run.
+            List<String> errors = last.lines().filter(l -> l.contains(" ERROR ")
+                    && !l.contains("moving it aside and rebuilding it from the spool")).toList();
+            assertEquals(List.of(), errors, "errors in the undisturbed run:\n" + last);
         }
 
         // The store opens cleanly offline, with nothing quarantined and nothing left.
