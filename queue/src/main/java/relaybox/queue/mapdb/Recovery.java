@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -57,6 +58,14 @@ final class Recovery {
     final List<MapDbQueue.Quarantined> quarantined = new ArrayList<>();
     /** Ids of entries whose message is in its own file (and raw quarantined keys): kept at orphan cleanup. */
     final Set<String> ownFiles = new HashSet<>();
+    /**
+     * Large messages whose REMOVE this replay applied: their files go once the open has committed
+     * the removal ({@link StoreOpener}), whatever orphan cleanup keeps. Their ACCEPT records get no
+     * dead mark, so a file left behind made the entry look lost to a later cross-check once the
+     * segment holding the REMOVE was gone: it was queued and delivered again (CrashLoopIT, seed
+     * 54341929199349, a 997 KB message sent twice 22 s apart).
+     */
+    final List<QueueId> removedFiles = new ArrayList<>();
     /** Damage was seen (index or spool): orphan cleanup then deletes nothing. */
     boolean damageSeen;
     int replayed;
@@ -232,6 +241,9 @@ final class Recovery {
                     EntryCodec.Stored old = index.get(id);
                     if (old != null) {
                         index.apply(old.entry().id(), old, null, old.location());
+                        if (old.location().inFile()) {
+                            removedFiles.add(old.entry().id());
+                        }
                         // Marked before the REMOVE was written, unless the entry had just moved
                         // to a copy that this replay brought back.
                         spool.markDead(old.location());

@@ -7,6 +7,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueException;
+import relaybox.queue.QueueId;
 import relaybox.queue.RetrySchedule;
 
 import java.io.IOException;
@@ -182,6 +183,10 @@ final class StoreOpener {
         q.quarantines.atOpen.addAll(r.quarantined);
         index.markCurrent();
         q.db.commit();
+        for (QueueId id : r.removedFiles) {
+            // The removal is committed now: the file is nobody's (see Recovery#removedFiles).
+            Files.deleteIfExists(spool.file(id));
+        }
         if (r.replayed > 0) {
             LOG.warn("{} accepted messages were recovered from the spool (the index had not been written"
                     + " before the stop)", r.replayed);

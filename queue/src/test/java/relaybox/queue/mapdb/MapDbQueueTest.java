@@ -465,6 +465,35 @@ class MapDbQueueTest implements QueueContract {
         }
     }
 
+    /**
+     * CrashLoopIT, seed 54341929199349: a large message delivered just before a kill had its
+     * REMOVE replayed at the next open, but its file stayed (after an unclean stop orphan cleanup
+     * waits for the cross-check) and its ACCEPT record has no dead mark; once the segment holding
+     * the REMOVE was gone, a later cross-check took it for lost and queued it again.
+     */
+    @Test
+    void aLargeMessageWhoseRemovalIsReplayedAfterAKillLosesItsFileAtTheOpen() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("large-removal-replayed");
+        MapDbQueue q = open(dir, clock);
+        QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        Path file = dir.resolve("spool").resolve(large.id().value());
+        assertTrue(Files.exists(file), "in its own file: " + file);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
+        q.leaseDue(clock.instant(), 10);
+        q.recordOutcome(large.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        q.crashForTest();
+        assertTrue(Files.exists(file), "the removal never reached the index, nor the file's deletion");
+        try (MapDbQueue back = open(dir, clock)) {
+            assertEquals(List.of(), back.list());
+            assertFalse(Files.exists(file), "the replayed removal deletes the file");
+        }
+    }
+
     @Test
     void aLateWriteAfterTheRemovalDoesNotBringTheEntryBack() throws Exception {
         MutableClock clock = new MutableClock();
