@@ -5,8 +5,10 @@ import org.slf4j.LoggerFactory;
 import relaybox.queue.CrossCheckProgress;
 import relaybox.queue.EntryState;
 import relaybox.queue.QueueEntry;
+import relaybox.queue.QueueId;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -193,6 +195,11 @@ final class CrossCheck {
             progress = progress.scanned(++n);
         }
         quarantine(lostEntries.damaged);
+        for (QueueId id : lostEntries.removedWithFile) {
+            // Ids are never reused: a REMOVE is final, and the file is nobody's.
+            Files.deleteIfExists(spool.file(id));
+            LOG.info("{}: its message file outlived its removal (a stop between the two); deleted", id);
+        }
         progress = progress.rescued(rescued, ranges);
         return lostEntries.lost.values();
     }

@@ -22,7 +22,8 @@ import java.util.function.BooleanSupplier;
  * Owns finding, for the {@link CrossCheck}, the entries the index lost: the live ACCEPT records
  * of the segments present at the open whose entry the index lacks and that no REMOVE follows,
  * each with the state its later UPDATEs give it; and confirming one before it is queued again.
- * It reads the spool and looks entries up; it writes nothing.
+ * It reads the spool and looks entries up; it writes nothing (the files of removed entries it
+ * finds left behind, {@link #removedWithFile}, its owner deletes).
  */
 final class LostEntries {
 
@@ -39,6 +40,13 @@ final class LostEntries {
     final Map<String, Candidate> lost = new LinkedHashMap<>();
     /** Ranges that are not an intact record, or whose record does not decode: segment, start, end. */
     final List<long[]> damaged = new ArrayList<>();
+    /**
+     * Removed entries (a REMOVE record names them) whose message file is still there: a kill
+     * between the commit that removed the entry and the file's deletion left it. Nobody's, and
+     * once the segment holding the REMOVE is gone, a later cross-check would take the entry for
+     * lost (a large message's ACCEPT record gets no dead mark) and send it again.
+     */
+    final List<QueueId> removedWithFile = new ArrayList<>();
     long records;
 
     LostEntries(Spool spool, IndexView view, Set<String> removedFiles) {
@@ -73,7 +81,11 @@ final class LostEntries {
         byte[] inner = SpoolRecord.inner(payload);
         if (kind == SpoolRecord.Kind.REMOVE) {
             // Delivered or deleted: whatever came before it stays out.
-            lost.remove(new String(inner, StandardCharsets.UTF_8));
+            String id = new String(inner, StandardCharsets.UTF_8);
+            lost.remove(id);
+            if (QueueId.isValid(id) && Files.exists(spool.file(new QueueId(id)))) {
+                removedWithFile.add(new QueueId(id));
+            }
             return;
         }
         EntryCodec.Stored stored;

@@ -494,6 +494,43 @@ class MapDbQueueTest implements QueueContract {
         }
     }
 
+    /**
+     * The same file left by a kill between the commit that removed the entry and the file's
+     * deletion: the REMOVE is behind the watermark and is not replayed, so the cross-check, which
+     * reads it, deletes the file.
+     */
+    @Test
+    void aLargeMessageFileLeftAfterItsRemovalWasCommittedIsDeletedByTheCrossCheck() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("large-removal-committed");
+        MapDbQueue q = open(dir, clock);
+        QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        Path file = dir.resolve("spool").resolve(large.id().value());
+        // The process dies right after the commit that removes the entry, before the file goes.
+        q.hooks.compaction = moment -> {
+            if (moment.equals("committed")) {
+                throw new IllegalStateException("killed after the commit");
+            }
+        };
+        q.leaseDue(clock.instant(), 10);
+        q.recordOutcome(large.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        until = System.nanoTime() + 10_000_000_000L;
+        while (q.healthy() && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        q.crashForTest();
+        assertTrue(Files.exists(file), "left behind: " + file);
+        try (MapDbQueue back = open(dir, clock)) {
+            back.crossCheck().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(List.of(), back.list());
+            assertFalse(Files.exists(file), "the cross-check deletes a removed entry's file");
+        }
+    }
+
     @Test
     void aLateWriteAfterTheRemovalDoesNotBringTheEntryBack() throws Exception {
         MutableClock clock = new MutableClock();
