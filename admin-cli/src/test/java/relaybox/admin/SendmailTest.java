@@ -103,13 +103,17 @@ class SendmailTest {
                 intake.received.get(0).wireText());
     }
 
-    @Test
-    void daemonDownIsTempfailWithTheMessageNotQueued() throws Exception {
-        int port;
+    /** A loopback port nothing listens on (any more). */
+    private static int closedPort() throws Exception {
         try (ServerSocket s = new ServerSocket()) {
             s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            port = s.getLocalPort();
+            return s.getLocalPort();
         }
+    }
+
+    @Test
+    void daemonDownIsTempfailWithTheMessageNotQueued() throws Exception {
+        int port = closedPort();
         AdminHarness.Result r = AdminHarness.exec(tmp.resolve("none.conf"), Map.of(), "Subject: x\n\nbody\n",
                 "sendmail", "--smtp", "127.0.0.1:" + port, "a@x.example");
         assertEquals(75, r.code(), r.toString());
@@ -169,13 +173,8 @@ class SendmailTest {
 
     @Test
     void neitherWayIsTempfailSayingBothReasons() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            port = s.getLocalPort();
-        }
         Path missing = tmp.resolve("no-such-maildrop");
-        AdminHarness.Result r = byConfig(missing, "127.0.0.1:" + port, "Subject: x\n\nbody\n", "a@x.example");
+        AdminHarness.Result r = byConfig(missing, "127.0.0.1:" + closedPort(), "Subject: x\n\nbody\n", "a@x.example");
         assertEquals(75, r.code(), r.toString());
         assertTrue(r.err().contains("message NOT queued: the drop directory " + missing + " does not exist, and ")
                 && r.err().contains("not reachable"), r.toString());

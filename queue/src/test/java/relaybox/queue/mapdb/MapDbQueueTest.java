@@ -476,16 +476,10 @@ class MapDbQueueTest implements QueueContract {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("large-removal-replayed");
         MapDbQueue q = open(dir, clock);
-        QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
-        long until = System.nanoTime() + 10_000_000_000L;
-        while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
-            Thread.sleep(5);
-        }
+        QueueEntry large = indexedLargeMessage(q);
         Path file = dir.resolve("spool").resolve(large.id().value());
-        assertTrue(Files.exists(file), "in its own file: " + file);
         q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
-        q.leaseDue(clock.instant(), 10);
-        q.recordOutcome(large.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        delivered(q, large, clock);
         q.crashForTest();
         assertTrue(Files.exists(file), "the removal never reached the index, nor the file's deletion");
         try (MapDbQueue back = open(dir, clock)) {
@@ -504,11 +498,7 @@ class MapDbQueueTest implements QueueContract {
         MutableClock clock = new MutableClock();
         Path dir = root.resolve("large-removal-committed");
         MapDbQueue q = open(dir, clock);
-        QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
-        long until = System.nanoTime() + 10_000_000_000L;
-        while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
-            Thread.sleep(5);
-        }
+        QueueEntry large = indexedLargeMessage(q);
         Path file = dir.resolve("spool").resolve(large.id().value());
         // The process dies right after the commit that removes the entry, before the file goes.
         q.hooks.compaction = moment -> {
@@ -516,9 +506,8 @@ class MapDbQueueTest implements QueueContract {
                 throw new IllegalStateException("killed after the commit");
             }
         };
-        q.leaseDue(clock.instant(), 10);
-        q.recordOutcome(large.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
-        until = System.nanoTime() + 10_000_000_000L;
+        delivered(q, large, clock);
+        long until = System.nanoTime() + 10_000_000_000L;
         while (q.healthy() && System.nanoTime() < until) {
             Thread.sleep(5);
         }
@@ -529,6 +518,23 @@ class MapDbQueueTest implements QueueContract {
             assertEquals(List.of(), back.list());
             assertFalse(Files.exists(file), "the cross-check deletes a removed entry's file");
         }
+    }
+
+    /** A message in its own file, accepted and written to the index. */
+    private static QueueEntry indexedLargeMessage(MapDbQueue q) throws Exception {
+        QueueEntry large = put(q, "L".repeat(Spool.SMALL + 5), "a@x.example");
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (!q.view.overlay.isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        assertTrue(q.view.overlay.isEmpty(), "indexed");
+        assertTrue(Files.exists(q.spool.file(large.id())), "in its own file");
+        return large;
+    }
+
+    private static void delivered(MapDbQueue q, QueueEntry e, MutableClock clock) throws Exception {
+        q.leaseDue(clock.instant(), 10);
+        q.recordOutcome(e.id(), Map.of("a@x.example", new DeliveryOutcome.Delivered("250 ok")), clock.instant());
     }
 
     @Test
