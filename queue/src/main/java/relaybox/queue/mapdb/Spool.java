@@ -61,7 +61,7 @@ final class Spool {
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
     /** What is written and not yet synced; see {@link #sync}. */
-    private final UnsyncedWrites unsynced;
+    final UnsyncedWrites unsynced;
     private final SegmentPreparer preparer = new SegmentPreparer(this);
     private final MessageReader reader = new MessageReader(this);
     private final SpoolAppender appender;
