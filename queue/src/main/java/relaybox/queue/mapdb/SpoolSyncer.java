@@ -90,8 +90,10 @@ final class SpoolSyncer {
             boolean stop = batch.remove(STOP_SYNC);
             try {
                 if (!batch.isEmpty()) {
+                    queue.hooks.spoolSync.accept("sync");
                     spool.sync();
                     syncs.incrementAndGet();
+                    queue.hooks.spoolSync.accept("synced");
                 }
                 queue.awaitCommitter();
                 batch.forEach(f -> f.complete(null));
