@@ -28,6 +28,8 @@ final class SegmentChannels {
      * that. Taken after the spool's lock, never before it.
      */
     private final Object pinLock = new Object();
+    /** Set by {@link #closeAll}; guarded by the spool's lock. */
+    private boolean closed;
 
     SegmentChannels(Spool spool) {
         this.spool = spool;
@@ -53,6 +55,12 @@ final class SegmentChannels {
 
     private FileChannel openChannel(long n) throws IOException {
         synchronized (spool) {
+            if (closed) {
+                // After close nothing is written: a dead mark or journal record of a late outcome
+                // would otherwise reopen the segment and land after the queue's last sync (after
+                // a test's kill, a write no killed process could make).
+                return null;
+            }
             FileChannel ch = segments.get(n);
             if (ch == null) {
                 ch = retired.get(n);
@@ -119,8 +127,14 @@ final class SegmentChannels {
         }
     }
 
+    /** Whether {@link #closeAll} ran: no channel is opened again. Guarded by the spool's lock. */
+    boolean closed() {
+        return closed;
+    }
+
     void closeAll() {
         synchronized (spool) {
+            closed = true;
             segments.putAll(retired);
             retired.clear();
             for (FileChannel ch : segments.values()) {
