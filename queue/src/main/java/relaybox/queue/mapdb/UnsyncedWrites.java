@@ -31,8 +31,13 @@ final class UnsyncedWrites {
     private boolean directoryDirty;
     /** Held for a whole {@link #sync}, so a second caller returns only after the first's fsync. */
     private final Object syncLock = new Object();
-    /** Tests only: called just before segment {@code n} is forced. */
-    volatile java.util.function.LongConsumer beforeForce = n -> { };
+    /** Tests only: called just before a segment is forced; what it throws, the force throws. */
+    volatile ForceHook beforeForce = n -> { };
+
+    /** See {@link #beforeForce}. */
+    interface ForceHook {
+        void before(long segment) throws IOException;
+    }
 
     UnsyncedWrites(Spool spool, Path dir) throws IOException {
         this.spool = spool;
@@ -97,7 +102,7 @@ final class UnsyncedWrites {
                     try {
                         FileChannel ch = spool.channel(s);
                         if (ch != null) {
-                            beforeForce.accept(s);
+                            beforeForce.before(s);
                             ch.force(false);
                         }
                     } finally {

@@ -70,11 +70,7 @@ class SpoolSyncTest {
             spool.unsynced.beforeForce = n -> {
                 if (n == a.segment()) {
                     spool.unsynced.beforeForce = m -> { };
-                    try {
-                        spool.release(e.id(), a.location());
-                    } catch (java.io.IOException ex) {
-                        throw new java.io.UncheckedIOException(ex);
-                    }
+                    spool.release(e.id(), a.location());
                 }
             };
             spool.sync();

@@ -40,8 +40,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * ({@link MapDbQueue#crashForTest}) or a clean close, often after an injected failure first: an
  * index commit that throws at a named moment ({@link TestHooks#indexCommit}: before an entry's
  * write, after the writes, after the watermarks, before or after MapDB's commit) or an accepts'
- * fsync that throws ({@link TestHooks#spoolSync}), after which the queue refuses writes as it does
- * in production until it is reopened. Asserted after the last open (and its cross-check): every
+ * fsync that throws ({@link TestHooks#spoolSync}) or one segment's force inside the spool's sync
+ * ({@link UnsyncedWrites#beforeForce}), after which the queue refuses writes as it does in
+ * production until it is reopened. Asserted after the last open (and its cross-check): every
  * acknowledged message that was not given a delivered outcome is in the queue, not quarantined,
  * with its own bytes; nothing was quarantined at any open; no message was handed out with bytes
  * that are not its own.
@@ -123,9 +124,20 @@ class StoreFailureCampaignTest {
             if (kind < 40) {
                 action = "index commit throws at " + inject(q, true, COMMIT_POINTS.get(random.nextInt(COMMIT_POINTS.size())),
                         random.nextInt(3));
-            } else if (kind < 55) {
+            } else if (kind < 50) {
                 action = "accepts' fsync throws at " + inject(q, false, SYNC_POINTS.get(random.nextInt(SYNC_POINTS.size())),
                         random.nextInt(2));
+            } else if (kind < 60) {
+                // As a segment's channel closed under the force did (SpoolSyncTest): the spool's
+                // sync fails part way, in whichever thread syncs next (the accepts' or the committer's).
+                int skip = random.nextInt(3);
+                AtomicInteger left = new AtomicInteger(skip);
+                q.spool.unsynced.beforeForce = n -> {
+                    if (left.getAndDecrement() == 0) {
+                        throw new java.nio.channels.ClosedChannelException();
+                    }
+                };
+                action = "a segment's force throws at #" + skip;
             } else {
                 action = "kill";
             }
@@ -142,7 +154,7 @@ class StoreFailureCampaignTest {
             }
             boolean clean = random.nextInt(10) == 0;
             action += clean ? ", then close" : ", then kill";
-            ledger.actions.merge(action.replaceAll(" at \\S+ #\\d", ""), 1, Integer::sum);
+            ledger.actions.merge(action.replaceAll(" at (\\S+ )?#\\d", ""), 1, Integer::sum);
             ledger.rounds.add("round " + round + ": " + action);
             System.out.printf("StoreFailureCampaignTest round %d: %s%n", round, action);
             if (clean) {
