@@ -68,6 +68,34 @@ class StoreFailureCampaignTest {
         campaign(seed, ROUNDS);
     }
 
+    /**
+     * A kill is the end of every write: an outcome recorded by a thread that outlived the queue
+     * (a test's kill stops the queue's threads, not the caller's) must not reach the spool. It
+     * did: the dead mark reopened the segment and was written, the REMOVE failed, and an entry
+     * acknowledged but not yet indexed was then skipped by the replay as delivered, although
+     * the outcome had failed. Before the fix the message was gone after the reopen.
+     */
+    @Test
+    void anOutcomeRecordedAfterAKillWritesNothing() throws Exception {
+        Path dir = root.resolve("late");
+        MutableClock clock = new MutableClock();
+        MapDbQueue q = open(dir, clock);
+        q.hooks.indexGate = new java.util.concurrent.CountDownLatch(1);
+        QueueEntry e = relaybox.queue.QueueContract.put(q, "Subject: x\r\n\r\nlate\r\n", RCPT);
+        assertEquals(List.of(e.id()), q.leaseDue(clock.instant(), 1).stream().map(QueueEntry::id).toList());
+        q.crashForTest();
+        try {
+            q.recordOutcome(e.id(), Map.of(RCPT, new DeliveryOutcome.Delivered("250 ok")), clock.instant());
+        } catch (RuntimeException dead) {
+            // What a dead queue does with the call does not matter; that it writes nothing does.
+        }
+        try (MapDbQueue back = open(dir, clock)) {
+            back.crossCheck().get(1, TimeUnit.MINUTES);
+            assertEquals(EntryState.QUEUED, back.get(e.id()).orElseThrow().state(),
+                    "the acknowledged message is queued again after the kill");
+        }
+    }
+
     /** What the campaign knows across lifetimes. */
     static final class Ledger {
         /** Queue id to the CRC-32C and length of its message bytes, set before the accept. */
