@@ -35,9 +35,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The crash loop's promise, in process and with failures the crash loop cannot make: several
- * threads accept, two dispatchers lease and record outcomes (delivered or deferred), small
- * segments are compacted as they go, and each lifetime of the queue ends in a kill
- * ({@link MapDbQueue#crashForTest}) or a clean close, often after an injected failure first: an
+ * threads accept, two dispatchers lease and record outcomes (delivered or deferred), a retry of
+ * everything deferred now and then (as the link monitor's), small segments compacted as they
+ * go, and each lifetime of the queue ends in a kill ({@link MapDbQueue#crashForTest}) or a clean
+ * close, often after an injected failure first: an
  * index commit that throws at a named moment ({@link TestHooks#indexCommit}: before an entry's
  * write, after the writes, after the watermarks, before or after MapDB's commit) or an accepts'
  * fsync that throws ({@link TestHooks#spoolSync}) or one segment's force inside the spool's sync
@@ -310,6 +311,8 @@ class StoreFailureCampaignTest {
                 threads.add(new Thread(() -> dispatchLoop(r), "campaign-dispatch-" + i));
             }
             threads.add(new Thread(this::tick, "campaign-clock"));
+            Random rr = new Random(seed + 20);
+            threads.add(new Thread(() -> retryAllNowAndThen(rr), "campaign-retry-all"));
             threads.forEach(Thread::start);
         }
 
@@ -327,6 +330,18 @@ class StoreFailureCampaignTest {
             while (!stopping) {
                 clock.advance(Duration.ofMinutes(2));
                 sleep(25);
+            }
+        }
+
+        /** As the link monitor does when an upstream comes back: every deferred entry due now. */
+        private void retryAllNowAndThen(Random r) {
+            while (!stopping) {
+                sleep(50 + r.nextInt(400));
+                try {
+                    q.retryAll(clock.instant());
+                } catch (RuntimeException e) {
+                    // Killed or closed under it.
+                }
             }
         }
 
