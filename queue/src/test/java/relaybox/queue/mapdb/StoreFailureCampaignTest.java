@@ -43,7 +43,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * write, after the writes, after the watermarks, before or after MapDB's commit) or an accepts'
  * fsync that throws ({@link TestHooks#spoolSync}) or one segment's force inside the spool's sync
  * ({@link UnsyncedWrites#beforeForce}), after which the queue refuses writes as it does in
- * production until it is reopened. Asserted after the last open (and its cross-check): every
+ * production until it is reopened; one reopen after a kill in ten rebuilds the index from the
+ * spool, as after a read that met damage. Asserted after the last open (and its cross-check): every
  * acknowledged message that was not given a delivered outcome is in the queue, not quarantined,
  * with its own bytes; nothing was quarantined at any open; no message was handed out with bytes
  * that are not its own.
@@ -193,6 +194,12 @@ class StoreFailureCampaignTest {
                 q.crashForTest();
             }
             life.stop();
+            if (!clean && random.nextInt(10) == 0) {
+                // As after a read that met damage: the next open rebuilds the index from the spool.
+                java.nio.file.Files.writeString(dir.resolve(IndexDamage.MARKER), "campaign\n");
+                ledger.actions.merge("index rebuilt at the next open", 1, Integer::sum);
+                ledger.rounds.add("round " + round + ": index marked for a rebuild");
+            }
         }
         // The last open: the cross-check (the stop was not clean) runs to its end, then nothing waits.
         Map<String, QueueEntry> present = new TreeMap<>();
