@@ -4,8 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import relaybox.queue.Envelope;
+import relaybox.queue.MutableClock;
 import relaybox.queue.QueueEntry;
 import relaybox.queue.QueueId;
+import relaybox.queue.RetrySchedule;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +31,21 @@ class SpoolSyncTest {
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path root;
+
+    /**
+     * An accept that got past the queue's check just before a close (or a kill) asks for its
+     * fsync after the sync thread has gone: it is refused at once. Before, it waited for ever
+     * (a session hung at shutdown; a campaign thread that never stopped).
+     */
+    @Test
+    void anFsyncAskedForAfterTheCloseFailsAtOnce() throws Exception {
+        MapDbQueue closed = MapDbQueue.open(root.resolve("closed"), 0, RetrySchedule.DEFAULT, new MutableClock());
+        closed.close();
+        assertTrue(closed.workers.syncer.next().isCompletedExceptionally(), "after a close");
+        MapDbQueue killed = MapDbQueue.open(root.resolve("killed"), 0, RetrySchedule.DEFAULT, new MutableClock());
+        killed.crashForTest();
+        assertTrue(killed.workers.syncer.next().isCompletedExceptionally(), "after a kill");
+    }
 
     /**
      * An entry's removal writes a dead mark in its (old) segment, and the commit of that removal
