@@ -54,7 +54,7 @@ final class Spool {
 
     private final Path dir;
     private final SpoolFiles files;
-    private final SegmentChannels channels = new SegmentChannels(this);
+    final SegmentChannels channels = new SegmentChannels(this);
     private final DeadMarks marks = new DeadMarks(this);
     private final SegmentReferences refs = new SegmentReferences();
     private final SegmentLifetimes lifetimes = new SegmentLifetimes(this, refs, channels);

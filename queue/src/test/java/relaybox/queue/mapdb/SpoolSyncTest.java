@@ -33,6 +33,30 @@ class SpoolSyncTest {
     Path root;
 
     /**
+     * A segment being deleted has its channel closed under the spool's lock and its file deleted
+     * just after; a dead mark or sync that looked in between opened the file again and kept the
+     * channel for the rest of the run: a deleted segment's blocks held until the process ended.
+     */
+    @Test
+    void aSegmentBeingDeletedIsNotOpenedAgain() throws Exception {
+        Spool spool = new Spool(root.resolve("gone"), SEGMENT);
+        try {
+            Instant now = Instant.now();
+            byte[] body = new byte[Spool.SMALL];
+            QueueEntry e = QueueEntry.accepted(QueueId.next(now), Envelope.of("app@example.org",
+                    List.of("a@x.example")), "", body.length, now);
+            SpoolAppended a = spool.appendRecord(l -> EntryCodec.encode(e, l), body, body.length, null);
+            synchronized (spool) {
+                spool.channels.close(a.segment());
+            }
+            assertTrue(Files.exists(spool.segment(a.segment())), "the file goes after the lock");
+            org.junit.jupiter.api.Assertions.assertNull(spool.channel(a.segment()), "not opened again");
+        } finally {
+            spool.close();
+        }
+    }
+
+    /**
      * An accept that got past the queue's check just before a close (or a kill) asks for its
      * fsync after the sync thread has gone: it is refused at once. Before, it waited for ever
      * (a session hung at shutdown; a campaign thread that never stopped).
