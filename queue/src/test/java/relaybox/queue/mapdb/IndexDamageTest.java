@@ -80,6 +80,33 @@ class IndexDamageTest {
         }
     }
 
+    /**
+     * Each rebuild moves the damaged index aside; it used to move an earlier rebuild's write-ahead
+     * log ("queue.db.wal.0.damaged-<time>") again, adding a suffix each time, until the name was
+     * too long for the file system and the queue could not open at all (StoreFailureCampaignTest,
+     * seed 54800370331004, after nine rebuilds). The earlier files now keep their names.
+     */
+    @Test
+    void aRebuildLeavesAnEarlierRebuildsFilesAsTheyAre() throws Exception {
+        MutableClock clock = new MutableClock();
+        QueueEntry e;
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            e = put(q, "x", "a@x.example");
+        }
+        String old = "queue.db.wal.0.damaged-2026-01-01T00-00-00Z";
+        Files.writeString(dir.resolve(old), "an earlier rebuild's log");
+        Files.writeString(dir.resolve("queue.db.damaged-2026-01-01T00-00-00Z"), "its index");
+        for (int i = 0; i < 12; i++) {
+            Files.writeString(dir.resolve(IndexDamage.MARKER), "test\n");
+            clock.advance(java.time.Duration.ofMinutes(1));
+            try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+                assertEquals(EntryState.QUEUED, q.get(e.id()).orElseThrow().state(), "rebuild " + i);
+            }
+        }
+        assertTrue(Files.exists(dir.resolve(old)), "left as it was");
+        assertTrue(Files.exists(dir.resolve("queue.db.damaged-2026-01-01T00-00-00Z")));
+    }
+
     @Test
     void anExceptionFromTheCallersOwnCodeIsNotDamage() throws Exception {
         AtomicInteger told = new AtomicInteger();
