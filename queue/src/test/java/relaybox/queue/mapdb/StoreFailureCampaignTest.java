@@ -122,13 +122,24 @@ class StoreFailureCampaignTest {
     }
 
     static void campaign(long seed, int rounds) throws Exception {
+        // The queue's INFO lines (opens, cross-checks, recoveries) say what each round did.
+        ch.qos.logback.classic.Logger log =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("relaybox.queue");
+        ch.qos.logback.classic.Level before = log.getLevel();
+        log.setLevel(ch.qos.logback.classic.Level.INFO);
+        try {
+            run(seed, rounds);
+        } finally {
+            log.setLevel(before);
+        }
+    }
+
+    private static void run(long seed, int rounds) throws Exception {
         Path dir = java.nio.file.Files.createTempDirectory("loss-campaign-");
         System.out.printf("StoreFailureCampaignTest seed=%d rounds=%d dir=%s%n", seed, rounds, dir);
         Random random = new Random(seed);
         MutableClock clock = new MutableClock();
         Ledger ledger = new Ledger();
-        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("relaybox.queue"))
-                .setLevel(ch.qos.logback.classic.Level.INFO);
         for (int round = 0; round < rounds; round++) {
             System.out.printf("StoreFailureCampaignTest round %d: open%n", round);
             MapDbQueue q = open(dir, clock);
@@ -169,9 +180,9 @@ class StoreFailureCampaignTest {
                 };
                 action = "a segment's force throws at #" + skip;
             } else {
-                action = "kill";
+                action = "nothing injected";
             }
-            if (!action.equals("kill")) {
+            if (!action.equals("nothing injected")) {
                 long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
                 while (q.healthy() && System.nanoTime() < until) {
                     Thread.sleep(2);
