@@ -129,6 +129,7 @@ final class IndexBatch {
                     relocated.add(ok);
                 }
                 for (Map.Entry<QueueId, IndexOp> w : last.entrySet()) {
+                    queue.hooks.indexCommit.accept("applying");
                     writes += apply(w.getKey(), w.getValue(), createdHere, released);
                 }
             } finally {
@@ -148,10 +149,12 @@ final class IndexBatch {
                 completeSteps(steps, stepResults);
                 return;
             }
+            queue.hooks.indexCommit.accept("applied");
             index.flush();
             for (Map.Entry<Long, Set<Long>> w : newRecords.entrySet()) {
                 watermarks.put(w.getKey(), spool.watermark(w.getKey(), w.getValue()));
             }
+            queue.hooks.indexCommit.accept("watermarked");
             coalesced.addAndGet(done.size() - writes);
             long started = System.nanoTime();
             if (!markedMoves.isEmpty()) {
@@ -166,7 +169,9 @@ final class IndexBatch {
                 // a sync it has in hand is waited for.)
                 spool.sync();
             }
+            queue.hooks.indexCommit.accept("synced");
             db.commit();
+            queue.hooks.indexCommit.accept("committed");
             // Applied writes leave the overlay only now, after db.commit(): MapDB holds its locks
             // through the commit's fsync, and an outcome's journal write that looked up a location
             // the overlay no longer had waited for the whole commit (17-97 ms), widening the

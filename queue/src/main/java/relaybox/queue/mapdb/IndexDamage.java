@@ -30,6 +30,7 @@ final class IndexDamage {
     private final Path dir;
     private final AtomicBoolean reported = new AtomicBoolean();
     private volatile Runnable listener = () -> { };
+    private volatile java.util.function.BooleanSupplier closed = () -> false;
 
     IndexDamage(Path dir) {
         this.dir = dir;
@@ -75,6 +76,11 @@ final class IndexDamage {
         listener = r;
     }
 
+    /** Tells whether the store is closed: a read that fails then is not damage (see {@link #report}). */
+    void closedWhen(java.util.function.BooleanSupplier c) {
+        closed = c;
+    }
+
     /**
      * Whether {@code e} came out of MapDB reading its files (a failed checksum, an offset past the
      * end, a fault on the mapped file, or a decoding error deep inside it) rather than out of a
@@ -101,6 +107,12 @@ final class IndexDamage {
 
     /** Marks the index for a rebuild and tells the owner; once, whatever the number of failing reads. */
     Damaged report(Throwable e) {
+        if (closed.getAsBoolean()) {
+            // A read that outlived the close (a late status or metrics request, a test's kill)
+            // fails on the closed store: nothing is damaged, and a marker would make the next
+            // start rebuild the whole index from the spool for nothing.
+            return e instanceof Damaged d ? d : new Damaged(e);
+        }
         if (reported.compareAndSet(false, true)) {
             LOG.error("queue index {} is damaged ({}); relaybox stops taking mail from it, and the next start "
                     + "rebuilds the index from the spool", dir.resolve("queue.db"), e.toString());

@@ -83,6 +83,8 @@ public final class MapDbQueue extends AbstractQueue {
         super(clock, schedule);
         this.damage = new IndexDamage(dir);
         damage.onDamage(health::indexDamaged);
+        org.mapdb.Store store = db.getStore();
+        damage.closedWhen(() -> db.isClosed() || store.isClosed());
         this.db = db;
         this.spool = spool;
         this.space = new SpaceGuard(spool, minFreeSpace);

@@ -28,6 +28,14 @@ final class SegmentChannels {
      * that. Taken after the spool's lock, never before it.
      */
     private final Object pinLock = new Object();
+    /** Set by {@link #closeAll}; guarded by the spool's lock. */
+    private boolean closed;
+    /**
+     * Segments being deleted: their file goes after the spool's lock is released, and a dead
+     * mark or sync that looked in between reopened it, keeping a deleted 64 MiB file's blocks
+     * (and a descriptor) until the process ended. Numbers are not used again while it runs.
+     */
+    private final java.util.Set<Long> gone = ConcurrentHashMap.newKeySet();
 
     SegmentChannels(Spool spool) {
         this.spool = spool;
@@ -57,7 +65,11 @@ final class SegmentChannels {
             if (ch == null) {
                 ch = retired.get(n);
             }
-            if (ch == null && Files.exists(spool.segment(n))) {
+            // After close nothing is written: a dead mark or journal record of a late outcome
+            // would otherwise reopen the segment and land after the queue's last sync (after a
+            // test's kill, a write no killed process could make). Nor is a segment being
+            // deleted opened again (see gone).
+            if (ch == null && !closed && !gone.contains(n) && Files.exists(spool.segment(n))) {
                 ch = FileChannel.open(spool.segment(n), StandardOpenOption.READ, StandardOpenOption.WRITE);
                 segments.put(n, ch);
             }
@@ -100,6 +112,7 @@ final class SegmentChannels {
 
     /** Closes the channel of a segment being deleted, or keeps it for its readers (see {@link #unpin}). */
     void close(long n) {
+        gone.add(n);
         FileChannel ch;
         synchronized (pinLock) {
             ch = segments.remove(n);
@@ -119,8 +132,14 @@ final class SegmentChannels {
         }
     }
 
+    /** Whether {@link #closeAll} ran: no channel is opened again. Guarded by the spool's lock. */
+    boolean closed() {
+        return closed;
+    }
+
     void closeAll() {
         synchronized (spool) {
+            closed = true;
             segments.putAll(retired);
             retired.clear();
             for (FileChannel ch : segments.values()) {

@@ -54,14 +54,14 @@ final class Spool {
 
     private final Path dir;
     private final SpoolFiles files;
-    private final SegmentChannels channels = new SegmentChannels(this);
+    final SegmentChannels channels = new SegmentChannels(this);
     private final DeadMarks marks = new DeadMarks(this);
     private final SegmentReferences refs = new SegmentReferences();
     private final SegmentLifetimes lifetimes = new SegmentLifetimes(this, refs, channels);
     /** Segments roll over at this size: {@link #SEGMENT_SIZE} but in tests. */
     private final long segmentSize;
     /** What is written and not yet synced; see {@link #sync}. */
-    private final UnsyncedWrites unsynced;
+    final UnsyncedWrites unsynced;
     private final SegmentPreparer preparer = new SegmentPreparer(this);
     private final MessageReader reader = new MessageReader(this);
     private final SpoolAppender appender;

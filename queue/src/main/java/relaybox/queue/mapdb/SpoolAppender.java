@@ -92,6 +92,9 @@ final class SpoolAppender {
 
     /** Where a record of {@code size} bytes goes: the end of the current segment, rolled over if full. */
     private long startOfAppend(int size) throws IOException {
+        if (channels.closed()) {
+            throw new java.nio.channels.ClosedChannelException();
+        }
         if (current < 0 || rollOver || currentSize + size > spool.segmentSize()) {
             startSegment();
         }

@@ -145,7 +145,10 @@ final class StoreOpener {
         try (var files = Files.list(dir)) {
             for (Path p : files.toList()) {
                 String name = p.getFileName().toString();
-                if (name.equals("queue.db") || name.startsWith("queue.db.wal")) {
+                // The live index and its write-ahead logs only: an earlier rebuild's files
+                // ("queue.db.wal.0.damaged-<time>") stay as they are. Moved again, each rebuild
+                // added a suffix, until the name was too long and the queue could not open.
+                if (name.equals("queue.db") || name.matches("queue\\.db\\.wal\\.\\d+")) {
                     Files.move(p, dir.resolve(name + suffix));
                 }
             }

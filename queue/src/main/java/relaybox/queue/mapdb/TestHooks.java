@@ -18,6 +18,14 @@ final class TestHooks {
     volatile Consumer<String> compaction = p -> { };
     /** The free bytes the compactor sees, instead of the file system's. */
     volatile Long compactionRoom;
+    /**
+     * Called at each named moment of an index commit ({@link IndexBatch#commit}): "applying"
+     * before each entry's write, "applied", "watermarked", "synced" (just before MapDB's commit),
+     * "committed" (just after it). A test throws from it to fail that commit there.
+     */
+    volatile Consumer<String> indexCommit = p -> { };
+    /** Called before each group fsync of the accepts ("sync") and after it ("synced"); a test throws to fail it. */
+    volatile Consumer<String> spoolSync = p -> { };
 
     private final QueueWorkers workers;
     private final IndexView view;

@@ -31,6 +31,13 @@ final class UnsyncedWrites {
     private boolean directoryDirty;
     /** Held for a whole {@link #sync}, so a second caller returns only after the first's fsync. */
     private final Object syncLock = new Object();
+    /** Tests only: called just before a segment is forced; what it throws, the force throws. */
+    volatile ForceHook beforeForce = n -> { };
+
+    /** See {@link #beforeForce}. */
+    interface ForceHook {
+        void before(long segment) throws IOException;
+    }
 
     UnsyncedWrites(Spool spool, Path dir) throws IOException {
         this.spool = spool;
@@ -83,9 +90,23 @@ final class UnsyncedWrites {
             }
             try {
                 for (long s : toSync) {
-                    FileChannel ch = spool.channel(s);
-                    if (ch != null) {
-                        ch.force(false);
+                    // Pinned while it is forced: a segment that goes meanwhile (its last entry's
+                    // removal committed, its dead mark among the writes synced here) keeps its
+                    // channel open until the force is done. Unpinned, the committer closed the
+                    // channel under the force, whose ClosedChannelException failed the store
+                    // and refused every accept until a restart. A segment already gone is
+                    // skipped: nothing in it is needed any more.
+                    if (!spool.pin(s)) {
+                        continue;
+                    }
+                    try {
+                        FileChannel ch = spool.channel(s);
+                        if (ch != null) {
+                            beforeForce.before(s);
+                            ch.force(false);
+                        }
+                    } finally {
+                        spool.unpin(s);
                     }
                 }
                 if (dirty) {

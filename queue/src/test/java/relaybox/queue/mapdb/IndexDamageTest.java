@@ -54,6 +54,59 @@ class IndexDamageTest {
         db.close();
     }
 
+    /**
+     * A read that outlives the queue (a late status or metrics request at shutdown, or a thread
+     * of a test that killed the queue) fails on the closed store. That is not damage: before the
+     * fix it wrote the marker, and the next start moved a sound index aside and rebuilt it from
+     * the spool (in StoreFailureCampaignTest, four needless rebuilds in 120 lifetimes).
+     */
+    @Test
+    void aReadAfterTheCloseIsNotDamage() throws Exception {
+        MutableClock clock = new MutableClock();
+        MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock);
+        AtomicInteger told = new AtomicInteger();
+        q.onIndexDamaged(told::incrementAndGet);
+        QueueEntry e = put(q, "x", "a@x.example");
+        q.close();
+        try {
+            q.view.stored(e.id());
+        } catch (RuntimeException late) {
+            // How the late read fails does not matter; that it marks nothing does.
+        }
+        assertFalse(IndexDamage.marked(dir), "no rebuild marker");
+        assertEquals(0, told.get());
+        try (MapDbQueue back = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            assertEquals(EntryState.QUEUED, back.get(e.id()).orElseThrow().state());
+        }
+    }
+
+    /**
+     * Each rebuild moves the damaged index aside; it used to move an earlier rebuild's write-ahead
+     * log ("queue.db.wal.0.damaged-<time>") again, adding a suffix each time, until the name was
+     * too long for the file system and the queue could not open at all (StoreFailureCampaignTest,
+     * seed 54800370331004, after nine rebuilds). The earlier files now keep their names.
+     */
+    @Test
+    void aRebuildLeavesAnEarlierRebuildsFilesAsTheyAre() throws Exception {
+        MutableClock clock = new MutableClock();
+        QueueEntry e;
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            e = put(q, "x", "a@x.example");
+        }
+        String old = "queue.db.wal.0.damaged-2026-01-01T00-00-00Z";
+        Files.writeString(dir.resolve(old), "an earlier rebuild's log");
+        Files.writeString(dir.resolve("queue.db.damaged-2026-01-01T00-00-00Z"), "its index");
+        for (int i = 0; i < 12; i++) {
+            Files.writeString(dir.resolve(IndexDamage.MARKER), "test\n");
+            clock.advance(java.time.Duration.ofMinutes(1));
+            try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+                assertEquals(EntryState.QUEUED, q.get(e.id()).orElseThrow().state(), "rebuild " + i);
+            }
+        }
+        assertTrue(Files.exists(dir.resolve(old)), "left as it was");
+        assertTrue(Files.exists(dir.resolve("queue.db.damaged-2026-01-01T00-00-00Z")));
+    }
+
     @Test
     void anExceptionFromTheCallersOwnCodeIsNotDamage() throws Exception {
         AtomicInteger told = new AtomicInteger();
