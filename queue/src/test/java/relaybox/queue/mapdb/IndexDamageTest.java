@@ -65,7 +65,7 @@ class IndexDamageTest {
         MutableClock clock = new MutableClock();
         MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock);
         AtomicInteger told = new AtomicInteger();
-        q.onIndexDamaged(told::incrementAndGet);
+        q.onUntrusted(why -> told.incrementAndGet());
         QueueEntry e = put(q, "x", "a@x.example");
         q.close();
         try {
