@@ -22,7 +22,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Collectors;
 
@@ -241,24 +240,10 @@ class SegmentCompactorTest {
     void aPinnedSegmentStaysReadableAfterItIsDeleted() throws Exception {
         Spool spool = new Spool(root.resolve("pin"), SEGMENT);
         try {
-            java.time.Instant now = java.time.Instant.now();
             byte[] body = body(1).getBytes(StandardCharsets.UTF_8);
-            QueueEntry e = QueueEntry.accepted(QueueId.next(now), relaybox.queue.Envelope.of("app@example.org",
-                    List.of(RCPT)), "", body.length, now);
-            SpoolAppended a = spool.appendRecord(l -> EntryCodec.encode(e, l), body, body.length, null);
-            // Fill the segment until a new one starts, and let those records go.
-            Set<Long> starts = new HashSet<>(Set.of(a.recordStart()));
-            byte[] filler = new byte[Spool.SMALL];
-            while (true) {
-                QueueEntry f = QueueEntry.accepted(QueueId.next(now), e.envelope(), "", filler.length, now);
-                SpoolAppended b = spool.appendRecord(l -> EntryCodec.encode(f, l), filler, filler.length, null);
-                if (b.segment() != a.segment()) {
-                    break;
-                }
-                starts.add(b.recordStart());
-                spool.release(f.id(), b.location());
-            }
-            spool.indexed(a.segment(), starts);
+            SpoolFixtures.Placed placed = SpoolFixtures.onlyRecordOfAFullSegment(spool, body, RCPT);
+            QueueEntry e = placed.entry();
+            SpoolAppended a = placed.at();
             Path file = root.resolve("pin").resolve(String.format("seg-%016x", a.segment()));
             assertTrue(Files.exists(file));
 

@@ -12,9 +12,7 @@ import relaybox.queue.RetrySchedule;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -85,22 +83,9 @@ class SpoolSyncTest {
         try {
             Instant now = Instant.now();
             byte[] body = "Subject: x\r\n\r\nhello\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            QueueEntry e = QueueEntry.accepted(QueueId.next(now), Envelope.of("app@example.org",
-                    List.of("a@x.example")), "", body.length, now);
-            SpoolAppended a = spool.appendRecord(l -> EntryCodec.encode(e, l), body, body.length, null);
-            // Fill the segment until a new one starts; those records are not referenced.
-            Set<Long> starts = new HashSet<>(Set.of(a.recordStart()));
-            byte[] filler = new byte[Spool.SMALL];
-            while (true) {
-                QueueEntry f = QueueEntry.accepted(QueueId.next(now), e.envelope(), "", filler.length, now);
-                SpoolAppended b = spool.appendRecord(l -> EntryCodec.encode(f, l), filler, filler.length, null);
-                if (b.segment() != a.segment()) {
-                    break;
-                }
-                starts.add(b.recordStart());
-                spool.release(f.id(), b.location());
-            }
-            spool.indexed(a.segment(), starts);
+            SpoolFixtures.Placed placed = SpoolFixtures.onlyRecordOfAFullSegment(spool, body, "a@x.example");
+            QueueEntry e = placed.entry();
+            SpoolAppended a = placed.at();
             spool.sync();
             Path file = spool.segment(a.segment());
             assertTrue(Files.exists(file));
