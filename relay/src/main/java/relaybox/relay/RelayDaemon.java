@@ -201,7 +201,8 @@ public final class RelayDaemon {
         LocalNames names = LocalNames.of(config.local());
         intake.localMail(names, config.local().bareNewline());
         intake.start();
-        // After the intake: mail sendmail wrote into the drop directory while the daemon was down is taken in now, and then as it comes.
+        // After the intake: what sendmail wrote into the drop directory while the daemon was down
+        // is taken in now, and then as it comes.
         pickup = new DropPickup(config.local().dropDir(), config.local().dropPoll(), queue, signer, names,
                 config.intake(), mailLog, Clock.systemDefaultZone());
         pickup.upstreams(upstreamFacts);
