@@ -147,10 +147,10 @@ final class IndexAudit {
         QueueEntry e = st.entry();
         String id = e.id().value();
         List<String> what = new ArrayList<>(3);
-        if (IndexStore.waiting(e.state()) && putBack(index.due, IndexStore.dueKey(e))) {
+        if (IndexKeys.waiting(e.state()) && putBack(index.due, IndexKeys.dueKey(e))) {
             what.add("due");
         }
-        if (putBack(index.states, IndexStore.stateKey(e.state(), id))) {
+        if (putBack(index.states, IndexKeys.stateKey(e.state(), id))) {
             what.add("state");
         }
         if (st.location().inFile() && putBack(index.files, id)) {
@@ -208,12 +208,12 @@ final class IndexAudit {
 
     private boolean dueStands(String k) {
         EntryCodec.Stored st = entry(k, 13);
-        return st != null && IndexStore.waiting(st.entry().state()) && IndexStore.dueKey(st.entry()).equals(k);
+        return st != null && IndexKeys.waiting(st.entry().state()) && IndexKeys.dueKey(st.entry()).equals(k);
     }
 
     private boolean stateStands(String k) {
         EntryCodec.Stored st = entry(k, 1);
-        return st != null && IndexStore.stateKey(st.entry().state(), st.entry().id().value()).equals(k);
+        return st != null && IndexKeys.stateKey(st.entry().state(), st.entry().id().value()).equals(k);
     }
 
     private boolean fileStands(String k) {

@@ -254,7 +254,7 @@ final class IndexBatch {
             try {
                 if (ok) {
                     spool.markDeadAt(m.from().keeps(), m.fromStart());
-                    markedMoves.add(IndexStore.movedKey(m.from().keeps(), m.fromStart()));
+                    markedMoves.add(IndexKeys.movedKey(m.from().keeps(), m.fromStart()));
                     spool.releaseRecord(m.from());
                 } else {
                     spool.markDeadAt(m.to().segment(), m.to().recordStart());

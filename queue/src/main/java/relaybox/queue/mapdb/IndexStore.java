@@ -25,8 +25,7 @@ import java.util.function.Predicate;
  * and keeps the records a compaction has moved away from and must see marked dead. It does not commit: the committer (and the open) calls {@link #flush}
  * then {@code db.commit()}, so the indexes are exactly as durable as the entries.
  *
- * <p>Keys are strings that sort as they should: due {@code F|R} + 12 hex digits of due time in
- * ms + id ({@code F}: never tried); state one letter per state + id. Format {@link #VERSION}; a
+ * <p>Keys are strings that sort as they should ({@link IndexKeys}). Format {@link #VERSION}; a
  * store without it (written before these indexes existed, or whose indexes are in doubt) is
  * re-indexed at open by one walk over its entries.
  */
@@ -54,7 +53,7 @@ final class IndexStore {
     /** Per segment, the live bytes its entries keep there (see {@link #liveBytes}). */
     final BTreeMap<Long, Long> segmentLive;
     /**
-     * Records an entry moved away from (compaction): {@link #movedKey} of segment and record start.
+     * Records an entry moved away from (compaction): {@link IndexKeys#movedKey} of segment and record start.
      * Each is marked dead after the commit that moved its entry; kept here until then, so an open
      * after a crash in between marks it, and a rebuild from the spool finds one live record.
      */
@@ -142,10 +141,10 @@ final class IndexStore {
     }
 
     private void index(QueueEntry e, SpoolLocation loc, boolean newReference) {
-        if (waiting(e.state())) {
-            due.add(dueKey(e));
+        if (IndexKeys.waiting(e.state())) {
+            due.add(IndexKeys.dueKey(e));
         }
-        states.add(stateKey(e.state(), e.id().value()));
+        states.add(IndexKeys.stateKey(e.state(), e.id().value()));
         counterDelta.merge(e.state().name(), 1L, Long::sum);
         if (newReference) {
             if (loc.inFile()) {
@@ -187,22 +186,14 @@ final class IndexStore {
         records.put(old.entry().id().value(), EntryCodec.encode(old.entry(), to));
         keep(old.location(), -1);
         keep(to, 1);
-        moved.add(movedKey(old.location().keeps(), fromStart));
-    }
-
-    static String movedKey(long segment, long start) {
-        return String.format("%016x%016x", segment, start);
-    }
-
-    static long[] movedRecord(String key) {
-        return new long[] {Long.parseUnsignedLong(key.substring(0, 16), 16), Long.parseUnsignedLong(key.substring(16), 16)};
+        moved.add(IndexKeys.movedKey(old.location().keeps(), fromStart));
     }
 
     private void unindex(QueueEntry e, SpoolLocation loc, boolean dropReference) {
-        if (waiting(e.state())) {
-            due.remove(dueKey(e));
+        if (IndexKeys.waiting(e.state())) {
+            due.remove(IndexKeys.dueKey(e));
         }
-        states.remove(stateKey(e.state(), e.id().value()));
+        states.remove(IndexKeys.stateKey(e.state(), e.id().value()));
         counterDelta.merge(e.state().name(), -1L, Long::sum);
         if (dropReference) {
             if (loc.inFile()) {
@@ -354,30 +345,9 @@ final class IndexStore {
 
     /** Visits ids in {@code state} in id order after {@code after} (null: from the start). */
     void stateIds(EntryState state, String after, Predicate<String> visitor) {
-        String p = String.valueOf(letter(state));
+        String p = String.valueOf(IndexKeys.letter(state));
         NavigableSet<String> range = after == null ? states.subSet(p, true, p + "~", false)
                 : states.subSet(p + after, false, p + "~", false);
         visit(range, 1, visitor);
-    }
-
-    static String dueKey(QueueEntry e) {
-        return dueKey(e.attempts() == 0, e.nextAttemptAt().toEpochMilli(), e.id().value());
-    }
-
-    static String dueKey(boolean fresh, long at, String id) {
-        String hex = Long.toHexString(Math.max(0, at));
-        return (fresh ? "F" : "R") + "0".repeat(Math.max(0, 12 - hex.length())) + hex + id;
-    }
-
-    static String stateKey(EntryState s, String id) {
-        return letter(s) + id;
-    }
-
-    static char letter(EntryState s) {
-        return (char) ('a' + s.ordinal());
-    }
-
-    static boolean waiting(EntryState s) {
-        return s == EntryState.QUEUED || s == EntryState.DEFERRED;
     }
 }

@@ -81,7 +81,7 @@ final class IndexView {
         Map<QueueId, IndexOp.Staged> staged = new HashMap<>(overlay);
         indexLock.readLock().lock();
         try {
-            String afterKey = afterId == null ? null : IndexStore.dueKey(fresh, afterAt, afterId.value());
+            String afterKey = afterId == null ? null : IndexKeys.dueKey(fresh, afterAt, afterId.value());
             List<QueueEntry> out = new ArrayList<>();
             index.dueIds(fresh, afterKey, id -> {
                 if (!staged.containsKey(new QueueId(id))) {

@@ -121,7 +121,7 @@ final class LostEntries {
         SpoolLocation loc = c.stored().location();
         if (view.overlay.containsKey(id) || view.index.read(() -> view.index.records.containsKey(id.value()))
                 || removedFiles.contains(id.value())
-                || view.index.read(() -> view.index.moved.contains(IndexStore.movedKey(c.segment(), c.start())))) {
+                || view.index.read(() -> view.index.moved.contains(IndexKeys.movedKey(c.segment(), c.start())))) {
             return false;
         }
         try {

@@ -158,7 +158,7 @@ final class Recovery {
         }
         Set<Long> present = new HashSet<>(spool.segmentNumbers());
         for (String key : List.copyOf(index.moved)) {
-            long[] r = IndexStore.movedRecord(key);
+            long[] r = IndexKeys.movedRecord(key);
             if (present.contains(r[0])) {
                 spool.markDeadAt(r[0], r[1]);
             }

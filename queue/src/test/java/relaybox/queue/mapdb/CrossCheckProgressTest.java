@@ -80,7 +80,7 @@ class CrossCheckProgressTest {
         // A state key that names no queue id: only the audit's sweep of the state keys meets it.
         DB db = DBMaker.fileDB(dir.resolve("queue.db").toFile()).transactionEnable().fileMmapEnableIfSupported().make();
         try {
-            db.treeSet("states", Serializer.STRING).createOrOpen().add(IndexStore.letter(EntryState.FAILED) + "!bad");
+            db.treeSet("states", Serializer.STRING).createOrOpen().add(IndexKeys.letter(EntryState.FAILED) + "!bad");
             db.commit();
         } finally {
             db.close();
