@@ -2,17 +2,13 @@ package relaybox.relay.forward;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -35,9 +31,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>{@link #dialect} makes it answer as a provider does ({@link Dialect}): Microsoft 365's AUTH
  * offer and 3-connection cap, Google's 100 recipients per transaction; the provider's other
- * replies are scripted with the rules above and the reply texts here ({@link #MS_CONCURRENCY} ...).
+ * replies are scripted with the rules above and the reply texts of {@link FakeEspProviders}
+ * ({@link #MS_CONCURRENCY} ...).
+ *
+ * <p>This class owns the settings, the records and the listening socket; one connection's
+ * dialogue is {@link FakeEspSession}, AUTH {@link FakeEspAuth}, the rules {@link FakeEspRules}.
  */
-public final class FakeEsp implements AutoCloseable {
+public final class FakeEsp implements AutoCloseable, FakeEspProviders {
 
     /**
      * One received message: {@code data} without dot-stuffing, {@code wire} as sent (still
@@ -54,51 +54,12 @@ public final class FakeEsp implements AutoCloseable {
         }
     }
 
-    private record Rule(String prefix, String action, AtomicInteger times) { }
-
-    /** A provider whose SMTP submission service the fake imitates. */
-    public enum Dialect {
-        /** Whatever the fields say; no provider limits. */
-        GENERIC,
-        /**
-         * Microsoft 365 (smtp.office365.com): EHLO offers AUTH LOGIN XOAUTH2 and no PLAIN; a 4th
-         * authenticated connection of one mailbox is answered {@link #MS_CONCURRENCY}.
-         */
-        MICROSOFT,
-        /**
-         * Google (smtp.gmail.com, smtp-relay.gmail.com): AUTH PLAIN XOAUTH2; a RCPT beyond the 100th
-         * of a transaction is answered {@link #GOOGLE_TOO_MANY_RECIPIENTS}.
-         */
-        GOOGLE
-    }
-
-    /** Microsoft's answer to a 4th concurrent connection of one mailbox. */
-    public static final String MS_CONCURRENCY = "432 4.3.2 Concurrent connections limit exceeded. Visit"
-            + " https://aka.ms/concurrent_sending for more information. [Hostname=AM0PR01MB0001.eurprd01.prod.outlook.com]";
-    /** Microsoft with SMTP AUTH switched off for the tenant or mailbox (script it at "AUTH"). */
-    public static final String MS_AUTH_DISABLED = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication"
-            + " is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.";
-    /** Google's answer to a RCPT beyond the transaction's 100th. */
-    public static final String GOOGLE_TOO_MANY_RECIPIENTS = "452 4.5.3 Your message has too many recipients."
-            + " For more information regarding Google's sending limits, visit"
-            + " https://support.google.com/mail/?p=TooManyRecipientsError";
-    /** Google's temporary throttle (script it at "MAIL" or "RCPT"). */
-    public static final String GOOGLE_PEAK = "450 4.2.1 Peak SMTP relay limit exceeded for customer."
-            + " To learn more about SMTP relay sending limits please contact your administrator";
-    /** Google's daily quota, answered with a 5xx (script it at "MAIL" or "RCPT"). */
-    public static final String GOOGLE_DAILY = "550 5.4.5 Daily SMTP relay limit exceeded for user."
-            + " For more information on SMTP relay sending limits please contact your administrator";
-
     /**
      * Microsoft's continuous-error throttle: {@code 550 5.2.25x} with {@code x} from 1 to 5
      * (script it at "MAIL"; retrying extends it).
      */
     public static String msSenderThrottled(int x) {
-        if (x < 1 || x > 5) {
-            throw new IllegalArgumentException("5.2.251 to 5.2.255: " + x);
-        }
-        return "550 5.2.25" + x + " Sender throttled due to continuous " + (x == 1 ? "invalid recipients errors"
-                : "send errors") + ". Visit https://aka.ms/continuouserrorthrottling for more information.";
+        return FakeEspProviders.msSenderThrottled(x);
     }
 
     // Behaviour; may be changed while the server runs.
@@ -145,8 +106,6 @@ public final class FakeEsp implements AutoCloseable {
     public final AtomicInteger maxConcurrentPerUser = new AtomicInteger();
     /** AUTH mechanisms used, in order (first word after AUTH, upper case). */
     public final List<String> authMechanismsUsed = new CopyOnWriteArrayList<>();
-    private final java.util.concurrent.ConcurrentHashMap<String, AtomicInteger> authedPerUser =
-            new java.util.concurrent.ConcurrentHashMap<>();
     /** Final "." replies before which the client had already sent more (its next MAIL, pipelined). */
     public final AtomicInteger commandsBeforeEndReply = new AtomicInteger();
     /** Wait this long before answering a final "." (lets pipelined commands arrive first). */
@@ -157,9 +116,10 @@ public final class FakeEsp implements AutoCloseable {
     public final ConcurrentLinkedQueue<String> commands = new ConcurrentLinkedQueue<>();
     public final List<Received> received = new CopyOnWriteArrayList<>();
 
-    private final List<Rule> rules = new CopyOnWriteArrayList<>();
+    final FakeEspRules rules = new FakeEspRules();
+    final FakeEspAuth auth = new FakeEspAuth(this);
+    final AtomicInteger queuedAs = new AtomicInteger();
     private final List<Socket> open = Collections.synchronizedList(new ArrayList<>());
-    private final AtomicInteger queuedAs = new AtomicInteger();
     private volatile ServerSocket server;
     private volatile int port;
 
@@ -242,7 +202,7 @@ public final class FakeEsp implements AutoCloseable {
     }
 
     public FakeEsp rule(String prefix, String action, int times) {
-        rules.add(new Rule(prefix.toUpperCase(Locale.ROOT), action, new AtomicInteger(times)));
+        rules.add(prefix, action, times);
         return this;
     }
 
@@ -283,262 +243,21 @@ public final class FakeEsp implements AutoCloseable {
         }
     }
 
-    private String match(String line) {
-        String up = line.toUpperCase(Locale.ROOT);
-        for (Rule r : rules) {
-            if (up.startsWith(r.prefix) && r.times.getAndUpdate(n -> n > 0 ? n - 1 : 0) > 0) {
-                return r.action;
-            }
-        }
-        return null;
-    }
-
-    /** Applies a rule's action. Returns true if the rule answered (or hung up). */
-    private boolean act(String action, Conn c) throws IOException {
-        if (action == null) {
-            return false;
-        }
-        if (action.startsWith("replyclose ")) {
-            c.send(action.substring(11));
-            throw new IOException("closed after reply by rule");
-        }
-        if (action.startsWith("reply ")) {
-            c.send(action.substring(6));
-            return true;
-        }
-        if (action.startsWith("replyhold ")) {
-            // A server that says goodbye (421) but closes the TCP connection only much later:
-            // over TLS it sends close_notify at once (as Microsoft's front ends do), in clear it
-            // just stops answering. It reads until the client closes, for at most 60 s.
-            c.send(action.substring(10));
-            if (c.socket instanceof javax.net.ssl.SSLSocket t) {
-                t.shutdownOutput();
-            }
-            long end = System.currentTimeMillis() + 60_000;
-            while (System.currentTimeMillis() < end && c.readLine() != null) {
-                // ignore whatever the client still sends
-            }
-            throw new IOException("held after reply by rule");
-        }
-        if (action.equals("hang")) {
-            try {
-                Thread.sleep(60_000);
-            } catch (InterruptedException ignored) {
-                // test over
-            }
-            throw new IOException("hung");
-        }
-        if (action.equals("close")) {
-            throw new IOException("closed by rule");
-        }
-        throw new IllegalArgumentException(action);
-    }
-
-    private final class Conn {
-        Socket socket;
-        InputStream in;
-        OutputStream out;
-        boolean tls;
-        String authUser = "";
-        /** The user whose connection count this connection holds, or null. */
-        String counted;
-
-        Conn(Socket s) throws IOException {
-            setSocket(s);
-        }
-
-        void setSocket(Socket s) throws IOException {
-            socket = s;
-            in = new java.io.BufferedInputStream(s.getInputStream());
-            out = s.getOutputStream();
-        }
-
-        void send(String line) throws IOException {
-            out.write((line + "\r\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
-        }
-
-        /** A line with its line end, or null at end of stream. */
-        byte[] readLine() throws IOException {
-            ByteArrayOutputStream b = new ByteArrayOutputStream();
-            int c;
-            while ((c = in.read()) >= 0) {
-                b.write(c);
-                if (c == '\n') {
-                    byte[] line = b.toByteArray();
-                    if (refuseBareLf && (line.length < 2 || line[line.length - 2] != '\r')) {
-                        throw new IOException("bare LF on the wire");
-                    }
-                    return line;
-                }
-            }
-            return b.size() == 0 ? null : b.toByteArray();
-        }
-    }
-
     private void serve(Socket s) {
-        Conn c = null;
+        FakeEspSession c = null;
         try {
             if (implicitTls) {
                 s = wrap(s);
             }
-            c = new Conn(s);
-            if (!act(match("GREETING"), c)) {
-                c.send("220 fake.esp.test ESMTP ready");
-            }
-            String from = null;
-            String mailLine = "";
-            List<String> to = new ArrayList<>();
-            boolean authed = false;
-            boolean tls = implicitTls;
-            while (true) {
-                byte[] raw = c.readLine();
-                if (raw == null) {
-                    return;
-                }
-                String line = new String(raw, StandardCharsets.UTF_8).replaceAll("\r?\n$", "");
-                commands.add(line);
-                String up = line.toUpperCase(Locale.ROOT);
-                if (act(match(line), c)) {
-                    if (up.startsWith("MAIL")) {
-                        from = null;
-                    }
-                    continue;
-                }
-                if (up.startsWith("EHLO")) {
-                    StringBuilder b = new StringBuilder("250-fake.esp.test\r\n");
-                    if (pipelining) {
-                        b.append("250-PIPELINING\r\n");
-                    }
-                    if (offerStartTls && !tls) {
-                        b.append("250-STARTTLS\r\n");
-                    }
-                    if (authMechs != null) {
-                        b.append("250-AUTH ").append(authMechs).append("\r\n");
-                    }
-                    if (limits != null) {
-                        b.append("250-LIMITS ").append(limits).append("\r\n");
-                    }
-                    if (offerSmtpUtf8) {
-                        b.append("250-SMTPUTF8\r\n");
-                    }
-                    b.append(size < 0 ? "250 8BITMIME" : "250-8BITMIME\r\n250 SIZE" + (size > 0 ? " " + size : ""));
-                    c.send(b.toString());
-                } else if (up.equals("STARTTLS")) {
-                    c.send("220 2.0.0 go ahead");
-                    c.setSocket(wrap(c.socket));
-                    tls = true;
-                } else if (up.startsWith("AUTH PLAIN ") && dialect == Dialect.MICROSOFT) {
-                    authMechanismsUsed.add("PLAIN");
-                    c.send("504 5.7.4 Unrecognized authentication type");
-                } else if (up.startsWith("AUTH PLAIN ")) {
-                    String[] p = new String(Base64.getDecoder().decode(line.substring(11).trim()), StandardCharsets.UTF_8)
-                            .split("\0", -1);
-                    authMechanismsUsed.add("PLAIN");
-                    boolean ok = p.length == 3 && valid(p[1], p[2]);
-                    authed = ok && admit(c, p[1]);
-                    if (!ok || authed) {
-                        c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
-                    }
-                    c.authUser = authed ? p[1] : "";
-                } else if (up.startsWith("AUTH XOAUTH2 ") && authMechs != null && authMechs.contains("XOAUTH2")) {
-                    xoauth2.incrementAndGet();
-                    authMechanismsUsed.add("XOAUTH2");
-                    String ir = new String(Base64.getDecoder().decode(line.substring(13).trim()), StandardCharsets.UTF_8);
-                    String[] f = ir.split("\u0001", -1);
-                    String u = f.length > 0 && f[0].startsWith("user=") ? f[0].substring(5) : "";
-                    String tok = f.length > 1 && f[1].startsWith("auth=Bearer ") ? f[1].substring(12) : "";
-                    java.util.function.BiPredicate<String, String> per = bearerFor;
-                    authed = f.length == 4 && (per != null ? per.test(u, tok) : u.equals(user) && bearerValid.test(tok));
-                    if (authed) {
-                        authed = admit(c, u);
-                        if (authed) {
-                            c.send("235 2.7.0 Authentication successful");
-                            c.authUser = u;
-                        }
-                    } else {
-                        c.send("334 " + Base64.getEncoder().encodeToString(
-                                "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://outlook.office.com/SMTP.Send\"}"
-                                        .getBytes(StandardCharsets.UTF_8)));
-                        byte[] answer = c.readLine();
-                        challengeAnswers.add(answer == null ? "(closed)"
-                                : new String(answer, StandardCharsets.UTF_8).replaceAll("\r?\n$", ""));
-                        c.send("535 5.7.3 Authentication unsuccessful [SN4PR0201CA0068.namprd02.prod.outlook.com]");
-                    }
-                } else if (up.equals("AUTH LOGIN")) {
-                    authMechanismsUsed.add("LOGIN");
-                    c.send("334 VXNlcm5hbWU6");
-                    String u = decode(c.readLine());
-                    c.send("334 UGFzc3dvcmQ6");
-                    String p = decode(c.readLine());
-                    boolean ok = valid(u, p);
-                    authed = ok && admit(c, u);
-                    if (!ok || authed) {
-                        c.send(authed ? "235 2.7.0 Authentication successful" : "535 5.7.8 Authentication credentials invalid");
-                    }
-                    c.authUser = authed ? u : "";
-                } else if (up.startsWith("MAIL FROM:")) {
-                    if (requireTls && !tls) {
-                        c.send("530 5.7.0 Must issue a STARTTLS command first");
-                    } else if (authMechs != null && !authed) {
-                        c.send("530 5.7.0 Authentication required");
-                    } else {
-                        from = line.substring(10).replaceAll("^<([^>]*)>.*$", "$1");
-                        mailLine = line;
-                        to.clear();
-                        c.send("250 2.1.0 Ok");
-                    }
-                } else if (up.startsWith("RCPT TO:")) {
-                    if (from == null) {
-                        c.send("503 5.5.1 need MAIL");
-                    } else if (rcptPerTransaction > 0 && to.size() >= rcptPerTransaction) {
-                        tooManyRecipients.incrementAndGet();
-                        c.send(GOOGLE_TOO_MANY_RECIPIENTS);
-                    } else {
-                        to.add(line.substring(8).replaceAll("^<([^>]*)>.*$", "$1"));
-                        c.send("250 2.1.5 Ok");
-                    }
-                } else if (up.equals("DATA")) {
-                    if (from == null || to.isEmpty()) {
-                        c.send("554 5.5.1 No valid recipients");
-                        continue;
-                    }
-                    c.send("354 End data with <CR><LF>.<CR><LF>");
-                    ByteArrayOutputStream wire = new ByteArrayOutputStream();
-                    byte[] data = readData(c, wire);
-                    if (endReplyDelayMillis > 0) {
-                        Thread.sleep(endReplyDelayMillis);
-                    }
-                    if (c.in.available() > 0) {
-                        commandsBeforeEndReply.incrementAndGet();
-                    }
-                    if (!act(match("DATA_END"), c)) {
-                        received.add(new Received(from, List.copyOf(to), data, tls, c.authUser, mailLine,
-                                wire.toByteArray()));
-                        c.send("250 2.0.0 Ok: queued as Q" + queuedAs.incrementAndGet());
-                    }
-                    from = null;
-                    to.clear();
-                } else if (up.equals("RSET")) {
-                    from = null;
-                    to.clear();
-                    c.send("250 2.0.0 Ok");
-                } else if (up.equals("NOOP")) {
-                    c.send("250 2.0.0 Ok");
-                } else if (up.equals("QUIT")) {
-                    c.send("221 2.0.0 Bye");
-                    return;
-                } else {
-                    c.send("500 5.5.2 Error: command not recognized");
-                }
-            }
+            c = new FakeEspSession(this, s);
+            c.converse();
         } catch (IOException e) {
             // The client went away, or a rule closed the connection.
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            if (c != null && c.counted != null) {
-                authedPerUser.get(c.counted).decrementAndGet();
+            if (c != null) {
+                auth.release(c);
             }
             concurrent.decrementAndGet();
             open.remove(s);
@@ -546,71 +265,11 @@ public final class FakeEsp implements AutoCloseable {
         }
     }
 
-    /** {@link #user} with {@link #password}, or one of {@link #logins}. */
-    private boolean valid(String u, String p) {
-        return (u.equals(user) && p.equals(password)) || p.equals(logins.get(u));
-    }
-
-    /**
-     * Counts {@code u}'s authenticated connection, or, beyond {@link #connectionCap}, answers
-     * {@link #MS_CONCURRENCY} and returns false. A connection counts once however often it
-     * authenticates.
-     */
-    private boolean admit(Conn c, String u) throws IOException {
-        if (c.counted != null) {
-            return true;
-        }
-        AtomicInteger held = authedPerUser.computeIfAbsent(u, k -> new AtomicInteger());
-        int now = held.incrementAndGet();
-        if (connectionCap > 0 && now > connectionCap) {
-            held.decrementAndGet();
-            concurrencyRefusals.incrementAndGet();
-            c.send(MS_CONCURRENCY);
-            return false;
-        }
-        maxConcurrentPerUser.accumulateAndGet(now, Math::max);
-        c.counted = u;
-        return true;
-    }
-
-    private byte[] readData(Conn c, ByteArrayOutputStream wire) throws IOException {
-        ByteArrayOutputStream data = new ByteArrayOutputStream();
-        boolean first = true;
-        while (true) {
-            byte[] l = c.readLine();
-            if (l == null) {
-                throw new IOException("closed in DATA");
-            }
-            if (first) {
-                first = false;
-                act(match("BODY"), c);
-            }
-            if (l.length == 3 && l[0] == '.' && l[1] == '\r' && l[2] == '\n') {
-                return data.toByteArray();
-            }
-            wire.write(l, 0, l.length);
-            int off = l.length > 0 && l[0] == '.' ? 1 : 0;
-            data.write(l, off, l.length - off);
-        }
-    }
-
-    private Socket wrap(Socket plain) throws IOException {
+    Socket wrap(Socket plain) throws IOException {
         SSLSocket t = (SSLSocket) ssl.getSocketFactory().createSocket(plain, null, plain.getPort(), true);
         t.setUseClientMode(false);
         t.startHandshake();
         return t;
-    }
-
-    private static String decode(byte[] line) {
-        if (line == null) {
-            return "";
-        }
-        String s = new String(line, StandardCharsets.US_ASCII).trim();
-        try {
-            return new String(Base64.getDecoder().decode(s), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            return "";
-        }
     }
 
     private static void closeQuietly(Socket s) {
