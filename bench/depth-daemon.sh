@@ -35,7 +35,7 @@ secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):
 rate() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.0f}')" "$1" "$2"; }
 
 mkdir -p "$W/sink-classes"
-javac -d "$W/sink-classes" test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
+javac -d "$W/sink-classes" -sourcepath test-support/src/main/java test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
 touch "$W/sink.down"
 java -Xmx256m -cp "$W/sink-classes" relaybox.relay.reliability.UpstreamSink "$SINK_PORT" "$W/sink.status" "$W/arrivals" "$W/sink.down" &
 sink_pid=$!

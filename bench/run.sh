@@ -266,6 +266,6 @@ large() {
   pf_stop; sink_stop
 }
 
-mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
+mkdir -p "$W/sink-classes" && javac -d "$W/sink-classes" -sourcepath test-support/src/main/java test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
 echo "relaybox benchmark, $(nproc) cores, $(date -u +%FT%TZ), work dir $W, jar $RB_JAR, daemon JVM: $RB_JAVA_OPTS, load $(cut -d" " -f1-3 /proc/loadavg)"
 for w in $workloads; do "$w"; done
