@@ -5,9 +5,11 @@
 # set). The upstream is down (the sink answers 421) while TOTAL x 1 KiB messages arrive over 10
 # kept connections. Prints, every STEP messages: the accept rate, the heap after a full GC, the
 # RSS, a metrics scrape's time, and `relaybox queue list`'s time to its first line and to its
-# end (with the CLI's peak RSS). Then: the time from starting the JVM to the first accepted
-# message after a clean stop, and after a kill -9 in the middle of accepting; and, with the
-# upstream back, the drain: its rate, the daemon's CPU per message and how busy the host was.
+# end with the CLI's heap capped at 32 MiB (CLI_CAP). At the full depth: --json, a filter that
+# walks everything, --limit, stats, and --offline once the daemon is stopped. Then: the time
+# from starting the JVM to the first accepted message after a clean stop, and after a kill -9
+# in the middle of accepting; and, with the upstream back, the drain: its rate, the daemon's
+# CPU per message and how busy the host was.
 #
 #   mvn -q -B -DskipTests package && bench/depth-daemon.sh
 # Environment: TOTAL (default 2000000), STEP (500000), BENCH_DIR (a fresh directory), RB_JAR.
@@ -81,13 +83,36 @@ rss() { awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$rb_pid/status"; }
 scrape_ms() {
   curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$METRICS_PORT/metrics" | python3 -c "import sys; print(f'{float(sys.stdin.read())*1000:.0f} ms')"
 }
-listing() { # first line and end of `queue list`, and the CLI's peak RSS
-  local t0 t1 first n
-  t0=$(now); cli queue list | head -1 > /dev/null; t1=$(now); first=$(secs "$t0" "$t1")
+# The CLI's heap is capped far below what a listing of the whole queue would take in memory,
+# so a listing that finishes shows the CLI streams.
+CLI_CAP=${CLI_CAP:--Xmx32m}
+timed() { # label command...: the command's output lines, wall time and peak RSS
+  local label=$1 t0 t1 n
+  shift
   t0=$(now)
-  n=$( { /usr/bin/time -f '%M' -o "$W/cli.rss" java $CLI_JAVA_OPTS -jar "$RB_JAR" queue list --socket "$W/control.sock"; } | wc -l)
+  n=$( { /usr/bin/time -f '%M' -o "$W/cli.rss" "$@"; } | wc -l)
   t1=$(now)
-  echo "queue list: first line ${first} s, all $n lines $(secs "$t0" "$t1") s, CLI peak RSS $(( $(cat "$W/cli.rss") / 1024 )) MiB"
+  echo "$label: $n lines in $(secs "$t0" "$t1") s, CLI peak RSS $(( $(cat "$W/cli.rss") / 1024 )) MiB"
+}
+read -r -a cli_opts <<< "$CLI_JAVA_OPTS"
+capped=(java "${cli_opts[@]}" "$CLI_CAP" -jar "$RB_JAR")
+first_line() { # command...: seconds to its first line of output, the CLI JVM's start included
+  local t0 t1
+  t0=$(now); "$@" | head -1 > /dev/null; t1=$(now); secs "$t0" "$t1"
+}
+listing() {
+  echo "queue list: first line $(first_line cli queue list) s"
+  timed "queue list, CLI $CLI_CAP" "${capped[@]}" queue list --socket "$W/control.sock"
+}
+# Every other way to read a deep queue, once at the full depth.
+readings() {
+  echo "queue list --json: first line $(first_line cli queue list --json) s"
+  timed "queue list --json, CLI $CLI_CAP" "${capped[@]}" queue list --json --socket "$W/control.sock"
+  timed "queue list --recipient nobody.invalid (walks all, matches none), CLI $CLI_CAP" \
+    "${capped[@]}" queue list --recipient nobody.invalid --socket "$W/control.sock"
+  timed "queue list --limit 100" "${capped[@]}" queue list --limit 100 --socket "$W/control.sock"
+  timed "queue stats" "${capped[@]}" queue stats --socket "$W/control.sock"
+  echo "daemon heap after a full GC after these readings: $(heap_after_gc)"
 }
 
 echo "depth (daemon): $TOTAL x 1 KiB, upstream down, JVM options: $RB_JAVA_OPTS, in $W"
@@ -102,8 +127,11 @@ while [ "$sent" -lt "$TOTAL" ]; do
   listing
 done
 cli queue stats | head -2
+readings
 
 kill "$rb_pid"; wait "$rb_pid" 2>/dev/null || true
+echo "queue list --offline (daemon stopped): first line $(first_line "${capped[@]}" queue list --offline --queue-dir "$W/rbq") s"
+timed "queue list --offline, CLI $CLI_CAP" "${capped[@]}" queue list --offline --queue-dir "$W/rbq"
 rb_start
 echo "clean stop, restart: first accept $first_accept s after the JVM's start; heap $(heap_after_gc)"
 
