@@ -226,6 +226,11 @@ class CrashLoopIT {
                                 + "%.0f copies per second over %.0f s up: %.2f expected in that window at a random moment%n",
                         seed, window.n(), window.mean(), window.p50(), window.p90(), window.p99(), window.max(),
                         rate, ledger.upSeconds(), rate * window.mean() / 1000);
+                // Random and upstream-stall kills come within 1.55 s of ready: is the window wider there?
+                KillLedger.Window early = ledger.windowAfterReady(sink.copies, queueIds, whole, 1000, true);
+                KillLedger.Window late = ledger.windowAfterReady(sink.copies, queueIds, whole, 1000, false);
+                System.out.printf(java.util.Locale.ROOT, "CrashLoopIT seed=%d window (ms) for a \".\" in the first "
+                                + "second after ready: %s; later: %s%n", seed, describe(early), describe(late));
             }
 
             if (!lost.isEmpty()) {
@@ -293,6 +298,11 @@ class CrashLoopIT {
     }
 
     /** SIGKILL, timed for the ledger: when the signal went and when the process was gone. */
+    private static String describe(KillLedger.Window w) {
+        return w == null ? "none" : String.format(java.util.Locale.ROOT, "%d messages, mean %.2f, p50 %d, p90 %d, "
+                + "p99 %d, max %d", w.n(), w.mean(), w.p50(), w.p90(), w.p99(), w.max());
+    }
+
     private static void kill(DaemonProcess daemon, KillLedger ledger, String kind) throws InterruptedException {
         long sent = System.nanoTime();
         daemon.kill();

@@ -49,6 +49,8 @@ final class KillLedger {
     private static final long DAY_MILLIS = 86_400_000L;
 
     private final List<Kill> kills = new ArrayList<>();
+    /** When each daemon became ready, in order. */
+    private final List<Long> readies = new ArrayList<>();
     private long upSince = -1;
     private long upNanos;
 
@@ -63,6 +65,7 @@ final class KillLedger {
      */
     void ready() {
         upSince = System.nanoTime();
+        readies.add(upSince);
     }
 
     /** The daemon was killed: SIGKILL sent at {@code sentNanos}, the process gone at {@code goneNanos}. */
@@ -143,7 +146,36 @@ final class KillLedger {
      * machine's wall clock, the log's to the millisecond.
      */
     Window window(Collection<UpstreamSink.Copy> all, Map<String, String> queueIds, String daemonLog) {
-        List<UpstreamSink.Copy> copies = whileKilledDaemonsRan(all);
+        return window(all, queueIds, daemonLog, c -> true);
+    }
+
+    /**
+     * {@link #window} over the messages whose "." the sink read within {@code millis} of their
+     * daemon becoming ready ({@code early}), or after that: a kill soon after a start (random and
+     * upstream-stall kills come then) meets the first, a JVM whose code is not yet compiled.
+     */
+    Window windowAfterReady(Collection<UpstreamSink.Copy> all, Map<String, String> queueIds, String daemonLog,
+                            long millis, boolean early) {
+        return window(all, queueIds, daemonLog, c -> {
+            long since = sinceReady(c.dotNanos());
+            return since >= 0 && (since < millis * 1_000_000) == early;
+        });
+    }
+
+    /** Nanoseconds from the last ready before {@code nanos} to it, or -1 if none came before. */
+    private long sinceReady(long nanos) {
+        long last = -1;
+        for (long r : readies) {
+            if (r <= nanos) {
+                last = r;
+            }
+        }
+        return last < 0 ? -1 : nanos - last;
+    }
+
+    private Window window(Collection<UpstreamSink.Copy> all, Map<String, String> queueIds, String daemonLog,
+                          java.util.function.Predicate<UpstreamSink.Copy> which) {
+        List<UpstreamSink.Copy> copies = whileKilledDaemonsRan(all).stream().filter(which).toList();
         Map<String, Long> loggedAt = new HashMap<>();
         Map<String, Integer> lines = new HashMap<>();
         Matcher m = DELIVERED.matcher(daemonLog);
