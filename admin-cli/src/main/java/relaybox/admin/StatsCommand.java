@@ -5,7 +5,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import relaybox.relay.control.api.ControlRequest;
-import relaybox.relay.control.api.Op;
 import relaybox.relay.control.api.ControlWire;
 
 import java.util.ArrayList;
@@ -34,18 +33,31 @@ final class StatsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
-        JsonNode s = fetch(cli, client);
-        cli.out().print(json ? ControlWire.text(s) + "\n" : render(s));
+        if (json) {
+            cli.out().print(ControlWire.text(fetch(cli, client)) + "\n");
+            return Cli.OK;
+        }
+        // The histogram walks every entry (seconds at millions): the rest is printed first.
+        try (Control c = client.connect(cli)) {
+            cli.out().print(summary(c.call(new ControlRequest.Stats(false)).json()));
+            cli.out().flush();
+            cli.out().print(shape(c.call(ControlRequest.Stats.ALL).json()));
+        }
         return Cli.OK;
     }
 
     static JsonNode fetch(Cli cli, ClientOptions client) throws CliException {
         try (Control c = client.connect(cli)) {
-            return c.call(new ControlRequest.Plain(Op.STATS)).json();
+            return c.call(ControlRequest.Stats.ALL).json();
         }
     }
 
     static String render(JsonNode s) {
+        return summary(s) + shape(s);
+    }
+
+    /** Counts, the oldest entry, throughput and links. */
+    private static String summary(JsonNode s) {
         StringBuilder b = new StringBuilder();
         JsonNode c = s.path("counts");
         List<String> parts = new ArrayList<>();
@@ -60,6 +72,12 @@ final class StatsCommand implements Callable<Integer> {
         b.append("delivered: ").append(s.path("delivered_last_minute").asLong()).append(" last minute, ")
                 .append(s.path("delivered_last_hour").asLong()).append(" last hour\n");
         links(b, s.path("links"));
+        return b.toString();
+    }
+
+    /** The qshape histogram: by state, then by the busiest recipient domains. */
+    private static String shape(JsonNode s) {
+        StringBuilder b = new StringBuilder();
         JsonNode h = s.path("histogram");
         b.append('\n').append(histogram(h, "states", "age (min)")).append('\n');
         if (!h.path("domains").isEmpty()) {

@@ -130,7 +130,7 @@ public final class ControlService implements AutoCloseable {
                 case RAW -> reads.raw((ControlRequest.Show) request);
                 case DELETE, HOLD, RELEASE, RETRY, REQUEUE -> actions.act((ControlRequest.Act) request, peer);
                 case PURGE -> actions.purge((ControlRequest.Purge) request, peer);
-                case STATS -> stats.stats();
+                case STATS -> stats.stats(((ControlRequest.Stats) request).histogram());
                 case STATUS -> status();
                 case UPSTREAM_TEST -> upstreamTest();
                 case CONFIG_SHOW -> configShow();

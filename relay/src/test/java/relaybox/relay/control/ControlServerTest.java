@@ -1,5 +1,7 @@
 package relaybox.relay.control;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -144,6 +146,23 @@ class ControlServerTest {
         String peer = asked.get(0).substring(asked.get(0).indexOf("user="));
         assertEquals(List.of("pause esp PT2H " + peer, "pause esp null " + peer, "resume esp " + peer,
                 "resume other " + peer), asked);
+    }
+
+    @Test
+    void statsWithoutTheHistogramHasEverythingElseTheSame() throws Exception {
+        Queue.Incoming in = queue.receive();
+        in.body().write("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
+        queue.accept(in, Envelope.of("a@x", List.of("b@y")), "");
+        ControlClient client = new ControlClient(socket, Duration.ofSeconds(10));
+        ObjectNode all = (ObjectNode) client.call(ControlRequest.Stats.ALL).json();
+        JsonNode summary = client.call(new ControlRequest.Stats(false)).json();
+        assertEquals(1, all.path("histogram").path("states").get(0).path("total").asInt(), all.toString());
+        assertTrue(summary.path("histogram").isMissingNode(), summary.toString());
+        all.remove("histogram");
+        // The oldest entry's age is read from the clock at each call: it may tick between them.
+        ((ObjectNode) all.path("oldest")).remove("age");
+        ((ObjectNode) summary.path("oldest")).remove("age");
+        assertEquals(all, summary);
     }
 
     @Test

@@ -349,7 +349,7 @@ class CrashLoopIT {
 
     /** The daemon's "stats" over its control socket, or null while it does not answer. */
     static JsonNode stats(Path dir) {
-        ControlRequest req = new ControlRequest.Plain(Op.STATS);
+        ControlRequest req = ControlRequest.Stats.ALL;
         try {
             ControlReply r = new ControlClient(DaemonProcess.controlSocket(dir), Duration.ofSeconds(5)).call(req);
             return r.ok() ? r.json() : null;

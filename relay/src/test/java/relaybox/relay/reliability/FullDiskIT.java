@@ -95,7 +95,7 @@ class FullDiskIT {
             assertTrue(firstFill > 10, "too few accepted before the disk filled: " + firstFill);
             assertTrue(refusals.stream().allMatch(r -> r.startsWith("452") || r.startsWith("451")), refusals.toString());
             assertTrue(daemon.alive(), "daemon died on a full disk");
-            assertNotNull(control(dir, Op.STATUS), "control socket does not answer on a full disk");
+            assertNotNull(control(dir, new ControlRequest.Plain(Op.STATUS)), "control socket does not answer on a full disk");
             // Refused messages' partial files are deleted, so the disk can hold a message or two
             // more after three clients were refused at once (CI: 844 KiB above the reserve). One
             // client goes on until refused too: it must be refused within those few, not crash.
@@ -122,7 +122,7 @@ class FullDiskIT {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             JsonNode stats = null;
             while (System.nanoTime() < deadline) {
-                stats = control(dir, Op.STATS);
+                stats = control(dir, ControlRequest.Stats.ALL);
                 if (stats != null && stats.path("total").asLong(-1) == 0
                         && sink.seen.keySet().containsAll(acknowledged)) {
                     break;
@@ -206,8 +206,7 @@ class FullDiskIT {
         return r;
     }
 
-    static JsonNode control(Path dir, Op op) {
-        ControlRequest req = new ControlRequest.Plain(op);
+    static JsonNode control(Path dir, ControlRequest req) {
         try {
             ControlReply r = new ControlClient(DaemonProcess.controlSocket(dir), Duration.ofSeconds(5)).call(req);
             return r.ok() ? r.json() : null;

@@ -165,10 +165,34 @@ public sealed interface ControlRequest {
         }
     }
 
-    /** A request with nothing but its op: stats, status, upstream-test, config-show. */
+    /**
+     * {@code stats}: counts, the oldest entry, throughput and links, all kept by the daemon as it
+     * goes; with {@code histogram} also the qshape histogram, which walks every entry (seconds at
+     * millions), so a caller that prints as it goes asks for that part second.
+     */
+    record Stats(boolean histogram) implements ControlRequest {
+        /** Everything, histogram included. */
+        public static final Stats ALL = new Stats(true);
+
+        @Override
+        public Op op() {
+            return Op.STATS;
+        }
+
+        @Override
+        public ObjectNode toJson() {
+            ObjectNode o = start(Op.STATS);
+            if (!histogram) {
+                o.put("histogram", false);
+            }
+            return o;
+        }
+    }
+
+    /** A request with nothing but its op: status, upstream-test, config-show. */
     record Plain(Op op) implements ControlRequest {
         public Plain {
-            if (op != Op.STATS && op != Op.STATUS && op != Op.UPSTREAM_TEST && op != Op.CONFIG_SHOW) {
+            if (op != Op.STATUS && op != Op.UPSTREAM_TEST && op != Op.CONFIG_SHOW) {
                 throw new IllegalArgumentException(op.word() + " takes parameters");
             }
         }
@@ -223,7 +247,8 @@ public sealed interface ControlRequest {
                         o.path("summary").asBoolean(false));
             }
             case PURGE -> new Purge(o.path("failed").asBoolean(false), Filter.read(o));
-            case STATS, STATUS, UPSTREAM_TEST, CONFIG_SHOW -> new Plain(op);
+            case STATS -> new Stats(o.path("histogram").asBoolean(true));
+            case STATUS, UPSTREAM_TEST, CONFIG_SHOW -> new Plain(op);
             case UPSTREAM_PAUSE, UPSTREAM_RESUME -> new UpstreamPause(o.path("upstream").asText(""),
                     op == Op.UPSTREAM_RESUME, o.path("for").asText(""));
         };

@@ -22,7 +22,8 @@ class ControlRequestTest {
             new ControlRequest.Act(Op.RETRY, List.of(), true, false, true),
             new ControlRequest.Act(Op.REQUEUE, List.of(), false, true, false),
             new ControlRequest.Purge(true, new ControlRequest.Filter(List.of(), "5d", "", "")),
-            new ControlRequest.Plain(Op.STATS),
+            ControlRequest.Stats.ALL,
+            new ControlRequest.Stats(false),
             new ControlRequest.Plain(Op.STATUS),
             new ControlRequest.Plain(Op.UPSTREAM_TEST),
             new ControlRequest.Plain(Op.CONFIG_SHOW));
@@ -44,6 +45,10 @@ class ControlRequestTest {
         assertEquals("{\"op\":\"retry\",\"all\":true,\"summary\":true}", ControlWire.text(EVERY_KIND.get(6).toJson()));
         assertEquals("{\"op\":\"hold\",\"ids\":[\"0000000000AB\",\"0000000000AC\"]}",
                 ControlWire.text(EVERY_KIND.get(4).toJson()));
+        // An older CLI's stats request has no "histogram": it still gets the histogram.
+        assertEquals("{\"op\":\"stats\"}", ControlWire.text(ControlRequest.Stats.ALL.toJson()));
+        assertEquals("{\"op\":\"stats\",\"histogram\":false}",
+                ControlWire.text(new ControlRequest.Stats(false).toJson()));
     }
 
     @Test
