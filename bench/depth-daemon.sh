@@ -111,6 +111,7 @@ readings() {
   timed "queue list --recipient nobody.invalid (walks all, matches none), CLI $CLI_CAP" \
     "${capped[@]}" queue list --recipient nobody.invalid --socket "$W/control.sock"
   timed "queue list --limit 100" "${capped[@]}" queue list --limit 100 --socket "$W/control.sock"
+  echo "queue stats: first line $(first_line cli queue stats) s"
   timed "queue stats" "${capped[@]}" queue stats --socket "$W/control.sock"
   echo "daemon heap after a full GC after these readings: $(heap_after_gc)"
 }
