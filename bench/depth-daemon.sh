@@ -97,8 +97,12 @@ timed() { # label command...: the command's output lines, wall time and peak RSS
 read -r -a cli_opts <<< "$CLI_JAVA_OPTS"
 capped=(java "${cli_opts[@]}" "$CLI_CAP" -jar "$RB_JAR")
 first_line() { # command...: seconds to its first line of output, the CLI JVM's start included
-  local t0 t1
-  t0=$(now); "$@" | head -1 > /dev/null; t1=$(now); secs "$t0" "$t1"
+  # Timed when the line is read, not when the pipeline ends: a command may go on working after
+  # its first line (stats walks for its histogram) before it finds the reader gone.
+  local t0
+  t0=$(now)
+  "$@" | { read -r _; now > "$W/first"; }
+  secs "$t0" "$(cat "$W/first")"
 }
 listing() {
   echo "queue list: first line $(first_line cli queue list) s"
