@@ -46,7 +46,8 @@ import java.util.function.Supplier;
  *                                   summary, the reply counts them instead of listing them)
  * requeue       ids | failed       (failed recipients get a new life)
  * purge         failed [older_than]  deletes failed entries (all, or those queued before older_than)
- * stats         counts, age histogram (qshape buckets), oldest, throughput, links
+ * stats         [histogram]          counts, oldest, throughput, links, and unless histogram is
+ *                                   false the age histogram (qshape buckets; walks every entry)
  * status        listeners, depth, queue health, cross-check after an unclean stop, links
  * upstream-test probes each upstream without sending mail
  * config-show   the effective configuration, secrets masked, as the daemon rendered it
