@@ -14,30 +14,15 @@ cd "$(dirname "$0")/.."
 A=$1 B=$2 ROUNDS=${ROUNDS:-3} N=${N:-10000} WARMUP=${WARMUP:-20000} WORKLOAD=${WORKLOAD:-relay}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-ab.XXXXXX)}; mkdir -p "$W/sink-classes"
 javac -d "$W/sink-classes" -sourcepath test-support/src/main/java test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
-SINK_PORT=2799 RB_PORT=2725
+SINK_PORT=2799 RB_PORT=2725 RB_JAVA_OPTS="-Xms256m -Xmx1g -XX:+UseParallelGC"
+# shellcheck source=bench/relaybox-start.sh
+. bench/relaybox-start.sh
 now() { date +%s.%N; }
 run_one() { # jar label
-  rm -rf $W/rbq $W/sink.status $W/sink.down
+  rm -rf $W/sink.status $W/sink.down
   [ "$WORKLOAD" = intake ] && touch $W/sink.down
   java -Xmx256m -cp $W/sink-classes relaybox.relay.reliability.UpstreamSink $SINK_PORT $W/sink.status $W/arrivals $W/sink.down & sp=$!
-  cat > $W/relaybox.conf <<CONF
-intake_listen = ["127.0.0.1:$RB_PORT"]
-intake_max_connections = 2000
-queue_dir = "$W/rbq"
-queue_min_free_space = "1GiB"
-forward_probe_interval = "1s"
-control_socket = "$W/control.sock"
-
-[[upstream]]
-name = "sink"
-host = "127.0.0.1"
-port = $SINK_PORT
-tls = "none"
-messages_per_connection = 5000
-max_connections = 4
-CONF
-  java -Xms256m -Xmx1g -XX:+UseParallelGC -jar "$1" run --config $W/relaybox.conf > $W/rb.log 2>&1 & rp=$!
-  for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && break; sleep 0.1; done
+  RB_JAR=$1 rb_start; rp=$rb_pid
   cnt() { local n; n=$(cut -d' ' -f1 $W/sink.status 2>/dev/null); echo ${n:-0}; }
   waitfor() { while [ "$(cnt)" -lt "$1" ]; do sleep 0.05; done; }
   smtp-source -s 10 -m $WARMUP -l 4096 -f b@example.com -t s@example.net 127.0.0.1:$RB_PORT
