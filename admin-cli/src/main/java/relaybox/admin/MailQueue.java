@@ -31,7 +31,10 @@ final class MailQueue {
 
     static int show(SendmailOptions o, InputStream stdin, PrintStream stdout, PrintStream stderr,
                     Map<String, String> env, Path defaultConfig) {
-        int rc = Main.run(new String[] {"queue", "list"}, new Cli(stdin, stdout, stderr, env, defaultConfig));
+        // The daemon's control socket is the one in sendmail's --config (-C), as the drop directory is.
+        String[] list = o.config == null ? new String[] {"queue", "list"}
+                : new String[] {"queue", "list", "--config", o.config.toString()};
+        int rc = Main.run(list, new Cli(stdin, stdout, stderr, env, defaultConfig));
         Path dir = SendmailConfig.dropDir(o, env, defaultConfig);
         if (!Files.isDirectory(dir)) {
             return rc;

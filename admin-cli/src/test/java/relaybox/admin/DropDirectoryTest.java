@@ -117,6 +117,16 @@ class DropDirectoryTest {
     }
 
     @Test
+    void mailqAsksTheDaemonOfItsConfigFile() throws Exception {
+        // The wrapper passes --config: the control socket is the test's, not /run/relaybox's.
+        host.start();
+        MtaHost.Result q = host.sendmail("", "-bp");
+        assertEquals(0, q.code(), q.toString());
+        assertEquals("", q.err(), q.toString());
+        assertTrue(q.out().startsWith("no entries: the queue is empty") || q.out().startsWith("ID "), q.toString());
+    }
+
+    @Test
     void sendmailBsWithTheDaemonDownKeepsTheMessageAndAnswersEveryCommand() throws Exception {
         MtaHost.Result r = host.sendmail("EHLO pipe\r\nMAIL FROM:<root>\r\nRCPT TO:<root>\r\nDATA\r\n"
                 + "Subject: bs down\r\n\r\n..dot\r\n.\r\nNOOP\r\n", "-bs");
