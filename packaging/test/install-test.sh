@@ -100,8 +100,10 @@ phase_install() {
         cmp -s "$root/etc/relaybox/relaybox.conf" "$root/usr/share/relaybox/conf/relaybox.conf"
     check "sendmail, mailq and relaybox on PATH" \
         test -x "$root/usr/sbin/sendmail" -a -x "$root/usr/bin/mailq" -a -x "$root/usr/bin/relaybox"
-    check "class-data archive for the commands written (/var/cache/relaybox/cli.jsa)" \
+    check "class-data archive for sendmail written (/var/cache/relaybox/cli.jsa)" \
         test -s "$root/var/cache/relaybox/cli.jsa"
+    check "class-data archive for the other commands written (/var/cache/relaybox/cli-commands.jsa)" \
+        test -s "$root/var/cache/relaybox/cli-commands.jsa"
     check "dpkg rewrites it when a JDK changes (file trigger on /usr/lib/jvm)" \
         grep -qx '/usr/lib/jvm relaybox/noawait' "$root/var/lib/dpkg/triggers/File"
     check "unit installed" test -f "$root/lib/systemd/system/relaybox.service"
@@ -240,6 +242,25 @@ PY
     local rc=$?
     if [ "$rc" = 0 ] || [ "$rc" = 143 ]; then record PASS "daemon stops cleanly on SIGTERM" "exit $rc"
     else tail -20 "$work/daemon.log"; record FAIL "daemon stops cleanly on SIGTERM" "exit $rc"; fi
+
+    # The daemon stopped: root reads the queue with --offline. Its first line waits for MapDB's
+    # classes, which the commands' class-data archive holds (its trial run lists a store
+    # offline), so the same command line again with class loading logged must show MapDB from it.
+    ms0=$(date +%s%N)
+    in_root relaybox queue list --offline > "$work/offline.log" 2>&1
+    rc=$? ms=$((($(date +%s%N) - ms0) / 1000000))
+    cat "$work/offline.log"
+    if [ "$rc" = 0 ]; then record PASS "daemon stopped: relaybox queue list --offline exits 0" "$ms ms wall"
+    else record FAIL "daemon stopped: relaybox queue list --offline exits 0" "exit $rc"; fi
+    local cli_opts
+    cli_opts=$(sed -n 's/^RELAYBOX_CLI_JAVA_OPTS="\(.*\)"$/\1/p' "$root/usr/bin/relaybox")
+    # shellcheck disable=SC2086
+    in_root java $cli_opts -Xshare:auto -XX:SharedArchiveFile=/var/cache/relaybox/cli-commands.jsa \
+        -Xlog:class+load=info:stdout -cp /usr/share/relaybox/relaybox.jar relaybox.admin.Main queue list --offline \
+        > "$work/offline-classes.log" 2>&1
+    grep -m1 'org.mapdb.DBMaker ' "$work/offline-classes.log"
+    check "queue list --offline loads MapDB from the class-data archive" \
+        grep -q 'org.mapdb.DBMaker source: shared objects file' "$work/offline-classes.log"
 }
 
 # As an operator (a user in relaybox-ctl, as the README says to add one): the control socket

@@ -7,9 +7,10 @@ if [ -d /run/systemd/system ]; then
         systemctl try-restart relaybox.service >/dev/null 2>&1 || :
     fi
 fi
-# On erase, the class-data archive %post wrote (make-cli-archive went with the package).
+# On erase, the class-data archives %post wrote (make-cli-archive went with the package).
 if [ "$1" -eq 0 ]; then
-    rm -f /var/cache/relaybox/cli.jsa /var/cache/relaybox/cli.jsa.tmp.*
+    rm -f /var/cache/relaybox/cli.jsa /var/cache/relaybox/cli.jsa.tmp.* \
+          /var/cache/relaybox/cli-commands.jsa /var/cache/relaybox/cli-commands.jsa.tmp.*
     rmdir /var/cache/relaybox 2>/dev/null || :
 fi
 exit 0
