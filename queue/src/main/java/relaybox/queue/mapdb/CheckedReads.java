@@ -43,7 +43,7 @@ final class CheckedReads {
      */
     InputStream open(QueueId id) throws IOException {
         QueueEntry e = queue.get(id).orElse(null);
-        SpoolLocation loc = view.location(id);
+        SpoolLocation loc = view.locationForSending(id);
         if (e == null || loc == null) {
             throw new IOException("no queue entry " + id);
         }

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
@@ -43,6 +44,23 @@ final class IndexView {
      */
     final ReentrantReadWriteLock indexLock;
 
+    /**
+     * Where the messages being sent are, as {@link #locationForSending} read them, each with the
+     * count of relocations before that read: their outcomes journal against these without
+     * reading MapDB. Such a read under the queue's lock waited for the rest of any index commit
+     * (MapDB holds its locks through the commit's fsync), so in a drain of a backlog, where every
+     * entry is an old one, the other sessions' outcomes waited behind it, and the window between
+     * the upstream having a message and the journal recording it grew to most of a message's
+     * time: 3.3 duplicates per kill -9 among 4 sessions (bench/kill-dups.sh). A location moves
+     * only by a relocation (compaction), so one remembered before the last relocation is not
+     * trusted. Entries leave when their lease ends.
+     */
+    private final Map<QueueId, Remembered> sending = new ConcurrentHashMap<>();
+    private final AtomicLong relocations = new AtomicLong();
+
+    private record Remembered(SpoolLocation location, long relocations) {
+    }
+
     IndexView(IndexStore index) {
         this.index = index;
         this.indexLock = index.lock;
@@ -58,14 +76,45 @@ final class IndexView {
         return st == null ? null : st.entry();
     }
 
-    /** Where an entry's message bytes are: known to the overlay for a new entry, else in its record. */
+    /**
+     * Where an entry's message bytes are: known to the overlay for a new or a moved entry, else
+     * remembered for sending (if nothing moved since), else in its record.
+     */
     SpoolLocation location(QueueId id) {
         IndexOp.Staged s = overlay.get(id);
         if (s != null && s.location() != null) {
             return s.location();
         }
+        Remembered r = sending.get(id);
+        if (r != null && r.relocations() == relocations.get()) {
+            return r.location();
+        }
         EntryCodec.Stored st = index.get(id.value());
         return st == null ? null : st.location();
+    }
+
+    /** {@link #location}, remembered until {@link #sent} for the outcome's journal record. */
+    SpoolLocation locationForSending(QueueId id) {
+        // Counted before the read: a relocation that overlaps it makes the count differ.
+        long before = relocations.get();
+        SpoolLocation loc = location(id);
+        if (loc != null) {
+            sending.put(id, new Remembered(loc, before));
+        }
+        return loc;
+    }
+
+    /** The lease of {@code id} ended: its location is read from the index again. */
+    void sent(QueueId id) {
+        sending.remove(id);
+    }
+
+    /**
+     * An entry moved: no remembered location is trusted from now on. Called after the move is in
+     * the overlay, so a read that finds the count unchanged found the overlay's location.
+     */
+    void relocated() {
+        relocations.incrementAndGet();
     }
 
     /**

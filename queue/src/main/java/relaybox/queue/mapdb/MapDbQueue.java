@@ -272,17 +272,25 @@ public final class MapDbQueue extends AbstractQueue {
     /**
      * An attempt whose message failed its checksum ends in quarantine, whatever the session
      * reported (it aborted the transaction, so its outcome is a temporary failure that would
-     * otherwise be retried forever).
+     * otherwise be retried forever). The outcome's journal record goes by the location the
+     * message was opened at ({@link IndexView#locationForSending}), forgotten once it is written.
      */
     @Override
     public Optional<QueueEntry> recordOutcome(QueueId id, Map<String, DeliveryOutcome> outcomes, Instant now) {
         String why = reads.damaged.remove(id);
-        if (why == null) {
-            return super.recordOutcome(id, outcomes, now);
+        Optional<QueueEntry> q = why == null ? super.recordOutcome(id, outcomes, now) : quarantineEntry(id, why);
+        view.sent(id);
+        if (why != null) {
+            q.ifPresent(e -> quarantines.report(new Quarantined(id.value(), why)));
         }
-        Optional<QueueEntry> q = quarantineEntry(id, why);
-        q.ifPresent(e -> quarantines.report(new Quarantined(id.value(), why)));
         return q;
+    }
+
+    /** The lease ends without an outcome: the location remembered for sending is forgotten. */
+    @Override
+    public void returnLease(QueueId id) {
+        super.returnLease(id);
+        view.sent(id);
     }
 
     // ---- the store behind AbstractQueue -------------------------------------------------------

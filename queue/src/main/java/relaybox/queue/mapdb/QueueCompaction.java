@@ -65,6 +65,7 @@ final class QueueCompaction implements SegmentCompactor.Host {
                 // Reads, journal records and a removal's dead mark go by the copy from now on.
                 st = new IndexOp.Staged(e, to.location());
                 view.overlay.put(id, st);
+                view.relocated();
             }
             // Queued either way: the copy's record must reach the index's watermark.
             committer.submit(new IndexOp.Relocate(id, st == null ? null : from, fromStart, to, done, st));

@@ -317,6 +317,54 @@ class SegmentCompactorTest {
         }
     }
 
+    /**
+     * Entries opened for sending, then moved before their outcomes: the outcomes' journal records
+     * go by the copies, not by the locations remembered when the messages were opened (which
+     * spare the outcome a MapDB read), so a rebuild of the index from the spool keeps the failed
+     * entry with its message and does not bring the delivered one back.
+     */
+    @Test
+    void entriesOpenedForSendingThenMovedJournalTheirOutcomesAtTheCopies() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("opened");
+        QueueId failed;
+        String failedBody;
+        List<QueueEntry> leased;
+        try (MapDbQueue q = open(dir, clock, 25)) {
+            long seg = q.hooks.location(mostlyDeadSegment(q, clock, 2).get(0).id()).segment();
+            clock.advance(Duration.ofDays(1));
+            leased = q.leaseDue(clock.instant(), 10);
+            assertEquals(2, leased.size());
+            Map<QueueId, String> bodies = new HashMap<>();
+            for (QueueEntry e : leased) {
+                try (InputStream in = q.openMessage(e.id())) {
+                    bodies.put(e.id(), new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                }
+            }
+            assertEquals(2, q.hooks.compactNow().copied());
+            assertFalse(Files.exists(segmentFile(dir, seg)), "the old segment is deleted");
+            failed = leased.get(0).id();
+            failedBody = bodies.get(failed);
+            q.recordOutcome(failed, Map.of(RCPT, new DeliveryOutcome.Failed("550 no")), clock.instant());
+            q.recordOutcome(leased.get(1).id(), Map.of(RCPT, new DeliveryOutcome.Delivered("250 ok")),
+                    clock.instant());
+            flush(q);
+        }
+        // The delivered entry's copy is marked dead: a rebuild that no longer has its REMOVE
+        // record (gone with its segment) would otherwise send it again.
+        Map<QueueId, Integer> live = liveAcceptRecords(dir);
+        assertEquals(1, live.get(failed), "the failed entry's copy is live");
+        assertEquals(null, live.get(leased.get(1).id()), "the delivered entry's copy is marked dead");
+        deleteIndex(dir);
+        try (MapDbQueue q = open(dir, clock, 25)) {
+            assertEquals(List.of(failed), q.list().stream().map(QueueEntry::id).toList(), "the failed entry alone");
+            assertEquals(EntryState.FAILED, q.get(failed).orElseThrow().state());
+            try (InputStream in = q.openMessage(failed)) {
+                assertEquals(failedBody, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            }
+        }
+    }
+
     private static QueueId kept(MapDbQueue q) {
         return q.list().get(0).id();
     }
