@@ -43,7 +43,10 @@ final class CheckedReads {
      */
     InputStream open(QueueId id) throws IOException {
         QueueEntry e = queue.get(id).orElse(null);
-        SpoolLocation loc = view.locationForSending(id);
+        // Remembered only for a send: its outcome forgets it. A listing's or a bounce's read
+        // has no outcome to come.
+        SpoolLocation loc = e != null && e.state() == EntryState.SENDING ? view.locationForSending(id)
+                : view.location(id);
         if (e == null || loc == null) {
             throw new IOException("no queue entry " + id);
         }

@@ -104,6 +104,11 @@ final class IndexView {
         return loc;
     }
 
+    /** How many locations are remembered for sending (tests: none is left behind). */
+    int rememberedForSending() {
+        return sending.size();
+    }
+
     /** The lease of {@code id} ended: its location is read from the index again. */
     void sent(QueueId id) {
         sending.remove(id);

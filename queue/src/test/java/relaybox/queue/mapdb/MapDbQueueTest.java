@@ -88,6 +88,31 @@ class MapDbQueueTest implements QueueContract {
         }
     }
 
+    /**
+     * A send remembers where its message is until its outcome or the lease's return; a read that
+     * is not a send (a listing's, a bounce's) remembers nothing, since no outcome would forget it.
+     */
+    @Test
+    void aLocationIsRememberedOnlyWhileItsSendLasts() throws Exception {
+        MutableClock clock = new MutableClock();
+        try (MapDbQueue q = (MapDbQueue) create(clock)) {
+            QueueEntry a = put(q, "Subject: a\r\n\r\nbody\r\n", "a@x.example");
+            QueueEntry b = put(q, "Subject: b\r\n\r\nbody\r\n", "b@x.example");
+            assertTrue(read(q, a.id()).endsWith("Subject: a\r\n\r\nbody\r\n"));
+            assertEquals(0, q.view.rememberedForSending(), "a read of a waiting entry");
+            assertEquals(2, q.leaseDue(clock.instant(), 10).size());
+            read(q, a.id());
+            read(q, b.id());
+            assertEquals(2, q.view.rememberedForSending(), "two sends");
+            q.recordOutcome(a.id(), Map.of("a@x.example", new DeliveryOutcome.Deferred("451 later")), clock.instant());
+            assertEquals(1, q.view.rememberedForSending(), "an outcome");
+            q.returnLease(b.id());
+            assertEquals(0, q.view.rememberedForSending(), "a lease given back");
+            read(q, a.id());
+            assertEquals(0, q.view.rememberedForSending(), "a read of a deferred entry");
+        }
+    }
+
     @Test
     void entryLeftInSendingIsQueuedAgainAtOpen() throws Exception {
         MutableClock clock = new MutableClock();
