@@ -4,8 +4,9 @@
 # address, the queue directory, the control socket, the metrics listener and one upstream are
 # set). The upstream is down (the sink answers 421) while TOTAL x 1 KiB messages arrive over 10
 # kept connections. Prints, every STEP messages: the accept rate, the heap after a full GC, the
-# RSS, a metrics scrape's time, and `relaybox queue list`'s time to its first line and to its
-# end with the CLI's heap capped at 32 MiB (CLI_CAP). At the full depth: --json, a filter that
+# RSS, a metrics scrape's time, and `relaybox queue list`'s time to its first line (through the
+# packaged wrapper with its class-data archives, as an operator runs it) and to its end with the
+# CLI's heap capped at 32 MiB (CLI_CAP). At the full depth: --json, a filter that
 # walks everything, --limit, stats, and --offline once the daemon is stopped. Then: the time
 # from starting the JVM to the first accepted message after a clean stop, and after a kill -9
 # in the middle of accepting; and, with the upstream back, the drain: its rate, the daemon's
@@ -43,18 +44,9 @@ java -Xmx256m -cp "$W/sink-classes" relaybox.relay.reliability.UpstreamSink "$SI
 sink_pid=$!
 sink_count() { local n; n=$(cut -d' ' -f1 "$W/sink.status" 2>/dev/null); echo "${n:-0}"; }
 
-cat > "$W/relaybox.conf" <<CONF
-intake_listen = ["127.0.0.1:$RB_PORT"]
-queue_dir = "$W/rbq"
-control_socket = "$W/control.sock"
-metrics_listen = "127.0.0.1:$METRICS_PORT"
-
-[[upstream]]
-name = "sink"
-host = "127.0.0.1"
-port = $SINK_PORT
-tls = "none"
-CONF
+# shellcheck source=bench/relaybox-start.sh
+. bench/relaybox-start.sh
+rb_default_conf "metrics_listen = \"127.0.0.1:$METRICS_PORT\"" > "$W/relaybox.conf"
 
 # Starts the daemon; sets rb_pid, and first_accept to the seconds from the JVM's start to the
 # first message accepted.
@@ -73,8 +65,10 @@ rb_start() {
   done
   echo "relaybox did not accept; log:" >&2; tail -20 "$W/relaybox.log" >&2; exit 1
 }
-cli() { # shellcheck disable=SC2086
-  java $CLI_JAVA_OPTS -jar "$RB_JAR" "$@" --socket "$W/control.sock"; }
+# The commands as packaged (the wrapper, its options and its class-data archives) for the first
+# lines; the capped runs below use the same options without an archive.
+rb_install_as_packaged "$W/inst" "$(dirname "$RB_JAR")" packaging/src/bin
+cli() { "$W/inst/relaybox" "$@" --socket "$W/control.sock"; }
 heap_after_gc() {
   jcmd "$rb_pid" GC.run >/dev/null
   jcmd "$rb_pid" GC.heap_info | awk '/used/ {for (i=1;i<=NF;i++) if ($i=="used") {sub("K,?","",$(i+1)); printf "%.1f MiB", $(i+1)/1024; exit}}'
@@ -135,7 +129,7 @@ cli queue stats | head -2
 readings
 
 kill "$rb_pid"; wait "$rb_pid" 2>/dev/null || true
-echo "queue list --offline (daemon stopped): first line $(first_line "${capped[@]}" queue list --offline --queue-dir "$W/rbq") s"
+echo "queue list --offline (daemon stopped): first line $(first_line "$W/inst/relaybox" queue list --offline --queue-dir "$W/rbq") s"
 timed "queue list --offline, CLI $CLI_CAP" "${capped[@]}" queue list --offline --queue-dir "$W/rbq"
 rb_start
 echo "clean stop, restart: first accept $first_accept s after the JVM's start; heap $(heap_after_gc)"

@@ -93,17 +93,9 @@ wait_port() { # port seconds
   return 1
 }
 
-cat > "$W/relaybox.conf" <<CONF
-intake_listen = ["127.0.0.1:$RB_PORT"]
-queue_dir = "$W/rbq"
-control_socket = "$W/control.sock"
-
-[[upstream]]
-name = "sink"
-host = "127.0.0.1"
-port = $SINK_PORT
-tls = "none"
-CONF
+# shellcheck source=bench/relaybox-start.sh
+. bench/relaybox-start.sh
+rb_default_conf > "$W/relaybox.conf"
 rb_start() {
   # shellcheck disable=SC2086
   java $RB_JAVA_OPTS -jar "$RB_JAR" run --config "$W/relaybox.conf" >> "$W/relaybox.log" 2>&1 &

@@ -48,28 +48,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# relaybox as the package installs it, under $1: the jars of $2 (relaybox.jar, lib/), the
-# wrappers of $3, and the class-data archive its make-cli-archive writes.
-install_as_packaged() {
-  local inst=$1 jars=$2 bin=$3
-  rm -rf "$inst"; mkdir -p "$inst/share" "$inst/cache"
-  cp -r "$jars/relaybox.jar" "$jars/lib" "$inst/share/"
-  for f in relaybox sendmail make-cli-archive; do
-    sed -e "s|/usr/share/relaybox|$inst/share|g; s|/var/cache/relaybox|$inst/cache|g" \
-        -e "s|/usr/bin/relaybox|$inst/relaybox|g; s|/etc/default/relaybox /etc/sysconfig/relaybox|$inst/default|" \
-        "$bin/$f" > "$inst/$f"
-    chmod 755 "$inst/$f"
-  done
-  "$inst/make-cli-archive"
-}
+# shellcheck source=bench/relaybox-start.sh
+. bench/relaybox-start.sh
 if [ -z "${RELAYBOX:-}" ]; then
-  install_as_packaged "$W/inst" admin-cli/target packaging/src/bin
+  rb_install_as_packaged "$W/inst" admin-cli/target packaging/src/bin
   RELAYBOX=$W/inst/relaybox
   RB_SENDMAIL=$W/inst/sendmail
 fi
 RB_SENDMAIL=${RB_SENDMAIL:-$RELAYBOX sendmail}
 if [ -n "${BASELINE_TREE:-}" ]; then
-  install_as_packaged "$W/base" "$BASELINE_TREE" "$BASELINE_TREE/packaging/src/bin"
+  rb_install_as_packaged "$W/base" "$BASELINE_TREE" "$BASELINE_TREE/packaging/src/bin"
 fi
 
 # The daemon, from the build, with its own queue; its upstream is a closed port, so what it
