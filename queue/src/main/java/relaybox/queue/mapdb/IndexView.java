@@ -51,7 +51,7 @@ final class IndexView {
      * (MapDB holds its locks through the commit's fsync), so in a drain of a backlog, where every
      * entry is an old one, the other sessions' outcomes waited behind it, and the window between
      * the upstream having a message and the journal recording it grew to most of a message's
-     * time: 3.3 duplicates per kill -9 among 4 sessions (bench/kill-dups.sh). A location moves
+     * time: about 3 duplicates per kill -9 among 4 sessions (bench/kill-dups.sh). A location moves
      * only by a relocation (compaction), so one remembered before the last relocation is not
      * trusted. Entries leave when their lease ends.
      */
