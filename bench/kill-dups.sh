@@ -126,7 +126,7 @@ pf_flush() { postqueue -f; }
 # a restarted system goes on with what is due.
 run() {
   local name=$1 prefix=$2 port=$3 start=$4 kill=$5 flush=$6
-  local k=0 t0 t1 c0 c1 u0 u1 copies unique
+  local k=0 t0 t1 u0 u1 copies unique
   touch "$W/sink.down"
   $start
   t0=$(now); submit "$port" "$prefix"; t1=$(now)
@@ -137,17 +137,16 @@ run() {
     # From the moment the drain is seen going again (the sink's arrivals file is written every
     # 100 ms): the two systems take different times to start delivering after a start, and a
     # kill before that would hit nothing in flight.
-    read -r c0 u0 <<< "$(arrived "$prefix")"
+    read -r _ u0 <<< "$(arrived "$prefix")"
     for _ in $(seq 600); do
-      read -r c1 u1 <<< "$(arrived "$prefix")"
+      read -r _ u1 <<< "$(arrived "$prefix")"
       [ "$u1" -gt "$u0" ] || [ "$u1" -ge "$N" ] && break
       sleep 0.05
     done
     [ "$u1" -ge "$N" ] && break
-    u0=$u1
     t0=$(now)
     sleep "${pauses[$k]}"
-    read -r c1 u1 <<< "$(arrived "$prefix")"
+    read -r _ u1 <<< "$(arrived "$prefix")"
     [ "$u1" -ge "$N" ] && break
     $kill
     t1=$(now)
