@@ -150,15 +150,16 @@ final class KillLedger {
     }
 
     /**
-     * {@link #window} over the messages whose "." the sink read within {@code millis} of their
-     * daemon becoming ready ({@code early}), or after that: a kill soon after a start (random and
-     * upstream-stall kills come then) meets the first, a JVM whose code is not yet compiled.
+     * {@link #window} over the messages whose "." the sink read from {@code fromMillis} to before
+     * {@code toMillis} after their daemon became ready: a kill soon after a start (upstream-stall
+     * kills come in its first 200 ms, random ones in its first 1.55 s) meets a JVM whose code is
+     * not yet loaded, linked and compiled.
      */
     Window windowAfterReady(Collection<UpstreamSink.Copy> all, Map<String, String> queueIds, String daemonLog,
-                            long millis, boolean early) {
+                            long fromMillis, long toMillis) {
         return window(all, queueIds, daemonLog, c -> {
             long since = sinceReady(c.dotNanos());
-            return since >= 0 && (since < millis * 1_000_000) == early;
+            return since >= fromMillis * 1_000_000 && since < toMillis * 1_000_000;
         });
     }
 
@@ -227,6 +228,42 @@ final class KillLedger {
                 b.append(", ").append(f.readAfterSignal()).append(" read by the sink after the SIGKILL)");
             }
         });
+        return b.toString();
+    }
+
+    /**
+     * One line per kill, for a run asked to explain itself ({@code -Dcrashloop.detail=true}): its
+     * kind, how long after its daemon's ready it came, the copies the sink read in the 100 ms
+     * before it, and for each duplicate charged to it how long before the SIGKILL its "." was read.
+     */
+    String details(Collection<UpstreamSink.Copy> copies) {
+        Map<String, List<UpstreamSink.Copy>> perId = new HashMap<>();
+        copies.forEach(c -> perId.computeIfAbsent(c.id(), x -> new ArrayList<>()).add(c));
+        Map<Kill, List<String>> charged = new HashMap<>();
+        for (List<UpstreamSink.Copy> cs : perId.values()) {
+            cs.sort(Comparator.comparingLong(UpstreamSink.Copy::dotNanos));
+            for (UpstreamSink.Copy c : cs.subList(0, cs.size() - 1)) {
+                Kill k = killAfter(c.connectedNanos());
+                if (k != null) {
+                    charged.computeIfAbsent(k, x -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
+                            "%.1f%s", (k.sentNanos() - c.dotNanos()) / 1e6, c.stalled() ? "s" : ""));
+                }
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        for (Kill k : kills) {
+            long ready = -1;
+            for (long r : readies) {
+                if (r <= k.sentNanos()) {
+                    ready = r;
+                }
+            }
+            long before = copies.stream().filter(c -> c.dotNanos() < k.sentNanos()
+                    && c.dotNanos() >= k.sentNanos() - 100_000_000L).count();
+            b.append(String.format(java.util.Locale.ROOT, "kill %-16s %7.0f ms after ready, %3d copies in the 100 ms before, dups at (ms before) %s%n",
+                    k.kind(), ready < 0 ? -1.0 : (k.sentNanos() - ready) / 1e6, before,
+                    charged.getOrDefault(k, List.of())));
+        }
         return b.toString();
     }
 }

@@ -144,7 +144,9 @@ public final class DaemonProcess implements AutoCloseable {
             cmd.add("-Dlogback.configurationFile=" + logback);
         }
         cmd.add("-cp");
-        cmd.add(classPath());
+        // A test may run the daemon from the packaged jars instead (a class-data archive maps
+        // classes from jars only).
+        cmd.add(System.getProperty("relaybox.daemon.classpath", classPath()));
         cmd.add(mainClass);
         cmd.add("run");
         cmd.add("--config");
