@@ -11,6 +11,9 @@ fi
 if [ "$1" -eq 0 ]; then
     rm -f /var/cache/relaybox/cli.jsa /var/cache/relaybox/cli.jsa.tmp.* \
           /var/cache/relaybox/cli-commands.jsa /var/cache/relaybox/cli-commands.jsa.tmp.*
+    # and the daemon's own (written by the JVM at a clean stop, in the unit's CacheDirectory).
+    rm -f /var/cache/relaybox/daemon/daemon.jsa
+    rmdir /var/cache/relaybox/daemon 2>/dev/null || :
     rmdir /var/cache/relaybox 2>/dev/null || :
 fi
 exit 0
