@@ -268,8 +268,11 @@ PY
         record PASS "daemon starts again from its archive, quietly" "listening after $second_ms ms (first start $first_ms ms)"
     else tail -20 "$work/daemon2.log"; record FAIL "daemon starts again from its archive, quietly"; fi
     check "the second start maps its classes from the archive" \
-        grep -q 'daemon\.jsa' "/proc/$daemon/maps"
-    kill -TERM "$daemon"
+        in_root grep -q 'daemon\.jsa' "/proc/$daemon/maps"
+    kill -TERM "$daemon" 2>/dev/null
+    waited=0
+    while kill -0 "$daemon" 2>/dev/null && [ "$waited" -lt 120 ]; do sleep 0.5; waited=$((waited + 1)); done
+    kill -KILL "$daemon" 2>/dev/null
     wait "$daemon" 2>/dev/null
 
     # The daemon stopped: root reads the queue with --offline. Its first line waits for MapDB's
