@@ -56,10 +56,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * <p>System properties: {@code crashloop.kills} (default 60), {@code crashloop.clients} (4),
  * {@code crashloop.seed} (random; printed so a failing run can be repeated);
  * {@code crashloop.detail=true} prints a line per kill (its kind, how long after ready, and when
- * each copy it cost was read); {@code crashloop.jvm} adds options to the daemon's JVM, and with
- * {@code crashloop.main=relaybox.admin.Main} and {@code relaybox.daemon.classpath=.../relaybox.jar}
- * the daemon runs from the packaged jars, as it must to map a class-data archive
- * ({@code crashloop.jvm=-XX:SharedArchiveFile=...}; RELIABILITY.md, "Crash loop").
+ * each copy it cost was read); {@code crashloop.jvm} adds options to the daemon's JVM;
+ * {@code crashloop.archive=false} runs the daemon without the class-data archive it otherwise
+ * starts from, as packaged, whenever its classes are in jars (RELIABILITY.md, "Crash loop").
  */
 class CrashLoopIT {
 
@@ -68,15 +67,66 @@ class CrashLoopIT {
     private static final List<String> JVM = List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Xss512k");
 
-    /** {@link #JVM}, after the options {@code crashloop.jvm} adds (space-separated). */
-    private static List<String> jvmOptions() {
-        List<String> l = new ArrayList<>();
+    /** Training messages the archive's lifetime delivers before its clean stop. */
+    private static final int TRAINING = 20;
+
+    /** The daemon's class-data archive, or null when it runs without one. */
+    private Path archive;
+
+    /** {@code first}, the options {@code crashloop.jvm} adds (space-separated), then {@link #JVM}. */
+    private static List<String> jvmOptions(String... first) {
+        List<String> l = new ArrayList<>(List.of(first));
         String extra = System.getProperty("crashloop.jvm", "").trim();
         if (!extra.isEmpty()) {
             l.addAll(List.of(extra.split(" +")));
         }
         l.addAll(JVM);
         return l;
+    }
+
+    /**
+     * The daemon the loop kills, configured for {@code sink}. When its classes are in jars (the
+     * reactor build's class path), it starts as the package starts it: from a class-data archive
+     * that a first lifetime wrote at its clean stop, after delivering {@link #TRAINING} messages
+     * (README "Daemon start-up"). {@code -Dcrashloop.archive=false} runs it without one.
+     */
+    private DaemonProcess daemon(long seed, Path config, Path queueDir, int port, UpstreamSink sink) throws Exception {
+        Files.writeString(config, DaemonProcess.baseConfig(dir, queueDir, port, sink.port(),
+                "queue_min_free_space = \"1MiB\"\n"));
+        String main = DaemonProcess.RELAY_DAEMON;
+        String jars = Boolean.parseBoolean(System.getProperty("crashloop.archive", "true"))
+                ? DaemonProcess.jarsOnly(DaemonProcess.classPath(), main) : null;
+        Path log = dir.resolve("daemon.log");
+        if (jars == null) {
+            System.out.printf("CrashLoopIT seed=%d daemon without a class-data archive (its classes are not in jars, "
+                    + "or -Dcrashloop.archive=false)%n", seed);
+            return new DaemonProcess(main, config, log, port, jvmOptions());
+        }
+        Path jsa = dir.resolve("daemon.jsa");
+        long t0 = System.nanoTime();
+        int stopped;
+        try (DaemonProcess trainer = new DaemonProcess(main, config, dir.resolve("training.log"), port,
+                jvmOptions("-XX:ArchiveClassesAtExit=" + jsa, "-Xlog:cds*=off"), jars)) {
+            trainer.start(Duration.ofSeconds(60));
+            try (SmtpSender s = new SmtpSender(port, 15_000)) {
+                s.hello();
+                for (int i = 0; i < TRAINING; i++) {
+                    assertTrue(s.send("train-" + i, 2000).startsWith("250"), "training message refused");
+                }
+                s.command("QUIT");
+            }
+            trainer.await("the training messages delivered", Duration.ofSeconds(60),
+                    () -> sink.seen.keySet().stream().filter(k -> k.startsWith("train-")).count() == TRAINING);
+            stopped = trainer.stop(Duration.ofSeconds(60));
+        }
+        assertTrue(Files.isRegularFile(jsa) && Files.size(jsa) > 0,
+                "the training lifetime wrote no class-data archive at its clean stop (exit " + stopped + ")");
+        System.out.printf(java.util.Locale.ROOT, "CrashLoopIT seed=%d daemon class-data archive: %.1f MB, written by "
+                + "a training lifetime (%d messages, %.1f s from start to stopped); every start maps it%n", seed,
+                Files.size(jsa) / 1e6, TRAINING, (System.nanoTime() - t0) / 1e9);
+        archive = jsa;
+        return new DaemonProcess(main, config, log, port,
+                jvmOptions("-XX:SharedArchiveFile=" + jsa, "-Xlog:cds*=off"), jars);
     }
 
     /** Kept when the test fails: the queue, the spool and the daemon's whole log are the evidence. */
@@ -103,14 +153,16 @@ class CrashLoopIT {
         Map<String, Integer> kindCounts = new java.util.TreeMap<>();
         KillLedger ledger = new KillLedger();
         try (UpstreamSink sink = new UpstreamSink().start();
-             DaemonProcess daemon = new DaemonProcess(System.getProperty("crashloop.main", DaemonProcess.RELAY_DAEMON),
-                     config, dir.resolve("daemon.log"), port, jvmOptions())) {
-            Files.writeString(config, DaemonProcess.baseConfig(dir, queueDir, port, sink.port(),
-                    "queue_min_free_space = \"1MiB\"\n"));
+             DaemonProcess daemon = daemon(seed, config, queueDir, port, sink)) {
             long started = System.nanoTime();
             ledger.spawning();
             daemon.start(Duration.ofSeconds(60));
             ledger.ready();
+            if (archive != null) {
+                // Else the archive changes nothing and the figures say nothing about it.
+                assertTrue(Files.readString(Path.of("/proc/" + daemon.pid() + "/maps")).contains(archive.toString()),
+                        "the daemon did not map its class-data archive " + archive);
+            }
             long startupMillis = (System.nanoTime() - started) / 1_000_000;
 
             List<Thread> clients = new ArrayList<>();

@@ -57,6 +57,7 @@ public final class DaemonProcess implements AutoCloseable {
     private final Path log;
     private final int intakePort;
     private final List<String> jvmOptions;
+    private final String classPath;
     private Process process;
     private long logStart;
     private int starts;
@@ -71,11 +72,18 @@ public final class DaemonProcess implements AutoCloseable {
      *                   replaces {@link #LOGBACK}
      */
     public DaemonProcess(String mainClass, Path config, Path log, int intakePort, List<String> jvmOptions) {
+        this(mainClass, config, log, intakePort, jvmOptions, classPath());
+    }
+
+    /** As above, on {@code classPath} instead of the test's (see {@link #jarsOnly}). */
+    public DaemonProcess(String mainClass, Path config, Path log, int intakePort, List<String> jvmOptions,
+                         String classPath) {
         this.mainClass = mainClass;
         this.config = config;
         this.log = log;
         this.intakePort = intakePort;
         this.jvmOptions = List.copyOf(jvmOptions);
+        this.classPath = classPath;
     }
 
     /** A free loopback port, found by binding port 0 (the daemon's config cannot say 0). */
@@ -144,9 +152,7 @@ public final class DaemonProcess implements AutoCloseable {
             cmd.add("-Dlogback.configurationFile=" + logback);
         }
         cmd.add("-cp");
-        // A test may run the daemon from the packaged jars instead (a class-data archive maps
-        // classes from jars only).
-        cmd.add(System.getProperty("relaybox.daemon.classpath", classPath()));
+        cmd.add(classPath);
         cmd.add(mainClass);
         cmd.add("run");
         cmd.add("--config");
@@ -191,6 +197,31 @@ public final class DaemonProcess implements AutoCloseable {
      */
     public static String classPath() {
         return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+
+    /**
+     * The jars of {@code classPath}, without its directories (test classes): a class-data archive
+     * holds classes from jars only, and the JVM refuses to write one for a class path with a
+     * directory that has classes in it. Null unless those jars hold {@code mainClass}.
+     */
+    public static String jarsOnly(String classPath, String mainClass) {
+        List<String> jars = new ArrayList<>();
+        boolean found = false;
+        String entry = mainClass.replace('.', '/') + ".class";
+        for (String e : classPath.split(java.io.File.pathSeparator)) {
+            if (!e.endsWith(".jar") || !Files.isRegularFile(Path.of(e))) {
+                continue;
+            }
+            jars.add(e);
+            if (!found) {
+                try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(e)) {
+                    found = z.getEntry(entry) != null;
+                } catch (IOException ignored) {
+                    // not a readable jar: the JVM will say so if it matters
+                }
+            }
+        }
+        return found ? String.join(java.io.File.pathSeparator, jars) : null;
     }
 
     /**
