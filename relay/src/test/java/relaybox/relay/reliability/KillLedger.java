@@ -97,24 +97,31 @@ final class KillLedger {
         for (Kill k : kills) {
             sums.computeIfAbsent(k.kind(), x -> new int[4])[0]++;
         }
-        Map<String, List<UpstreamSink.Copy>> perId = new HashMap<>();
-        copies.forEach(c -> perId.computeIfAbsent(c.id(), x -> new ArrayList<>()).add(c));
-        for (List<UpstreamSink.Copy> cs : perId.values()) {
-            cs.sort(Comparator.comparingLong(UpstreamSink.Copy::dotNanos));
-            for (UpstreamSink.Copy c : cs.subList(0, cs.size() - 1)) {
-                Kill k = killAfter(c.connectedNanos());
-                int[] s = sums.computeIfAbsent(k == null ? "no kill" : k.kind(), x -> new int[4]);
-                s[1]++;
-                if (c.stalled()) {
-                    s[2]++;
-                }
-                if (k != null && c.dotNanos() >= k.sentNanos()) {
-                    s[3]++;
-                }
+        for (UpstreamSink.Copy c : duplicates(copies)) {
+            Kill k = killAfter(c.connectedNanos());
+            int[] s = sums.computeIfAbsent(k == null ? "no kill" : k.kind(), x -> new int[4]);
+            s[1]++;
+            if (c.stalled()) {
+                s[2]++;
+            }
+            if (k != null && c.dotNanos() >= k.sentNanos()) {
+                s[3]++;
             }
         }
         Map<String, KindFigures> out = new TreeMap<>();
         sums.forEach((kind, s) -> out.put(kind, new KindFigures(s[0], s[1], s[2], s[3])));
+        return out;
+    }
+
+    /** Every copy but the last of each message: the ones a kill cut off. */
+    private static List<UpstreamSink.Copy> duplicates(Collection<UpstreamSink.Copy> copies) {
+        Map<String, List<UpstreamSink.Copy>> perId = new HashMap<>();
+        copies.forEach(c -> perId.computeIfAbsent(c.id(), x -> new ArrayList<>()).add(c));
+        List<UpstreamSink.Copy> out = new ArrayList<>();
+        for (List<UpstreamSink.Copy> cs : perId.values()) {
+            cs.sort(Comparator.comparingLong(UpstreamSink.Copy::dotNanos));
+            out.addAll(cs.subList(0, cs.size() - 1));
+        }
         return out;
     }
 
@@ -237,31 +244,21 @@ final class KillLedger {
      * before it, and for each duplicate charged to it how long before the SIGKILL its "." was read.
      */
     String details(Collection<UpstreamSink.Copy> copies) {
-        Map<String, List<UpstreamSink.Copy>> perId = new HashMap<>();
-        copies.forEach(c -> perId.computeIfAbsent(c.id(), x -> new ArrayList<>()).add(c));
         Map<Kill, List<String>> charged = new HashMap<>();
-        for (List<UpstreamSink.Copy> cs : perId.values()) {
-            cs.sort(Comparator.comparingLong(UpstreamSink.Copy::dotNanos));
-            for (UpstreamSink.Copy c : cs.subList(0, cs.size() - 1)) {
-                Kill k = killAfter(c.connectedNanos());
-                if (k != null) {
-                    charged.computeIfAbsent(k, x -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
-                            "%.1f%s", (k.sentNanos() - c.dotNanos()) / 1e6, c.stalled() ? "s" : ""));
-                }
+        for (UpstreamSink.Copy c : duplicates(copies)) {
+            Kill k = killAfter(c.connectedNanos());
+            if (k != null) {
+                charged.computeIfAbsent(k, x -> new ArrayList<>()).add(String.format(java.util.Locale.ROOT,
+                        "%.1f%s", (k.sentNanos() - c.dotNanos()) / 1e6, c.stalled() ? "s" : ""));
             }
         }
         StringBuilder b = new StringBuilder();
         for (Kill k : kills) {
-            long ready = -1;
-            for (long r : readies) {
-                if (r <= k.sentNanos()) {
-                    ready = r;
-                }
-            }
+            long since = sinceReady(k.sentNanos());
             long before = copies.stream().filter(c -> c.dotNanos() < k.sentNanos()
                     && c.dotNanos() >= k.sentNanos() - 100_000_000L).count();
             b.append(String.format(java.util.Locale.ROOT, "kill %-16s %7.0f ms after ready, %3d copies in the 100 ms before, dups at (ms before) %s%n",
-                    k.kind(), ready < 0 ? -1.0 : (k.sentNanos() - ready) / 1e6, before,
+                    k.kind(), since < 0 ? -1.0 : since / 1e6, before,
                     charged.getOrDefault(k, List.of())));
         }
         return b.toString();
