@@ -58,7 +58,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code crashloop.detail=true} prints a line per kill (its kind, how long after ready, and when
  * each copy it cost was read); {@code crashloop.jvm} adds options to the daemon's JVM;
  * {@code crashloop.archive=false} runs the daemon without the class-data archive it otherwise
- * starts from, as packaged, whenever its classes are in jars (RELIABILITY.md, "Crash loop").
+ * starts from, as packaged, whenever its classes are in jars (RELIABILITY.md, "Crash loop");
+ * {@code crashloop.keep=DIR} keeps the daemon's log of every lifetime in that directory;
+ * {@code crashloop.jvmbase} replaces the daemon's base JVM options (C1 only, SerialGC, 128 MB),
+ * for example with the packaged ones.
  */
 class CrashLoopIT {
 
@@ -80,7 +83,8 @@ class CrashLoopIT {
         if (!extra.isEmpty()) {
             l.addAll(List.of(extra.split(" +")));
         }
-        l.addAll(JVM);
+        String base = System.getProperty("crashloop.jvmbase", "").trim();
+        l.addAll(base.isEmpty() ? JVM : List.of(base.split(" +")));
         return l;
     }
 
@@ -247,6 +251,13 @@ class CrashLoopIT {
             // journal write comes before the log line) and sent again anyway: a recovery fault,
             // unlike one in flight at the kill.
             String whole = daemon.wholeLog();
+            String keep = System.getProperty("crashloop.keep", "");
+            if (!keep.isEmpty()) {
+                Path to = Path.of(keep, "crashloop-" + seed + ".log");
+                Files.createDirectories(to.getParent());
+                Files.writeString(to, whole);
+                System.out.printf("CrashLoopIT seed=%d daemon log of every lifetime kept in %s%n", seed, to);
+            }
             long recordedThenResent = sink.seen.entrySet().stream().filter(x -> x.getValue().get() > 1)
                     .map(x -> queueIds.get(x.getKey())).filter(java.util.Objects::nonNull)
                     .mapToLong(q -> Math.max(0, count(whole, q + " forward delivered") - 1)).sum();
