@@ -76,7 +76,9 @@ public abstract class AbstractQueue implements Queue {
     /**
      * Up to {@code max} stored waiting (QUEUED or DEFERRED) entries of one kind ({@code fresh}:
      * never tried) whose due key is after {@code after} (null: from the start), in due order,
-     * with every write so far applied. Called under the monitor.
+     * with every write so far applied. Called with the monitor held or not (a refill is read
+     * outside it): entries changing meanwhile may be seen either way, and none may be handed
+     * out twice or half-written.
      */
     protected abstract List<QueueEntry> storedDue(boolean fresh, Due after, int max);
 
@@ -148,7 +150,36 @@ public abstract class AbstractQueue implements Queue {
     }
 
     @Override
-    public synchronized List<QueueEntry> leaseDue(Instant now, int max) {
+    public List<QueueEntry> leaseDue(Instant now, int max) {
+        refill();
+        return leaseFromWindows(now, max);
+    }
+
+    /**
+     * Reads the next due entries from the store when a window runs low, outside the monitor
+     * ({@link DueWindows#refillWanted}): under it, the read held up every outcome meanwhile.
+     */
+    private void refill() {
+        DueWindows.Refill r;
+        synchronized (this) {
+            r = windows.refillWanted();
+        }
+        if (r == null) {
+            return;
+        }
+        List<QueueEntry> got = null;
+        try {
+            got = storedDue(r.fresh(), r.after(), r.max());
+        } finally {
+            synchronized (this) {
+                if (windows.refilled(r, got)) {
+                    notifyAll();
+                }
+            }
+        }
+    }
+
+    private synchronized List<QueueEntry> leaseFromWindows(Instant now, int max) {
         List<QueueEntry> out = new ArrayList<>();
         boolean takeFresh = true;
         while (out.size() < max) {

@@ -17,6 +17,14 @@ import java.util.TreeMap;
  * from the store's due order past the bound; when it overflows its last keys are dropped and the
  * bound moves down. So the window's first entry is always the earliest due entry of its kind,
  * whatever the store holds. Not thread safe: the queue calls it under its monitor.
+ *
+ * <p>A refill is read from the store outside that monitor ({@link #refillWanted},
+ * {@link #refilled}): the read can take tens of milliseconds (MapDB waits for the committer's
+ * lock, and reads cold code after a start), and held under the monitor it stopped every
+ * session's outcome, so that each session sat between the upstream's reply and its journal
+ * record (duplicates after a kill). While one is out, every entry placed is remembered as it
+ * was placed last; the store's answer gives way to that, and is dropped whole if the window's
+ * bound moved meanwhile (a trim, a synchronous fill, a reread).
  */
 final class DueWindows {
 
@@ -43,6 +51,33 @@ final class DueWindows {
         }
     }
 
+    /** A refill read outside the monitor: the window, its bound and how many were asked for. */
+    static final class Refill {
+        private final Window window;
+        private final AbstractQueue.Due after;
+        private final int max;
+        private final long generation;
+
+        private Refill(Window window, int max, long generation) {
+            this.window = window;
+            this.after = window.bound;
+            this.max = max;
+            this.generation = generation;
+        }
+
+        boolean fresh() {
+            return window.fresh;
+        }
+
+        AbstractQueue.Due after() {
+            return after;
+        }
+
+        int max() {
+            return max;
+        }
+    }
+
     private final Window fresh = new Window(true);
     private final Window retry = new Window(false);
     private final EnumMap<EntryState, Long> counts = new EnumMap<>(EntryState.class);
@@ -50,6 +85,12 @@ final class DueWindows {
     private final Map<QueueId, QueueEntry> leased;
     private final Store store;
     private final int size;
+    /** The refill out now, or null: one at a time. */
+    private Refill out;
+    /** Entries placed while {@link #out} is out: id to the entry as placed last (null: removed). */
+    private final Map<QueueId, QueueEntry> touched = new java.util.HashMap<>();
+    /** Moves at each {@link #reread}: a refill asked for before it is dropped. */
+    private long generation;
 
     DueWindows(int size, Map<QueueId, QueueEntry> leased, Store store) {
         this.size = size;
@@ -74,6 +115,7 @@ final class DueWindows {
 
     /** Forgets both windows: the next poll refills them from the store's due order. */
     void reread() {
+        generation++;
         for (Window w : List.of(fresh, retry)) {
             w.due.clear();
             w.bound = null;
@@ -91,6 +133,9 @@ final class DueWindows {
      */
     boolean place(QueueEntry old, QueueEntry next) {
         boolean added = false;
+        if (out != null) {
+            touched.put(old != null ? old.id() : next.id(), next);
+        }
         if (old != null) {
             counts.merge(old.state(), -1L, Long::sum);
             if (waiting(old)) {
@@ -121,7 +166,7 @@ final class DueWindows {
     /** The earliest entry of one kind due at {@code now}, taken out of its window; null if none. */
     QueueEntry poll(boolean freshKind, Instant now) {
         Window w = freshKind ? fresh : retry;
-        fill(w);
+        fillIfEmpty(w);
         if (w.due.isEmpty() || w.due.firstKey().at() > now.toEpochMilli()) {
             return null;
         }
@@ -130,8 +175,8 @@ final class DueWindows {
 
     /** When the next entry of either kind is due (ms), or Long.MAX_VALUE when none waits. */
     long nextDue() {
-        fill(fresh);
-        fill(retry);
+        fillIfEmpty(fresh);
+        fillIfEmpty(retry);
         long next = Long.MAX_VALUE;
         if (!fresh.due.isEmpty()) {
             next = fresh.due.firstKey().at();
@@ -158,23 +203,109 @@ final class DueWindows {
         }
     }
 
-    /** Reads more of the window's kind from the store when it runs low. */
-    private void fill(Window w) {
-        if (w.complete || w.due.size() >= size / 2) {
+    /**
+     * A refill to read from the store outside the monitor, when a window runs low (under half
+     * full, more waiting in the store) and none is out; null otherwise. Its answer goes to
+     * {@link #refilled}, whatever happens.
+     */
+    Refill refillWanted() {
+        if (out != null) {
+            return null;
+        }
+        for (Window w : new Window[] {fresh, retry}) {
+            if (!w.complete && w.due.size() < size / 2) {
+                out = new Refill(w, size - w.due.size() + leased.size(), generation);
+                touched.clear();
+                return out;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The store's answer to {@code r} ({@link Store#due}, read outside the monitor), or null when
+     * the read failed. Entries placed meanwhile count as placed, not as read; the answer is
+     * dropped when the window's bound moved meanwhile. Returns true when entries joined.
+     */
+    boolean refilled(Refill r, List<QueueEntry> got) {
+        if (r != out) {
+            return false;
+        }
+        out = null;
+        Window w = r.window;
+        try {
+            if (got == null || r.generation != generation || w.complete || !java.util.Objects.equals(w.bound, r.after)) {
+                return false;
+            }
+            // The bound moves to the last entry read that nobody placed meanwhile: a placed one
+            // may come back as read before or after its change, so its key says nothing of how
+            // far the read got.
+            AbstractQueue.Due last = null;
+            List<QueueEntry> read = new java.util.ArrayList<>(got.size());
+            for (QueueEntry e : got) {
+                if (!touched.containsKey(e.id())) {
+                    AbstractQueue.Due d = AbstractQueue.Due.of(e);
+                    last = last == null || d.compareTo(last) > 0 ? d : last;
+                    read.add(e);
+                }
+            }
+            boolean complete = got.size() < r.max;
+            if (!complete && last == null) {
+                return false;
+            }
+            int before = w.due.size();
+            for (QueueEntry e : read) {
+                if (!leased.containsKey(e.id())) {
+                    w.due.put(AbstractQueue.Due.of(e), e);
+                }
+            }
+            if (complete) {
+                w.complete = true;
+            } else {
+                w.bound = last;
+            }
+            // Placed while the read was out and now under the moved bound: place() judged them
+            // by the old one.
+            for (QueueEntry e : touched.values()) {
+                if (e != null && waiting(e) && window(e) == w && !leased.containsKey(e.id())
+                        && w.covers(AbstractQueue.Due.of(e))) {
+                    w.due.put(AbstractQueue.Due.of(e), e);
+                }
+            }
+            trim(w);
+            return w.due.size() > before;
+        } finally {
+            touched.clear();
+        }
+    }
+
+    /**
+     * Reads more of the window's kind from the store under the monitor, when it is empty and
+     * more waits there: the dispatcher would otherwise find nothing while the store holds due
+     * mail. (Running low is {@link #refillWanted}'s.) A refill out meanwhile is dropped: the
+     * bound moves.
+     */
+    private void fillIfEmpty(Window w) {
+        if (w.complete || !w.due.isEmpty()) {
             return;
         }
-        int want = size - w.due.size() + leased.size();
+        int want = size + leased.size();
         List<QueueEntry> got = store.due(w.fresh, w.bound, want);
         for (QueueEntry e : got) {
             if (!leased.containsKey(e.id())) {
                 w.due.put(AbstractQueue.Due.of(e), e);
             }
         }
+        advance(w, got, want);
+        trim(w);
+    }
+
+    /** After a read of up to {@code want} past the bound: the store is exhausted, or the bound moves to the last read. */
+    private static void advance(Window w, List<QueueEntry> got, int want) {
         if (got.size() < want) {
             w.complete = true;
         } else {
             w.bound = AbstractQueue.Due.of(got.get(got.size() - 1));
         }
-        trim(w);
     }
 }

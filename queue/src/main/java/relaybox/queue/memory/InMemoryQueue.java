@@ -122,7 +122,11 @@ public final class InMemoryQueue extends AbstractQueue {
             if (out.size() == max) {
                 break;
             }
-            out.add(entries.get(d.id()));
+            QueueEntry e = entries.get(d.id());
+            if (e != null) {
+                // Read outside the queue's monitor (a refill), an entry may go between the two reads.
+                out.add(e);
+            }
         }
         return out;
     }
