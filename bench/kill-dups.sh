@@ -14,7 +14,8 @@
 # Environment: N (default 100000), KILLS (20), SEED (random; printed), SESSIONS (10 submitting
 # connections), SYSTEMS ("relaybox postfix"), BENCH_DIR (a fresh directory), RB_JAR (a
 # before/after pair runs the script over an earlier build), RB_JAVA_OPTS (default the packaged
-# ones).
+# ones), RB_CONF (lines added to relaybox's configuration, e.g. "forward_concurrency = 2", to
+# compare the window at Postfix's drain rate).
 # relaybox runs on its default configuration (one upstream, its default connection count);
 # Postfix as bench/postfix-nullclient.sh sets it up (20 connections to the relayhost).
 # Needs root, Debian's postfix package and python3.
@@ -32,7 +33,7 @@ W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-kills.XXXXXX)}
 RB_PORT=2525 PF_PORT=2600 SINK_PORT=2699
 command -v postconf >/dev/null || { echo "needs postfix: apt-get install postfix" >&2; exit 1; }
 [ -f "$RB_JAR" ] || { echo "build first: mvn -q -B -DskipTests package" >&2; exit 1; }
-echo "kill-dups: N=$N KILLS=$KILLS SEED=$SEED in $W"
+echo "kill-dups: N=$N KILLS=$KILLS SEED=$SEED in $W${RB_CONF:+ (relaybox with: $RB_CONF)}"
 
 sink_pid= rb_pid=
 cleanup() {
@@ -95,7 +96,7 @@ wait_port() { # port seconds
 
 # shellcheck source=bench/relaybox-start.sh
 . bench/relaybox-start.sh
-rb_default_conf > "$W/relaybox.conf"
+rb_default_conf ${RB_CONF:+"$RB_CONF"} > "$W/relaybox.conf"
 rb_start() {
   # shellcheck disable=SC2086
   java $RB_JAVA_OPTS -jar "$RB_JAR" run --config "$W/relaybox.conf" >> "$W/relaybox.log" 2>&1 &

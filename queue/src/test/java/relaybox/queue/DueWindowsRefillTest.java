@@ -81,6 +81,17 @@ class DueWindowsRefillTest {
         }
     }
 
+    /** Leases {@code n} entries from the window as it stands (no refill), into {@code into}. */
+    private void leaseFromWindow(int n, List<QueueEntry> into) {
+        for (int i = 0; i < n; i++) {
+            QueueEntry e = windows.poll(true, T.plusSeconds(1_000_000));
+            leased.put(e.id(), e);
+            windows.leased(e);
+            store.remove(AbstractQueue.Due.of(e));
+            into.add(e);
+        }
+    }
+
     private void assertInDueOrder(List<QueueEntry> got, List<QueueEntry> expected) {
         assertEquals(expected.stream().sorted(java.util.Comparator.comparing(AbstractQueue.Due::of)).map(QueueEntry::id)
                 .toList(), got.stream().map(QueueEntry::id).toList());
@@ -160,13 +171,7 @@ class DueWindowsRefillTest {
         windows.refilled(first, read(first.after(), first.max()));
         // Lease down to under half, then ask for the next refill.
         List<QueueEntry> leasedNow = new ArrayList<>();
-        for (int i = 0; i < SIZE / 2 + 1; i++) {
-            QueueEntry e = windows.poll(true, T.plusSeconds(1_000_000));
-            leased.put(e.id(), e);
-            windows.leased(e);
-            store.remove(AbstractQueue.Due.of(e));
-            leasedNow.add(e);
-        }
+        leaseFromWindow(SIZE / 2 + 1, leasedNow);
         DueWindows.Refill r = windows.refillWanted();
         assertNotNull(r);
         List<QueueEntry> got = read(r.after(), r.max());
@@ -176,13 +181,7 @@ class DueWindowsRefillTest {
             early.add(admit(-100 + i));
         }
         // ... and the dispatcher leases some of them, so that the answer would fit.
-        for (int i = 0; i < SIZE / 2 + 1; i++) {
-            QueueEntry e = windows.poll(true, T.plusSeconds(1_000_000));
-            leased.put(e.id(), e);
-            windows.leased(e);
-            store.remove(AbstractQueue.Due.of(e));
-            leasedNow.add(e);
-        }
+        leaseFromWindow(SIZE / 2 + 1, leasedNow);
         assertFalse(windows.refilled(r, got), "an answer read past a bound that has since moved is dropped");
         leasedNow.addAll(leaseAll());
         List<QueueEntry> expected = new ArrayList<>(all);
