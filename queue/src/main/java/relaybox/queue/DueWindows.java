@@ -21,10 +21,11 @@ import java.util.TreeMap;
  * <p>A refill is read from the store outside that monitor ({@link #refillWanted},
  * {@link #refilled}): the read can take tens of milliseconds (MapDB waits for the committer's
  * lock, and reads cold code after a start), and held under the monitor it stopped every
- * session's outcome, so that each session sat between the upstream's reply and its journal
- * record (duplicates after a kill). While one is out, every entry placed is remembered as it
- * was placed last; the store's answer gives way to that, and is dropped whole if the window's
- * bound moved meanwhile (a trim, a synchronous fill, a reread).
+ * session's outcome (and every accept) meanwhile: 10-91 ms in a backlog's drain, during which
+ * a kill finds each session between the upstream's reply and its journal record. While one is
+ * out, every entry placed is remembered as it was placed last; the store's answer gives way to
+ * that, and is dropped whole if the window's bound moved meanwhile (a trim, a synchronous fill,
+ * a reread).
  */
 final class DueWindows {
 
