@@ -241,24 +241,21 @@ final class DueWindows {
             // The bound moves to the last entry read that nobody placed meanwhile: a placed one
             // may come back as read before or after its change, so its key says nothing of how
             // far the read got.
+            int before = w.due.size();
             AbstractQueue.Due last = null;
-            List<QueueEntry> read = new java.util.ArrayList<>(got.size());
             for (QueueEntry e : got) {
                 if (!touched.containsKey(e.id())) {
                     AbstractQueue.Due d = AbstractQueue.Due.of(e);
                     last = last == null || d.compareTo(last) > 0 ? d : last;
-                    read.add(e);
+                    if (!leased.containsKey(e.id())) {
+                        w.due.put(d, e);
+                    }
                 }
             }
             boolean complete = got.size() < r.max;
             if (!complete && last == null) {
+                // Every entry read was placed meanwhile (none was put): the next leasing asks again.
                 return false;
-            }
-            int before = w.due.size();
-            for (QueueEntry e : read) {
-                if (!leased.containsKey(e.id())) {
-                    w.due.put(AbstractQueue.Due.of(e), e);
-                }
             }
             if (complete) {
                 w.complete = true;
@@ -297,16 +294,11 @@ final class DueWindows {
                 w.due.put(AbstractQueue.Due.of(e), e);
             }
         }
-        advance(w, got, want);
-        trim(w);
-    }
-
-    /** After a read of up to {@code want} past the bound: the store is exhausted, or the bound moves to the last read. */
-    private static void advance(Window w, List<QueueEntry> got, int want) {
         if (got.size() < want) {
             w.complete = true;
         } else {
             w.bound = AbstractQueue.Due.of(got.get(got.size() - 1));
         }
+        trim(w);
     }
 }

@@ -97,8 +97,8 @@ class DueWindowsRefillTest {
                 .toList(), got.stream().map(QueueEntry::id).toList());
     }
 
-    /** The windows after a first fill of {@code n} entries due at 0..n-1 s, drawn down below half. */
-    private List<QueueEntry> runLow(int n) {
+    /** {@code n} waiting entries due at 0..n-1 s, in the store only: the windows start empty. */
+    private List<QueueEntry> stored(int n) {
         List<QueueEntry> all = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             all.add(QueueEntry.accepted(new QueueId(String.format("0000000%05d", serial++)),
@@ -111,7 +111,7 @@ class DueWindowsRefillTest {
 
     @Test
     void anEntryRemovedOrHeldWhileTheReadWasOutIsNotHandedOut() {
-        List<QueueEntry> all = runLow(30);
+        List<QueueEntry> all = stored(30);
         DueWindows.Refill r = windows.refillWanted();
         assertNotNull(r, "an empty window asks for a refill");
         List<QueueEntry> got = read(r.after(), r.max());
@@ -128,7 +128,7 @@ class DueWindowsRefillTest {
 
     @Test
     void anEntryAcceptedWhileTheReadWasOutIsHandedOutInItsTurn() {
-        List<QueueEntry> all = runLow(30);
+        List<QueueEntry> all = stored(30);
         DueWindows.Refill r = windows.refillWanted();
         List<QueueEntry> got = read(r.after(), r.max());
         // Accepted after the read, due among the entries it returned: place() judged it by the
@@ -143,7 +143,7 @@ class DueWindowsRefillTest {
 
     @Test
     void theBoundIsNotTakenFromAnEntryChangedWhileTheReadWasOut() {
-        List<QueueEntry> all = runLow(30);
+        List<QueueEntry> all = stored(30);
         DueWindows.Refill r = windows.refillWanted();
         List<QueueEntry> got = read(r.after(), r.max());
         QueueEntry lastRead = got.get(got.size() - 1);
@@ -165,7 +165,7 @@ class DueWindowsRefillTest {
 
     @Test
     void anAnswerIsDroppedWhenTheBoundMovedWhileItWasOut() {
-        List<QueueEntry> all = runLow(40);
+        List<QueueEntry> all = stored(40);
         // A first refill fills the window to its size.
         DueWindows.Refill first = windows.refillWanted();
         windows.refilled(first, read(first.after(), first.max()));
@@ -193,7 +193,7 @@ class DueWindowsRefillTest {
 
     @Test
     void anAnswerIsDroppedAfterAReread() {
-        List<QueueEntry> all = runLow(20);
+        List<QueueEntry> all = stored(20);
         DueWindows.Refill r = windows.refillWanted();
         List<QueueEntry> got = read(r.after(), r.max());
         windows.reread();
@@ -203,7 +203,7 @@ class DueWindowsRefillTest {
 
     @Test
     void oneRefillIsOutAtATimeAndAFailedReadFreesTheWay() {
-        runLow(20);
+        stored(20);
         DueWindows.Refill r = windows.refillWanted();
         assertNotNull(r);
         assertEquals(null, windows.refillWanted(), "a second refill while one is out");
