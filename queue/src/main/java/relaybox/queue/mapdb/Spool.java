@@ -215,6 +215,15 @@ final class Spool {
         unsynced.directoryChanged();
     }
 
+    /**
+     * At the end of an open, once the watermarks of segments that are gone are dropped (a number
+     * can come back, see {@link #removeOrphans}) and a cross-check holds the segments it will
+     * read: starts the segment appends go to ({@link SpoolAppender#startAtOpen}).
+     */
+    synchronized void startAppending() {
+        appender.startAtOpen();
+    }
+
     /** Starts the thread that keeps the current segment zeroed ahead of its appends. */
     void startPreparing(LongPredicate roomFor) {
         preparer.start(roomFor);

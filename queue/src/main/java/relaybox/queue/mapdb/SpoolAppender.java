@@ -22,7 +22,7 @@ final class SpoolAppender {
     private final SegmentLifetimes lifetimes;
     private long current = -1;
     private long currentSize;
-    /** Set at open: the next append starts a new segment, never one recovered from disk. */
+    /** Set at open: the next segment is started ({@link #startAtOpen}, or else by the next append), never one recovered from disk. */
     private boolean rollOver;
     /** See {@link #recordBuffer}; guarded by the spool's lock. */
     private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
@@ -39,11 +39,35 @@ final class SpoolAppender {
 
     /**
      * At open: a recovered segment is never appended to, since its size on disk is not known here,
-     * and it may just have been deleted as unreferenced. The first append starts {@code highest + 1}.
+     * and it may just have been deleted as unreferenced. {@link #startAtOpen} (or else the first
+     * append) starts {@code highest + 1}.
      */
     void resumeAfter(long highest) {
         current = highest;
         rollOver = true;
+    }
+
+    /**
+     * At the end of an open: starts {@code highest + 1} now rather than at the first append, so
+     * that the run's first outcome or accept does not wait for the file's creation (1.8 ms on
+     * average for an outcome, 3.1 ms for an accept, measured in the crash loop, where the
+     * outcome's wait also held the queue's lock and every other session's outcome behind it),
+     * and the preparer zeroes it before mail flows. If the file cannot be created now, the first
+     * append tries again, and its caller gets the error.
+     */
+    void startAtOpen() {
+        if (!rollOver) {
+            return;
+        }
+        long before = current;
+        try {
+            startSegment();
+        } catch (IOException e) {
+            current = before;
+            rollOver = true;
+            org.slf4j.LoggerFactory.getLogger(MapDbQueue.class).warn("cannot start spool segment {} at the open ({});"
+                    + " the first write tries again", before + 1, e.toString());
+        }
     }
 
     /** The segment being appended to, or null before the first append. */

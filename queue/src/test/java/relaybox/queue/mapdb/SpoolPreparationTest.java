@@ -50,6 +50,37 @@ class SpoolPreparationTest {
         return b;
     }
 
+    /**
+     * The open starts the segment its first write goes to, and the preparer zeroes it, before any
+     * mail: the run's first outcome (under the queue's lock) or accept does not create a file.
+     */
+    @Test
+    void anOpenStartsTheSegmentItsFirstWriteGoesToBeforeAnyMail() throws Exception {
+        MutableClock clock = new MutableClock();
+        Path dir = root.resolve("queue");
+        Path spoolDir = dir.resolve("spool");
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            relaybox.queue.QueueContract.put(q, "before the restart", "a@x.example");
+        }
+        List<String> before = segments(spoolDir);
+        try (MapDbQueue q = MapDbQueue.open(dir, 0, RetrySchedule.DEFAULT, clock)) {
+            List<String> atOpen = segments(spoolDir);
+            assertEquals(before.size() + 1, atOpen.size(), "segments before " + before + ", at the open " + atOpen);
+            Path next = spoolDir.resolve(atOpen.get(atOpen.size() - 1));
+            waitFor(() -> size(next) >= Spool.PREPARE_AHEAD, "the new segment zeroed ahead before any mail");
+            relaybox.queue.QueueContract.put(q, "after the restart", "a@x.example");
+            assertEquals(atOpen, segments(spoolDir), "the first write went to the segment the open started");
+            assertEquals(1, AcceptRecords.of(q.spool, Long.parseLong(next.getFileName().toString().substring(4), 16), 0)
+                    .size(), "its record is in that segment");
+        }
+    }
+
+    private static List<String> segments(Path spoolDir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> s = Files.list(spoolDir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("seg-")).sorted().toList();
+        }
+    }
+
     @Test
     void theCurrentSegmentIsZeroedAheadOfItsRecordsAndAScanEndsAtTheLastRecord() throws Exception {
         Spool spool = new Spool(root.resolve("spool"));

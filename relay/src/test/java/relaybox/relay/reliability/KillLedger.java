@@ -235,6 +235,16 @@ final class KillLedger {
                 b.append(", ").append(f.readAfterSignal()).append(" read by the sink after the SIGKILL)");
             }
         });
+        // The copy each upstream-stall kill holds is the sink's by construction (it has the
+        // message and withholds the 250): the rest is what the relay's own timing costs.
+        int kills = byKind.values().stream().mapToInt(KindFigures::kills).sum();
+        int dups = byKind.values().stream().mapToInt(KindFigures::duplicates).sum();
+        int held = byKind.values().stream().mapToInt(KindFigures::stalled).sum();
+        if (kills > 0) {
+            b.append(String.format(java.util.Locale.ROOT, "; all: %d duplicates over %d kills (%.2f per kill), "
+                    + "%.2f per kill without the %d copies the stalled sink held", dups, kills,
+                    dups / (double) kills, (dups - held) / (double) kills, held));
+        }
         return b.toString();
     }
 
