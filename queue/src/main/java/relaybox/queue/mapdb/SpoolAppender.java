@@ -1,5 +1,8 @@
 package relaybox.queue.mapdb;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -14,6 +17,8 @@ import java.nio.file.StandardOpenOption;
  */
 final class SpoolAppender {
 
+    private static final Logger LOG = LoggerFactory.getLogger(MapDbQueue.class);
+
     private final Spool spool;
     private final SegmentChannels channels;
     private final UnsyncedWrites unsynced;
@@ -22,7 +27,10 @@ final class SpoolAppender {
     private final SegmentLifetimes lifetimes;
     private long current = -1;
     private long currentSize;
-    /** Set at open: the next segment is started ({@link #startAtOpen}, or else by the next append), never one recovered from disk. */
+    /**
+     * Set at open: the next segment is started ({@link #startAtOpen}, or else by the next append),
+     * never one recovered from disk.
+     */
     private boolean rollOver;
     /** See {@link #recordBuffer}; guarded by the spool's lock. */
     private ByteBuffer recordBuffer = ByteBuffer.allocateDirect(64 << 10);
@@ -61,12 +69,21 @@ final class SpoolAppender {
         }
         long before = current;
         try {
-            startSegment();
+            openNextSegment();
         } catch (IOException e) {
             current = before;
             rollOver = true;
-            org.slf4j.LoggerFactory.getLogger(MapDbQueue.class).warn("cannot start spool segment {} at the open ({});"
-                    + " the first write tries again", before + 1, e.toString());
+            LOG.warn("cannot start spool segment {} at the open ({}); the first write tries again", before + 1,
+                    e.toString());
+            return;
+        }
+        if (before >= 0) {
+            try {
+                lifetimes.closed(before);
+            } catch (IOException e) {
+                LOG.warn("spool segment {} not deleted ({}); the next open removes it if nothing needs it", before,
+                        e.toString());
+            }
         }
     }
 
@@ -152,6 +169,14 @@ final class SpoolAppender {
     }
 
     private void startSegment() throws IOException {
+        long old = openNextSegment();
+        if (old >= 0) {
+            lifetimes.closed(old);
+        }
+    }
+
+    /** Creates and opens the next segment for appends; returns the one before (-1: none). */
+    private long openNextSegment() throws IOException {
         rollOver = false;
         long old = current;
         current++;
@@ -162,8 +187,6 @@ final class SpoolAppender {
         currentSize = 0;
         preparer.segmentStarted();
         unsynced.directoryChanged();
-        if (old >= 0) {
-            lifetimes.closed(old);
-        }
+        return old;
     }
 }
