@@ -241,7 +241,7 @@ final class KillLedger {
         int dups = byKind.values().stream().mapToInt(KindFigures::duplicates).sum();
         int held = byKind.values().stream().mapToInt(KindFigures::stalled).sum();
         if (kills > 0) {
-            b.append(String.format(java.util.Locale.ROOT, "; all: %d duplicates over %d kills (%.2f per kill), "
+            b.append(String.format(java.util.Locale.ROOT, "; in total: %d duplicates over %d kills (%.2f per kill), "
                     + "%.2f per kill without the %d copies the stalled sink held", dups, kills,
                     dups / (double) kills, (dups - held) / (double) kills, held));
         }
