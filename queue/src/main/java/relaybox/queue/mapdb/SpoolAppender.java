@@ -69,21 +69,16 @@ final class SpoolAppender {
         }
         long before = current;
         try {
+            // The segment before is not closed here, as an append would: the open counted every
+            // segment it found as closed (SegmentLifetimes#recovered), and which of them go is
+            // its decision, which keeps them all when damage was seen (StoreDamageCampaignTest,
+            // seed 34075857278819).
             openNextSegment();
         } catch (IOException e) {
             current = before;
             rollOver = true;
             LOG.warn("cannot start spool segment {} at the open ({}); the first write tries again", before + 1,
                     e.toString());
-            return;
-        }
-        if (before >= 0) {
-            try {
-                lifetimes.closed(before);
-            } catch (IOException e) {
-                LOG.warn("spool segment {} not deleted ({}); the next open removes it if nothing needs it", before,
-                        e.toString());
-            }
         }
     }
 

@@ -130,6 +130,7 @@ public class StoreDamageCampaignTest {
         campaign(14733079936391L, 523, 1); // a value's pointer fails its parity in leaseDue: rebuilt at the next open
         campaign(17126639731307L, 92, 1); // an index record that no longer decodes: rebuilt, not left waiting unseen
         campaign(25950363005671L, 190, 1); // MapDB failing inside a library it calls (IndexOutOfBounds): damage
+        campaign(34075857278819L, 260, 1); // index and both segments cut: the open's new segment deleted none
         campaign(1L, 0, 20);
     }
 
