@@ -142,7 +142,8 @@ final class SegmentCompactor {
         }
         Thread t = new Thread(this::loop, "queue-compactor");
         t.setDaemon(true);
-        // Below the intake and the forwarders: on a busy machine, reclamation waits.
+        // Below the forwarders, with the intake: on a busy machine, reclamation waits
+        // (with -XX:ThreadPriorityPolicy=1, as packaged; else the OS ignores Java priorities).
         t.setPriority(Thread.MIN_PRIORITY);
         thread = t;
         t.start();

@@ -145,6 +145,20 @@ class IntakeLifecycleTest {
         }
     }
 
+    /** README "Deliveries before intake": with -XX:ThreadPriorityPolicy=1 this is nice 4. */
+    @Test
+    void theIntakeThreadsRunAtTheLowestPriority() throws Exception {
+        try (IntakeHarness h = new IntakeHarness(new InMemoryQueue(), "")) {
+            assertTrue(oneMessage(h).startsWith("250"));
+            List<Thread> io = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.isAlive() && t.getName().startsWith("intake-io")).collect(Collectors.toList());
+            assertTrue(!io.isEmpty(), "no intake-io thread after a message");
+            for (Thread t : io) {
+                assertEquals(Thread.MIN_PRIORITY, t.getPriority(), t.getName());
+            }
+        }
+    }
+
     @Test
     void stopLeavesNoIntakeThreadsAndNoNewNonDaemonThreads() throws Exception {
         Set<Thread> before = Thread.getAllStackTraces().keySet();
