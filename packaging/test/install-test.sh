@@ -43,6 +43,12 @@ check() { # check step command...: PASS if the command succeeds
     if "$@"; then record PASS "$name"; else record FAIL "$name"; fi
 }
 in_root() { chroot "$root" "$@"; }
+thread_nices() { # pid name-prefix: the distinct nice values of that process's threads so named
+    local t
+    for t in /proc/"$1"/task/*; do
+        case "$(cat "$t/comm" 2>/dev/null)" in "$2"*) sed 's/^.*) //' "$t/stat" | cut -d' ' -f17 ;; esac
+    done | sort -u | tr '\n' ' '
+}
 # Inside a phase's own mount namespace: make the root a mount point of its own (as / is on a
 # real host: without it the JVM finds no mount entry for the queue's file system) and give it
 # /proc. Both mounts end with the namespace.
@@ -237,6 +243,11 @@ PY
         || record FAIL "message through /usr/sbin/sendmail arrives" "not in $outbox after ${deadline_mail}s"
     [ "$got_smtp" = 1 ] && record PASS "message over SMTP arrives" \
         || record FAIL "message over SMTP arrives" "not in $outbox after ${deadline_mail}s"
+
+    # README "Deliveries before intake": the packaged -XX:ThreadPriorityPolicy=1 puts the intake's
+    # threads at nice 4 without any privilege, below the syncer that every 250 waits for.
+    check "intake threads at nice 4, queue-spool-sync at nice 0 (the relaybox user)" \
+        test "$(thread_nices "$daemon" intake-io)/$(thread_nices "$daemon" queue-spool-sy)" = "4 /0 "
 
     operator_checks
 
