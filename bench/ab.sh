@@ -8,13 +8,14 @@
 #
 #   bench/ab.sh A/relaybox.jar B/relaybox.jar      (each with its lib/ beside it)
 # Environment: ROUNDS (3), N (10000 measured), WARMUP (20000 first), WORKLOAD (relay: end to end
-# to a local sink; intake: the sink down, accepted messages only), BENCH_DIR.
+# to a local sink; intake: the sink down, accepted messages only), BENCH_DIR, RB_JAVA_OPTS (default the
+# throughput setting shown in /etc/default/relaybox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=$1 B=$2 ROUNDS=${ROUNDS:-3} N=${N:-10000} WARMUP=${WARMUP:-20000} WORKLOAD=${WORKLOAD:-relay}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-ab.XXXXXX)}; mkdir -p "$W/sink-classes"
 javac -d "$W/sink-classes" -sourcepath test-support/src/main/java test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
-SINK_PORT=2799 RB_PORT=2725 RB_JAVA_OPTS="-Xms256m -Xmx1g -XX:+UseParallelGC"
+SINK_PORT=2799 RB_PORT=2725 RB_JAVA_OPTS=${RB_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseParallelGC -XX:ThreadPriorityPolicy=1}
 # shellcheck source=bench/relaybox-start.sh
 . bench/relaybox-start.sh
 now() { date +%s.%N; }

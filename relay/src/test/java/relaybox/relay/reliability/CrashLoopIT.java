@@ -60,15 +60,16 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code crashloop.archive=false} runs the daemon without the class-data archive it otherwise
  * starts from, as packaged, whenever its classes are in jars (RELIABILITY.md, "Crash loop");
  * {@code crashloop.keep=DIR} keeps the daemon's log of every lifetime in that directory;
- * {@code crashloop.jvmbase} replaces the daemon's base JVM options (C1 only, SerialGC, 128 MB),
- * for example with the packaged ones.
+ * {@code crashloop.jvmbase} replaces the daemon's base JVM options (C1 only, SerialGC, 128 MB,
+ * and the packaged thread priorities), for example with the packaged ones.
  */
 class CrashLoopIT {
 
     private static final int KILLS = Integer.getInteger("crashloop.kills", 60);
     private static final int CLIENTS = Integer.getInteger("crashloop.clients", 4);
+    /** Lighter than the packaged options, but with their thread priorities (the intake below the forwarder). */
     private static final List<String> JVM = List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Xss512k");
+            "-Xss512k", "-XX:ThreadPriorityPolicy=1");
 
     /** Training messages the archive's lifetime delivers before its clean stop. */
     private static final int TRAINING = 20;
