@@ -136,7 +136,7 @@ public final class IntakeServer implements AutoCloseable {
         }
         // Below the forwarder sessions: on a contended CPU, a delivery whose 250 has arrived must
         // get a core to journal it (a kill before that sends it twice), while a client waiting
-        // for its own 250 loses nothing by waiting. Takes effect with -XX:ThreadPriorityPolicy=1
+        // for its own 250 only waits longer. Takes effect with -XX:ThreadPriorityPolicy=1
         // (packaged): nice 4, which needs no privilege (README "Deliveries before intake").
         io = new NioEventLoopGroup(config.workerThreads(),
                 new DefaultThreadFactory("intake-io", true, Thread.MIN_PRIORITY));
