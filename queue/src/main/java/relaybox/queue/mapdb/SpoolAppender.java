@@ -164,8 +164,11 @@ final class SpoolAppender {
     }
 
     private void startSegment() throws IOException {
+        // After an open whose own start failed (startAtOpen), the segment before is a recovered
+        // one: like startAtOpen, leave it to the open, which keeps it when damage was seen.
+        boolean recovered = rollOver;
         long old = openNextSegment();
-        if (old >= 0) {
+        if (old >= 0 && !recovered) {
             lifetimes.closed(old);
         }
     }

@@ -217,9 +217,8 @@ final class StoreOpener {
             check.damageSeen = r.damageSeen;
             q.workers.crossCheck = check;
         }
-        // Last: the segments present are held for the check by now (starting a segment closes
-        // the one before, which could otherwise go), and a number that comes back has lost its
-        // old watermark (above).
+        // Last: the segments present are held for the check by now, and a number that comes
+        // back has lost its old watermark (above).
         spool.startAppending();
         LOG.info("queue opened: {} entries, {} quarantined at open{}{} in {} ms",
                 counts.values().stream().mapToLong(x -> x).sum(), q.quarantines.atOpen.size(),

@@ -75,6 +75,32 @@ class SpoolPreparationTest {
         }
     }
 
+    /**
+     * When the open cannot start the next segment, the first write starts it; the segment before
+     * is still a recovered one, which an open after damage keeps even with nothing referring to it.
+     */
+    @Test
+    void aFirstWriteThatStartsTheSegmentLeavesTheRecoveredOneToTheOpen() throws Exception {
+        Path dir = root.resolve("fallback");
+        Spool first = new Spool(dir);
+        first.appendJournal(SpoolRecord.Kind.REMOVE, SpoolRecord.id("x"));
+        first.close();
+        Spool spool = new Spool(dir);
+        try {
+            spool.removeOrphans(List.of(), true, false);
+            assertTrue(Files.exists(spool.segment(0)), "kept by an open that saw damage");
+            Files.createDirectory(spool.segment(1));
+            spool.startAppending();
+            assertTrue(Files.isDirectory(spool.segment(1)), "the open could not start segment 1");
+            Files.delete(spool.segment(1));
+            spool.appendJournal(SpoolRecord.Kind.REMOVE, SpoolRecord.id("y"));
+            assertTrue(Files.isRegularFile(spool.segment(1)), "the first write started segment 1");
+            assertTrue(Files.exists(spool.segment(0)), "the recovered segment was deleted by the first write");
+        } finally {
+            spool.close();
+        }
+    }
+
     private static List<String> segments(Path spoolDir) throws java.io.IOException {
         try (java.util.stream.Stream<Path> s = Files.list(spoolDir)) {
             return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("seg-")).sorted().toList();
