@@ -9,13 +9,14 @@
 #   bench/ab.sh A/relaybox.jar B/relaybox.jar      (each with its lib/ beside it)
 # Environment: ROUNDS (3), N (10000 measured), WARMUP (20000 first), WORKLOAD (relay: end to end
 # to a local sink; intake: the sink down, accepted messages only), BENCH_DIR, RB_JAVA_OPTS (default the
-# throughput setting shown in /etc/default/relaybox).
+# throughput setting shown in /etc/default/relaybox), A_JAVA_OPTS and B_JAVA_OPTS (added to
+# RB_JAVA_OPTS for that side only: the same jar twice compares two JVM options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=$1 B=$2 ROUNDS=${ROUNDS:-3} N=${N:-10000} WARMUP=${WARMUP:-20000} WORKLOAD=${WORKLOAD:-relay}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-ab.XXXXXX)}; mkdir -p "$W/sink-classes"
 javac -d "$W/sink-classes" -sourcepath test-support/src/main/java test-support/src/main/java/relaybox/relay/reliability/UpstreamSink.java
-SINK_PORT=2799 RB_PORT=2725 RB_JAVA_OPTS=${RB_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseParallelGC -XX:ThreadPriorityPolicy=1}
+SINK_PORT=2799 RB_PORT=2725 RB_JAVA_OPTS=${RB_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseParallelGC -XX:ThreadPriorityPolicy=1 -XX:JavaPriority1_To_OSPriority=10}
 # shellcheck source=bench/relaybox-start.sh
 . bench/relaybox-start.sh
 now() { date +%s.%N; }
@@ -23,7 +24,9 @@ run_one() { # jar label
   rm -rf $W/sink.status $W/sink.down
   [ "$WORKLOAD" = intake ] && touch $W/sink.down
   java -Xmx256m -cp $W/sink-classes relaybox.relay.reliability.UpstreamSink $SINK_PORT $W/sink.status $W/arrivals $W/sink.down & sp=$!
-  RB_JAR=$1 rb_start; rp=$rb_pid
+  local opts=$RB_JAVA_OPTS extra=A_JAVA_OPTS
+  [ "$2" = B ] && extra=B_JAVA_OPTS
+  RB_JAVA_OPTS="$opts ${!extra:-}" RB_JAR=$1 rb_start; rp=$rb_pid
   cnt() { local n; n=$(cut -d' ' -f1 $W/sink.status 2>/dev/null); echo ${n:-0}; }
   waitfor() { while [ "$(cnt)" -lt "$1" ]; do sleep 0.05; done; }
   smtp-source -s 10 -m $WARMUP -l 4096 -f b@example.com -t s@example.net 127.0.0.1:$RB_PORT
