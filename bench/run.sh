@@ -25,7 +25,7 @@ SESSIONS=${SESSIONS:-10}
 # SOURCE_OPTS=-d keeps each smtp-source session's connection open for all its messages
 # (by default every message gets a new connection, as PHP mail() and cron do).
 SOURCE_OPTS=${SOURCE_OPTS:-}
-RB_JAVA_OPTS=${RB_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError -XX:ThreadPriorityPolicy=1}
+RB_JAVA_OPTS=${RB_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError -XX:ThreadPriorityPolicy=1 -XX:JavaPriority1_To_OSPriority=10}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/relaybox-bench.XXXXXX)}
 RB_PORT=2525 PF_PORT=2600 SINK_PORT=2699
 workloads=${*:-intake relay drain latency large}

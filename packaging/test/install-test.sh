@@ -244,10 +244,11 @@ PY
     [ "$got_smtp" = 1 ] && record PASS "message over SMTP arrives" \
         || record FAIL "message over SMTP arrives" "not in $outbox after ${deadline_mail}s"
 
-    # README "Deliveries before intake": the packaged -XX:ThreadPriorityPolicy=1 puts the intake's
-    # threads at nice 4 without any privilege, below the syncer that every 250 waits for.
-    check "intake threads at nice 4, queue-spool-sync at nice 0 (the relaybox user)" \
-        test "$(thread_nices "$daemon" intake-io)/$(thread_nices "$daemon" queue-spool-sy)" = "4 /0 "
+    # README "Deliveries before intake": the packaged -XX:ThreadPriorityPolicy=1 and
+    # -XX:JavaPriority1_To_OSPriority=10 put the intake's threads at nice 10 without any
+    # privilege, below the syncer that every 250 waits for.
+    check "intake threads at nice 10, queue-spool-sync at nice 0 (the relaybox user)" \
+        test "$(thread_nices "$daemon" intake-io)/$(thread_nices "$daemon" queue-spool-sy)" = "10 /0 "
 
     operator_checks
 

@@ -137,7 +137,8 @@ public final class IntakeServer implements AutoCloseable {
         // Below the forwarder sessions: on a contended CPU, a delivery whose 250 has arrived must
         // get a core to journal it (a kill before that sends it twice), while a client waiting
         // for its own 250 only waits longer. Takes effect with -XX:ThreadPriorityPolicy=1
-        // (packaged): nice 4, which needs no privilege (README "Deliveries before intake").
+        // (packaged, with -XX:JavaPriority1_To_OSPriority=10): nice 10, which needs no
+        // privilege (README "Deliveries before intake").
         io = new NioEventLoopGroup(config.workerThreads(),
                 new DefaultThreadFactory("intake-io", true, Thread.MIN_PRIORITY));
         SMTPConfigurationImpl smtp = new SmtpSettings(config, credentialsOffered(), intake.policy);

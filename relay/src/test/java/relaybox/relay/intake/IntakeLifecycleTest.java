@@ -145,7 +145,7 @@ class IntakeLifecycleTest {
         }
     }
 
-    /** README "Deliveries before intake": with -XX:ThreadPriorityPolicy=1 this is nice 4. */
+    /** README "Deliveries before intake": with the packaged JVM options this is nice 10. */
     @Test
     void theIntakeThreadsRunAtTheLowestPriority() throws Exception {
         try (IntakeHarness h = new IntakeHarness(new InMemoryQueue(), "")) {

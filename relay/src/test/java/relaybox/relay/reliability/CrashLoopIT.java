@@ -69,7 +69,7 @@ class CrashLoopIT {
     private static final int CLIENTS = Integer.getInteger("crashloop.clients", 4);
     /** Lighter than the packaged options, but with their thread priorities (the intake below the forwarder). */
     private static final List<String> JVM = List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Xss512k", "-XX:ThreadPriorityPolicy=1");
+            "-Xss512k", "-XX:ThreadPriorityPolicy=1", "-XX:JavaPriority1_To_OSPriority=10");
 
     /** Training messages the archive's lifetime delivers before its clean stop. */
     private static final int TRAINING = 20;
