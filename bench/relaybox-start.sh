@@ -39,8 +39,13 @@ tls = "none"
 messages_per_connection = 5000
 max_connections = 4
 CONF
+  # In a session of its own, as systemd starts the unit (and as Postfix's master detaches):
+  # with the kernel's autogroup the scheduler then weighs the daemon as one group against
+  # smtp-source and the sink, and its threads' nice values rank them only against each other
+  # (README "Deliveries before intake"). setsid execs in place (a background job of a script is
+  # no process-group leader), so $! is the JVM.
   # shellcheck disable=SC2086
-  java $RB_JAVA_OPTS -jar "$RB_JAR" run --config "$W/relaybox.conf" \
+  setsid java $RB_JAVA_OPTS -jar "$RB_JAR" run --config "$W/relaybox.conf" \
     > "$W/relaybox.log" 2>&1 &
   rb_pid=$!
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RB_PORT) 2>/dev/null && return; sleep 0.1; done
